@@ -1,0 +1,230 @@
+/**
+ * AES-256-CBC with a zero IV and PKCS#7 padding, as the protocol uses it,
+ * streamed in constant memory on top of WebCrypto.
+ *
+ * WebCrypto only knows whole messages: every `encrypt` call pads and every
+ * `decrypt` call expects padding. A stream is cut into batches (about 1 MiB
+ * is fast; the caller chooses) and chained by hand:
+ *
+ * - encrypting a middle batch (a multiple of 16 bytes) returns one extra pad
+ *   block, which is dropped; the last ciphertext block is the next IV;
+ * - decrypting a middle batch needs valid padding at its end, so one extra
+ *   block is appended: the encryption of a full pad block chained after the
+ *   batch's last ciphertext block. WebCrypto decrypts it to exactly the pad
+ *   it strips, and the batch's plaintext comes out whole.
+ *
+ * The result is byte-identical to one-shot encryption of the whole stream.
+ *
+ * @module
+ */
+
+import { AES_BLOCK_SIZE, AES_KEY_SIZE } from "./constants.ts";
+
+const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
+const FULL_PAD_BLOCK = new Uint8Array(AES_BLOCK_SIZE).fill(AES_BLOCK_SIZE);
+
+/** Creates a fresh random 32-byte AES-256 key. */
+export function generateAesKey(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(AES_KEY_SIZE));
+}
+
+/**
+ * Imports a raw 32-byte key for AES-CBC.
+ *
+ * @throws {RangeError} if the key is not 32 bytes.
+ */
+export function importAesKey(raw: Uint8Array): Promise<CryptoKey> {
+  if (raw.length !== AES_KEY_SIZE) {
+    throw new RangeError(`Cannot import AES key: ${raw.length} bytes instead of ${AES_KEY_SIZE}`);
+  }
+  return crypto.subtle.importKey("raw", raw as Uint8Array<ArrayBuffer>, "AES-CBC", false, [
+    "encrypt",
+    "decrypt",
+  ]);
+}
+
+async function cbcEncrypt(key: CryptoKey, iv: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-CBC", iv: iv as Uint8Array<ArrayBuffer> },
+      key,
+      data as Uint8Array<ArrayBuffer>,
+    ),
+  );
+}
+
+/**
+ * Encrypts a stream chunk by chunk. Chunks may have any size; full blocks are
+ * encrypted as they come, a partial block waits for the next chunk.
+ *
+ * @example
+ * ```ts
+ * const encryptor = new AesCbcEncryptor(await importAesKey(generateAesKey()));
+ * const parts = [await encryptor.update(chunk1), await encryptor.update(chunk2), await encryptor.finish()];
+ * ```
+ */
+export class AesCbcEncryptor {
+  #key: CryptoKey;
+  #iv: Uint8Array = ZERO_IV;
+  #pending = new Uint8Array(AES_BLOCK_SIZE);
+  #pendingLength = 0;
+  #finished = false;
+
+  /** @param key An AES-CBC key from {@linkcode importAesKey}. */
+  constructor(key: CryptoKey) {
+    this.#key = key;
+  }
+
+  /** Encrypts what full blocks `chunk` completes; may return an empty array. */
+  async update(chunk: Uint8Array): Promise<Uint8Array> {
+    if (this.#finished) throw new TypeError("Cannot encrypt: the stream is finished");
+    const total = this.#pendingLength + chunk.length;
+    const whole = total - (total % AES_BLOCK_SIZE);
+    if (whole === 0) {
+      this.#pending.set(chunk, this.#pendingLength);
+      this.#pendingLength = total;
+      return new Uint8Array(0);
+    }
+    let input: Uint8Array;
+    const fromChunk = whole - this.#pendingLength;
+    if (this.#pendingLength === 0) {
+      input = chunk.subarray(0, whole);
+    } else {
+      input = new Uint8Array(whole);
+      input.set(this.#pending.subarray(0, this.#pendingLength), 0);
+      input.set(chunk.subarray(0, fromChunk), this.#pendingLength);
+    }
+    const rest = chunk.subarray(fromChunk);
+    this.#pending.set(rest, 0);
+    this.#pendingLength = rest.length;
+    const output = (await cbcEncrypt(this.#key, this.#iv, input)).subarray(0, whole);
+    this.#iv = output.slice(whole - AES_BLOCK_SIZE);
+    return output;
+  }
+
+  /** Pads and encrypts the rest: always 16 bytes. */
+  async finish(): Promise<Uint8Array> {
+    if (this.#finished) throw new TypeError("Cannot encrypt: the stream is finished");
+    this.#finished = true;
+    return await cbcEncrypt(this.#key, this.#iv, this.#pending.subarray(0, this.#pendingLength));
+  }
+}
+
+/**
+ * Decrypts a stream chunk by chunk. Chunks may have any size. The last block
+ * is held back until {@linkcode AesCbcDecryptor.finish}, which removes the
+ * PKCS#7 padding, or, in raw mode, returns it as it is (the reference server
+ * never unpads: it cuts the plaintext to the original size).
+ */
+export class AesCbcDecryptor {
+  #key: CryptoKey;
+  #iv: Uint8Array = ZERO_IV;
+  #pending = new Uint8Array(AES_BLOCK_SIZE * 2);
+  #pendingLength = 0;
+  #finished = false;
+
+  /** @param key An AES-CBC key from {@linkcode importAesKey}. */
+  constructor(key: CryptoKey) {
+    this.#key = key;
+  }
+
+  /**
+   * Decrypts the full blocks of `chunk`, except the last block of the stream
+   * so far, which is held back; may return an empty array.
+   */
+  async update(chunk: Uint8Array): Promise<Uint8Array> {
+    if (this.#finished) throw new TypeError("Cannot decrypt: the stream is finished");
+    const total = this.#pendingLength + chunk.length;
+    // Keep back at least one byte, and everything after the last full block,
+    // so the final block always reaches finish().
+    const keep = total % AES_BLOCK_SIZE === 0 ? AES_BLOCK_SIZE : total % AES_BLOCK_SIZE;
+    const whole = Math.max(0, total - keep);
+    if (whole === 0) {
+      this.#pending.set(chunk, this.#pendingLength);
+      this.#pendingLength = total;
+      return new Uint8Array(0);
+    }
+    const fromChunk = whole - this.#pendingLength;
+    let input: Uint8Array;
+    if (this.#pendingLength === 0) {
+      input = chunk.subarray(0, whole);
+    } else {
+      input = new Uint8Array(whole);
+      input.set(this.#pending.subarray(0, this.#pendingLength), 0);
+      input.set(chunk.subarray(0, fromChunk), this.#pendingLength);
+    }
+    const rest = chunk.subarray(fromChunk);
+    this.#pending.set(rest, 0);
+    this.#pendingLength = rest.length;
+    const output = await this.#decryptBlocks(input);
+    return output;
+  }
+
+  /**
+   * Decrypts the held-back final block.
+   *
+   * @param options.raw Return the final block without removing padding.
+   * @throws {RangeError} if the ciphertext is not a whole, non-empty number of
+   * blocks, or (unless `raw`) its padding is not valid PKCS#7.
+   */
+  async finish(options: { raw?: boolean } = {}): Promise<Uint8Array> {
+    if (this.#finished) throw new TypeError("Cannot decrypt: the stream is finished");
+    this.#finished = true;
+    if (this.#pendingLength !== AES_BLOCK_SIZE) {
+      throw new RangeError(
+        `Cannot decrypt: the ciphertext is not a whole, non-empty number of ${AES_BLOCK_SIZE}-byte blocks`,
+      );
+    }
+    const block = await this.#decryptBlocks(this.#pending.subarray(0, AES_BLOCK_SIZE));
+    if (options.raw) return block;
+    const pad = block[AES_BLOCK_SIZE - 1]!;
+    if (pad < 1 || pad > AES_BLOCK_SIZE || block.subarray(AES_BLOCK_SIZE - pad).some((b) => b !== pad)) {
+      throw new RangeError("Cannot decrypt: the padding is not valid PKCS#7");
+    }
+    return block.subarray(0, AES_BLOCK_SIZE - pad);
+  }
+
+  async #decryptBlocks(input: Uint8Array): Promise<Uint8Array> {
+    const last = input.subarray(input.length - AES_BLOCK_SIZE);
+    // The block that decrypts to a full pad block after `last`.
+    const padBlock = (await cbcEncrypt(this.#key, last, FULL_PAD_BLOCK)).subarray(0, AES_BLOCK_SIZE);
+    const padded = new Uint8Array(input.length + AES_BLOCK_SIZE);
+    padded.set(input, 0);
+    padded.set(padBlock, input.length);
+    const plain = new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: "AES-CBC", iv: this.#iv as Uint8Array<ArrayBuffer> },
+        this.#key,
+        padded,
+      ),
+    );
+    this.#iv = last.slice();
+    return plain;
+  }
+}
+
+/** Encrypts `data` in one call: AES-256-CBC, zero IV, PKCS#7. */
+export async function aesEncrypt(key: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
+  return await cbcEncrypt(key, ZERO_IV, data);
+}
+
+/**
+ * Decrypts `data` in one call and removes the padding.
+ *
+ * @throws {RangeError} if the ciphertext or its padding is invalid.
+ */
+export async function aesDecrypt(key: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: "AES-CBC", iv: ZERO_IV },
+        key,
+        data as Uint8Array<ArrayBuffer>,
+      ),
+    );
+  } catch (error) {
+    throw new RangeError("Cannot decrypt: the ciphertext or its padding is invalid", {
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The protocol layer, shared by server and client: pure codecs, the cksum and
+ * the cryptography. No sockets and no files.
+ *
+ * @module
+ */
+
+export * from "./aes_cbc.ts";
+export * from "./cksum.ts";
+export * from "./constants.ts";
+export * from "./errors.ts";
+export * from "./exact_reader.ts";
+export * from "./fields.ts";
+export * from "./header.ts";
+export * from "./identity.ts";
+export * from "./names.ts";
+export * from "./packet.ts";
+export * from "./requests.ts";
+export * from "./responses.ts";
+export * from "./rsa.ts";
