@@ -178,7 +178,9 @@ export class AesCbcDecryptor {
     const block = await this.#decryptBlocks(this.#pending.subarray(0, AES_BLOCK_SIZE));
     if (options.raw) return block;
     const pad = block[AES_BLOCK_SIZE - 1]!;
-    if (pad < 1 || pad > AES_BLOCK_SIZE || block.subarray(AES_BLOCK_SIZE - pad).some((b) => b !== pad)) {
+    if (
+      pad < 1 || pad > AES_BLOCK_SIZE || block.subarray(AES_BLOCK_SIZE - pad).some((b) => b !== pad)
+    ) {
       throw new RangeError("Cannot decrypt: the padding is not valid PKCS#7");
     }
     return block.subarray(0, AES_BLOCK_SIZE - pad);
@@ -187,7 +189,10 @@ export class AesCbcDecryptor {
   async #decryptBlocks(input: Uint8Array): Promise<Uint8Array> {
     const last = input.subarray(input.length - AES_BLOCK_SIZE);
     // The block that decrypts to a full pad block after `last`.
-    const padBlock = (await cbcEncrypt(this.#key, last, FULL_PAD_BLOCK)).subarray(0, AES_BLOCK_SIZE);
+    const padBlock = (await cbcEncrypt(this.#key, last, FULL_PAD_BLOCK)).subarray(
+      0,
+      AES_BLOCK_SIZE,
+    );
     const padded = new Uint8Array(input.length + AES_BLOCK_SIZE);
     padded.set(input, 0);
     padded.set(padBlock, input.length);

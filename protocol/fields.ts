@@ -54,7 +54,9 @@ export function decodeAsciiField(field: Uint8Array, what: string): string {
     const c = field[i]!;
     if (c < 0x20 || c > 0x7e) {
       throw new ProtocolError(
-        `Cannot decode ${what}: byte ${i} (0x${c.toString(16).padStart(2, "0")}) is not printable ASCII`,
+        `Cannot decode ${what}: byte ${i} (0x${
+          c.toString(16).padStart(2, "0")
+        }) is not printable ASCII`,
       );
     }
     text += String.fromCharCode(c);
@@ -68,7 +70,9 @@ export const ZERO_CLIENT_ID: ClientId = new Uint8Array(CLIENT_ID_SIZE);
 /** Formats a client id as 32 lowercase hex digits. */
 export function clientIdToHex(id: ClientId): string {
   if (id.length !== CLIENT_ID_SIZE) {
-    throw new RangeError(`Cannot format client id: ${id.length} bytes instead of ${CLIENT_ID_SIZE}`);
+    throw new RangeError(
+      `Cannot format client id: ${id.length} bytes instead of ${CLIENT_ID_SIZE}`,
+    );
   }
   let hex = "";
   for (const b of id) hex += b.toString(16).padStart(2, "0");
@@ -82,7 +86,9 @@ export function clientIdToHex(id: ClientId): string {
  */
 export function clientIdFromHex(hex: string): ClientId {
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) {
-    throw new TypeError(`Cannot parse client id: expected 32 hex digits, got ${JSON.stringify(hex)}`);
+    throw new TypeError(
+      `Cannot parse client id: expected 32 hex digits, got ${JSON.stringify(hex)}`,
+    );
   }
   const id = new Uint8Array(CLIENT_ID_SIZE);
   for (let i = 0; i < CLIENT_ID_SIZE; i++) id[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);

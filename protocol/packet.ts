@@ -126,7 +126,12 @@ export function writePacketHeader(target: Uint8Array, offset: number, header: Pa
       `Cannot encode packet header: file name field has ${header.fileNameField.length} bytes`,
     );
   }
-  for (const [what, value] of [["content", header.contentSize], ["original", header.originalSize]] as const) {
+  for (
+    const [what, value] of [["content", header.contentSize], [
+      "original",
+      header.originalSize,
+    ]] as const
+  ) {
     if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
       throw new RangeError(`Cannot encode packet header: ${what} size ${value} is not a u32`);
     }

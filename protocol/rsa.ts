@@ -30,7 +30,9 @@ export interface RsaKeyPair {
 
 /** Generates a new RSA-1024 key pair with public exponent 17. */
 export async function generateRsaKeyPair(): Promise<RsaKeyPair> {
-  const { publicKey, privateKey } = await new Promise<{ publicKey: Uint8Array; privateKey: Uint8Array }>(
+  const { publicKey, privateKey } = await new Promise<
+    { publicKey: Uint8Array; privateKey: Uint8Array }
+  >(
     (resolve, reject) =>
       nodeGenerateKeyPair("rsa", {
         modulusLength: MODULUS_BITS,
@@ -39,7 +41,10 @@ export async function generateRsaKeyPair(): Promise<RsaKeyPair> {
         privateKeyEncoding: { type: "pkcs8", format: "der" },
       }, (error, publicKey, privateKey) => {
         if (error) reject(error);
-        else resolve({ publicKey: new Uint8Array(publicKey), privateKey: new Uint8Array(privateKey) });
+        else {resolve({
+            publicKey: new Uint8Array(publicKey),
+            privateKey: new Uint8Array(privateKey),
+          });}
       }),
   );
   if (publicKey.length !== PUBLIC_KEY_SIZE) {
@@ -64,7 +69,9 @@ export async function importPrivateKey(der: Uint8Array): Promise<CryptoKey> {
   }
   const bits = (key.algorithm as RsaHashedKeyAlgorithm).modulusLength;
   if (bits !== MODULUS_BITS) {
-    throw new TypeError(`Cannot import private key: ${bits}-bit modulus instead of ${MODULUS_BITS}`);
+    throw new TypeError(
+      `Cannot import private key: ${bits}-bit modulus instead of ${MODULUS_BITS}`,
+    );
   }
   return key;
 }
@@ -113,7 +120,10 @@ export async function wrapAesKey(publicKey: CryptoKey, aesKey: Uint8Array): Prom
  * @throws {RangeError} if the ciphertext is not 128 bytes, does not decrypt,
  * or does not hold 32 bytes.
  */
-export async function unwrapAesKey(privateKey: CryptoKey, wrapped: Uint8Array): Promise<Uint8Array> {
+export async function unwrapAesKey(
+  privateKey: CryptoKey,
+  wrapped: Uint8Array,
+): Promise<Uint8Array> {
   if (wrapped.length !== WRAPPED_KEY_SIZE) {
     throw new RangeError(
       `Cannot unwrap AES key: ${wrapped.length} bytes instead of ${WRAPPED_KEY_SIZE}`,
