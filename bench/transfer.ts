@@ -1,0 +1,248 @@
+/**
+ * End-to-end transfer benchmark: our server and our client as separate
+ * processes on loopback, as users run them.
+ *
+ * For each file size (10 MB, 100 MB, 800 MB by default; generated, then
+ * deleted) it prints the end-to-end rate (median of several runs, measured
+ * from starting the client process to its exit), the peak resident memory of
+ * the server and of the client, and the CPU seconds each side spent. Then 50
+ * clients uploading 10 MB each at once (total time and failures), and
+ * registrations per second.
+ *
+ * Run: `deno task bench:transfer [--sizes 10,100,800] [--runs 3] [--clients 50]`
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import {
+  encodeRequest,
+  ExactReader,
+  generateRsaKeyPair,
+  ResponseCode,
+  ZERO_CLIENT_ID,
+} from "../protocol/mod.ts";
+import { readResponseFrame } from "./support/bench_protocol.ts";
+import { formatMb, formatSeconds, ProcessMonitor } from "./support/process_monitor.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const MB = 1_000_000;
+
+const { values: options } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "10,100,800" },
+    runs: { type: "string", default: "3" },
+    clients: { type: "string", default: "50" },
+    registrations: { type: "string", default: "300" },
+  },
+});
+const sizes = options.sizes.split(",").map((s) => Number(s) * MB);
+const runs = Number(options.runs);
+const loadClients = Number(options.clients);
+const registrations = Number(options.registrations);
+
+const scratch = await Deno.makeTempDir({ prefix: "transfer-bench-" });
+
+/** A server process with its monitor. */
+interface ServerProcess {
+  port: number;
+  child: Deno.ChildProcess;
+  monitor: ProcessMonitor;
+  stop(): Promise<void>;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function startServer(dir: string): Promise<ServerProcess> {
+  await Deno.mkdir(dir, { recursive: true });
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      join(ROOT, "server/main.ts"),
+      "--dir",
+      dir,
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "--log-level",
+      "warning",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const monitor = new ProcessMonitor(child.pid);
+  for (let attempt = 0;; attempt++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch (error) {
+      if (attempt > 200) {
+        throw new Error("Cannot start server: it never listened", { cause: error });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return {
+    port,
+    child,
+    monitor,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      monitor.stop();
+    },
+  };
+}
+
+async function writeTestFile(path: string, size: number): Promise<void> {
+  const block = new Uint8Array(MB);
+  for (let offset = 0; offset < MB; offset += 65_536) {
+    crypto.getRandomValues(block.subarray(offset, offset + 65_536));
+  }
+  using file = await Deno.open(path, { write: true, create: true, truncate: true });
+  for (let written = 0; written < size; written += MB) {
+    block[0] = written / MB; // no two megabytes alike
+    const part = block.subarray(0, Math.min(MB, size - written));
+    for (let offset = 0; offset < part.length;) offset += await file.write(part.subarray(offset));
+  }
+}
+
+async function prepareClient(dir: string, port: number, name: string, file: string) {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(join(dir, "transfer.info"), `127.0.0.1:${port}\n${name}\n${file}\n`);
+}
+
+/** Runs one client process; resolves to its wall time, exit code and figures. */
+async function runClient(dir: string) {
+  const start = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "client/main.ts"), "--dir", dir, "--quiet", "--no-wait"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const monitor = new ProcessMonitor(child.pid);
+  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  const seconds = (performance.now() - start) / 1000;
+  return { seconds, code: status.code, stderr, figures: monitor.stop() };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function benchSize(size: number): Promise<void> {
+  const dir = join(scratch, `size-${size}`);
+  const server = await startServer(join(dir, "server"));
+  const file = join(dir, "upload.bin");
+  await writeTestFile(file, size);
+  await prepareClient(join(dir, "client"), server.port, `bench ${size}`, file);
+  const rates: number[] = [];
+  let clientRss = 0;
+  let clientCpu = 0;
+  try {
+    // A first run registers (RSA key generation); it warms up and is not counted.
+    const warmup = await runClient(join(dir, "client"));
+    if (warmup.code !== 0) throw new Error(`Cannot benchmark: client failed: ${warmup.stderr}`);
+    const serverCpuBefore = server.monitor.figures.cpuSeconds ?? 0;
+    for (let run = 0; run < runs; run++) {
+      const result = await runClient(join(dir, "client"));
+      if (result.code !== 0) throw new Error(`Cannot benchmark: client failed: ${result.stderr}`);
+      rates.push(size / MB / result.seconds);
+      clientRss = Math.max(clientRss, result.figures.peakRssBytes ?? 0);
+      clientCpu += result.figures.cpuSeconds ?? 0;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const serverCpu = ((server.monitor.figures.cpuSeconds ?? 0) - serverCpuBefore) / runs;
+    console.log(
+      `${String(size / MB).padStart(4)} MB  ${median(rates).toFixed(0).padStart(5)} MB/s` +
+        `  server peak ${formatMb(server.monitor.figures.peakRssBytes).padStart(7)}` +
+        `  client peak ${formatMb(clientRss || undefined).padStart(7)}` +
+        `  CPU server ${formatSeconds(serverCpu).padStart(7)}` +
+        `  client ${formatSeconds(clientCpu / runs).padStart(7)}` +
+        `  (runs: ${rates.map((r) => r.toFixed(0)).join(", ")} MB/s)`,
+    );
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function benchLoad(): Promise<void> {
+  const dir = join(scratch, "load");
+  const server = await startServer(join(dir, "server"));
+  const file = join(dir, "upload.bin");
+  await writeTestFile(file, 10 * MB);
+  try {
+    for (let i = 0; i < loadClients; i++) {
+      await prepareClient(join(dir, `client-${i}`), server.port, `load client ${i}`, file);
+    }
+    const start = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: loadClients }, (_, i) => runClient(join(dir, `client-${i}`))),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    const failures = results.filter((r) => r.code !== 0);
+    console.log(
+      `${loadClients} clients x 10 MB at once: ${seconds.toFixed(1)} s in all, ` +
+        `${(loadClients * 10 / seconds).toFixed(0)} MB/s aggregate, ${failures.length} failures, ` +
+        `server peak ${formatMb(server.monitor.figures.peakRssBytes)}`,
+    );
+    for (const failure of failures.slice(0, 3)) console.log(`  failure: ${failure.stderr.trim()}`);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function benchRegistrations(): Promise<void> {
+  const dir = join(scratch, "registrations");
+  const server = await startServer(join(dir, "server"));
+  const { publicKey } = await generateRsaKeyPair();
+  const concurrency = 8;
+  let next = 0;
+  try {
+    const start = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < registrations) {
+        const name = `registrant ${next++}`;
+        using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        const reader = new ExactReader(conn);
+        await conn.write(encodeRequest(ZERO_CLIENT_ID, { code: 825, name }));
+        const registered = await readResponseFrame(reader);
+        if (registered.code !== ResponseCode.Registered) throw new Error(`got ${registered.code}`);
+        await conn.write(encodeRequest(registered.clientId, { code: 826, name, publicKey }));
+        const accepted = await readResponseFrame(reader);
+        if (accepted.code !== ResponseCode.KeyAccepted) throw new Error(`got ${accepted.code}`);
+      }
+    }));
+    const seconds = (performance.now() - start) / 1000;
+    console.log(
+      `registrations (825 + 826, ${concurrency} connections at a time): ` +
+        `${(registrations / seconds).toFixed(0)} per second over ${registrations}`,
+    );
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+try {
+  console.log(`transfer benchmark: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores`);
+  for (const size of sizes) await benchSize(size);
+  if (loadClients > 0) await benchLoad();
+  if (registrations > 0) await benchRegistrations();
+} finally {
+  await Deno.remove(scratch, { recursive: true });
+}
