@@ -1,0 +1,291 @@
+/**
+ * The streamed 828 send: one request header, then the packets, built from the
+ * file on the fly in constant memory.
+ *
+ * ```text
+ * file --read 1 MiB--> cksum.update --> AES-CBC --> content (ciphertext || cksum u32)
+ *      --> packets: 267-byte header + 7925-byte chunk, ~1 MiB per write
+ * ```
+ *
+ * Reading and encrypting the next batch overlaps with writing the current
+ * one (one read and one write in flight at most), so the socket stays busy.
+ * The cksum of the plaintext is complete when the file ends, just in time for
+ * the trailer at the end of the content. The file is checked for changes:
+ * it must end exactly at the size it had when checked, and keep its size and
+ * modification time.
+ *
+ * @module
+ */
+
+import {
+  AesCbcEncryptor,
+  chunkLength,
+  Cksum,
+  CKSUM_TRAILER_SIZE,
+  type ClientId,
+  contentSizeFor,
+  encodeFileNameField,
+  encodeRequestHeader,
+  PACKET_CHUNK_SIZE,
+  PACKET_HEADER_SIZE,
+  packetCount,
+  type PacketHeader,
+  RequestCode,
+  writePacketHeader,
+} from "../protocol/mod.ts";
+import { ClientError, ExitCode } from "./client_error.ts";
+import { writeAll, type Writer } from "./connection.ts";
+import type { UploadFile } from "./upload_file.ts";
+
+/** Plaintext read per batch: 1 MiB, a multiple of the AES block. */
+export const READ_BATCH_SIZE = 1024 * 1024;
+/** Packets per socket write: 128 packets of 8192 bytes, 1 MiB. */
+export const PACKETS_PER_WRITE = 128;
+
+/** What a send needs besides the socket. */
+export interface SendFileOptions {
+  /** The checked file. */
+  file: UploadFile;
+  /** The AES key from 1602/1605. */
+  key: CryptoKey;
+  /** Our client id, for the request header. */
+  clientId: ClientId;
+  /** Called after each write with the content bytes written so far and the total. */
+  onProgress?: (sent: number, total: number) => void;
+}
+
+/** Settles a promise into a value or an error, so a rejection is never unhandled. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
+}
+
+function unwrap<T>(settled: Settled<T>): T {
+  if (!settled.ok) throw settled.error;
+  return settled.value;
+}
+
+function changed(file: UploadFile, reason: string): ClientError {
+  return new ClientError(
+    ExitCode.Config,
+    `Cannot send ${file.path}: ${reason} while it was being read. ` +
+      "Wait until nothing writes to the file, then run the client again",
+  );
+}
+
+/**
+ * Reads the file in batches and yields the content: ciphertext batches, then
+ * the last ciphertext block and the 4-byte cksum trailer.
+ */
+class ContentSource {
+  #file: Deno.FsFile;
+  #info: UploadFile;
+  #encryptor: AesCbcEncryptor;
+  #cksum = new Cksum();
+  #buffer = new Uint8Array(READ_BATCH_SIZE);
+  #read = 0;
+  #done = false;
+
+  constructor(file: Deno.FsFile, info: UploadFile, key: CryptoKey) {
+    this.#file = file;
+    this.#info = info;
+    this.#encryptor = new AesCbcEncryptor(key);
+  }
+
+  /** The next piece of content, or `null` after the trailer. */
+  async next(): Promise<Uint8Array | null> {
+    if (this.#done) return null;
+    const want = Math.min(READ_BATCH_SIZE, this.#info.size - this.#read);
+    let filled = 0;
+    while (filled < want) {
+      const n = await this.#file.read(this.#buffer.subarray(filled, want));
+      if (n === null) throw changed(this.#info, "the file got shorter");
+      filled += n;
+    }
+    this.#read += filled;
+    const plain = this.#buffer.subarray(0, filled);
+    this.#cksum.update(plain);
+    const cipher = await this.#encryptor.update(plain);
+    if (this.#read < this.#info.size) return cipher;
+    this.#done = true;
+    await this.#checkUnchanged();
+    const last = await this.#encryptor.finish();
+    const tail = new Uint8Array(cipher.length + last.length + CKSUM_TRAILER_SIZE);
+    tail.set(cipher, 0);
+    tail.set(last, cipher.length);
+    new DataView(tail.buffer).setUint32(cipher.length + last.length, this.#cksum.digest(), true);
+    return tail;
+  }
+
+  /** The cksum of the plaintext; complete once `next` returned the trailer. */
+  get cksum(): number {
+    return this.#cksum.digest();
+  }
+
+  async #checkUnchanged(): Promise<void> {
+    if ((await this.#file.read(new Uint8Array(1))) !== null) {
+      throw changed(this.#info, "the file got longer");
+    }
+    const stat = await this.#file.stat();
+    if (stat.size !== this.#info.size) throw changed(this.#info, "the file changed size");
+    if ((stat.mtime?.getTime() ?? null) !== this.#info.mtime) {
+      throw changed(this.#info, "the file was modified");
+    }
+  }
+}
+
+/**
+ * Cuts content into packets in a batch buffer and writes each full batch,
+ * while the next one fills. Two buffers: one being written, one being filled.
+ */
+class PacketWriter {
+  #out: Writer;
+  #header: PacketHeader;
+  #total: number;
+  #buffers: [Uint8Array, Uint8Array];
+  #current = 0;
+  #used = 0;
+  #packet = 0;
+  #inChunk = 0;
+  #chunk: number;
+  #pending: Promise<Settled<void>> | undefined;
+  #written = 0;
+  #onWritten: (bytes: number) => void;
+
+  constructor(out: Writer, header: PacketHeader, onWritten: (contentBytes: number) => void) {
+    this.#out = out;
+    this.#header = header;
+    this.#total = packetCount(header.contentSize);
+    this.#chunk = chunkLength(header.contentSize, 0);
+    const size = PACKETS_PER_WRITE * (PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE);
+    this.#buffers = [new Uint8Array(size), new Uint8Array(size)];
+    this.#onWritten = onWritten;
+  }
+
+  /** Appends content bytes, writing batches as they fill. */
+  async append(content: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < content.length) {
+      if (this.#packet >= this.#total) {
+        throw new RangeError("Cannot build packets: more content than the header announced");
+      }
+      let buffer = this.#buffers[this.#current]!;
+      if (this.#inChunk === 0) {
+        if (buffer.length - this.#used < PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE) {
+          await this.#flush();
+          buffer = this.#buffers[this.#current]!;
+        }
+        this.#header.packetNumber = this.#packet;
+        writePacketHeader(buffer, this.#used, this.#header);
+        this.#used += PACKET_HEADER_SIZE;
+      }
+      const n = Math.min(this.#chunk - this.#inChunk, content.length - offset);
+      buffer.set(content.subarray(offset, offset + n), this.#used);
+      this.#used += n;
+      this.#inChunk += n;
+      offset += n;
+      if (this.#inChunk === this.#chunk) {
+        this.#packet++;
+        this.#inChunk = 0;
+        if (this.#packet < this.#total) {
+          this.#chunk = chunkLength(this.#header.contentSize, this.#packet);
+        }
+      }
+    }
+  }
+
+  /** Writes what is buffered and waits for every write. */
+  async end(): Promise<void> {
+    if (this.#packet !== this.#total) {
+      throw new RangeError("Cannot build packets: less content than the header announced");
+    }
+    await this.#flush();
+    await this.#wait();
+  }
+
+  /** Waits for the write in flight, if any, so nothing outlives a failure. */
+  async abandon(): Promise<void> {
+    await this.#pending;
+  }
+
+  async #wait(): Promise<void> {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending !== undefined) unwrap(await pending);
+  }
+
+  async #flush(): Promise<void> {
+    await this.#wait();
+    if (this.#used === 0) return;
+    const batch = this.#buffers[this.#current]!.subarray(0, this.#used);
+    const packets = Math.ceil(this.#used / (PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE));
+    const contentBytes = this.#used - packets * PACKET_HEADER_SIZE;
+    this.#pending = settle(
+      writeAll(this.#out, batch).then(() => {
+        this.#written += contentBytes;
+        this.#onWritten(this.#written);
+      }),
+    );
+    this.#current = 1 - this.#current;
+    this.#used = 0;
+  }
+}
+
+/**
+ * Sends the 828 request header and the whole file as packets, reading,
+ * checksumming and encrypting as it goes.
+ *
+ * @returns The cksum of the file, to compare with the server's 1603.
+ * @throws {ClientError} (exit code 2) if the file changes while it is read.
+ * @throws whatever the writer throws; the caller maps socket errors.
+ */
+export async function sendFile(out: Writer, options: SendFileOptions): Promise<number> {
+  const { file } = options;
+  const contentSize = contentSizeFor(file.size);
+  const header: PacketHeader = {
+    contentSize,
+    originalSize: file.size,
+    packetNumber: 0,
+    totalPackets: packetCount(contentSize),
+    fileNameField: encodeFileNameField(file.name),
+  };
+  let handle: Deno.FsFile;
+  try {
+    handle = await Deno.open(file.path, { read: true });
+  } catch (error) {
+    throw new ClientError(
+      ExitCode.Config,
+      `Cannot open ${file.path}: ${
+        (error as Error).message
+      }. Check that the file is still there and readable`,
+      { cause: error },
+    );
+  }
+  const source = new ContentSource(handle, file, options.key);
+  const packets = new PacketWriter(
+    out,
+    header,
+    (sent) => options.onProgress?.(sent, contentSize),
+  );
+  let next: Promise<Settled<Uint8Array | null>> | undefined;
+  try {
+    await writeAll(out, encodeRequestHeader(options.clientId, RequestCode.SendFile, 0));
+    next = settle(source.next());
+    while (true) {
+      const content = unwrap(await next);
+      next = undefined;
+      if (content === null) break;
+      next = settle(source.next());
+      await packets.append(content);
+    }
+    await packets.end();
+    return source.cksum;
+  } catch (error) {
+    await next;
+    await packets.abandon();
+    throw error;
+  } finally {
+    handle.close();
+  }
+}
