@@ -1,0 +1,188 @@
+/**
+ * The server's command line: `deno task server` (and later the compiled
+ * `server`).
+ *
+ * ```text
+ * server [--dir DIR] [--port PORT] [--host HOST] [--max-file-size SIZE] [--log-level LEVEL]
+ * ```
+ *
+ * Logs go to stderr and to `server.log` in the data folder. SIGINT (Ctrl-C)
+ * and SIGTERM shut down cleanly; a second signal exits at once. Exit codes:
+ * 0 after a clean shutdown, 1 when the server cannot start, 2 for bad usage.
+ *
+ * @module
+ */
+
+import {
+  configure,
+  defaultTextFormatter,
+  getLogger,
+  isLogLevel,
+  type LogLevel,
+  type Sink,
+} from "@logtape/logtape";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import denoConfig from "../deno.json" with { type: "json" };
+import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
+import { DEFAULT_HOST, startServer } from "./server.ts";
+
+/** Name of the log file in the data folder. */
+export const LOG_FILE = "server.log";
+
+const USAGE = `Usage: server [options]
+
+Receives files from clients over the protocol v3 (see PROTOCOL.md).
+
+Options:
+  --dir DIR             data folder: port.info, received_files/, server.db, server.log
+                        (default: the working directory)
+  --port PORT           port to listen on; overrides port.info (default: port.info, else 1256)
+  --host HOST           address to listen on (default: ${DEFAULT_HOST}, all interfaces)
+  --max-file-size SIZE  largest file accepted, in bytes; suffixes K, M, G (powers of 1000)
+                        (default: ${DEFAULT_MAX_FILE_SIZE / 1e6}M)
+  --log-level LEVEL     trace, debug, info, warning, error or fatal (default: info)
+  -h, --help            show this help
+  -V, --version         show the version
+`;
+
+class UsageError extends Error {}
+
+/** Parses a size such as `800M` or `1000000`. */
+function parseSize(text: string): number {
+  const match = /^([0-9]+)([kKmMgG]?)$/.exec(text);
+  if (match === null) throw new UsageError(`Cannot parse --max-file-size: ${JSON.stringify(text)}`);
+  const unit = { "": 1, k: 1e3, m: 1e6, g: 1e9 }[match[2]!.toLowerCase() as "" | "k" | "m" | "g"];
+  const size = Number(match[1]) * unit;
+  if (!Number.isSafeInteger(size) || size > MAX_ENCODABLE_FILE_SIZE) {
+    throw new UsageError(
+      `Cannot use --max-file-size ${text}: the protocol carries at most ${MAX_ENCODABLE_FILE_SIZE} bytes`,
+    );
+  }
+  return size;
+}
+
+function parsePort(text: string): number {
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new UsageError(`Cannot parse --port: ${JSON.stringify(text)} is not a port (0-65535)`);
+  }
+  return Number(text);
+}
+
+function writeAllSync(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+}
+
+/** A sink writing formatted lines synchronously, so no line is lost on exit. */
+function lineSink(file: { writeSync(p: Uint8Array): number }): Sink {
+  const encoder = new TextEncoder();
+  return (record) => writeAllSync(file, encoder.encode(defaultTextFormatter(record)));
+}
+
+/** Runs the server command line; resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseArgs({
+      args,
+      options: {
+        dir: { type: "string", default: "." },
+        port: { type: "string" },
+        host: { type: "string", default: DEFAULT_HOST },
+        "max-file-size": { type: "string" },
+        "log-level": { type: "string", default: "info" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+    if (options.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (options.version) {
+      console.log(`server ${denoConfig.version}`);
+      return 0;
+    }
+    if (!isLogLevel(options["log-level"])) {
+      throw new UsageError(`Cannot parse --log-level: ${JSON.stringify(options["log-level"])}`);
+    }
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  let port: number | undefined;
+  let maxFileSize: number;
+  try {
+    port = options.port === undefined ? undefined : parsePort(options.port);
+    maxFileSize = options["max-file-size"] === undefined
+      ? DEFAULT_MAX_FILE_SIZE
+      : parseSize(options["max-file-size"]);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  const level: LogLevel = options["log-level"];
+  const dir = options.dir;
+
+  let logFile: Deno.FsFile;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    logFile = await Deno.open(join(dir, LOG_FILE), { append: true, create: true });
+  } catch (error) {
+    console.error(`Cannot prepare the data folder ${dir}: ${(error as Error).message}`);
+    return 1;
+  }
+  try {
+    await configure({
+      sinks: { stderr: lineSink(Deno.stderr), file: lineSink(logFile) },
+      loggers: [
+        { category: ["server"], lowestLevel: level, sinks: ["stderr", "file"] },
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+      ],
+    });
+    return await serve({
+      dir,
+      host: options.host,
+      maxFileSize,
+      ...(port === undefined ? {} : { port }),
+    });
+  } finally {
+    logFile.close();
+  }
+}
+
+async function serve(
+  options: { dir: string; host: string; maxFileSize: number; port?: number },
+): Promise<number> {
+  const logger = getLogger(["server"]);
+  let server;
+  try {
+    server = await startServer(options);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 1;
+  }
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  let stopping = false;
+  const onSignal = (signal: Deno.Signal) => () => {
+    if (stopping) {
+      logger.warn("Second {signal}: exiting now", { signal });
+      Deno.exit(130);
+    }
+    stopping = true;
+    logger.info("{signal} received: shutting down", { signal });
+    server.close();
+  };
+  const handlers = signals.map((signal) => [signal, onSignal(signal)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  await server.finished;
+  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

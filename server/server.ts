@@ -1,0 +1,228 @@
+/**
+ * The file transfer server: listens, caps and tracks connections, and shuts
+ * down cleanly. Each connection is served by a {@linkcode ClientSession}.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ dir: ".data", port: 0 });
+ * console.log(server.port);
+ * await server.close();
+ * ```
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import { join } from "node:path";
+import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
+import { ServerDatabase } from "./database.ts";
+import { RECEIVED_FILES_DIR, removeStaleTemporaryFiles } from "./file_store.ts";
+import { readPortInfo } from "./port_info.ts";
+import { ClientSession } from "./session.ts";
+import { TimedConn } from "./timed_conn.ts";
+
+/** Name of the SQLite database file in the data folder. */
+export const DATABASE_FILE = "server.db";
+/** Default for {@linkcode ServerOptions.idleTimeoutMs}. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** Default for {@linkcode ServerOptions.maxConnections}. */
+export const DEFAULT_MAX_CONNECTIONS = 256;
+/** Default for {@linkcode ServerOptions.shutdownGraceMs}. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+/** Default for {@linkcode ServerOptions.host}: all interfaces. */
+export const DEFAULT_HOST = "0.0.0.0";
+
+/** How to start a server. */
+export interface ServerOptions {
+  /** Data folder: `port.info`, `received_files/`, `server.db`. Created if missing. */
+  dir: string;
+  /** Port to listen on; overrides `port.info`. 0 picks a free port. */
+  port?: number;
+  /** Address to listen on; default all interfaces. */
+  host?: string;
+  /** Largest original file size accepted; default 800 MB. */
+  maxFileSize?: number;
+  /** How long one read or write may wait; default 30 s. */
+  idleTimeoutMs?: number;
+  /** Most open connections; more are closed at once. Default 256. */
+  maxConnections?: number;
+  /** How long running uploads may finish on {@linkcode RunningServer.close}; default 5 s. */
+  shutdownGraceMs?: number;
+}
+
+/** A started server. */
+export interface RunningServer {
+  /** The port actually bound. */
+  readonly port: number;
+  /**
+   * Stops accepting, closes idle connections, lets running uploads finish
+   * for up to the grace period, then closes every connection and the
+   * database. Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
+  /** Settles when the server has shut down. */
+  readonly finished: Promise<void>;
+}
+
+const logger = getLogger(["server"]);
+
+/**
+ * Starts a server: prepares the data folder (removing temporary files a crash
+ * left), opens the database and listens.
+ *
+ * @throws {Error} with a one-line message `Cannot listen on <host>:<port>: the
+ * port is in use` (cause `Deno.errors.AddrInUse`), or `Cannot open database
+ * ...`, or another start-up failure.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
+  if (
+    !Number.isSafeInteger(maxFileSize) || maxFileSize < 0 || maxFileSize > MAX_ENCODABLE_FILE_SIZE
+  ) {
+    throw new RangeError(
+      `Cannot start server: the maximum file size must be 0 to ${MAX_ENCODABLE_FILE_SIZE} bytes`,
+    );
+  }
+  await Deno.mkdir(options.dir, { recursive: true });
+  const receivedDir = join(options.dir, RECEIVED_FILES_DIR);
+  await Deno.mkdir(receivedDir, { recursive: true });
+
+  let port = options.port;
+  if (port === undefined) {
+    const info = await readPortInfo(options.dir);
+    if (info.problem !== undefined) {
+      logger.warn("{problem}; using port {port}", { problem: info.problem, port: info.port });
+    }
+    port = info.port;
+  }
+
+  for (const path of await removeStaleTemporaryFiles(receivedDir)) {
+    logger.warn("Removed a temporary file left by an interrupted upload: {path}", { path });
+  }
+
+  const db = ServerDatabase.open(join(options.dir, DATABASE_FILE));
+  let listener: Deno.TcpListener;
+  try {
+    listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+  } catch (error) {
+    db.close();
+    const reason = error instanceof Deno.errors.AddrInUse
+      ? "the port is in use"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new Error(`Cannot listen on ${host}:${port}: ${reason}`, { cause: error });
+  }
+  const server = new Server(listener, db, {
+    receivedDir,
+    maxFileSize,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+  });
+  logger.info(
+    "Listening on {host}:{port}; data in {dir}; files up to {maxFileSize} bytes",
+    { host, port: server.port, dir: options.dir, maxFileSize },
+  );
+  return server;
+}
+
+interface Limits {
+  receivedDir: string;
+  maxFileSize: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  shutdownGraceMs: number;
+}
+
+class Server implements RunningServer {
+  readonly port: number;
+  readonly finished: Promise<void>;
+  #listener: Deno.TcpListener;
+  #db: ServerDatabase;
+  #limits: Limits;
+  #sessions = new Map<ClientSession, Promise<void>>();
+  #nextId = 1;
+  #closing: Promise<void> | undefined;
+  #acceptLoop: Promise<void>;
+  #resolveFinished!: () => void;
+
+  constructor(listener: Deno.TcpListener, db: ServerDatabase, limits: Limits) {
+    this.#listener = listener;
+    this.#db = db;
+    this.#limits = limits;
+    this.port = listener.addr.port;
+    this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
+    this.#acceptLoop = this.#accept();
+  }
+
+  async #accept(): Promise<void> {
+    while (this.#closing === undefined) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closing !== undefined || error instanceof Deno.errors.BadResource) return;
+        logger.error("Cannot accept a connection: {error}", { error });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      const peer = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+      if (this.#closing !== undefined) {
+        conn.close();
+        return;
+      }
+      if (this.#sessions.size >= this.#limits.maxConnections) {
+        logger.warn("Refused a connection from {peer}: {max} connections are open already", {
+          peer,
+          max: this.#limits.maxConnections,
+        });
+        conn.close();
+        continue;
+      }
+      const session = new ClientSession(
+        new TimedConn(conn, this.#limits.idleTimeoutMs),
+        peer,
+        this.#nextId++,
+        {
+          db: this.#db,
+          receivedDir: this.#limits.receivedDir,
+          maxFileSize: this.#limits.maxFileSize,
+        },
+      );
+      this.#sessions.set(
+        session,
+        session.run().finally(() => this.#sessions.delete(session)),
+      );
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    logger.info("Shutting down: {count} connections open", { count: this.#sessions.size });
+    this.#listener.close();
+    await this.#acceptLoop;
+    for (const session of this.#sessions.keys()) session.shutdown();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#limits.shutdownGraceMs);
+    });
+    await Promise.race([Promise.all(this.#sessions.values()), grace]);
+    clearTimeout(timer);
+    if (this.#sessions.size > 0) {
+      logger.warn("Grace period over: closing {count} busy connections", {
+        count: this.#sessions.size,
+      });
+    }
+    for (const session of this.#sessions.keys()) session.abort();
+    await Promise.all(this.#sessions.values());
+    this.#db.close();
+    logger.info("Server stopped");
+    this.#resolveFinished();
+  }
+}

@@ -1,0 +1,474 @@
+/**
+ * One client connection: reads request frames, keeps the connection's state
+ * (who the client is, its AES key, the upload awaiting a verdict) and answers.
+ *
+ * | request | accepted when                                              | answer        |
+ * |---------|------------------------------------------------------------|---------------|
+ * | 825     | nobody is signed in on this connection                     | 1600 or 1601  |
+ * | 826     | the client registered on this connection, or the header id and name match the registry | 1602 |
+ * | 827     | the header id and name match a client with a public key    | 1605 or 1606  |
+ * | 828     | after 826 or 827 on this connection, with that client's id | 1603          |
+ * | 900     | after a 1603 on this connection                            | 1604          |
+ * | 901     | after a 1603 on this connection; the next request must be 828 | none       |
+ * | 902     | after a 1603 on this connection                            | 1604          |
+ *
+ * What becomes of an upload's file:
+ * - cksum == trailer: it is renamed over `received_files/<id hex>/<name>`
+ *   (replacing an older file of that name) and recorded, unverified;
+ * - 900 marks it verified;
+ * - 901 and 902 delete it and its record: the client says it is not what it
+ *   sent. (A 900 for an upload that was not kept is answered 1607.)
+ *
+ * Errors: a request that makes no sense here, or whose payload does not
+ * decode (a bad name, a bad key), gets 1607 and the connection goes on. An
+ * unknown code gets 1607; a payload of up to 4 KiB is skipped and the
+ * connection goes on, a larger one closes it. A frame that cannot be parsed
+ * (a payload size wrong for its code, a bad packet, 828 before a key
+ * exchange) gets 1607 and the connection is closed.
+ *
+ * @module
+ */
+
+import { getLogger, type Logger } from "@logtape/logtape";
+import {
+  bytesEqual,
+  type ClientId,
+  clientIdToHex,
+  decodeRequest,
+  decodeRequestHeader,
+  encodeResponse,
+  ExactReader,
+  generateAesKey,
+  importAesKey,
+  importPublicKey,
+  ProtocolError,
+  type Request,
+  REQUEST_HEADER_SIZE,
+  RequestCode,
+  type RequestHeader,
+  requestPayloadSize,
+  type Response,
+  ResponseCode,
+  wrapAesKey,
+} from "../protocol/mod.ts";
+import type { ServerDatabase } from "./database.ts";
+import type { TimedConn } from "./timed_conn.ts";
+import { receiveUpload, type UploadResult } from "./upload.ts";
+
+/** Largest payload of an unknown request that is skipped rather than closing the connection. */
+export const MAX_SKIPPED_PAYLOAD = 4096;
+
+/** Longest 1607 text. */
+const MAX_ERROR_TEXT = 200;
+
+/** What every session shares. */
+export interface SessionContext {
+  /** The registry. */
+  db: ServerDatabase;
+  /** The `received_files` folder. */
+  receivedDir: string;
+  /** Largest original file size accepted. */
+  maxFileSize: number;
+}
+
+/** The client signed in on this connection and its key. */
+interface SignedIn {
+  clientId: ClientId;
+  name: string;
+  aesKey: CryptoKey;
+}
+
+/** The result of the last upload, until the client's verdict. */
+interface AwaitingVerdict {
+  upload: UploadResult;
+}
+
+/**
+ * Serves one connection until the peer leaves, breaks the protocol, times
+ * out, or the server shuts down.
+ */
+export class ClientSession {
+  readonly #conn: TimedConn;
+  readonly #ctx: SessionContext;
+  readonly #logger: Logger;
+  readonly #peer: string;
+  #registered: { clientId: ClientId; name: string } | undefined;
+  #signedIn: SignedIn | undefined;
+  #awaiting: AwaitingVerdict | undefined;
+  #expectUpload = false;
+  #uploading = false;
+  #waitingForRequest = false;
+  #shuttingDown = false;
+
+  /**
+   * @param conn The connection, owned by the session from now on.
+   * @param peer The peer address, for the log.
+   * @param id A number naming the connection in the log.
+   * @param ctx What every session shares.
+   */
+  constructor(conn: TimedConn, peer: string, id: number, ctx: SessionContext) {
+    this.#conn = conn;
+    this.#peer = peer;
+    this.#ctx = ctx;
+    this.#logger = getLogger(["server", "session"]).with({ connection: id, peer });
+  }
+
+  /**
+   * Whether the connection is in the middle of an upload or its verdict:
+   * a shutdown lets it finish, up to the grace period.
+   */
+  get busy(): boolean {
+    return this.#uploading || this.#awaiting !== undefined || this.#expectUpload;
+  }
+
+  /**
+   * Asks the session to end: at once if it is waiting for a request and not
+   * busy, otherwise as soon as it is no longer busy.
+   */
+  shutdown(): void {
+    this.#shuttingDown = true;
+    if (this.#waitingForRequest && !this.busy) this.#conn.close();
+  }
+
+  /** Ends the session now, busy or not. */
+  abort(): void {
+    this.#shuttingDown = true;
+    this.#conn.close();
+  }
+
+  /** Serves requests until the end; never rejects. */
+  async run(): Promise<void> {
+    this.#logger.info("Connection {connection} opened from {peer}");
+    const reader = new ExactReader(this.#conn);
+    let reason = "the client closed it";
+    try {
+      while (!(this.#shuttingDown && !this.busy)) {
+        this.#waitingForRequest = true;
+        const bytes = await reader.readExactOrEnd(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE);
+        this.#waitingForRequest = false;
+        if (bytes === null) break;
+        if (!(await this.#handle(decodeRequestHeader(bytes), reader))) {
+          reason = "the server closed it after an error";
+          break;
+        }
+      }
+      if (this.#shuttingDown && !this.#conn.closed) reason = "the server is shutting down";
+    } catch (error) {
+      reason = await this.#failed(error);
+    } finally {
+      this.#conn.close();
+      this.#logger.info("Connection {connection} from {peer} closed: {reason}", { reason });
+    }
+  }
+
+  async #failed(error: unknown): Promise<string> {
+    if (this.#conn.timedOut) {
+      this.#logger.warn("Connection {connection} from {peer} timed out: no data in time");
+      return "idle timeout";
+    }
+    if (this.#shuttingDown && this.#conn.closed) return "the server is shutting down";
+    if (error instanceof ProtocolError) {
+      this.#logger.warn("Rejected from {peer}: {reason}; closing", { reason: error.message });
+      await this.#send({ code: ResponseCode.GeneralError, text: shortText(error.message) })
+        .catch(() => {});
+      return "protocol error";
+    }
+    if (error instanceof Deno.errors.UnexpectedEof) {
+      this.#logger.warn("Connection {connection} from {peer} ended mid-frame: {reason}", {
+        reason: error.message,
+      });
+      return "truncated frame";
+    }
+    if (
+      error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
+      error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted
+    ) {
+      this.#logger.warn("Connection {connection} from {peer} lost: {reason}", {
+        reason: String(error),
+      });
+      return "connection lost";
+    }
+    this.#logger.error("Connection {connection} from {peer} failed: {error}", { error });
+    return "internal error";
+  }
+
+  /** Handles one request; returns whether the connection goes on. */
+  async #handle(header: RequestHeader, reader: ExactReader): Promise<boolean> {
+    const { code, payloadSize } = header;
+    const expected = requestPayloadSize(code);
+    if (expected === undefined) {
+      const skip = payloadSize <= MAX_SKIPPED_PAYLOAD;
+      await this.#reject(code, `unknown request code ${code}`);
+      if (!skip) {
+        this.#logger.warn("Closing {peer}: payload of {payloadSize} bytes is too large to skip", {
+          payloadSize,
+        });
+        return false;
+      }
+      await reader.skip(payloadSize);
+      return true;
+    }
+    if (payloadSize !== expected) {
+      throw new ProtocolError(
+        `Cannot accept request ${code}: payload size ${payloadSize} instead of ${expected}`,
+      );
+    }
+    const payload = await reader.readExact(expected, expected);
+    if (this.#expectUpload && code !== RequestCode.SendFile) {
+      this.#expectUpload = false;
+      this.#forgetAwaiting();
+      await this.#reject(code, "after 901 the next request must be 828");
+      return true;
+    }
+    let request: Request;
+    try {
+      request = decodeRequest(code, payload);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      await this.#reject(code, error.message);
+      return true;
+    }
+    switch (request.code) {
+      case RequestCode.Register:
+        await this.#register(request.name);
+        return true;
+      case RequestCode.PublicKey:
+        await this.#publicKey(header.clientId, request.name, request.publicKey);
+        return true;
+      case RequestCode.Reconnect:
+        await this.#reconnect(header.clientId, request.name);
+        return true;
+      case RequestCode.SendFile:
+        await this.#sendFile(header.clientId, reader);
+        return true;
+      default:
+        await this.#verdict(header.clientId, request.code);
+        return true;
+    }
+  }
+
+  async #register(name: string): Promise<void> {
+    if (this.#registered !== undefined || this.#signedIn !== undefined) {
+      await this.#reject(RequestCode.Register, "a client is already signed in on this connection");
+      return;
+    }
+    const clientId = crypto.getRandomValues(new Uint8Array(16));
+    if (!this.#ctx.db.addClient(clientId, name)) {
+      this.#logger.warn("Registration of {name} refused: the name is taken", { name });
+      await this.#send({
+        code: ResponseCode.RegisterFailed,
+        text: shortText(`Registration failed: the name '${name}' is taken.`),
+      });
+      return;
+    }
+    this.#registered = { clientId, name };
+    this.#logger.info("Registered {name} as {clientId}", {
+      name,
+      clientId: clientIdToHex(clientId),
+    });
+    await this.#send({ code: ResponseCode.Registered, clientId });
+  }
+
+  async #publicKey(headerId: ClientId, name: string, publicKey: Uint8Array): Promise<void> {
+    const client = this.#ctx.db.clientByName(name);
+    const justRegistered = this.#registered !== undefined && this.#registered.name === name;
+    if (client === undefined || !(justRegistered || bytesEqual(client.id, headerId))) {
+      await this.#reject(
+        RequestCode.PublicKey,
+        "the name and client id do not match a registered client",
+      );
+      return;
+    }
+    let key: CryptoKey;
+    try {
+      key = await importPublicKey(publicKey);
+    } catch (error) {
+      await this.#reject(RequestCode.PublicKey, (error as Error).message);
+      return;
+    }
+    this.#ctx.db.setPublicKey(client.id, publicKey);
+    await this.#signIn(client.id, name, key, ResponseCode.KeyAccepted);
+    this.#logger.info("Key exchange with {name} ({clientId}): public key stored, AES key sent", {
+      name,
+      clientId: clientIdToHex(client.id),
+    });
+  }
+
+  async #reconnect(headerId: ClientId, name: string): Promise<void> {
+    const client = this.#ctx.db.clientByName(name);
+    if (
+      client === undefined || client.publicKey === undefined || !bytesEqual(client.id, headerId)
+    ) {
+      this.#logger.warn("Reconnect of {name} denied: {reason}", {
+        name,
+        reason: client === undefined
+          ? "unknown name"
+          : client.publicKey === undefined
+          ? "no public key on record"
+          : "the client id does not match",
+      });
+      await this.#send({
+        code: ResponseCode.ReconnectDenied,
+        text: shortText(`Sign in failed for '${name}'. Please register.`),
+      });
+      return;
+    }
+    let key: CryptoKey;
+    try {
+      key = await importPublicKey(client.publicKey);
+    } catch (error) {
+      await this.#reject(RequestCode.Reconnect, (error as Error).message);
+      return;
+    }
+    this.#ctx.db.touchClient(client.id);
+    await this.#signIn(client.id, name, key, ResponseCode.ReconnectApproved);
+    this.#logger.info("Reconnected {name} ({clientId}): fresh AES key sent", {
+      name,
+      clientId: clientIdToHex(client.id),
+    });
+  }
+
+  async #signIn(
+    clientId: ClientId,
+    name: string,
+    publicKey: CryptoKey,
+    code: typeof ResponseCode.KeyAccepted | typeof ResponseCode.ReconnectApproved,
+  ): Promise<void> {
+    const raw = generateAesKey();
+    const wrappedKey = await wrapAesKey(publicKey, raw);
+    this.#signedIn = { clientId, name, aesKey: await importAesKey(raw) };
+    raw.fill(0);
+    this.#forgetAwaiting();
+    await this.#send({ code, clientId, wrappedKey });
+  }
+
+  async #sendFile(headerId: ClientId, reader: ExactReader): Promise<void> {
+    const signedIn = this.#signedIn;
+    if (signedIn === undefined) {
+      throw new ProtocolError(
+        "Cannot accept file: no key exchange (826 or 827) on this connection",
+      );
+    }
+    if (!bytesEqual(headerId, signedIn.clientId)) {
+      throw new ProtocolError(
+        "Cannot accept file: the header's client id is not this connection's",
+      );
+    }
+    this.#expectUpload = false;
+    this.#awaiting = undefined;
+    this.#uploading = true;
+    let upload: UploadResult;
+    try {
+      upload = await receiveUpload({
+        reader,
+        clientId: signedIn.clientId,
+        aesKey: signedIn.aesKey,
+        receivedDir: this.#ctx.receivedDir,
+        maxFileSize: this.#ctx.maxFileSize,
+        logger: this.#logger,
+      });
+    } finally {
+      this.#uploading = false;
+    }
+    if (upload.kept) {
+      this.#ctx.db.putFile({
+        clientId: signedIn.clientId,
+        fileName: upload.fileName,
+        path: upload.path,
+        size: upload.originalSize,
+        cksum: upload.cksum,
+      });
+    }
+    this.#ctx.db.touchClient(signedIn.clientId);
+    this.#awaiting = { upload };
+    const seconds = upload.durationMs / 1000;
+    this.#logger.info(
+      "Upload of {fileName} from {name} ended: {size} bytes, cksum {cksum}, trailer {trailer}, " +
+        "{outcome}, {seconds} s, {mbps} MB/s",
+      {
+        fileName: upload.fileName,
+        name: signedIn.name,
+        size: upload.originalSize,
+        cksum: upload.cksum,
+        trailer: upload.trailer,
+        outcome: upload.kept ? "kept" : "cksum mismatch, discarded",
+        seconds: Number(seconds.toFixed(3)),
+        mbps: Number((upload.originalSize / 1e6 / Math.max(seconds, 1e-6)).toFixed(1)),
+      },
+    );
+    await this.#send({
+      code: ResponseCode.FileReceived,
+      clientId: signedIn.clientId,
+      contentSize: upload.contentSize,
+      fileNameField: upload.fileNameField,
+      cksum: upload.cksum,
+    });
+  }
+
+  async #verdict(
+    headerId: ClientId,
+    code: typeof RequestCode.CrcOk | typeof RequestCode.CrcRetry | typeof RequestCode.CrcAbort,
+  ): Promise<void> {
+    const signedIn = this.#signedIn;
+    const awaiting = this.#awaiting;
+    if (signedIn === undefined || awaiting === undefined) {
+      await this.#reject(code, "no file received on this connection awaits a verdict");
+      return;
+    }
+    if (!bytesEqual(headerId, signedIn.clientId)) {
+      await this.#reject(code, "the header's client id is not this connection's");
+      return;
+    }
+    const { upload } = awaiting;
+    this.#awaiting = undefined;
+    if (code === RequestCode.CrcOk) {
+      if (!upload.kept || !this.#ctx.db.verifyFile(signedIn.clientId, upload.fileName)) {
+        await this.#reject(code, "the file was not kept: its cksum did not match");
+        return;
+      }
+      this.#logger.info("File {fileName} from {name} verified", {
+        fileName: upload.fileName,
+        name: signedIn.name,
+      });
+      await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
+      return;
+    }
+    if (upload.kept) await this.#discard(signedIn.clientId, upload);
+    if (code === RequestCode.CrcRetry) {
+      this.#expectUpload = true;
+      this.#logger.info("Client {name} will send {fileName} again (901)", {
+        fileName: upload.fileName,
+        name: signedIn.name,
+      });
+      return;
+    }
+    this.#logger.warn("Client {name} gave up on {fileName} (902)", {
+      fileName: upload.fileName,
+      name: signedIn.name,
+    });
+    await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
+  }
+
+  async #discard(clientId: ClientId, upload: UploadResult): Promise<void> {
+    this.#ctx.db.deleteFile(clientId, upload.fileName);
+    await Deno.remove(upload.path).catch(() => {});
+  }
+
+  #forgetAwaiting(): void {
+    this.#awaiting = undefined;
+    this.#expectUpload = false;
+  }
+
+  async #reject(code: number, reason: string): Promise<void> {
+    this.#logger.warn("Rejected request {code} from {peer}: {reason}", { code, reason });
+    await this.#send({ code: ResponseCode.GeneralError, text: shortText(reason) });
+  }
+
+  async #send(response: Response): Promise<void> {
+    await this.#conn.write(encodeResponse(response));
+  }
+}
+
+function shortText(text: string): string {
+  return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT - 3)}...`;
+}

@@ -1,0 +1,257 @@
+/**
+ * Receiving one 828 upload, from socket to disk, in constant memory.
+ *
+ * 1. The first packet header fixes the upload: content size, original size,
+ *    packet count and file name are checked before anything is written.
+ * 2. Packets are read in batches of up to 128 (about 1 MiB) straight from the
+ *    connection; each header must match the first one, with packet numbers
+ *    0, 1, 2, ... modulo 65536. The chunks are gathered into a content buffer.
+ * 3. The ciphertext part of each batch is decrypted (AES-256-CBC, streamed),
+ *    checksummed and appended to a temporary file in the client's folder,
+ *    while the next batch is read: at most one batch is being processed and
+ *    one read at any time. The last 4 content bytes are the client's cksum
+ *    (the trailer), not ciphertext.
+ * 4. The plaintext is cut to the original size (the reference never unpads).
+ *    If our cksum equals the trailer, the temporary file is synced and
+ *    renamed over `received_files/<id hex>/<name>`; otherwise it is removed.
+ *    Any failure on the way (a bad packet, a dropped connection) removes it.
+ *
+ * Decryption itself cannot fail: the sizes are checked up front, so the
+ * ciphertext is a whole number of blocks, and the final block is taken raw.
+ * Content encrypted under another key just decrypts to garbage, whose cksum
+ * does not match the trailer.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import {
+  AesCbcDecryptor,
+  bytesEqual,
+  checkUploadSizes,
+  chunkLength,
+  Cksum,
+  CKSUM_TRAILER_SIZE,
+  type ClientId,
+  decodeFileNameField,
+  decodePacketHeader,
+  type ExactReader,
+  PACKET_CHUNK_SIZE,
+  PACKET_HEADER_SIZE,
+  packetCount,
+  type PacketHeader,
+  ProtocolError,
+} from "../protocol/mod.ts";
+import { clientFolder, isTemporaryName, temporaryPath } from "./file_store.ts";
+import { join } from "node:path";
+
+/** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */
+export const BATCH_PACKETS = 128;
+
+/** Uploads at least this large log their progress every 10 %. */
+export const PROGRESS_LOG_THRESHOLD = 64 * 1024 * 1024;
+
+/** What an upload needs to know. */
+export interface UploadOptions {
+  /** The connection, positioned just after the 828 request header. */
+  reader: ExactReader;
+  /** The uploading client. */
+  clientId: ClientId;
+  /** The AES key of this connection's key exchange. */
+  aesKey: CryptoKey;
+  /** The `received_files` folder. */
+  receivedDir: string;
+  /** Largest original file size accepted. */
+  maxFileSize: number;
+  /** Where progress goes. */
+  logger: Logger;
+}
+
+/** The outcome of a complete upload. */
+export interface UploadResult {
+  /** The validated file name. */
+  fileName: string;
+  /** The raw 255-byte file name field, echoed in 1603. */
+  fileNameField: Uint8Array;
+  /** Content size (ciphertext + trailer). */
+  contentSize: number;
+  /** Size of the plaintext file. */
+  originalSize: number;
+  /** Our cksum of the decrypted content. */
+  cksum: number;
+  /** The client's cksum from the trailer. */
+  trailer: number;
+  /** Whether the file was kept (cksum == trailer). */
+  kept: boolean;
+  /** Where it was kept (set even when it was not). */
+  path: string;
+  /** Milliseconds from the first packet header to the end. */
+  durationMs: number;
+}
+
+function checkPacket(header: PacketHeader, index: number, first: PacketHeader): void {
+  const problem = header.packetNumber !== (index & 0xffff)
+    ? `its number is ${header.packetNumber}, expected ${index & 0xffff}`
+    : header.totalPackets !== first.totalPackets
+    ? `its total is ${header.totalPackets}, expected ${first.totalPackets}`
+    : header.contentSize !== first.contentSize
+    ? `its content size is ${header.contentSize}, expected ${first.contentSize}`
+    : header.originalSize !== first.originalSize
+    ? `its original size is ${header.originalSize}, expected ${first.originalSize}`
+    : !bytesEqual(header.fileNameField, first.fileNameField)
+    ? "its file name differs from the first packet's"
+    : undefined;
+  if (problem !== undefined) {
+    throw new ProtocolError(`Cannot accept packet ${index}: ${problem}`);
+  }
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+}
+
+/**
+ * Receives one upload (see the module documentation for every step).
+ *
+ * @throws {ProtocolError} if a packet header is invalid or inconsistent; the
+ * temporary file is removed and the connection cannot be resumed.
+ * @throws {Deno.errors.UnexpectedEof} if the connection ends mid-upload.
+ */
+export async function receiveUpload(options: UploadOptions): Promise<UploadResult> {
+  const { reader, logger } = options;
+  const started = performance.now();
+  const firstBytes = await reader.readExact(PACKET_HEADER_SIZE, PACKET_HEADER_SIZE);
+  const first = decodePacketHeader(firstBytes);
+  if (first.packetNumber !== 0) {
+    throw new ProtocolError(`Cannot accept packet 0: its number is ${first.packetNumber}`);
+  }
+  checkUploadSizes(first, options.maxFileSize);
+  const fileName = decodeFileNameField(first.fileNameField);
+  if (isTemporaryName(fileName)) {
+    throw new ProtocolError("Cannot accept upload: the file name is reserved for temporary files");
+  }
+  const { contentSize, originalSize } = first;
+  const cipherSize = contentSize - CKSUM_TRAILER_SIZE;
+  const total = packetCount(contentSize);
+  logger.info("Upload of {fileName} started: {originalSize} bytes in {packets} packets", {
+    fileName,
+    originalSize,
+    packets: total,
+  });
+
+  const folder = clientFolder(options.receivedDir, options.clientId);
+  await Deno.mkdir(folder, { recursive: true });
+  const finalPath = join(folder, fileName);
+  const tempPath = temporaryPath(folder);
+  const file = await Deno.open(tempPath, { write: true, createNew: true });
+  let fileOpen = true;
+  let pending: Promise<void> = Promise.resolve();
+  try {
+    const raw = new Uint8Array(
+      Math.min(total, BATCH_PACKETS) * (PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE),
+    );
+    const contentBuffers = [
+      new Uint8Array(Math.min(total, BATCH_PACKETS) * PACKET_CHUNK_SIZE),
+      new Uint8Array(Math.min(total, BATCH_PACKETS) * PACKET_CHUNK_SIZE),
+    ] as const;
+    const trailerBytes = new Uint8Array(CKSUM_TRAILER_SIZE);
+    const decryptor = new AesCbcDecryptor(options.aesKey);
+    const sum = new Cksum();
+    let plainWritten = 0;
+    const writePlain = async (plain: Uint8Array): Promise<void> => {
+      const take = Math.min(plain.length, originalSize - plainWritten);
+      if (take <= 0) return;
+      const part = plain.subarray(0, take);
+      sum.update(part);
+      plainWritten += take;
+      await writeAll(file, part);
+    };
+    const consume = async (cipher: Uint8Array): Promise<void> => {
+      await writePlain(await decryptor.update(cipher));
+    };
+
+    let packet = 0;
+    let contentOffset = 0;
+    let batch = 0;
+    let nextProgress = 0.1;
+    while (packet < total) {
+      const count = Math.min(BATCH_PACKETS, total - packet);
+      let size = packet === 0 ? -PACKET_HEADER_SIZE : 0;
+      for (let i = packet; i < packet + count; i++) {
+        size += PACKET_HEADER_SIZE + chunkLength(contentSize, i);
+      }
+      const rawBatch = raw.subarray(0, size);
+      await reader.readInto(rawBatch);
+
+      const content = contentBuffers[batch % 2]!;
+      let r = 0;
+      let c = 0;
+      for (let i = packet; i < packet + count; i++) {
+        if (i !== 0) {
+          checkPacket(decodePacketHeader(rawBatch.subarray(r, r + PACKET_HEADER_SIZE)), i, first);
+          r += PACKET_HEADER_SIZE;
+        }
+        const length = chunkLength(contentSize, i);
+        content.set(rawBatch.subarray(r, r + length), c);
+        r += length;
+        c += length;
+      }
+      const batchStart = contentOffset;
+      const batchEnd = contentOffset + c;
+      for (let k = Math.max(cipherSize, batchStart); k < batchEnd; k++) {
+        trailerBytes[k - cipherSize] = content[k - batchStart]!;
+      }
+      const cipherLength = Math.max(0, Math.min(batchEnd, cipherSize) - batchStart);
+      contentOffset = batchEnd;
+      packet += count;
+      batch++;
+
+      // Wait for the previous batch before this one is decrypted; the next
+      // read then overlaps this batch's decryption and write.
+      await pending;
+      pending = consume(content.subarray(0, cipherLength));
+      pending.catch(() => {}); // awaited below; never an unhandled rejection
+
+      if (contentSize >= PROGRESS_LOG_THRESHOLD && contentOffset / contentSize >= nextProgress) {
+        logger.info("Upload of {fileName}: {percent} % received", {
+          fileName,
+          percent: Math.floor((contentOffset / contentSize) * 100),
+        });
+        nextProgress = Math.floor((contentOffset / contentSize) * 10 + 1) / 10;
+      }
+    }
+    await pending;
+    await writePlain(await decryptor.finish({ raw: true }));
+
+    const cksum = sum.digest();
+    const trailer = new DataView(trailerBytes.buffer).getUint32(0, true);
+    const kept = cksum === trailer;
+    if (kept) {
+      await file.sync();
+      file.close();
+      fileOpen = false;
+      await Deno.rename(tempPath, finalPath);
+    } else {
+      file.close();
+      fileOpen = false;
+      await Deno.remove(tempPath);
+    }
+    return {
+      fileName,
+      fileNameField: first.fileNameField.slice(),
+      contentSize,
+      originalSize,
+      cksum,
+      trailer,
+      kept,
+      path: finalPath,
+      durationMs: performance.now() - started,
+    };
+  } catch (error) {
+    await pending.catch(() => {});
+    if (fileOpen) file.close();
+    await Deno.remove(tempPath).catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * A test client that speaks the protocol as raw bytes, for driving a real
+ * server in tests: it sends whatever frames a test builds (valid or not) and
+ * reads response frames with the protocol codecs.
+ *
+ * - {@linkcode RawClient}: one connection; `send` raw bytes, `request` a
+ *   well-formed frame, `readResponse` the next response, `readEnd` to see the
+ *   server close the connection.
+ * - High-level steps that assert the happy path: `register`,
+ *   `sendPublicKey`, `reconnect`, `upload`, and {@linkcode signUp} for all of
+ *   register + key exchange.
+ * - Upload builders: {@linkcode encryptContent} (ciphertext || cksum),
+ *   {@linkcode buildPackets} (the packets, one array each, to reorder or
+ *   corrupt) and {@linkcode uploadStream} (a whole 828 upload of any size,
+ *   generated on the fly in constant memory).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  AesCbcEncryptor,
+  aesEncrypt,
+  chunkLength,
+  Cksum,
+  cksum,
+  CKSUM_TRAILER_SIZE,
+  type ClientId,
+  contentSizeFor,
+  decodeResponse,
+  decodeResponseHeader,
+  encodeFileNameField,
+  encodeRequest,
+  encodeRequestHeader,
+  ExactReader,
+  generateRsaKeyPair,
+  importAesKey,
+  PACKET_CHUNK_SIZE,
+  PACKET_HEADER_SIZE,
+  packetCount,
+  type Request,
+  RequestCode,
+  type Response,
+  RESPONSE_HEADER_SIZE,
+  ResponseCode,
+  type RsaKeyPair,
+  unwrapAesKey,
+  writePacketHeader,
+  ZERO_CLIENT_ID,
+} from "../../protocol/mod.ts";
+
+/** A response frame as read from the wire. */
+export interface RawResponse {
+  /** Response code from the header. */
+  code: number;
+  /** The payload bytes. */
+  payload: Uint8Array;
+  /** The decoded response. */
+  response: Response;
+}
+
+/** Largest payload {@linkcode RawClient.readResponse} accepts. */
+const MAX_PAYLOAD = 64 * 1024;
+
+/** One raw connection to a server. */
+export class RawClient {
+  /** The underlying connection. */
+  readonly conn: Deno.TcpConn;
+  #reader: ExactReader;
+  #closed = false;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+    this.#reader = new ExactReader(conn);
+  }
+
+  /** Connects to `hostname:port` (default 127.0.0.1). */
+  static async connect(port: number, hostname = "127.0.0.1"): Promise<RawClient> {
+    return new RawClient(await Deno.connect({ hostname, port }));
+  }
+
+  /** Sends raw bytes. */
+  async send(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) written += await this.conn.write(bytes.subarray(written));
+  }
+
+  /** Sends a well-formed request frame. */
+  async request(clientId: ClientId, request: Request): Promise<void> {
+    await this.send(encodeRequest(clientId, request));
+  }
+
+  /** Sends a request header alone, with any code and payload size. */
+  async sendHeader(clientId: ClientId, code: number, payloadSize: number): Promise<void> {
+    await this.send(encodeRequestHeader(clientId, code, payloadSize));
+  }
+
+  /** Reads the next response frame; fails if the server closes first. */
+  async readResponse(): Promise<RawResponse> {
+    const frame = await this.readResponseOrEnd();
+    assert.ok(frame !== null, "the server closed the connection instead of answering");
+    return frame;
+  }
+
+  /** Reads the next response frame, or `null` if the server closed the connection. */
+  async readResponseOrEnd(): Promise<RawResponse | null> {
+    let headerBytes: Uint8Array | null;
+    try {
+      headerBytes = await this.#reader.readExactOrEnd(RESPONSE_HEADER_SIZE, RESPONSE_HEADER_SIZE);
+    } catch (error) {
+      if (error instanceof Deno.errors.ConnectionReset) return null;
+      throw error;
+    }
+    if (headerBytes === null) return null;
+    const header = decodeResponseHeader(headerBytes);
+    const payload = await this.#reader.readExact(header.payloadSize, MAX_PAYLOAD);
+    return { code: header.code, payload, response: decodeResponse(header.code, payload) };
+  }
+
+  /** Reads a response and asserts its code. */
+  async expect(code: number): Promise<RawResponse> {
+    const frame = await this.readResponse();
+    assert.equal(
+      frame.code,
+      code,
+      `expected response ${code}, got ${frame.code} ${JSON.stringify(frame.response)}`,
+    );
+    return frame;
+  }
+
+  /** Reads a 1607 and returns its text. */
+  async expectError(): Promise<string> {
+    const frame = await this.expect(ResponseCode.GeneralError);
+    return (frame.response as { text: string }).text;
+  }
+
+  /**
+   * Waits for the server to close the connection and asserts that it sent
+   * nothing more before closing.
+   */
+  async readEnd(): Promise<void> {
+    const frame = await this.readResponseOrEnd();
+    assert.equal(frame, null, `expected the connection to close, got ${frame?.code}`);
+  }
+
+  /** Registers `name`; asserts 1600 and returns the new id. */
+  async register(name: string): Promise<ClientId> {
+    await this.request(ZERO_CLIENT_ID, { code: RequestCode.Register, name });
+    const frame = await this.expect(ResponseCode.Registered);
+    return (frame.response as { clientId: ClientId }).clientId;
+  }
+
+  /** Sends a public key (826); asserts 1602 and returns the unwrapped AES key. */
+  async sendPublicKey(clientId: ClientId, name: string, keys: RsaKeyPair): Promise<Uint8Array> {
+    await this.request(clientId, { code: RequestCode.PublicKey, name, publicKey: keys.publicKey });
+    const frame = await this.expect(ResponseCode.KeyAccepted);
+    const response = frame.response as { clientId: ClientId; wrappedKey: Uint8Array };
+    assert.deepEqual(response.clientId, clientId);
+    return await unwrapAesKey(keys.privateKey, response.wrappedKey);
+  }
+
+  /** Reconnects (827); asserts 1605 and returns the unwrapped AES key. */
+  async reconnect(clientId: ClientId, name: string, privateKey: CryptoKey): Promise<Uint8Array> {
+    await this.request(clientId, { code: RequestCode.Reconnect, name });
+    const frame = await this.expect(ResponseCode.ReconnectApproved);
+    const response = frame.response as { clientId: ClientId; wrappedKey: Uint8Array };
+    assert.deepEqual(response.clientId, clientId);
+    return await unwrapAesKey(privateKey, response.wrappedKey);
+  }
+
+  /**
+   * Uploads `data` as `fileName` (828) and returns the 1603 response.
+   * `trailer` overrides the cksum the client claims.
+   */
+  async upload(
+    clientId: ClientId,
+    aesKey: Uint8Array,
+    fileName: string,
+    data: Uint8Array,
+    options: { trailer?: number } = {},
+  ): Promise<FileReceived> {
+    const content = await encryptContent(aesKey, data, options.trailer);
+    await this.sendHeader(clientId, RequestCode.SendFile, 0);
+    await this.send(concat(buildPackets(content, data.length, encodeFileNameField(fileName))));
+    return (await this.expect(ResponseCode.FileReceived)).response as FileReceived;
+  }
+
+  /** Closes the connection; does nothing if it is closed already. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** Closes the connection (for `using`). */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** A decoded 1603 response. */
+export type FileReceived = Extract<Response, { code: typeof ResponseCode.FileReceived }>;
+
+/** A client that has registered and exchanged keys. */
+export interface TestIdentity {
+  /** Its name. */
+  name: string;
+  /** The id the server gave. */
+  clientId: ClientId;
+  /** Its RSA key pair. */
+  keys: RsaKeyPair;
+  /** The AES key of the connection's key exchange. */
+  aesKey: Uint8Array;
+}
+
+/** Registers `name` and exchanges keys on `client`'s connection. */
+export async function signUp(client: RawClient, name: string): Promise<TestIdentity> {
+  const clientId = await client.register(name);
+  const keys = await generateRsaKeyPair();
+  const aesKey = await client.sendPublicKey(clientId, name, keys);
+  return { name, clientId, keys, aesKey };
+}
+
+/**
+ * The 828 content of `data`: AES-256-CBC ciphertext followed by the cksum
+ * (or `trailer`, to lie about it) as u32 LE.
+ */
+export async function encryptContent(
+  aesKey: Uint8Array,
+  data: Uint8Array,
+  trailer: number = cksum(data),
+): Promise<Uint8Array> {
+  const cipher = await aesEncrypt(await importAesKey(aesKey), data);
+  const content = new Uint8Array(cipher.length + CKSUM_TRAILER_SIZE);
+  content.set(cipher, 0);
+  new DataView(content.buffer).setUint32(cipher.length, trailer, true);
+  return content;
+}
+
+/**
+ * Cuts `content` into packets, one array each (header + chunk), with the
+ * fields a correct client sends; tests may then reorder or corrupt them.
+ */
+export function buildPackets(
+  content: Uint8Array,
+  originalSize: number,
+  fileNameField: Uint8Array,
+): Uint8Array[] {
+  const total = packetCount(content.length);
+  const packets: Uint8Array[] = [];
+  for (let i = 0; i < total; i++) {
+    const chunk = content.subarray(i * PACKET_CHUNK_SIZE, (i + 1) * PACKET_CHUNK_SIZE);
+    const packet = new Uint8Array(PACKET_HEADER_SIZE + chunk.length);
+    writePacketHeader(packet, 0, {
+      contentSize: content.length,
+      originalSize,
+      packetNumber: i,
+      totalPackets: total,
+      fileNameField,
+    });
+    packet.set(chunk, PACKET_HEADER_SIZE);
+    packets.push(packet);
+  }
+  return packets;
+}
+
+/** Concatenates byte arrays. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** A deterministic pseudo-random byte pattern: byte `i` of a stream. */
+export function fillPattern(target: Uint8Array, offset: number): void {
+  for (let i = 0; i < target.length; i++) {
+    const x = offset + i;
+    target[i] = (x * 31 + (x >>> 8) * 7 + (x >>> 16)) & 0xff;
+  }
+}
+
+/**
+ * Generates a whole 828 upload (request header and every packet) of a file of
+ * `size` bytes whose content is {@linkcode fillPattern}, in pieces of about
+ * 1 MiB, in constant memory. Each piece is valid until the next one is
+ * requested. Returns the pieces and a promise of the file's cksum, settled
+ * once the last piece has been generated.
+ */
+export function uploadStream(
+  clientId: ClientId,
+  aesKey: Uint8Array,
+  fileName: string,
+  size: number,
+): { frames: AsyncGenerator<Uint8Array>; cksum: Promise<number> } {
+  let resolveCksum!: (value: number) => void;
+  const sumPromise = new Promise<number>((resolve) => resolveCksum = resolve);
+  const contentSize = contentSizeFor(size);
+  const fileNameField = encodeFileNameField(fileName);
+  const totalPackets = packetCount(contentSize);
+
+  async function* content(): AsyncGenerator<Uint8Array> {
+    const encryptor = new AesCbcEncryptor(await importAesKey(aesKey));
+    const sum = new Cksum();
+    const plain = new Uint8Array(1024 * 1024);
+    for (let produced = 0; produced < size;) {
+      const part = plain.subarray(0, Math.min(plain.length, size - produced));
+      fillPattern(part, produced);
+      sum.update(part);
+      produced += part.length;
+      yield await encryptor.update(part);
+    }
+    yield await encryptor.finish();
+    const trailer = new Uint8Array(CKSUM_TRAILER_SIZE);
+    new DataView(trailer.buffer).setUint32(0, sum.digest(), true);
+    resolveCksum(sum.digest());
+    yield trailer;
+  }
+
+  async function* frames(): AsyncGenerator<Uint8Array> {
+    yield encodeRequestHeader(clientId, RequestCode.SendFile, 0);
+    const fullPacket = PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE;
+    const out = new Uint8Array(128 * fullPacket);
+    let o = 0;
+    let packet = 0;
+    let filled = 0; // bytes of the current packet's chunk written so far
+    for await (const piece of content()) {
+      for (let p = 0; p < piece.length;) {
+        if (filled === 0) {
+          writePacketHeader(out, o, {
+            contentSize,
+            originalSize: size,
+            packetNumber: packet,
+            totalPackets,
+            fileNameField,
+          });
+          o += PACKET_HEADER_SIZE;
+        }
+        const length = chunkLength(contentSize, packet);
+        const n = Math.min(length - filled, piece.length - p);
+        out.set(piece.subarray(p, p + n), o);
+        o += n;
+        p += n;
+        filled += n;
+        if (filled === length) {
+          packet++;
+          filled = 0;
+          if (o + fullPacket > out.length) {
+            yield out.subarray(0, o);
+            o = 0;
+          }
+        }
+      }
+    }
+    if (o > 0) yield out.subarray(0, o);
+  }
+  return { frames: frames(), cksum: sumPromise };
+}
