@@ -212,6 +212,7 @@ export async function main(args: string[]): Promise<number> {
           file,
           onProgress: (sent, total, attempt) => progress.update(sent, total, attempt),
           onNote: (note) => progress.note(note),
+          onInfo: (info) => progress.info(info),
         });
       } finally {
         connection.close();

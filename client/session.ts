@@ -51,8 +51,10 @@ export interface SessionOptions {
   file: UploadFile;
   /** Progress of each send: content bytes written and total. */
   onProgress?: (sent: number, total: number, attempt: number) => void;
-  /** One-line notes for the user (registration, retries). */
+  /** One-line notes the user should see even with `--quiet` (cksum retries). */
   onNote?: (note: string) => void;
+  /** One-line information (registration), hidden by `--quiet`. */
+  onInfo?: (info: string) => void;
 }
 
 /** What a successful session did. */
@@ -143,7 +145,7 @@ async function register(
   const key = await unwrap(connection, privateKey, accepted.wrappedKey);
   const identity = { name: options.name, clientId, privateKeyDer };
   await saveIdentity(options.folder, identity);
-  options.onNote?.(`registered as ${JSON.stringify(options.name)}, id ${clientIdToHex(clientId)}`);
+  options.onInfo?.(`registered as ${JSON.stringify(options.name)}, id ${clientIdToHex(clientId)}`);
   return { identity, key };
 }
 
@@ -201,7 +203,7 @@ async function signIn(
     const key = await unwrap(connection, privateKey, answer.wrappedKey);
     return { clientId: identity.clientId, key, registered: false };
   }
-  options.onNote?.("the server does not know us (1606): registering again");
+  options.onInfo?.("the server does not know us (1606): registering again");
   const { identity: fresh, key } = await register(connection, options, identity.clientId);
   return { clientId: fresh.clientId, key, registered: true };
 }

@@ -1,0 +1,170 @@
+/**
+ * Builds the standalone executables with `deno compile`:
+ *
+ * - `deno task compile`: `dist/server` and `dist/client` for this machine;
+ * - `deno task compile:all` (or `--all`): also one pair per target, named
+ *   after it: `dist/client-x86_64-unknown-linux-gnu`, ...,
+ *   `dist/client-x86_64-pc-windows-msvc.exe`.
+ *
+ * The permissions baked into each binary are the constants below, the single
+ * source of truth that the tests also run `client/main.ts` and
+ * `server/main.ts` with. `--no-prompt` makes a missing permission an error,
+ * never a prompt.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const ROOT: string = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * The client's permissions. Its server's host comes from `transfer.info` and
+ * its folder may be the working directory or the executable's folder, and the
+ * file may be anywhere, so none of these can be narrowed at build time:
+ * network (connect to the server), read (its folder, the file, and
+ * `Deno.execPath()`), write (`me.info`, `priv.key` in its folder).
+ */
+export const CLIENT_PERMISSION_FLAGS: readonly string[] = [
+  "--no-prompt",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+];
+
+/** The server's permission flags when deno.json has no `server` task. */
+export const FALLBACK_SERVER_PERMISSION_FLAGS: readonly string[] = [
+  "--allow-net",
+  "--allow-read=.",
+  "--allow-write=.",
+  "--allow-env",
+];
+
+/**
+ * The `--allow-*`/`--deny-*` flags of a `deno run ... <script>` task line: the
+ * permissions the server helper chose for `deno task server`.
+ */
+export function permissionFlagsOfTask(task: string): string[] {
+  const words = task.trim().split(/\s+/);
+  const flags: string[] = [];
+  for (const word of words.slice(2)) {
+    if (!word.startsWith("-")) break;
+    if (/^--(allow|deny)-[a-z]+(=.*)?$/.test(word) || word === "--no-prompt") flags.push(word);
+  }
+  return flags;
+}
+
+/**
+ * The server's permissions, with `--no-prompt`: those of the `server` task in
+ * deno.json, so `deno task server` and `dist/server` have the same ones.
+ */
+export function serverPermissionFlags(denoJsonText?: string): string[] {
+  const text = denoJsonText ?? Deno.readTextFileSync(join(ROOT, "deno.json"));
+  const task = (JSON.parse(text) as { tasks?: Record<string, string> }).tasks?.server;
+  const flags = task === undefined
+    ? [...FALLBACK_SERVER_PERMISSION_FLAGS]
+    : permissionFlagsOfTask(task);
+  return flags.includes("--no-prompt") ? flags : ["--no-prompt", ...flags];
+}
+
+/** The targets `compile:all` builds. */
+export const TARGETS: readonly string[] = [
+  "x86_64-unknown-linux-gnu",
+  "aarch64-unknown-linux-gnu",
+  "x86_64-apple-darwin",
+  "aarch64-apple-darwin",
+  "x86_64-pc-windows-msvc",
+];
+
+/** One `deno compile` invocation. */
+export interface CompileJob {
+  /** The output path. */
+  output: string;
+  /** The arguments after `deno`. */
+  args: string[];
+}
+
+/**
+ * The compile jobs: this machine's pair, plus every target with `all`.
+ *
+ * @param outDir Where the binaries go.
+ */
+export function compileJobs(outDir: string, all: boolean, serverFlags: string[]): CompileJob[] {
+  const jobs: CompileJob[] = [];
+  const programs = [
+    { name: "client", entry: join(ROOT, "client/main.ts"), flags: [...CLIENT_PERMISSION_FLAGS] },
+    { name: "server", entry: join(ROOT, "server/main.ts"), flags: serverFlags },
+  ];
+  const targets: (string | undefined)[] = [undefined, ...(all ? TARGETS : [])];
+  for (const target of targets) {
+    for (const program of programs) {
+      const exe = target === undefined
+        ? (Deno.build.os === "windows" ? `${program.name}.exe` : program.name)
+        : `${program.name}-${target}${target.includes("windows") ? ".exe" : ""}`;
+      const output = join(outDir, exe);
+      jobs.push({
+        output,
+        args: [
+          "compile",
+          ...program.flags,
+          ...(target === undefined ? [] : ["--target", target]),
+          "--output",
+          output,
+          program.entry,
+        ],
+      });
+    }
+  }
+  return jobs;
+}
+
+/** Runs one job; resolves to its exit code and stderr. */
+export async function runCompile(job: CompileJob): Promise<{ code: number; stderr: string }> {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: job.args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "piped",
+  }).output();
+  return { code, stderr: new TextDecoder().decode(stderr) };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      all: { type: "boolean" },
+      out: { type: "string", default: join(ROOT, "dist") },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(
+      "Usage: deno task compile [--all] [--out <dir>]\n" +
+        "Builds dist/client and dist/server for this machine; --all also every target in\n" +
+        `${TARGETS.join(", ")}.`,
+    );
+    return 0;
+  }
+  await Deno.mkdir(values.out, { recursive: true });
+  let failed = 0;
+  for (const job of compileJobs(values.out, values.all ?? false, serverPermissionFlags())) {
+    console.error(`compile: ${job.output}`);
+    const { code, stderr } = await runCompile(job);
+    if (code !== 0) {
+      failed++;
+      const reason = stderr.trim().split("\n").filter((line) => line.trim() !== "").slice(-1)[0];
+      console.error(
+        `compile: Cannot build ${job.output}: ${reason ?? `deno compile exited with ${code}`}. ` +
+          "deno compile downloads its runtime from dl.deno.land: check the network",
+      );
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main());

@@ -1,0 +1,192 @@
+/**
+ * A scriptable fake server for client tests: it listens on 127.0.0.1:0, runs
+ * a script for each connection, and records every byte the client sent.
+ * Scripts read requests (828 with all its packets) and answer with any bytes,
+ * so they can lie, truncate, or send what the reference server would.
+ *
+ * @module
+ */
+
+import {
+  aesDecrypt,
+  CKSUM_TRAILER_SIZE,
+  type ClientId,
+  decodePacketHeader,
+  decodeRequestHeader,
+  encodeResponse,
+  ExactReader,
+  generateAesKey,
+  importAesKey,
+  importPublicKey,
+  PACKET_CHUNK_SIZE,
+  PACKET_HEADER_SIZE,
+  type PacketHeader,
+  REQUEST_HEADER_SIZE,
+  RequestCode,
+  type Response,
+  wrapAesKey,
+} from "../../protocol/mod.ts";
+
+/** A request as the fake server read it. */
+export interface FakeRequest {
+  /** Header client id. */
+  clientId: ClientId;
+  /** Request code. */
+  code: number;
+  /** Payload (empty for 828). */
+  payload: Uint8Array;
+  /** For 828: the packet headers. */
+  packets: PacketHeader[];
+  /** For 828: the whole content (ciphertext and trailer). */
+  content: Uint8Array;
+}
+
+/** One client connection, as a script sees it. */
+export class FakePeer {
+  #conn: Deno.Conn;
+  #reader: ExactReader;
+  /** Every byte the client sent on this connection. */
+  readonly received: Uint8Array[] = [];
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    const received = this.received;
+    this.#reader = new ExactReader({
+      async read(p: Uint8Array) {
+        const n = await conn.read(p);
+        if (n !== null) received.push(p.slice(0, n));
+        return n;
+      },
+    });
+  }
+
+  /** Reads the next request, or `null` if the client closed. */
+  async read(): Promise<FakeRequest | null> {
+    const headerBytes = await this.#reader.readExactOrEnd(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE);
+    if (headerBytes === null) return null;
+    const header = decodeRequestHeader(headerBytes);
+    const payload = await this.#reader.readExact(header.payloadSize, 1 << 20);
+    const request: FakeRequest = {
+      clientId: header.clientId,
+      code: header.code,
+      payload,
+      packets: [],
+      content: new Uint8Array(0),
+    };
+    if (header.code !== RequestCode.SendFile) return request;
+    const first = decodePacketHeader(await this.#reader.readExact(PACKET_HEADER_SIZE, 1 << 20));
+    const content = new Uint8Array(first.contentSize);
+    let offset = 0;
+    let packet: PacketHeader = { ...first, fileNameField: first.fileNameField.slice() };
+    while (true) {
+      request.packets.push(packet);
+      const length = Math.min(PACKET_CHUNK_SIZE, first.contentSize - offset);
+      await this.#reader.readInto(content.subarray(offset, offset + length));
+      offset += length;
+      if (offset >= first.contentSize) break;
+      const next = decodePacketHeader(await this.#reader.readExact(PACKET_HEADER_SIZE, 1 << 20));
+      packet = { ...next, fileNameField: next.fileNameField.slice() };
+    }
+    request.content = content;
+    return request;
+  }
+
+  /** Sends a response, or raw bytes. */
+  async send(response: Response | Uint8Array): Promise<void> {
+    let bytes = response instanceof Uint8Array ? response : encodeResponse(response);
+    while (bytes.length > 0) bytes = bytes.subarray(await this.#conn.write(bytes));
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /** All bytes received so far, concatenated. */
+  bytes(): Uint8Array {
+    const total = this.received.reduce((sum, part) => sum + part.length, 0);
+    const all = new Uint8Array(total);
+    let offset = 0;
+    for (const part of this.received) {
+      all.set(part, offset);
+      offset += part.length;
+    }
+    return all;
+  }
+}
+
+/** A running fake server. */
+export interface FakeServer {
+  /** The port it listens on. */
+  port: number;
+  /** The connections accepted so far. */
+  peers: FakePeer[];
+  /** Errors thrown by scripts (other than the client closing). */
+  errors: unknown[];
+  /** Stops listening, closes every connection and waits for every script. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a fake server that runs `script` for each connection; the
+ * connection is closed when the script returns.
+ */
+export function startFakeServer(
+  script: (peer: FakePeer, index: number) => Promise<void>,
+): FakeServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peers: FakePeer[] = [];
+  const errors: unknown[] = [];
+  const running: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const peer = new FakePeer(conn);
+      const index = peers.length;
+      peers.push(peer);
+      running.push(
+        script(peer, index).catch((error) => {
+          if (!(error instanceof Deno.errors.UnexpectedEof)) errors.push(error);
+        }).finally(() => peer.close()),
+      );
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    peers,
+    errors,
+    async close() {
+      listener.close();
+      await accepting.catch(() => {});
+      for (const peer of peers) peer.close();
+      await Promise.all(running);
+    },
+  };
+}
+
+/** Wraps a fresh AES key for a client's 160-byte public key. */
+export async function makeSessionKey(
+  publicKey: Uint8Array,
+): Promise<{ raw: Uint8Array; wrapped: Uint8Array }> {
+  const raw = generateAesKey();
+  return { raw, wrapped: await wrapAesKey(await importPublicKey(publicKey), raw) };
+}
+
+/** Decrypts the 828 content (minus its trailer) with a raw AES key. */
+export async function decryptContent(raw: Uint8Array, content: Uint8Array): Promise<Uint8Array> {
+  return await aesDecrypt(
+    await importAesKey(raw),
+    content.subarray(0, content.length - CKSUM_TRAILER_SIZE),
+  );
+}
+
+/** Reads the cksum trailer of the 828 content. */
+export function contentTrailer(content: Uint8Array): number {
+  return new DataView(content.buffer, content.byteOffset + content.length - 4, 4).getUint32(
+    0,
+    true,
+  );
+}
