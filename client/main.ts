@@ -263,9 +263,9 @@ async function withRetries(
       }
       const delay = options.retryDelay * 2 ** retry;
       progress.note(
-        `${error.message.replace(/\. [^.]*$/, "")}; retry ${retry + 1} of ${options.retries} in ${
-          (delay / 1000).toFixed(1)
-        } s`,
+        `retry ${retry + 1} of ${options.retries} in ${(delay / 1000).toFixed(1)} s after: ${
+          error.message.replace(/\. [^.]*$/, "")
+        }`,
       );
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

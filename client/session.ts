@@ -89,9 +89,7 @@ async function expect<C extends Response["code"]>(
   }
   throw protocolError(
     connection.address,
-    `it answered ${response.code} to ${after.replace(/^[a-z]+ /, "")}, expected ${
-      codes.join(" or ")
-    }`,
+    `it answered ${response.code} when we tried to ${after}, expected ${codes.join(" or ")}`,
   );
 }
 

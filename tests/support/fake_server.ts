@@ -154,15 +154,19 @@ export function startFakeServer(
       );
     }
   })();
+  let closing: Promise<void> | undefined;
   return {
     port: (listener.addr as Deno.NetAddr).port,
     peers,
     errors,
-    async close() {
-      listener.close();
-      await accepting.catch(() => {});
-      for (const peer of peers) peer.close();
-      await Promise.all(running);
+    close() {
+      closing ??= (async () => {
+        listener.close();
+        await accepting.catch(() => {});
+        for (const peer of peers) peer.close();
+        await Promise.all(running);
+      })();
+      return closing;
     },
   };
 }
