@@ -23,7 +23,8 @@ import { ClientError, ExitCode } from "./client_error.ts";
 import { ServerConnection } from "./connection.ts";
 import { candidateFolders } from "./folder_lookup.ts";
 import { Progress } from "./progress.ts";
-import { runSession, type SessionResult } from "./session.ts";
+import { checkIdentityName, runSession, type SessionResult } from "./session.ts";
+import { loadIdentity } from "./identity_store.ts";
 import { parseTransferInfo, type TransferInfo, TransferInfoError } from "./transfer_info.ts";
 import { checkUploadFile } from "./upload_file.ts";
 import { formatBytes } from "./progress.ts";
@@ -198,6 +199,7 @@ export async function main(args: string[]): Promise<number> {
     const folder = await findFolder(options);
     const { info, path: infoPath } = await readTransferInfo(folder);
     const file = await checkUploadFile(folder, info.filePath, infoPath);
+    checkIdentityName(await loadIdentity(folder), info.name);
     progress.info(
       `sending ${file.path} (${formatBytes(file.size)}) to ${info.host}:${info.port} as ${
         JSON.stringify(info.name)

@@ -34,7 +34,7 @@ import {
 } from "../protocol/mod.ts";
 import { ClientError, ExitCode } from "./client_error.ts";
 import { networkError, protocolError, type ServerConnection } from "./connection.ts";
-import { loadIdentity, saveIdentity } from "./identity_store.ts";
+import { type LoadedIdentity, loadIdentity, saveIdentity } from "./identity_store.ts";
 import { sendFile } from "./upload.ts";
 import type { UploadFile } from "./upload_file.ts";
 
@@ -148,6 +148,22 @@ async function register(
 }
 
 /**
+ * Checks that the stored identity is for `name`: a different name is a
+ * configuration error, never a silent re-registration.
+ *
+ * @throws {ClientError} (exit code 2) if the names differ.
+ */
+export function checkIdentityName(loaded: LoadedIdentity | undefined, name: string): void {
+  if (loaded === undefined || loaded.identity.name === name) return;
+  throw new ClientError(
+    ExitCode.Config,
+    `Cannot sign in: ${loaded.path} is for ${JSON.stringify(loaded.identity.name)} but ` +
+      `transfer.info says ${JSON.stringify(name)}. Use the same name in both, or move me.info ` +
+      "and priv.key away to register the new name",
+  );
+}
+
+/**
  * Gets an AES key for this connection: reconnect with the stored identity,
  * or register (also when the server forgot us: 1606).
  */
@@ -161,14 +177,7 @@ async function signIn(
     return { clientId: identity.clientId, key, registered: true };
   }
   const { identity, path } = loaded;
-  if (identity.name !== options.name) {
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot sign in: ${path} is for ${JSON.stringify(identity.name)} but transfer.info says ` +
-        `${JSON.stringify(options.name)}. Use the same name in both, or move me.info and ` +
-        "priv.key away to register the new name",
-    );
-  }
+  checkIdentityName(loaded, options.name);
   let privateKey: CryptoKey;
   try {
     privateKey = await importPrivateKey(identity.privateKeyDer);
