@@ -44,22 +44,40 @@ export const FALLBACK_SERVER_PERMISSION_FLAGS: readonly string[] = [
 ];
 
 /**
- * The `--allow-*`/`--deny-*` flags of a `deno run ... <script>` task line: the
- * permissions the server helper chose for `deno task server`.
+ * The permission flags of a `deno run [flags] <script> [args]` task line.
+ *
+ * A task runs the server with `--dir <folder>` and scopes read/write to that
+ * folder; the compiled server has no baked-in `--dir`, so its data folder is
+ * its working directory: scoped paths equal to the task's `--dir` become `.`.
  */
 export function permissionFlagsOfTask(task: string): string[] {
   const words = task.trim().split(/\s+/);
+  const script = words.findIndex((word, i) => i >= 2 && !word.startsWith("-"));
+  const args = script === -1 ? [] : words.slice(script + 1);
+  const dirAt = args.indexOf("--dir");
+  const dir = dirAt === -1 ? undefined : args[dirAt + 1]?.replace(/\/$/, "");
   const flags: string[] = [];
-  for (const word of words.slice(2)) {
-    if (!word.startsWith("-")) break;
-    if (/^--(allow|deny)-[a-z]+(=.*)?$/.test(word) || word === "--no-prompt") flags.push(word);
+  for (const word of words.slice(2, script === -1 ? undefined : script)) {
+    const match = /^(--(?:allow|deny)-[a-z]+)(?:=(.*))?$/.exec(word);
+    if (match === null) {
+      if (word === "--no-prompt") flags.push(word);
+      continue;
+    }
+    const [, name, list] = match;
+    if (list === undefined) {
+      flags.push(name!);
+      continue;
+    }
+    const paths = list.split(",").map((path) => path.replace(/\/$/, "") === dir ? "." : path);
+    flags.push(`${name}=${[...new Set(paths)].join(",")}`);
   }
   return flags;
 }
 
 /**
  * The server's permissions, with `--no-prompt`: those of the `server` task in
- * deno.json, so `deno task server` and `dist/server` have the same ones.
+ * deno.json (see {@linkcode permissionFlagsOfTask}), so `deno task server` and
+ * `dist/server` allow the same things.
  */
 export function serverPermissionFlags(denoJsonText?: string): string[] {
   const text = denoJsonText ?? Deno.readTextFileSync(join(ROOT, "deno.json"));
