@@ -11,6 +11,9 @@
  *
  * Run: `deno task bench:transfer [--sizes 10,100,800] [--runs 3] [--clients 50]`
  *
+ * It runs with `--allow-all` because Deno 2 grants reading another process's
+ * `/proc/<pid>/` files (where peak memory and CPU time come from) to nothing less.
+ *
  * @module
  */
 
