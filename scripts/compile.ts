@@ -151,6 +151,18 @@ export async function runCompile(job: CompileJob): Promise<{ code: number; stder
   return { code, stderr: new TextDecoder().decode(stderr) };
 }
 
+/**
+ * The most telling line of a failed `deno compile`'s stderr: the download
+ * error when the runtime could not be fetched, else the first `error:` line.
+ */
+export function compileFailureReason(stderr: string): string | undefined {
+  // deno-lint-ignore no-control-regex
+  const text = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("Stack backtrace:")[0]!;
+  const lines = text.split("\n").map((line) => line.trim()).filter((line) => line !== "");
+  return lines.find((line) => /error/i.test(line) && /dl\.deno\.land/.test(line)) ??
+    lines.find((line) => line.startsWith("error:"));
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -175,9 +187,9 @@ async function main(): Promise<number> {
     const { code, stderr } = await runCompile(job);
     if (code !== 0) {
       failed++;
-      const reason = stderr.trim().split("\n").filter((line) => line.trim() !== "").slice(-1)[0];
+      const reason = compileFailureReason(stderr) ?? `deno compile exited with ${code}`;
       console.error(
-        `compile: Cannot build ${job.output}: ${reason ?? `deno compile exited with ${code}`}. ` +
+        `compile: Cannot build ${job.output}: ${reason}. ` +
           "deno compile downloads its runtime from dl.deno.land: check the network",
       );
     }

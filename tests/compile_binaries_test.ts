@@ -12,7 +12,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { clientIdToHex, parseMeInfo } from "../protocol/mod.ts";
-import { compileJobs, runCompile, serverPermissionFlags } from "../scripts/compile.ts";
+import {
+  compileFailureReason,
+  compileJobs,
+  runCompile,
+  serverPermissionFlags,
+} from "../scripts/compile.ts";
 import { patternBytes } from "./support/client_process.ts";
 
 const outDir = await Deno.makeTempDir({ prefix: "compile-dist-" });
@@ -25,15 +30,8 @@ const build: { ok: true } | { ok: false; download: boolean; reason: string } = a
   for (const job of [clientJob, serverJob]) {
     const { code, stderr } = await runCompile(job);
     if (code === 0) continue;
-    // deno-lint-ignore no-control-regex
-    const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim())
-      .filter((line) => line !== "");
-    const download = lines.find((line) => /error/i.test(line) && /dl\.deno\.land/.test(line));
-    return {
-      ok: false,
-      download: download !== undefined,
-      reason: download ?? lines.join("\n"),
-    } as const;
+    const reason = compileFailureReason(stderr) ?? stderr;
+    return { ok: false, download: /dl\.deno\.land/.test(reason), reason } as const;
   }
   return { ok: true } as const;
 })();
