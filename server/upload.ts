@@ -42,8 +42,9 @@ import {
   type PacketHeader,
   ProtocolError,
 } from "../protocol/mod.ts";
-import { clientFolder, isTemporaryName, temporaryPath } from "./file_store.ts";
 import { join } from "node:path";
+import { clientFolder, isTemporaryName, temporaryPath } from "./file_store.ts";
+import { collectYoungGarbage, releaseBuffer } from "./memory.ts";
 
 /** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */
 export const BATCH_PACKETS = 128;
@@ -168,7 +169,10 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       await writeAll(file, part);
     };
     const consume = async (cipher: Uint8Array): Promise<void> => {
-      await writePlain(await decryptor.update(cipher));
+      const plain = await decryptor.update(cipher);
+      await writePlain(plain);
+      releaseBuffer(plain);
+      collectYoungGarbage();
     };
 
     let packet = 0;

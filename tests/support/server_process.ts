@@ -1,0 +1,118 @@
+/**
+ * Runs `server/main.ts` as a child process, the way `deno task server` does,
+ * for tests of the command line, signals and memory use.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../server/main.ts", import.meta.url));
+
+/** A server child process. */
+export class ServerProcess {
+  /** The child. */
+  readonly child: Deno.ChildProcess;
+  /** The port it listens on, once {@linkcode ServerProcess.start} resolved. */
+  port = 0;
+  #stderr = "";
+  #stderrDone: Promise<void>;
+  #listening: Promise<void>;
+
+  private constructor(child: Deno.ChildProcess) {
+    this.child = child;
+    let resolveListening!: () => void;
+    let rejectListening!: (error: Error) => void;
+    this.#listening = new Promise((resolve, reject) => {
+      resolveListening = resolve;
+      rejectListening = reject;
+    });
+    this.#stderrDone = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr) {
+        this.#stderr += decoder.decode(chunk, { stream: true });
+        const match = /Listening on "[^"]*":(\d+)/.exec(this.#stderr);
+        if (match !== null && this.port === 0) {
+          this.port = Number(match[1]);
+          resolveListening();
+        }
+      }
+      rejectListening(new Error(`The server exited before listening:\n${this.#stderr}`));
+    })();
+  }
+
+  /**
+   * Spawns the server with `args` (after `server/main.ts`) and the given
+   * permission flags for `dir`.
+   */
+  static spawn(dir: string, args: string[]): ServerProcess {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--v8-flags=--expose-gc", // as the `server` task: see server/memory.ts
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        MAIN,
+        "--dir",
+        dir,
+        ...args,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    return new ServerProcess(child);
+  }
+
+  /** Spawns the server and waits until it listens. */
+  static async start(dir: string, args: string[]): Promise<ServerProcess> {
+    const server = ServerProcess.spawn(dir, args);
+    try {
+      await server.#listening;
+    } catch (error) {
+      await server.wait();
+      throw error;
+    }
+    return server;
+  }
+
+  /** Everything the server wrote to stderr so far. */
+  get stderr(): string {
+    return this.#stderr;
+  }
+
+  /** Waits for the process to exit; returns its status once stderr is drained. */
+  async wait(): Promise<Deno.CommandStatus> {
+    const status = await this.child.status;
+    await this.#stderrDone;
+    return status;
+  }
+
+  /** Sends `signal` and waits for the exit. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch {
+      // Already exited.
+    }
+    return await this.wait();
+  }
+
+  /**
+   * Peak resident memory in bytes (Linux only), or `undefined`. Reads
+   * `/proc/<pid>/status` through `cat`: Deno reads `/proc` only with
+   * `--allow-all`, while the tests run with `--allow-run`.
+   */
+  async peakRss(): Promise<number | undefined> {
+    if (Deno.build.os !== "linux") return undefined;
+    const output = await new Deno.Command("cat", {
+      args: [`/proc/${this.child.pid}/status`],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const status = new TextDecoder().decode(output.stdout);
+    const match = /VmHWM:\s+(\d+) kB/.exec(status);
+    return match === null ? undefined : Number(match[1]) * 1024;
+  }
+}
