@@ -25,6 +25,8 @@ import { TimedConn } from "./timed_conn.ts";
 export const DATABASE_FILE = "server.db";
 /** Default for {@linkcode ServerOptions.idleTimeoutMs}. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** Default for {@linkcode ServerOptions.requestTimeoutMs}. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** Default for {@linkcode ServerOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 256;
 /** Default for {@linkcode ServerOptions.shutdownGraceMs}. */
@@ -44,7 +46,16 @@ export interface ServerOptions {
   maxFileSize?: number;
   /** How long one read or write may wait; default 30 s. */
   idleTimeoutMs?: number;
-  /** Most open connections; more are closed at once. Default 256. */
+  /**
+   * How long a request may take from its first byte to its last; during an
+   * upload, each MiB received restarts it (a minimum rate). Default 60 s.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * Most open connections. When all are taken, the connection idle for the
+   * longest is closed to make room; when none is idle, the new one is closed
+   * at once. Default 256.
+   */
   maxConnections?: number;
   /** How long running uploads may finish on {@linkcode RunningServer.close}; default 5 s. */
   shutdownGraceMs?: number;
@@ -118,6 +129,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     receivedDir,
     maxFileSize,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
   });
@@ -132,6 +144,7 @@ interface Limits {
   receivedDir: string;
   maxFileSize: number;
   idleTimeoutMs: number;
+  requestTimeoutMs: number;
   maxConnections: number;
   shutdownGraceMs: number;
 }
@@ -169,11 +182,16 @@ class Server implements RunningServer {
         continue;
       }
       const peer = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+      try {
+        conn.setNoDelay(true); // responses are single small writes
+      } catch {
+        // The peer is already gone; the session will notice.
+      }
       if (this.#closing !== undefined) {
         conn.close();
         return;
       }
-      if (this.#sessions.size >= this.#limits.maxConnections) {
+      if (this.#sessions.size >= this.#limits.maxConnections && !this.#evictIdle(peer)) {
         logger.warn("Refused a connection from {peer}: {max} connections are open already", {
           peer,
           max: this.#limits.maxConnections,
@@ -182,7 +200,7 @@ class Server implements RunningServer {
         continue;
       }
       const session = new ClientSession(
-        new TimedConn(conn, this.#limits.idleTimeoutMs),
+        new TimedConn(conn, this.#limits.idleTimeoutMs, this.#limits.requestTimeoutMs),
         peer,
         this.#nextId++,
         {
@@ -196,6 +214,26 @@ class Server implements RunningServer {
         session.run().finally(() => this.#sessions.delete(session)),
       );
     }
+  }
+
+  /** Closes the connection idle for the longest, if any; returns whether it did. */
+  #evictIdle(peer: string): boolean {
+    let oldest: ClientSession | undefined;
+    let oldestSince = Infinity;
+    for (const session of this.#sessions.keys()) {
+      const since = session.idleSince;
+      if (since !== undefined && since < oldestSince) {
+        oldest = session;
+        oldestSince = since;
+      }
+    }
+    if (oldest === undefined) return false;
+    logger.warn("{max} connections are open: closing the longest idle one for {peer}", {
+      max: this.#limits.maxConnections,
+      peer,
+    });
+    oldest.evict();
+    return true;
   }
 
   close(): Promise<void> {

@@ -98,7 +98,9 @@ export class ClientSession {
   #expectUpload = false;
   #uploading = false;
   #waitingForRequest = false;
+  #idleSince = 0;
   #shuttingDown = false;
+  #evicted = false;
 
   /**
    * @param conn The connection, owned by the session from now on.
@@ -111,6 +113,9 @@ export class ClientSession {
     this.#peer = peer;
     this.#ctx = ctx;
     this.#logger = getLogger(["server", "session"]).with({ connection: id, peer });
+    conn.onTimeout = () => {
+      this.#logger.warn("Connection {connection} from {peer} timed out: no data in time");
+    };
   }
 
   /**
@@ -130,6 +135,23 @@ export class ClientSession {
     if (this.#waitingForRequest && !this.busy) this.#conn.close();
   }
 
+  /**
+   * Since when (`performance.now()`) the connection has been idle: waiting
+   * for a request, not one byte of it read, and not busy. `undefined` when
+   * it is not idle.
+   */
+  get idleSince(): number | undefined {
+    return this.#waitingForRequest && !this.busy && this.#conn.awaitingRequest
+      ? this.#idleSince
+      : undefined;
+  }
+
+  /** Closes an idle connection to make room for a new one. */
+  evict(): void {
+    this.#evicted = true;
+    this.#conn.close();
+  }
+
   /** Ends the session now, busy or not. */
   abort(): void {
     this.#shuttingDown = true;
@@ -144,6 +166,8 @@ export class ClientSession {
     try {
       while (!(this.#shuttingDown && !this.busy)) {
         this.#waitingForRequest = true;
+        this.#idleSince = performance.now();
+        this.#conn.beginRequest();
         const bytes = await reader.readExactOrEnd(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE);
         this.#waitingForRequest = false;
         if (bytes === null) break;
@@ -151,6 +175,7 @@ export class ClientSession {
           reason = "the server closed it after an error";
           break;
         }
+        this.#conn.endRequest();
       }
       if (this.#shuttingDown && !this.#conn.closed) reason = "the server is shutting down";
     } catch (error) {
@@ -162,10 +187,17 @@ export class ClientSession {
   }
 
   async #failed(error: unknown): Promise<string> {
-    if (this.#conn.timedOut) {
-      this.#logger.warn("Connection {connection} from {peer} timed out: no data in time");
-      return "idle timeout";
+    if (this.#evicted) {
+      this.#logger.warn("Connection {connection} from {peer} closed while idle: connections full");
+      return "closed to make room for a new connection";
     }
+    if (this.#conn.requestTooSlow) {
+      this.#logger.warn(
+        "Connection {connection} from {peer} too slow: a request did not arrive in time",
+      );
+      return "request timeout";
+    }
+    if (this.#conn.timedOut) return "idle timeout"; // logged when it fired
     if (this.#shuttingDown && this.#conn.closed) return "the server is shutting down";
     if (error instanceof ProtocolError) {
       this.#logger.warn("Rejected from {peer}: {reason}; closing", { reason: error.message });

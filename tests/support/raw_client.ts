@@ -76,7 +76,9 @@ export class RawClient {
 
   /** Connects to `hostname:port` (default 127.0.0.1). */
   static async connect(port: number, hostname = "127.0.0.1"): Promise<RawClient> {
-    return new RawClient(await Deno.connect({ hostname, port }));
+    const conn = await Deno.connect({ hostname, port });
+    conn.setNoDelay(true); // a header and its packets go in separate writes
+    return new RawClient(conn);
   }
 
   /** Sends raw bytes. */
@@ -362,4 +364,11 @@ export function uploadStream(
     if (o > 0) yield out.subarray(0, o);
   }
   return { frames: frames(), cksum: sumPromise };
+}
+
+/** `size` random bytes (any size; `crypto.getRandomValues` stops at 64 KiB). */
+export function randomBytes(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+  return bytes;
 }
