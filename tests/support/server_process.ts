@@ -27,6 +27,7 @@ export class ServerProcess {
       resolveListening = resolve;
       rejectListening = reject;
     });
+    this.#listening.catch(() => {}); // only start() waits for it
     this.#stderrDone = (async () => {
       const decoder = new TextDecoder();
       for await (const chunk of child.stderr) {

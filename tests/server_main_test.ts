@@ -1,0 +1,169 @@
+/**
+ * Issue 3, points 1 and 8: the command line as a process: port.info, --port,
+ * a port in use, signals, the log on stderr and in the data folder.
+ */
+
+import assert from "node:assert/strict";
+import { DEFAULT_PORT, RequestCode, ResponseCode } from "../protocol/mod.ts";
+import { readPortInfo } from "../server/port_info.ts";
+import { randomBytes, RawClient, signUp } from "./support/raw_client.ts";
+import { ServerProcess } from "./support/server_process.ts";
+
+const WINDOWS = Deno.build.os === "windows";
+if (WINDOWS) console.log("signal tests ignored: Windows has no SIGTERM");
+
+function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return (listener.addr as Deno.NetAddr).port;
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "server_main_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("server main: port.info: missing or invalid means a reason and port 1256", async () => {
+  await withDir(async (dir) => {
+    const missing = await readPortInfo(dir);
+    assert.equal(missing.port, DEFAULT_PORT);
+    assert.match(missing.problem ?? "", /does not exist/);
+    for (const text of ["", "abc\n", "0\n", "65536\n", "-5", "12.5"]) {
+      await Deno.writeTextFile(`${dir}/port.info`, text);
+      const info = await readPortInfo(dir);
+      assert.equal(info.port, DEFAULT_PORT, JSON.stringify(text));
+      assert.match(info.problem ?? "", /is not a port/);
+    }
+    await Deno.writeTextFile(`${dir}/port.info`, " 4321 \r\nextra\n");
+    assert.deepEqual(await readPortInfo(dir), { port: 4321 });
+  });
+});
+
+Deno.test("server main: listens on the port.info port; --port overrides it", async () => {
+  await withDir(async (dir) => {
+    const fromFile = freePort();
+    await Deno.writeTextFile(`${dir}/port.info`, `${fromFile}\n`);
+    let server = await ServerProcess.start(dir, ["--host", "127.0.0.1"]);
+    assert.equal(server.port, fromFile);
+    assert.equal((await server.stop()).code, 0);
+    const fromFlag = freePort();
+    server = await ServerProcess.start(dir, ["--host", "127.0.0.1", "--port", String(fromFlag)]);
+    assert.equal(server.port, fromFlag);
+    assert.equal((await server.stop()).code, 0);
+  });
+});
+
+Deno.test("server main: a port in use is one fatal line and exit code 1", async () => {
+  await withDir(async (dir) => {
+    using blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (blocker.addr as Deno.NetAddr).port;
+    const server = ServerProcess.spawn(dir, ["--host", "127.0.0.1", "--port", String(port)]);
+    const status = await server.wait();
+    assert.equal(status.code, 1);
+    assert.equal(server.stderr, `Cannot listen on 127.0.0.1:${port}: the port is in use\n`);
+  });
+});
+
+Deno.test("server main: bad usage exits 2, --help and --version exit 0", async () => {
+  await withDir(async (dir) => {
+    for (
+      const [args, code] of [
+        [["--bogus"], 2],
+        [["--port", "x"], 2],
+        [["--log-level", "loud"], 2],
+        [
+          ["--max-file-size", "5T"],
+          2,
+        ],
+        [["--help"], 0],
+        [["--version"], 0],
+      ] as const
+    ) {
+      const status = await ServerProcess.spawn(dir, [...args]).wait();
+      assert.equal(status.code, code, args.join(" "));
+    }
+  });
+});
+
+Deno.test({
+  name:
+    "server main: SIGTERM and SIGINT shut down cleanly; the log has every step, on stderr and in server.log",
+  ignore: WINDOWS,
+  async fn() {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      await withDir(async (dir) => {
+        const server = await ServerProcess.start(dir, ["--host", "127.0.0.1", "--port", "0"]);
+        {
+          using client = await RawClient.connect(server.port);
+          const me = await signUp(client, "Logged User");
+          const data = randomBytes(70_000);
+          await client.upload(me.clientId, me.aesKey, "logged.bin", data);
+          await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "logged.bin" });
+          await client.expect(ResponseCode.Ack);
+          await client.sendHeader(me.clientId, 4242, 0);
+          await client.expectError();
+          using again = await RawClient.connect(server.port);
+          await again.reconnect(me.clientId, me.name, me.keys.privateKey);
+        }
+        const status = await server.stop(signal);
+        assert.equal(status.code, 0, server.stderr);
+        const log = await Deno.readTextFile(`${dir}/server.log`);
+        assert.equal(log, server.stderr, "server.log and stderr differ");
+        for (
+          const expected of [
+            /Listening on "127\.0\.0\.1":\d+/,
+            /Connection 1 opened from "127\.0\.0\.1:\d+"/,
+            /Registered "Logged User" as "[0-9a-f]{32}"/,
+            /Key exchange with "Logged User"/,
+            /Upload of "logged\.bin" started: 70000 bytes in 9 packets/,
+            /Upload of "logged\.bin" from "Logged User" ended: 70000 bytes, cksum \d+, .* s, [\d.]+ MB\/s/,
+            /File "logged\.bin" from "Logged User" verified/,
+            /Rejected request 4242 .*unknown request code 4242/,
+            /Reconnected "Logged User"/,
+            /Connection 1 from "127\.0\.0\.1:\d+" closed/,
+            new RegExp(`"${signal}" received: shutting down`),
+            /Server stopped/,
+          ]
+        ) {
+          assert.match(log, expected);
+        }
+      });
+    }
+  },
+});
+
+Deno.test({
+  name: "server main: --log-level warning leaves out the info lines",
+  ignore: WINDOWS,
+  async fn() {
+    await withDir(async (dir) => {
+      const port = freePort();
+      const server = ServerProcess.spawn(dir, [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "--log-level",
+        "warning",
+      ]);
+      // Nothing is logged at start-up at this level: wait for the port instead.
+      for (let i = 0; i < 500; i++) {
+        try {
+          using client = await RawClient.connect(port);
+          await client.sendHeader(new Uint8Array(16), 4242, 0);
+          await client.expectError();
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      assert.equal((await server.stop()).code, 0);
+      const log = await Deno.readTextFile(`${dir}/server.log`);
+      assert.match(log, /Rejected request 4242/);
+      assert.doesNotMatch(log, /\[INF\]/);
+    });
+  },
+});
