@@ -7,7 +7,8 @@
  * ```
  *
  * Logs go to stderr and to `server.log` in the data folder. SIGINT (Ctrl-C)
- * and SIGTERM shut down cleanly; a second signal exits at once. Exit codes:
+ * and SIGTERM shut down cleanly (within the grace period for running
+ * uploads); repeated signals are ignored. Exit codes:
  * 0 after a clean shutdown, 1 when the server cannot start, 2 for bad usage.
  *
  * @module
@@ -168,9 +169,12 @@ async function serve(
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   let stopping = false;
   const onSignal = (signal: Deno.Signal) => () => {
+    // Under `deno task`, Ctrl-C reaches the server twice (from the terminal
+    // and forwarded by the task runner): a repeat is not a second request.
+    // The shutdown is bounded by the grace period anyway.
     if (stopping) {
-      logger.warn("Second {signal}: exiting now", { signal });
-      Deno.exit(130);
+      logger.debug("{signal} received again: already shutting down", { signal });
+      return;
     }
     stopping = true;
     logger.info("{signal} received: shutting down", { signal });
