@@ -26,7 +26,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import denoConfig from "../deno.json" with { type: "json" };
 import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
-import { DEFAULT_HOST, startServer } from "./server.ts";
+import { DEFAULT_HOST, type RunningServer, startServer } from "./server.ts";
 
 /** Name of the log file in the data folder. */
 export const LOG_FILE = "server.log";
@@ -159,14 +159,9 @@ async function serve(
   options: { dir: string; host: string; maxFileSize: number; port?: number },
 ): Promise<number> {
   const logger = getLogger(["server"]);
-  let server;
-  try {
-    server = await startServer(options);
-  } catch (error) {
-    console.error((error as Error).message);
-    return 1;
-  }
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  // Listen for signals before starting: one that arrives while the server
+  // starts must not kill it with the database open.
+  let server: RunningServer | undefined;
   let stopping = false;
   const onSignal = (signal: Deno.Signal) => () => {
     // Under `deno task`, Ctrl-C reaches the server twice (from the terminal
@@ -178,12 +173,23 @@ async function serve(
     }
     stopping = true;
     logger.info("{signal} received: shutting down", { signal });
-    server.close();
+    server?.close();
   };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
   const handlers = signals.map((signal) => [signal, onSignal(signal)] as const);
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
-  await server.finished;
-  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  try {
+    try {
+      server = await startServer(options);
+    } catch (error) {
+      console.error((error as Error).message);
+      return 1;
+    }
+    if (stopping) server.close();
+    await server.finished;
+  } finally {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  }
   return 0;
 }
 

@@ -58,6 +58,13 @@ import { receiveUpload, type UploadResult } from "./upload.ts";
 /** Largest payload of an unknown request that is skipped rather than closing the connection. */
 export const MAX_SKIPPED_PAYLOAD = 4096;
 
+/**
+ * The connection's read buffer. Requests are at most 438 bytes, and upload
+ * batches are read straight into their own buffer, so a small buffer is
+ * enough; many short connections then leave little garbage behind.
+ */
+const READ_BUFFER_SIZE = 4096;
+
 /** Longest 1607 text. */
 const MAX_ERROR_TEXT = 200;
 
@@ -161,7 +168,7 @@ export class ClientSession {
   /** Serves requests until the end; never rejects. */
   async run(): Promise<void> {
     this.#logger.info("Connection {connection} opened from {peer}");
-    const reader = new ExactReader(this.#conn);
+    const reader = new ExactReader(this.#conn, READ_BUFFER_SIZE);
     let reason = "the client closed it";
     try {
       while (!(this.#shuttingDown && !this.busy)) {
