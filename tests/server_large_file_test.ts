@@ -1,14 +1,23 @@
 import assert from "node:assert/strict";
-import { Cksum, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
+import {
+  Cksum,
+  clientIdToHex,
+  DEFAULT_MAX_FILE_SIZE,
+  RequestCode,
+  ResponseCode,
+} from "../protocol/mod.ts";
 import { fillPattern, RawClient, signUp, uploadStream } from "./support/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 
-/** Past the reference's ceiling: 65536 packets of 7925 bytes is 519,372,800 bytes. */
-const SIZE = 530_000_000;
+/**
+ * The default limit, 800 MB: far past the reference's ceiling, where the u16
+ * packet fields wrap (65536 packets of 7925 bytes is 519,372,800 bytes).
+ */
+const SIZE = DEFAULT_MAX_FILE_SIZE;
 const RSS_LIMIT = 150 * 1024 * 1024;
 
 Deno.test({
-  name: "server: a 530 MB upload (u16 packet fields wrap) is kept with flat memory",
+  name: "server: an 800 MB upload (u16 packet fields wrap) is kept, under 150 MB resident",
   sanitizeResources: true,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "server_large_" });

@@ -122,11 +122,10 @@ export class RawClient {
   /** Reads a response and asserts its code. */
   async expect(code: number): Promise<RawResponse> {
     const frame = await this.readResponse();
-    assert.equal(
-      frame.code,
-      code,
-      `expected response ${code}, got ${frame.code} ${JSON.stringify(frame.response)}`,
-    );
+    if (frame.code !== code) {
+      const text = "text" in frame.response ? `: ${frame.response.text}` : "";
+      assert.fail(`expected response ${code}, got ${frame.code}${text}`);
+    }
     return frame;
   }
 
