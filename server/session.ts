@@ -110,6 +110,8 @@ export class ClientSession {
   #evicted = false;
 
   /**
+   * Creates a session; {@linkcode ClientSession.run} serves it.
+   *
    * @param conn The connection, owned by the session from now on.
    * @param peer The peer address, for the log.
    * @param id A number naming the connection in the log.

@@ -31,6 +31,8 @@ export class TimedConn implements ByteSource {
   #requestTooSlow = false;
 
   /**
+   * Wraps `conn`.
+   *
    * @param conn The connection; this object owns it from now on.
    * @param timeoutMs How long one read or write may wait.
    * @param requestTimeoutMs How long a whole request may take to arrive, from
