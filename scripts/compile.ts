@@ -44,7 +44,8 @@ export const FALLBACK_SERVER_PERMISSION_FLAGS: readonly string[] = [
 ];
 
 /**
- * The permission flags of a `deno run [flags] <script> [args]` task line.
+ * The permission flags of a `deno run [flags] <script> [args]` task line,
+ * with `--no-prompt` and `--v8-flags=…`, which a binary needs baked in too.
  *
  * A task runs the server with `--dir <folder>` and scopes read/write to that
  * folder; the compiled server has no baked-in `--dir`, so its data folder is
@@ -60,7 +61,8 @@ export function permissionFlagsOfTask(task: string): string[] {
   for (const word of words.slice(2, script === -1 ? undefined : script)) {
     const match = /^(--(?:allow|deny)-[a-z]+)(?:=(.*))?$/.exec(word);
     if (match === null) {
-      if (word === "--no-prompt") flags.push(word);
+      // The server asks V8 for young-generation collections (server/memory.ts).
+      if (word === "--no-prompt" || word.startsWith("--v8-flags=")) flags.push(word);
       continue;
     }
     const [, name, list] = match;

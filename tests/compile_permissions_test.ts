@@ -18,12 +18,12 @@ import {
 } from "../scripts/compile.ts";
 import { patternBytes, runClient } from "./support/client_process.ts";
 
-Deno.test("permissionFlagsOfTask keeps the permission flags and maps the task's --dir to '.'", () => {
+Deno.test("permissionFlagsOfTask keeps the permission and V8 flags and maps the task's --dir to '.'", () => {
   assert.deepEqual(
     permissionFlagsOfTask(
-      "deno run --allow-net --allow-read=.data --allow-write=.data,/tmp --check server/main.ts --dir .data",
+      "deno run --allow-net --allow-read=.data --allow-write=.data,/tmp --check --v8-flags=--expose-gc server/main.ts --dir .data",
     ),
-    ["--allow-net", "--allow-read=.", "--allow-write=.,/tmp"],
+    ["--allow-net", "--allow-read=.", "--allow-write=.,/tmp", "--v8-flags=--expose-gc"],
   );
   assert.deepEqual(
     serverPermissionFlags('{"tasks":{"server":"deno run --allow-net=0.0.0.0 --allow-env=X s.ts"}}'),
@@ -31,6 +31,7 @@ Deno.test("permissionFlagsOfTask keeps the permission flags and maps the task's 
   );
   assert.ok(CLIENT_PERMISSION_FLAGS.includes("--no-prompt"));
   assert.ok(serverPermissionFlags().includes("--no-prompt"));
+  assert.ok(serverPermissionFlags().includes("--v8-flags=--expose-gc"));
 });
 
 Deno.test("compileJobs names each target's binaries after it", () => {
