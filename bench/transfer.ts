@@ -1,6 +1,7 @@
 /**
  * End-to-end transfer benchmark: our server and our client as separate
- * processes on loopback, as users run them.
+ * processes on loopback, run with exactly the flags the compiled binaries
+ * carry (`scripts/compile.ts`), as users run them.
  *
  * For each file size (10 MB, 100 MB, 800 MB by default; generated, then
  * deleted) it prints the end-to-end rate (median of several runs, measured
@@ -26,6 +27,7 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
+import { CLIENT_PERMISSION_FLAGS, serverPermissionFlags } from "../scripts/compile.ts";
 import { readResponseFrame } from "./support/bench_protocol.ts";
 import { formatMb, formatSeconds, ProcessMonitor } from "./support/process_monitor.ts";
 
@@ -66,12 +68,12 @@ async function startServer(dir: string): Promise<ServerProcess> {
   await Deno.mkdir(dir, { recursive: true });
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
+    // The compiled server's flags; its data folder is its working directory.
+    cwd: dir,
     args: [
       "run",
-      "-A",
+      ...serverPermissionFlags(),
       join(ROOT, "server/main.ts"),
-      "--dir",
-      dir,
       "--port",
       String(port),
       "--host",
@@ -129,7 +131,15 @@ async function prepareClient(dir: string, port: number, name: string, file: stri
 async function runClient(dir: string) {
   const start = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "client/main.ts"), "--dir", dir, "--quiet", "--no-wait"],
+    args: [
+      "run",
+      ...CLIENT_PERMISSION_FLAGS,
+      join(ROOT, "client/main.ts"),
+      "--dir",
+      dir,
+      "--quiet",
+      "--no-wait",
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
