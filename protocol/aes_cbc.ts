@@ -54,6 +54,53 @@ async function cbcEncrypt(key: CryptoKey, iv: Uint8Array, data: Uint8Array): Pro
 }
 
 /**
+ * The bytes of a stream that wait for more: whole blocks are handed out as
+ * soon as they may be processed, the rest (never more than one block) stays.
+ */
+class BlockQueue {
+  #pending = new Uint8Array(AES_BLOCK_SIZE);
+  #length = 0;
+
+  /** The bytes waiting. */
+  get pending(): Uint8Array {
+    return this.#pending.subarray(0, this.#length);
+  }
+
+  /**
+   * Appends `chunk` and takes out the whole blocks that may be processed,
+   * leaving `keep(total)` bytes queued (at most one block). The result is a
+   * view of `chunk` when nothing was queued before, a copy otherwise.
+   */
+  take(chunk: Uint8Array, keep: (total: number) => number): Uint8Array {
+    const total = this.#length + chunk.length;
+    const whole = total - keep(total);
+    if (whole <= 0) {
+      this.#pending.set(chunk, this.#length);
+      this.#length = total;
+      return new Uint8Array(0);
+    }
+    const fromChunk = whole - this.#length;
+    let blocks: Uint8Array;
+    if (this.#length === 0) {
+      blocks = chunk.subarray(0, whole);
+    } else {
+      blocks = new Uint8Array(whole);
+      blocks.set(this.pending, 0);
+      blocks.set(chunk.subarray(0, fromChunk), this.#length);
+    }
+    const rest = chunk.subarray(fromChunk);
+    this.#pending.set(rest, 0);
+    this.#length = rest.length;
+    return blocks;
+  }
+}
+
+/** Keeps the partial block: it may be completed by the next chunk. */
+const keepPartialBlock = (total: number) => total % AES_BLOCK_SIZE;
+/** Keeps the partial block, or the last whole block: it may be the final one. */
+const keepLastBlock = (total: number) => total % AES_BLOCK_SIZE || AES_BLOCK_SIZE;
+
+/**
  * Encrypts a stream chunk by chunk. Chunks may have any size; full blocks are
  * encrypted as they come, a partial block waits for the next chunk.
  *
@@ -66,8 +113,7 @@ async function cbcEncrypt(key: CryptoKey, iv: Uint8Array, data: Uint8Array): Pro
 export class AesCbcEncryptor {
   #key: CryptoKey;
   #iv: Uint8Array = ZERO_IV;
-  #pending = new Uint8Array(AES_BLOCK_SIZE);
-  #pendingLength = 0;
+  #queue = new BlockQueue();
   #finished = false;
 
   /** @param key An AES-CBC key from {@linkcode importAesKey}. */
@@ -78,27 +124,11 @@ export class AesCbcEncryptor {
   /** Encrypts what full blocks `chunk` completes; may return an empty array. */
   async update(chunk: Uint8Array): Promise<Uint8Array> {
     if (this.#finished) throw new TypeError("Cannot encrypt: the stream is finished");
-    const total = this.#pendingLength + chunk.length;
-    const whole = total - (total % AES_BLOCK_SIZE);
-    if (whole === 0) {
-      this.#pending.set(chunk, this.#pendingLength);
-      this.#pendingLength = total;
-      return new Uint8Array(0);
-    }
-    let input: Uint8Array;
-    const fromChunk = whole - this.#pendingLength;
-    if (this.#pendingLength === 0) {
-      input = chunk.subarray(0, whole);
-    } else {
-      input = new Uint8Array(whole);
-      input.set(this.#pending.subarray(0, this.#pendingLength), 0);
-      input.set(chunk.subarray(0, fromChunk), this.#pendingLength);
-    }
-    const rest = chunk.subarray(fromChunk);
-    this.#pending.set(rest, 0);
-    this.#pendingLength = rest.length;
-    const output = (await cbcEncrypt(this.#key, this.#iv, input)).subarray(0, whole);
-    this.#iv = output.slice(whole - AES_BLOCK_SIZE);
+    const input = this.#queue.take(chunk, keepPartialBlock);
+    if (input.length === 0) return input;
+    // WebCrypto pads every message: drop the pad block it adds.
+    const output = (await cbcEncrypt(this.#key, this.#iv, input)).subarray(0, input.length);
+    this.#iv = output.slice(input.length - AES_BLOCK_SIZE);
     return output;
   }
 
@@ -106,7 +136,7 @@ export class AesCbcEncryptor {
   async finish(): Promise<Uint8Array> {
     if (this.#finished) throw new TypeError("Cannot encrypt: the stream is finished");
     this.#finished = true;
-    return await cbcEncrypt(this.#key, this.#iv, this.#pending.subarray(0, this.#pendingLength));
+    return await cbcEncrypt(this.#key, this.#iv, this.#queue.pending);
   }
 }
 
@@ -119,8 +149,7 @@ export class AesCbcEncryptor {
 export class AesCbcDecryptor {
   #key: CryptoKey;
   #iv: Uint8Array = ZERO_IV;
-  #pending = new Uint8Array(AES_BLOCK_SIZE * 2);
-  #pendingLength = 0;
+  #queue = new BlockQueue();
   #finished = false;
 
   /** @param key An AES-CBC key from {@linkcode importAesKey}. */
@@ -134,30 +163,9 @@ export class AesCbcDecryptor {
    */
   async update(chunk: Uint8Array): Promise<Uint8Array> {
     if (this.#finished) throw new TypeError("Cannot decrypt: the stream is finished");
-    const total = this.#pendingLength + chunk.length;
-    // Keep back at least one byte, and everything after the last full block,
-    // so the final block always reaches finish().
-    const keep = total % AES_BLOCK_SIZE === 0 ? AES_BLOCK_SIZE : total % AES_BLOCK_SIZE;
-    const whole = Math.max(0, total - keep);
-    if (whole === 0) {
-      this.#pending.set(chunk, this.#pendingLength);
-      this.#pendingLength = total;
-      return new Uint8Array(0);
-    }
-    const fromChunk = whole - this.#pendingLength;
-    let input: Uint8Array;
-    if (this.#pendingLength === 0) {
-      input = chunk.subarray(0, whole);
-    } else {
-      input = new Uint8Array(whole);
-      input.set(this.#pending.subarray(0, this.#pendingLength), 0);
-      input.set(chunk.subarray(0, fromChunk), this.#pendingLength);
-    }
-    const rest = chunk.subarray(fromChunk);
-    this.#pending.set(rest, 0);
-    this.#pendingLength = rest.length;
-    const output = await this.#decryptBlocks(input);
-    return output;
+    const input = this.#queue.take(chunk, keepLastBlock);
+    if (input.length === 0) return input;
+    return await this.#decryptBlocks(input);
   }
 
   /**
@@ -170,16 +178,18 @@ export class AesCbcDecryptor {
   async finish(options: { raw?: boolean } = {}): Promise<Uint8Array> {
     if (this.#finished) throw new TypeError("Cannot decrypt: the stream is finished");
     this.#finished = true;
-    if (this.#pendingLength !== AES_BLOCK_SIZE) {
+    const last = this.#queue.pending;
+    if (last.length !== AES_BLOCK_SIZE) {
       throw new RangeError(
         `Cannot decrypt: the ciphertext is not a whole, non-empty number of ${AES_BLOCK_SIZE}-byte blocks`,
       );
     }
-    const block = await this.#decryptBlocks(this.#pending.subarray(0, AES_BLOCK_SIZE));
+    const block = await this.#decryptBlocks(last);
     if (options.raw) return block;
     const pad = block[AES_BLOCK_SIZE - 1]!;
     if (
-      pad < 1 || pad > AES_BLOCK_SIZE || block.subarray(AES_BLOCK_SIZE - pad).some((b) => b !== pad)
+      pad < 1 || pad > AES_BLOCK_SIZE ||
+      block.subarray(AES_BLOCK_SIZE - pad).some((b) => b !== pad)
     ) {
       throw new RangeError("Cannot decrypt: the padding is not valid PKCS#7");
     }
@@ -187,7 +197,7 @@ export class AesCbcDecryptor {
   }
 
   async #decryptBlocks(input: Uint8Array): Promise<Uint8Array> {
-    const last = input.subarray(input.length - AES_BLOCK_SIZE);
+    const last = input.slice(input.length - AES_BLOCK_SIZE);
     // The block that decrypts to a full pad block after `last`.
     const padBlock = (await cbcEncrypt(this.#key, last, FULL_PAD_BLOCK)).subarray(
       0,
@@ -203,7 +213,7 @@ export class AesCbcDecryptor {
         padded,
       ),
     );
-    this.#iv = last.slice();
+    this.#iv = last;
     return plain;
   }
 }
