@@ -18,6 +18,21 @@ export const RECEIVED_FILES_DIR = "received_files";
 
 const TEMPORARY_NAME = /^~upload-[0-9a-f]{16}\.partial$/;
 
+/**
+ * Storing an upload failed on the server's side (disk full, folder
+ * unwritable, final name taken by a folder): not the client's fault.
+ */
+export class StorageError extends Error {
+  /**
+   * @param message `Cannot store <name>: <reason>`.
+   * @param options Standard error options; `cause` is the file system error.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StorageError";
+  }
+}
+
 /** Whether `name` has the form of a temporary upload file. */
 export function isTemporaryName(name: string): boolean {
   return TEMPORARY_NAME.test(name);

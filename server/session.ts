@@ -24,7 +24,9 @@
  * unknown code gets 1607; a payload of up to 4 KiB is skipped and the
  * connection goes on, a larger one closes it. A frame that cannot be parsed
  * (a payload size wrong for its code, a bad packet, 828 before a key
- * exchange) gets 1607 and the connection is closed.
+ * exchange) gets 1607 and the connection is closed. An upload the server
+ * cannot store (disk full, folder unwritable) is read to its end, then gets
+ * 1607 instead of 1603, and the connection goes on.
  *
  * @module
  */
@@ -52,6 +54,7 @@ import {
   wrapAesKey,
 } from "../protocol/mod.ts";
 import type { ServerDatabase } from "./database.ts";
+import { StorageError } from "./file_store.ts";
 import type { TimedConn } from "./timed_conn.ts";
 import { receiveUpload, type UploadResult } from "./upload.ts";
 
@@ -408,6 +411,14 @@ export class ClientSession {
         maxFileSize: this.#ctx.maxFileSize,
         logger: this.#logger,
       });
+    } catch (error) {
+      if (!(error instanceof StorageError)) throw error;
+      this.#logger.error("{message}; the upload from {name} was dropped", {
+        message: error.message,
+        name: signedIn.name,
+      });
+      await this.#reject(RequestCode.SendFile, "the server could not store the file");
+      return;
     } finally {
       this.#uploading = false;
     }

@@ -15,6 +15,9 @@
  *    If our cksum equals the trailer, the temporary file is synced and
  *    renamed over `received_files/<id hex>/<name>`; otherwise it is removed.
  *    Any failure on the way (a bad packet, a dropped connection) removes it.
+ * 5. If storing fails (disk full, folder unwritable), the temporary file is
+ *    removed at once, the rest of the upload is still read and dropped, and
+ *    a {@linkcode StorageError} ends it: the connection stays usable.
  *
  * Decryption itself cannot fail: the sizes are checked up front, so the
  * ciphertext is a whole number of blocks, and the final block is taken raw.
@@ -43,7 +46,7 @@ import {
   ProtocolError,
 } from "../protocol/mod.ts";
 import { join } from "node:path";
-import { clientFolder, isTemporaryName, temporaryPath } from "./file_store.ts";
+import { clientFolder, isTemporaryName, StorageError, temporaryPath } from "./file_store.ts";
 import { collectYoungGarbage, releaseBuffer } from "./memory.ts";
 
 /** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */
@@ -118,6 +121,8 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  * @throws {ProtocolError} if a packet header is invalid or inconsistent; the
  * temporary file is removed and the connection cannot be resumed.
  * @throws {Deno.errors.UnexpectedEof} if the connection ends mid-upload.
+ * @throws {StorageError} if the file could not be stored (disk full, folder
+ * unwritable); the whole upload was read, so the connection can go on.
  */
 export async function receiveUpload(options: UploadOptions): Promise<UploadResult> {
   const { reader, logger } = options;
@@ -142,11 +147,25 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
   });
 
   const folder = clientFolder(options.receivedDir, options.clientId);
-  await Deno.mkdir(folder, { recursive: true });
   const finalPath = join(folder, fileName);
   const tempPath = temporaryPath(folder);
-  const file = await Deno.open(tempPath, { write: true, createNew: true });
-  let fileOpen = true;
+  // A storage failure (disk full, folder unwritable) does not end the upload:
+  // the temporary file goes, the rest is read and dropped so the connection
+  // stays in step, and a StorageError is thrown at the end.
+  let storageError: unknown;
+  let file: Deno.FsFile | undefined;
+  const dropFile = async (error: unknown): Promise<void> => {
+    storageError ??= error;
+    file?.close();
+    file = undefined;
+    await Deno.remove(tempPath).catch(() => {});
+  };
+  try {
+    await Deno.mkdir(folder, { recursive: true });
+    file = await Deno.open(tempPath, { write: true, createNew: true });
+  } catch (error) {
+    await dropFile(error);
+  }
   let pending: Promise<void> = Promise.resolve();
   try {
     const raw = new Uint8Array(
@@ -166,7 +185,7 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       const part = plain.subarray(0, take);
       sum.update(part);
       plainWritten += take;
-      await writeAll(file, part);
+      if (file !== undefined) await writeAll(file, part).catch(dropFile);
     };
     const consume = async (cipher: Uint8Array): Promise<void> => {
       const plain = await decryptor.update(cipher);
@@ -231,15 +250,23 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
     const cksum = sum.digest();
     const trailer = new DataView(trailerBytes.buffer).getUint32(0, true);
     const kept = cksum === trailer;
-    if (kept) {
-      await file.sync();
+    if (file !== undefined && kept) {
+      try {
+        await file.sync();
+        file.close();
+        file = undefined;
+        await Deno.rename(tempPath, finalPath);
+      } catch (error) {
+        await dropFile(error);
+      }
+    } else if (file !== undefined) {
       file.close();
-      fileOpen = false;
-      await Deno.rename(tempPath, finalPath);
-    } else {
-      file.close();
-      fileOpen = false;
+      file = undefined;
       await Deno.remove(tempPath);
+    }
+    if (storageError !== undefined) {
+      const reason = storageError instanceof Error ? storageError.message : String(storageError);
+      throw new StorageError(`Cannot store ${fileName}: ${reason}`, { cause: storageError });
     }
     return {
       fileName,
@@ -254,7 +281,7 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
     };
   } catch (error) {
     await pending.catch(() => {});
-    if (fileOpen) file.close();
+    file?.close();
     await Deno.remove(tempPath).catch(() => {});
     throw error;
   }
