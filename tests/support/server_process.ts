@@ -9,6 +9,12 @@ import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../../server/main.ts", import.meta.url));
 
+/** How to spawn a server process. */
+export interface SpawnOptions {
+  /** Largest file the process may write, in bytes (rounded up to 512): a disk that fills up. */
+  fileSizeLimit?: number;
+}
+
 /** A server child process. */
 export class ServerProcess {
   /** The child. */
@@ -46,9 +52,18 @@ export class ServerProcess {
    * Spawns the server with `args` (after `server/main.ts`) and the given
    * permission flags for `dir`.
    */
-  static spawn(dir: string, args: string[]): ServerProcess {
-    const child = new Deno.Command(Deno.execPath(), {
+  static spawn(dir: string, args: string[], options: SpawnOptions = {}): ServerProcess {
+    // With a file size limit, a shell sets it (`ulimit -f`, 512-byte blocks) and ignores
+    // SIGXFSZ, so a write past the limit fails with EFBIG as on a full disk.
+    const limit = options.fileSizeLimit === undefined ? [] : [
+      "-c",
+      `trap '' XFSZ; ulimit -f ${Math.ceil(options.fileSizeLimit / 512)}; exec "$@"`,
+      "sh",
+    ];
+    const child = new Deno.Command(limit.length === 0 ? Deno.execPath() : "sh", {
       args: [
+        ...limit,
+        ...(limit.length === 0 ? [] : [Deno.execPath()]),
         "run",
         "--allow-net",
         "--v8-flags=--expose-gc", // as the `server` task: see server/memory.ts
@@ -67,8 +82,12 @@ export class ServerProcess {
   }
 
   /** Spawns the server and waits until it listens. */
-  static async start(dir: string, args: string[]): Promise<ServerProcess> {
-    const server = ServerProcess.spawn(dir, args);
+  static async start(
+    dir: string,
+    args: string[],
+    options: SpawnOptions = {},
+  ): Promise<ServerProcess> {
+    const server = ServerProcess.spawn(dir, args, options);
     try {
       await server.#listening;
     } catch (error) {
