@@ -2,7 +2,9 @@
  * One TCP connection to the server: connecting, writing whole frames, and
  * reading responses with every size checked against the code before a byte of
  * payload is read. Socket errors become {@linkcode ClientError}s with exit
- * code 3 (network); protocol violations exit code 4.
+ * code 3 (network); protocol violations exit code 4. Every read and write
+ * has a deadline, so a server that goes silent or stops reading is a network
+ * failure, never a hang.
  *
  * @module
  */
@@ -17,6 +19,9 @@ import {
   RESPONSE_HEADER_SIZE,
 } from "../protocol/mod.ts";
 import { ClientError, ExitCode } from "./client_error.ts";
+
+/** Default for how long one read or write may wait: 60 s. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** Anything a whole buffer can be written to (a `Deno.Conn`, a test double). */
 export interface Writer {
@@ -53,33 +58,71 @@ export class ServerConnection {
   readonly address: string;
   #conn: Deno.Conn;
   #reader: ExactReader;
+  #writer: Writer;
+  #timeoutMs: number;
+  #timedOut = false;
   #closed = false;
 
-  private constructor(conn: Deno.Conn, address: string) {
+  private constructor(conn: Deno.Conn, address: string, timeoutMs: number) {
     this.#conn = conn;
-    this.#reader = new ExactReader(conn, 4096);
+    this.#timeoutMs = timeoutMs;
+    this.#reader = new ExactReader({ read: (p) => this.#timed(() => conn.read(p)) }, 4096);
+    this.#writer = { write: (p) => this.#timed(() => conn.write(p)) };
     this.address = address;
   }
 
   /**
    * Connects once (no retries: the session retries whole conversations).
    *
+   * @param timeoutMs How long one read or write may wait; 0 for no limit.
    * @throws {ClientError} (exit code 3) if the server cannot be reached.
    */
-  static async open(host: string, port: number): Promise<ServerConnection> {
+  static async open(
+    host: string,
+    port: number,
+    timeoutMs: number = DEFAULT_TIMEOUT_MS,
+  ): Promise<ServerConnection> {
     const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
     try {
       const conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
       conn.setNoDelay(true);
-      return new ServerConnection(conn, address);
+      return new ServerConnection(conn, address, timeoutMs);
     } catch (error) {
       throw networkError(`connect to ${address}`, error);
     }
   }
 
-  /** The raw writer, for the streamed upload. */
+  /** The writer for the streamed upload; each write has the deadline too. */
   get writer(): Writer {
-    return this.#conn;
+    return this.#writer;
+  }
+
+  /**
+   * Runs one read or write; if it has not settled within the timeout, closes
+   * the connection and fails with `Deno.errors.TimedOut`.
+   */
+  async #timed<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#timeoutMs === 0) return await operation();
+    const timer = setTimeout(() => {
+      this.#timedOut = true;
+      this.close();
+    }, this.#timeoutMs);
+    try {
+      const result = await operation();
+      if (this.#timedOut) throw this.#timeoutError();
+      return result;
+    } catch (error) {
+      if (this.#timedOut) throw this.#timeoutError();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #timeoutError(): Deno.errors.TimedOut {
+    return new Deno.errors.TimedOut(
+      `the server made no progress for ${this.#timeoutMs / 1000} s`,
+    );
   }
 
   /**
@@ -89,7 +132,7 @@ export class ServerConnection {
    */
   async send(bytes: Uint8Array, action = "send a request"): Promise<void> {
     try {
-      await writeAll(this.#conn, bytes);
+      await writeAll(this.#writer, bytes);
     } catch (error) {
       throw networkError(`${action} to ${this.address}`, error);
     }

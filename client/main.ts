@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import { ClientError, ExitCode } from "./client_error.ts";
-import { ServerConnection } from "./connection.ts";
+import { DEFAULT_TIMEOUT_MS, ServerConnection } from "./connection.ts";
 import { candidateFolders } from "./folder_lookup.ts";
 import { Progress } from "./progress.ts";
 import { checkIdentityName, runSession, type SessionResult } from "./session.ts";
@@ -55,6 +55,8 @@ Options:
   --no-wait             never wait for Enter before closing
   --retries <n>         connection retries after the first attempt (default ${DEFAULT_RETRIES})
   --retry-delay <ms>    first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
+  --timeout <ms>        give up on a server that sends or reads nothing for this long
+                        (default ${DEFAULT_TIMEOUT_MS}; 0: wait forever)
   --standalone-exec <path>
                         look for the folder as a compiled client at <path> would
                         (for testing the double-click lookup)
@@ -73,6 +75,7 @@ interface Options {
   noWait: boolean;
   retries: number;
   retryDelay: number;
+  timeout: number;
   standaloneExec: string | undefined;
   help: boolean;
   version: boolean;
@@ -106,6 +109,7 @@ function parseOptions(args: string[]): Options {
         "no-wait": { type: "boolean" },
         retries: { type: "string" },
         "retry-delay": { type: "string" },
+        timeout: { type: "string" },
         "standalone-exec": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -120,6 +124,7 @@ function parseOptions(args: string[]): Options {
     noWait: values["no-wait"] ?? false,
     retries: nonNegativeInteger(values.retries, DEFAULT_RETRIES, "--retries"),
     retryDelay: nonNegativeInteger(values["retry-delay"], DEFAULT_RETRY_DELAY_MS, "--retry-delay"),
+    timeout: nonNegativeInteger(values.timeout, DEFAULT_TIMEOUT_MS, "--timeout"),
     standaloneExec: values["standalone-exec"],
     help: values.help ?? false,
     version: values.version ?? false,
@@ -206,7 +211,7 @@ export async function main(args: string[]): Promise<number> {
       }`,
     );
     const result = await withRetries(options, progress, async () => {
-      const connection = await ServerConnection.open(info.host, info.port);
+      const connection = await ServerConnection.open(info.host, info.port, options.timeout);
       try {
         return await runSession(connection, {
           folder,
