@@ -86,6 +86,8 @@ interface SignedIn {
   clientId: ClientId;
   name: string;
   aesKey: CryptoKey;
+  /** Cksums reported in 1603 for uploads not kept under this key (see `receiveUpload`). */
+  reportedCksums: Set<number>;
 }
 
 /** The result of the last upload, until the client's verdict. */
@@ -380,7 +382,12 @@ export class ClientSession {
   ): Promise<void> {
     const raw = generateAesKey();
     const wrappedKey = await wrapAesKey(publicKey, raw);
-    this.#signedIn = { clientId, name, aesKey: await importAesKey(raw) };
+    this.#signedIn = {
+      clientId,
+      name,
+      aesKey: await importAesKey(raw),
+      reportedCksums: new Set(),
+    };
     raw.fill(0);
     this.#forgetAwaiting();
     await this.#send({ code, clientId, wrappedKey });
@@ -410,6 +417,7 @@ export class ClientSession {
         receivedDir: this.#ctx.receivedDir,
         maxFileSize: this.#ctx.maxFileSize,
         logger: this.#logger,
+        reportedCksums: signedIn.reportedCksums,
       });
     } catch (error) {
       if (!(error instanceof StorageError)) throw error;
@@ -443,11 +451,12 @@ export class ClientSession {
         size: upload.originalSize,
         cksum: upload.cksum,
         trailer: upload.trailer,
-        outcome: upload.kept ? "kept" : "cksum mismatch, discarded",
+        outcome: upload.kept ? "kept" : `not kept (${upload.refusal})`,
         seconds: Number(seconds.toFixed(3)),
         mbps: Number((upload.originalSize / 1e6 / Math.max(seconds, 1e-6)).toFixed(1)),
       },
     );
+    if (!upload.kept) signedIn.reportedCksums.add(upload.cksum);
     await this.#send({
       code: ResponseCode.FileReceived,
       clientId: signedIn.clientId,

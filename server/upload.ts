@@ -12,8 +12,10 @@
  *    one read at any time. The last 4 content bytes are the client's cksum
  *    (the trailer), not ciphertext.
  * 4. The plaintext is cut to the original size (the reference never unpads).
- *    If our cksum equals the trailer, the temporary file is synced and
- *    renamed over `received_files/<id hex>/<name>`; otherwise it is removed.
+ *    The file is kept when our cksum equals the trailer, the trailer is not a
+ *    cksum this connection was told for an earlier upload, and the last block
+ *    ends in the padding the sizes call for: then the temporary file is synced
+ *    and renamed over `received_files/<id hex>/<name>`; otherwise it is removed.
  *    Any failure on the way (a bad packet, a dropped connection) removes it.
  * 5. If storing fails (disk full, folder unwritable), the temporary file is
  *    removed at once, the rest of the upload is still read and dropped, and
@@ -22,7 +24,7 @@
  * Decryption itself cannot fail: the sizes are checked up front, so the
  * ciphertext is a whole number of blocks, and the final block is taken raw.
  * Content encrypted under another key just decrypts to garbage, whose cksum
- * does not match the trailer.
+ * and padding give it away, even when its sender knows the cksum it needs.
  *
  * @module
  */
@@ -69,6 +71,14 @@ export interface UploadOptions {
   maxFileSize: number;
   /** Where progress goes. */
   logger: Logger;
+  /**
+   * The cksums this connection already reported in a 1603 for uploads that
+   * were not kept. A trailer equal to one of them echoes the server's own
+   * answer rather than the client's cksum: an impostor without the AES key
+   * would otherwise resend its ciphertext with the cksum we told it, and have
+   * it kept. Such an upload is never kept.
+   */
+  reportedCksums: ReadonlySet<number>;
 }
 
 /** The outcome of a complete upload. */
@@ -85,7 +95,13 @@ export interface UploadResult {
   cksum: number;
   /** The client's cksum from the trailer. */
   trailer: number;
-  /** Whether the file was kept (cksum == trailer). */
+  /**
+   * Why the file was not kept, or `undefined` when it was: the cksum matches
+   * the trailer, the trailer is not an echo of a cksum this connection
+   * reported, and the last block has the PKCS#7 padding the sizes call for.
+   */
+  refusal: string | undefined;
+  /** Whether the file was kept. */
   kept: boolean;
   /** Where it was kept (set even when it was not). */
   path: string;
@@ -245,11 +261,24 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       }
     }
     await pending;
-    await writePlain(await decryptor.finish({ raw: true }));
+    const lastBlock = await decryptor.finish({ raw: true });
+    await writePlain(lastBlock);
 
     const cksum = sum.digest();
     const trailer = new DataView(trailerBytes.buffer).getUint32(0, true);
-    const kept = cksum === trailer;
+    // The reference never unpads, but content encrypted under this
+    // connection's key always ends in the padding its sizes call for; content
+    // made without the key almost never does. This is what keeps an impostor
+    // from storing an empty file, whose cksum is a constant, under any name.
+    const padLength = cipherSize - originalSize;
+    const refusal = cksum !== trailer
+      ? "cksum mismatch"
+      : options.reportedCksums.has(trailer)
+      ? "the trailer repeats a cksum this connection was told"
+      : !lastBlock.subarray(lastBlock.length - padLength).every((b) => b === padLength)
+      ? "the padding is not what the sizes call for"
+      : undefined;
+    const kept = refusal === undefined;
     if (file !== undefined && kept) {
       try {
         await file.sync();
@@ -275,6 +304,7 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       originalSize,
       cksum,
       trailer,
+      refusal,
       kept,
       path: finalPath,
       durationMs: performance.now() - started,

@@ -74,29 +74,57 @@ Deno.test("reliability: another client's name and id without its key cannot repl
   });
 });
 
-Deno.test({
-  name:
-    "reliability: KNOWN WEAKNESS: an impostor replaces a file with an empty one, or replays a reported cksum",
-  // Kept as a statement of the goal: it fails today, as the protocol allows it (see the report
-  // of issue 7). 827 needs only the name and the id, which travel in clear; an empty file's
-  // cksum is a constant (4294967295) and the server does not check the padding, so any 16
-  // bytes under that trailer are kept. Likewise the 1603 of a mismatch tells the impostor the
-  // cksum of what its ciphertext decrypts to: sending the same ciphertext again with that
-  // trailer (after 901) is kept.
-  ignore: true,
-  async fn() {
-    await withServer(async ({ port, dir }) => {
-      const victim = await victimWithFile(port);
-      using attacker = await RawClient.connect(port);
-      await attacker.request(victim.id, { code: RequestCode.Reconnect, name: "Victim" });
-      await attacker.expect(ResponseCode.ReconnectApproved);
-      const content = new Uint8Array(16 + CKSUM_TRAILER_SIZE);
-      new DataView(content.buffer).setUint32(16, 0xffff_ffff, true);
-      await attacker.sendHeader(victim.id, RequestCode.SendFile, 0);
-      await attacker.send(concat(buildPackets(content, 0, encodeFileNameField("report.bin"))));
-      await attacker.readResponse();
-      const folder = `${dir}/received_files/${clientIdToHex(victim.id)}`;
-      assert.deepEqual(await Deno.readFile(`${folder}/report.bin`), victim.data);
+Deno.test("reliability: an impostor cannot store an empty file under another client's name", async () => {
+  await withServer(async ({ port, dir }) => {
+    const victim = await victimWithFile(port);
+    using attacker = await RawClient.connect(port);
+    await attacker.request(victim.id, { code: RequestCode.Reconnect, name: "Victim" });
+    await attacker.expect(ResponseCode.ReconnectApproved);
+    // An empty file's cksum is a constant (4294967295), so any 16 bytes under that trailer
+    // match it. Only the padding gives them away: without the key, the one block does not
+    // decrypt to the full pad block an empty file has.
+    const content = new Uint8Array(16 + CKSUM_TRAILER_SIZE);
+    new DataView(content.buffer).setUint32(16, 0xffff_ffff, true);
+    await attacker.sendHeader(victim.id, RequestCode.SendFile, 0);
+    await attacker.send(concat(buildPackets(content, 0, encodeFileNameField("report.bin"))));
+    const received = await attacker.expect(ResponseCode.FileReceived);
+    assert.equal(received.response.code === 1603 && received.response.cksum, 0xffff_ffff);
+    await attacker.request(victim.id, { code: RequestCode.CrcOk, fileName: "report.bin" });
+    await attacker.expectError();
+    const folder = `${dir}/received_files/${clientIdToHex(victim.id)}`;
+    assert.deepEqual(await Deno.readFile(`${folder}/report.bin`), victim.data);
+  });
+});
+
+Deno.test("reliability: a trailer that repeats a cksum the server reported is never kept", async () => {
+  await withServer(async ({ port, dir }) => {
+    // Without the key, an impostor learns from 1603 the cksum of what its ciphertext
+    // decrypts to, and could send the same ciphertext again with that cksum as trailer.
+    // Here the uploader has the key, so padding and cksum are right the second time:
+    // only the echo rule stands between the upload and the disk.
+    using client = await RawClient.connect(port);
+    const me = await signUp(client, "Echo");
+    const data = new TextEncoder().encode("content whose trailer was wrong");
+    const first = await client.upload(me.clientId, me.aesKey, "echo.bin", data, { trailer: 1 });
+    assert.notEqual(first.cksum, 1);
+    await client.request(me.clientId, { code: RequestCode.CrcRetry, fileName: "echo.bin" });
+    const second = await client.upload(me.clientId, me.aesKey, "echo.bin", data, {
+      trailer: first.cksum,
     });
-  },
+    assert.equal(second.cksum, first.cksum);
+    await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "echo.bin" });
+    assert.match(await client.expectError(), /not kept/);
+    assert.deepEqual(await listFiles(`${dir}/received_files`), []);
+
+    // A new key exchange starts afresh: the same cksum, now the client's own, is kept.
+    using again = await RawClient.connect(port);
+    const aesKey = await again.reconnect(me.clientId, me.name, me.keys.privateKey);
+    await again.upload(me.clientId, aesKey, "echo.bin", data);
+    await again.request(me.clientId, { code: RequestCode.CrcOk, fileName: "echo.bin" });
+    await again.expect(ResponseCode.Ack);
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/received_files/${clientIdToHex(me.clientId)}/echo.bin`),
+      data,
+    );
+  });
 });

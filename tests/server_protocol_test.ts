@@ -186,10 +186,13 @@ Deno.test("server: a cksum mismatch is answered with our cksum, 901 gets no answ
     const me = await signUp(client, "Jack");
     const data = crypto.getRandomValues(new Uint8Array(9000));
     const path = storedPath(dir, me.clientId, "j.bin");
-    const bad = await client.upload(me.clientId, me.aesKey, "j.bin", data, {
-      trailer: cksum(data) ^ 1,
+    // The content was damaged on the way: the trailer is right, the bytes are not.
+    const damaged = data.slice();
+    damaged[4321]! ^= 0x20;
+    const bad = await client.upload(me.clientId, me.aesKey, "j.bin", damaged, {
+      trailer: cksum(data),
     });
-    assert.equal(bad.cksum, cksum(data));
+    assert.equal(bad.cksum, cksum(damaged));
     assert.equal(await exists(path), false, "a mismatch must not be kept");
     await client.request(me.clientId, { code: RequestCode.CrcRetry, fileName: "j.bin" });
     // No answer to 901: the next frame is the answer to the resend.
