@@ -30,6 +30,7 @@ import {
   PACKET_HEADER_SIZE,
   packetCount,
   type PacketHeader,
+  releaseBuffer,
   RequestCode,
   writePacketHeader,
 } from "../protocol/mod.ts";
@@ -278,6 +279,7 @@ export async function sendFile(out: Writer, options: SendFileOptions): Promise<n
       if (content === null) break;
       next = settle(source.next());
       await packets.append(content);
+      releaseBuffer(content); // copied into the packets; WebCrypto made it for us alone
     }
     await packets.end();
     return source.cksum;

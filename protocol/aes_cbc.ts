@@ -150,6 +150,7 @@ export class AesCbcDecryptor {
   #key: CryptoKey;
   #iv: Uint8Array = ZERO_IV;
   #queue = new BlockQueue();
+  #scratch = new Uint8Array(0);
   #finished = false;
 
   /** @param key An AES-CBC key from {@linkcode importAesKey}. */
@@ -203,7 +204,12 @@ export class AesCbcDecryptor {
       0,
       AES_BLOCK_SIZE,
     );
-    const padded = new Uint8Array(input.length + AES_BLOCK_SIZE);
+    // One scratch buffer for every batch: a fresh megabyte per call would pile
+    // up as garbage faster than V8 collects it.
+    if (this.#scratch.length < input.length + AES_BLOCK_SIZE) {
+      this.#scratch = new Uint8Array(input.length + AES_BLOCK_SIZE);
+    }
+    const padded = this.#scratch.subarray(0, input.length + AES_BLOCK_SIZE);
     padded.set(input, 0);
     padded.set(padBlock, input.length);
     const plain = new Uint8Array(

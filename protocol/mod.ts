@@ -15,6 +15,7 @@ export * from "./header.ts";
 export * from "./identity.ts";
 export * from "./names.ts";
 export * from "./packet.ts";
+export * from "./release_buffer.ts";
 export * from "./requests.ts";
 export * from "./responses.ts";
 export * from "./rsa.ts";

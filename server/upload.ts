@@ -46,13 +46,20 @@ import {
   packetCount,
   type PacketHeader,
   ProtocolError,
+  releaseBuffer,
 } from "../protocol/mod.ts";
 import { join } from "node:path";
 import { clientFolder, isTemporaryName, StorageError, temporaryPath } from "./file_store.ts";
-import { collectYoungGarbage, releaseBuffer } from "./memory.ts";
+import { collectYoungGarbage } from "./memory.ts";
 
 /** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */
 export const BATCH_PACKETS = 128;
+
+/**
+ * Batches between young-generation collections (see memory.ts): often enough
+ * to keep resident memory flat, rarely enough not to cost throughput.
+ */
+export const GC_EVERY_BATCHES = 16;
 
 /** Uploads at least this large log their progress every 10 %. */
 export const PROGRESS_LOG_THRESHOLD = 64 * 1024 * 1024;
@@ -203,11 +210,12 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       plainWritten += take;
       if (file !== undefined) await writeAll(file, part).catch(dropFile);
     };
+    let consumed = 0;
     const consume = async (cipher: Uint8Array): Promise<void> => {
       const plain = await decryptor.update(cipher);
       await writePlain(plain);
       releaseBuffer(plain);
-      collectYoungGarbage();
+      if (++consumed % GC_EVERY_BATCHES === 0) collectYoungGarbage();
     };
 
     let packet = 0;
