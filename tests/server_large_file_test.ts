@@ -14,10 +14,10 @@ import { ServerProcess } from "./support/server_process.ts";
  * packet fields wrap (65536 packets of 7925 bytes is 519,372,800 bytes).
  */
 const SIZE = DEFAULT_MAX_FILE_SIZE;
-const RSS_LIMIT = 150 * 1024 * 1024;
 
 Deno.test({
-  name: "server: an 800 MB upload (u16 packet fields wrap) is kept, under 150 MB resident",
+  // Its memory is measured by bench/transfer.ts: tests assert behaviour, not figures.
+  name: "server: an 800 MB upload (u16 packet fields wrap) is kept byte for byte",
   sanitizeResources: true,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "server_large_" });
@@ -32,13 +32,6 @@ Deno.test({
       assert.equal(received.cksum, await cksum);
       await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "big.bin" });
       await client.expect(ResponseCode.Ack);
-
-      const rss = await server.peakRss();
-      if (rss === undefined) {
-        console.log("peak RSS not checked: /proc is Linux only");
-      } else {
-        assert.ok(rss < RSS_LIMIT, `server peak RSS ${rss} bytes, over ${RSS_LIMIT}`);
-      }
 
       // The stored file is the generated content, byte for byte.
       const path = `${dir}/received_files/${clientIdToHex(me.clientId)}/big.bin`;
