@@ -133,7 +133,11 @@ export async function main(args: string[]): Promise<number> {
     await Deno.mkdir(dir, { recursive: true });
     logFile = await Deno.open(join(dir, LOG_FILE), { append: true, create: true });
   } catch (error) {
-    console.error(`Cannot prepare the data folder ${dir}: ${(error as Error).message}`);
+    const reason = error instanceof Deno.errors.NotCapable
+      ? "this server may only read and write its working directory and what is below it; " +
+        "start it from the data folder, or from a folder above it"
+      : (error as Error).message;
+    console.error(`Cannot prepare the data folder ${dir}: ${reason}`);
     return 1;
   }
   try {

@@ -121,3 +121,34 @@ Deno.test("server/main.ts and client/main.ts transfer a file with exactly the ba
     assert.equal(status.code, 0, stderr);
   }
 });
+
+Deno.test("the server with the baked permissions explains a data folder outside its working directory", async () => {
+  const root = await Deno.makeTempDir({ prefix: "compile-perms-" });
+  try {
+    await Deno.mkdir(join(root, "cwd"));
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...serverPermissionFlags(),
+        join(ROOT, "server/main.ts"),
+        "--dir",
+        join(root, "elsewhere"),
+        "--port",
+        "0",
+      ],
+      cwd: join(root, "cwd"),
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.match(
+      text,
+      /^Cannot prepare the data folder .*elsewhere: this server may only read and write its working directory/,
+    );
+    assert.equal(text.trim().split("\n").length, 1, text);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
