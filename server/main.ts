@@ -16,8 +16,8 @@
 
 import {
   configure,
-  defaultTextFormatter,
   getLogger,
+  getTextFormatter,
   isLogLevel,
   type LogLevel,
   type Sink,
@@ -75,10 +75,16 @@ function writeAllSync(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Ar
   while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
 }
 
+/**
+ * One log line. Strings appear as they are, without quotes: every string the
+ * server logs is its own text or a name it has already validated.
+ */
+const formatLine = getTextFormatter({ value: "bare" });
+
 /** A sink writing formatted lines synchronously, so no line is lost on exit. */
 function lineSink(file: { writeSync(p: Uint8Array): number }): Sink {
   const encoder = new TextEncoder();
-  return (record) => writeAllSync(file, encoder.encode(defaultTextFormatter(record)));
+  return (record) => writeAllSync(file, encoder.encode(formatLine(record)));
 }
 
 /** Runs the server command line; resolves to the exit code. */

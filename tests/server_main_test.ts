@@ -114,17 +114,17 @@ Deno.test({
         assert.equal(log, server.stderr, "server.log and stderr differ");
         for (
           const expected of [
-            /Listening on "127\.0\.0\.1":\d+/,
-            /Connection 1 opened from "127\.0\.0\.1:\d+"/,
-            /Registered "Logged User" as "[0-9a-f]{32}"/,
-            /Key exchange with "Logged User"/,
-            /Upload of "logged\.bin" started: 70000 bytes in 9 packets/,
-            /Upload of "logged\.bin" from "Logged User" ended: 70000 bytes, cksum \d+, .* s, [\d.]+ MB\/s/,
-            /File "logged\.bin" from "Logged User" verified/,
+            /Listening on 127\.0\.0\.1:\d+/,
+            /Connection 1 opened from 127\.0\.0\.1:\d+/,
+            /Registered Logged User as [0-9a-f]{32}/,
+            /Key exchange with Logged User/,
+            /Upload of logged\.bin started: 70000 bytes in 9 packets/,
+            /Upload of logged\.bin from Logged User ended: 70000 bytes, cksum \d+, .* s, [\d.]+ MB\/s/,
+            /File logged\.bin from Logged User verified/,
             /Rejected request 4242 .*unknown request code 4242/,
-            /Reconnected "Logged User"/,
-            /Connection 1 from "127\.0\.0\.1:\d+" closed/,
-            new RegExp(`"${signal}" received: shutting down`),
+            /Reconnected Logged User/,
+            /Connection 1 from 127\.0\.0\.1:\d+ closed/,
+            new RegExp(`${signal} received: shutting down`),
             /Server stopped/,
           ]
         ) {

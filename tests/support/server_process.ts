@@ -8,6 +8,8 @@
 import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../../server/main.ts", import.meta.url));
+/** How long a server may take to say it listens. */
+const START_TIMEOUT_MS = 20_000;
 
 /** How to spawn a server process. */
 export interface SpawnOptions {
@@ -38,7 +40,7 @@ export class ServerProcess {
       const decoder = new TextDecoder();
       for await (const chunk of child.stderr) {
         this.#stderr += decoder.decode(chunk, { stream: true });
-        const match = /Listening on "[^"]*":(\d+)/.exec(this.#stderr);
+        const match = /Listening on \S+:(\d+);/.exec(this.#stderr);
         if (match !== null && this.port === 0) {
           this.port = Number(match[1]);
           resolveListening();
@@ -88,11 +90,25 @@ export class ServerProcess {
     options: SpawnOptions = {},
   ): Promise<ServerProcess> {
     const server = ServerProcess.spawn(dir, args, options);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`The server did not say it listens within ${START_TIMEOUT_MS} ms`)),
+        START_TIMEOUT_MS,
+      );
+    });
     try {
-      await server.#listening;
+      await Promise.race([server.#listening, timeout]);
     } catch (error) {
+      try {
+        server.child.kill("SIGKILL");
+      } catch {
+        // It exited on its own.
+      }
       await server.wait();
-      throw error;
+      throw new Error(`${(error as Error).message}:\n${server.stderr}`, { cause: error });
+    } finally {
+      clearTimeout(timer);
     }
     return server;
   }
