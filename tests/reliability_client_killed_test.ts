@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import type { LogRecord } from "@logtape/logtape";
+import { captureServerLogs } from "./support/log_capture.ts";
 import { CLIENT_MAIN, runClient, writeTransferInfo } from "./support/client_process.ts";
 import { CLIENT_PERMISSION_FLAGS } from "../scripts/compile.ts";
 import { listFiles, sizeOf, temporaryFiles, waitUntil } from "./support/reliability.ts";
@@ -15,15 +16,7 @@ import { withServer } from "./support/test_server.ts";
 const SIZE = 400 * 1000 * 1000;
 
 Deno.test("reliability: a client killed mid-upload frees its connection and its partial file", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["server"], lowestLevel: "info", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-    reset: true,
-  });
+  await using logs = await captureServerLogs("info");
   const clientDir = await Deno.makeTempDir({ prefix: "reliability_killed_client_" });
   try {
     await withServer(async ({ port, dir }) => {
@@ -50,7 +43,7 @@ Deno.test("reliability: a client killed mid-upload frees its connection and its 
       const closed = (record: LogRecord) =>
         String(record.rawMessage).startsWith("Connection {connection} from {peer}") &&
         record.properties.connection === 1;
-      await waitUntil("the server to free the connection", () => records.some(closed));
+      await waitUntil("the server to free the connection", () => logs.records.some(closed));
       await waitUntil(
         "the partial file to be removed",
         async () => (await temporaryFiles(dir)).length === 0,
@@ -67,7 +60,6 @@ Deno.test("reliability: a client killed mid-upload frees its connection and its 
       assert.equal(await sizeOf(join(dir, "received_files", stored[0]!)), 1_000_000);
     });
   } finally {
-    await reset();
     await Deno.remove(clientDir, { recursive: true });
   }
 });

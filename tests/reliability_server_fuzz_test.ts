@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { captureServerLogs } from "./support/log_capture.ts";
 import {
   CLIENT_ID_SIZE,
   clientIdToHex,
@@ -133,15 +133,8 @@ Deno.test("reliability: fuzzing the server with thousands of random and mutated 
     unhandled.push(event.reason);
   };
   globalThis.addEventListener("unhandledrejection", onUnhandled);
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["server"], lowestLevel: "error", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-    reset: true,
-  });
+  await using logs = await captureServerLogs("error");
+  const records = logs.records;
   const keys = await generateRsaKeyPair();
   let framesSent = 0;
   const ownIds = new Set<string>();
@@ -224,6 +217,5 @@ Deno.test("reliability: fuzzing the server with thousands of random and mutated 
     assert.ok(framesSent >= 2000, `only ${framesSent} frames were sent`);
   } finally {
     globalThis.removeEventListener("unhandledrejection", onUnhandled);
-    await reset();
   }
 });

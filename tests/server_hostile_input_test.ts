@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { captureServerLogs } from "./support/log_capture.ts";
 import {
   cksum,
   type ClientId,
@@ -325,15 +325,8 @@ async function listFiles(root: string, prefix = ""): Promise<string[]> {
 }
 
 Deno.test("server: hostile input gets 1607 or a closed connection and a log line, never a crash or a stray file", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["server"], lowestLevel: "warning", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-    reset: true,
-  });
+  await using logs = await captureServerLogs("warning");
+  const records = logs.records;
   const dir = await Deno.makeTempDir({ prefix: "server_hostile_" });
   try {
     let survivor = "";
@@ -378,7 +371,6 @@ Deno.test("server: hostile input gets 1607 or a closed connection and a log line
     );
     assert.deepEqual(files, ["received_files/", `received_files/${survivor}/ok.bin`]);
   } finally {
-    await reset();
     await Deno.remove(dir, { recursive: true });
   }
 });
