@@ -5,7 +5,7 @@
  * | request | accepted when                                              | answer        |
  * |---------|------------------------------------------------------------|---------------|
  * | 825     | nobody is signed in on this connection                     | 1600 or 1601  |
- * | 826     | the client registered on this connection, or the header id and name match the registry | 1602 |
+ * | 826     | the client registered on this connection, or the header id and name match a registered client without a key yet | 1602 |
  * | 827     | the header id and name match a client with a public key    | 1605 or 1606  |
  * | 828     | after 826 or 827 on this connection, with that client's id | 1603          |
  * | 900     | after a 1603 on this connection                            | 1604          |
@@ -322,6 +322,16 @@ export class ClientSession {
       await this.#reject(
         RequestCode.PublicKey,
         "the name and client id do not match a registered client",
+      );
+      return;
+    }
+    // Name and id travel in clear: on another connection they prove nothing,
+    // so they may finish a registration whose key never arrived, but never
+    // replace a key on record (whoever did would receive the client's uploads).
+    if (!justRegistered && client.publicKey !== undefined) {
+      await this.#reject(
+        RequestCode.PublicKey,
+        "this client already has a public key; sign in with 827 or register a new name",
       );
       return;
     }

@@ -77,7 +77,7 @@ Deno.test("server: 826 after registering, 828, 900: 1602, 1603 with our cksum, 1
   });
 });
 
-Deno.test("server: 826 is accepted when header id and name match the registry, else 1607", async () => {
+Deno.test("server: 826 is accepted when header id and name match a client without a key yet, else 1607", async () => {
   await withServer(async ({ port }) => {
     using first = await RawClient.connect(port);
     const clientId = await first.register("Dave");
@@ -106,9 +106,22 @@ Deno.test("server: 826 is accepted when header id and name match the registry, e
       publicKey: new Uint8Array(160).fill(7),
     });
     await other.expectError();
-    // Matching id and name, on another connection: accepted.
+    // Matching id and name, on another connection, while no key is on record: accepted.
     const aesKey = await other.sendPublicKey(clientId, "Dave", keys);
     assert.equal(aesKey.length, 32);
+
+    // Now a key is on record: name and id (both sent in clear) cannot replace it.
+    const impostorKeys = await generateRsaKeyPair();
+    using impostor = await RawClient.connect(port);
+    await impostor.request(clientId, {
+      code: RequestCode.PublicKey,
+      name: "Dave",
+      publicKey: impostorKeys.publicKey,
+    });
+    assert.match(await impostor.expectError(), /already has a public key/);
+    // The real key still signs in.
+    using again = await RawClient.connect(port);
+    assert.equal((await again.reconnect(clientId, "Dave", keys.privateKey)).length, 32);
   });
 });
 
