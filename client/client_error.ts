@@ -45,6 +45,8 @@ export class ClientError extends Error {
   readonly exitCode: ExitCode;
 
   /**
+   * Creates the error.
+   *
    * @param exitCode The exit code for this failure.
    * @param message `Cannot <action>: <reason>. <what to do>`.
    * @param options Standard error options; pass `cause` to keep the origin.

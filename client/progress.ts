@@ -63,7 +63,11 @@ export class Progress {
   #lastQuarter = -1;
   #barShown = false;
 
-  /** @param options Where and how to show the progress. */
+  /**
+   * Prepares the display; nothing is shown until the first update.
+   *
+   * @param options Where and how to show the progress.
+   */
   constructor(options: ProgressOptions) {
     this.#sink = options.sink;
     this.#terminal = options.terminal;

@@ -32,6 +32,8 @@ export class TransferInfoError extends TypeError {
   readonly line: number;
 
   /**
+   * Creates the error; the message names the file and the line.
+   *
    * @param file The path of `transfer.info`, for the message.
    * @param line 1-based line number.
    * @param reason What is wrong with the line.

@@ -116,7 +116,11 @@ export class AesCbcEncryptor {
   #queue = new BlockQueue();
   #finished = false;
 
-  /** @param key An AES-CBC key from {@linkcode importAesKey}. */
+  /**
+   * Starts a stream with the protocol's zero IV.
+   *
+   * @param key An AES-CBC key from {@linkcode importAesKey}.
+   */
   constructor(key: CryptoKey) {
     this.#key = key;
   }
@@ -153,7 +157,11 @@ export class AesCbcDecryptor {
   #scratch = new Uint8Array(0);
   #finished = false;
 
-  /** @param key An AES-CBC key from {@linkcode importAesKey}. */
+  /**
+   * Starts a stream with the protocol's zero IV.
+   *
+   * @param key An AES-CBC key from {@linkcode importAesKey}.
+   */
   constructor(key: CryptoKey) {
     this.#key = key;
   }

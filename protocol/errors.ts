@@ -12,6 +12,8 @@
 /** A peer sent something the protocol does not allow. */
 export class ProtocolError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message A sentence of the form `Cannot <action>: <reason>`.
    * @param options Standard error options; pass `cause` to keep the origin.
    */

@@ -29,6 +29,8 @@ export class ExactReader {
   #end = 0;
 
   /**
+   * Wraps a source; nothing is read until asked.
+   *
    * @param source Where the bytes come from.
    * @param bufferSize Size of the internal buffer.
    */

@@ -31,7 +31,7 @@ import { encodeResponseHeader } from "./header.ts";
 export const MAX_TEXT_PAYLOAD_SIZE = 1024;
 
 /** Size of the 1603 payload. */
-export const FILE_RECEIVED_PAYLOAD_SIZE = CLIENT_ID_SIZE + 4 + FILE_NAME_FIELD_SIZE + 4;
+export const FILE_RECEIVED_PAYLOAD_SIZE: number = CLIENT_ID_SIZE + 4 + FILE_NAME_FIELD_SIZE + 4;
 
 /** A decoded response. */
 export type Response =

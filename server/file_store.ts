@@ -24,6 +24,8 @@ const TEMPORARY_NAME = /^~upload-[0-9a-f]{16}\.partial$/;
  */
 export class StorageError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message `Cannot store <name>: <reason>`.
    * @param options Standard error options; `cause` is the file system error.
    */
