@@ -22,13 +22,12 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import {
   encodeRequest,
-  ExactReader,
   generateRsaKeyPair,
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
 import { CLIENT_PERMISSION_FLAGS, serverPermissionFlags } from "../scripts/compile.ts";
-import { readResponseFrame } from "./support/bench_protocol.ts";
+import { ServerConnection } from "../client/connection.ts";
 import { formatMb, formatSeconds, ProcessMonitor } from "./support/process_monitor.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -230,14 +229,21 @@ async function benchRegistrations(): Promise<void> {
     await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next < registrations) {
         const name = `registrant ${next++}`;
-        using conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-        const reader = new ExactReader(conn);
-        await conn.write(encodeRequest(ZERO_CLIENT_ID, { code: 825, name }));
-        const registered = await readResponseFrame(reader);
-        if (registered.code !== ResponseCode.Registered) throw new Error(`got ${registered.code}`);
-        await conn.write(encodeRequest(registered.clientId, { code: 826, name, publicKey }));
-        const accepted = await readResponseFrame(reader);
-        if (accepted.code !== ResponseCode.KeyAccepted) throw new Error(`got ${accepted.code}`);
+        const connection = await ServerConnection.open("127.0.0.1", server.port);
+        try {
+          await connection.send(encodeRequest(ZERO_CLIENT_ID, { code: 825, name }));
+          const registered = await connection.receive();
+          if (registered.code !== ResponseCode.Registered) {
+            throw new Error(`Cannot register: got ${registered.code}`);
+          }
+          await connection.send(encodeRequest(registered.clientId, { code: 826, name, publicKey }));
+          const accepted = await connection.receive();
+          if (accepted.code !== ResponseCode.KeyAccepted) {
+            throw new Error(`Cannot exchange keys: got ${accepted.code}`);
+          }
+        } finally {
+          connection.close();
+        }
       }
     }));
     const seconds = (performance.now() - start) / 1000;
