@@ -19,6 +19,7 @@ import {
   serverPermissionFlags,
 } from "../scripts/compile.ts";
 import { patternBytes } from "./support/client_process.ts";
+import { waitForPort } from "./support/ports.ts";
 
 const outDir = await Deno.makeTempDir({ prefix: "compile-dist-" });
 const jobs = compileJobs(outDir, false, serverPermissionFlags());
@@ -93,14 +94,7 @@ Deno.test({
     }).spawn();
     const serverLog = new Response(server.stderr).text();
     try {
-      for (let i = 0; i < 200; i++) {
-        try {
-          (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-          break;
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-      }
+      await waitForPort(port, server);
       const contents = patternBytes(2_000_000, 11);
       await Deno.writeFile(join(clientDir, "data.bin"), contents);
       await Deno.writeTextFile(

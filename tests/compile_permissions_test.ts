@@ -17,6 +17,7 @@ import {
   serverPermissionFlags,
 } from "../scripts/compile.ts";
 import { patternBytes, runClient } from "./support/client_process.ts";
+import { freePort, waitForPort } from "./support/ports.ts";
 
 Deno.test("permissionFlagsOfTask keeps the permission and V8 flags and maps the task's --dir to '.'", () => {
   assert.deepEqual(
@@ -48,27 +49,6 @@ Deno.test("compileJobs names each target's binaries after it", () => {
   ]);
   assert.ok(client.args.includes("--target"));
 });
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function waitForPort(port: number, child: Deno.ChildProcess): Promise<void> {
-  let exited = false;
-  child.status.then(() => exited = true);
-  for (let i = 0; i < 200 && !exited; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-  throw new Error(`Cannot reach the server process on port ${port}`);
-}
 
 Deno.test("server/main.ts and client/main.ts transfer a file with exactly the baked permissions", async () => {
   const root = await Deno.makeTempDir({ prefix: "compile-perms-" });

@@ -8,18 +8,9 @@ import {
   importAesKey,
 } from "../protocol/aes_cbc.ts";
 import { cipherSizeFor } from "../protocol/packet.ts";
+import { concat } from "./support/raw_client.ts";
 
 const SIZES = [0, 1, 15, 16, 17, 7925, 7926, 3 * 1024 * 1024 + 5];
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function pattern(size: number): Uint8Array {
   const data = new Uint8Array(size);

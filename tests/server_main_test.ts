@@ -8,14 +8,10 @@ import { DEFAULT_PORT, RequestCode, ResponseCode } from "../protocol/mod.ts";
 import { readPortInfo } from "../server/port_info.ts";
 import { randomBytes, RawClient, signUp } from "./support/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
+import { freePort } from "./support/ports.ts";
 
 const WINDOWS = Deno.build.os === "windows";
 if (WINDOWS) console.log("signal tests ignored: Windows has no SIGTERM");
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
-}
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "server_main_" });

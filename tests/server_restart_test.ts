@@ -19,12 +19,7 @@ import { startServer } from "../server/server.ts";
 import { RawClient, signUp, uploadStream } from "./support/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { withServer } from "./support/test_server.ts";
-
-async function listNames(folder: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(folder)) names.push(entry.name);
-  return names.sort();
-}
+import { listNames } from "./support/reliability.ts";
 
 Deno.test("server: after a restart a client reconnects with 827 and gets 1605; its files are on record", async () => {
   const dir = await Deno.makeTempDir({ prefix: "server_restart_" });
@@ -116,7 +111,7 @@ Deno.test("server: a crash mid-upload leaves no file under the final name; resta
       // Wait until the server has written part of the file, then kill it.
       const folder = `${dir}/received_files/${clientIdToHex(clientId)}`;
       for (let i = 0; i < 500; i++) {
-        const names = await listNames(folder).catch(() => []);
+        const names = await listNames(folder);
         if (names.some((n) => n.endsWith(".partial"))) break;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
@@ -128,6 +123,7 @@ Deno.test("server: a crash mid-upload leaves no file under the final name; resta
     const folder = `${dir}/received_files/${clientIdToHex(clientId)}`;
     const restarted = await startServer({ dir, port: 0, host: "127.0.0.1" });
     await restarted.close();
+    assert.ok((await Deno.stat(folder)).isDirectory, "the client's folder stays");
     assert.deepEqual(await listNames(folder), []);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -24,16 +24,7 @@ import {
   signUp,
 } from "./support/raw_client.ts";
 import { withServer } from "./support/test_server.ts";
-
-async function listNames(folder: string): Promise<string[]> {
-  const names: string[] = [];
-  try {
-    for await (const entry of Deno.readDir(folder)) names.push(entry.name);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  return names.sort();
-}
+import { listNames } from "./support/reliability.ts";
 
 /** An original size whose content's last packet holds only `tail` bytes (1 to 3). */
 function sizeWithLastChunk(tail: number): number {

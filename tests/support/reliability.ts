@@ -66,6 +66,17 @@ export async function listFiles(dir: string): Promise<string[]> {
   return files.sort();
 }
 
+/** The names in `folder`, sorted; none when the folder does not exist. */
+export async function listNames(folder: string): Promise<string[]> {
+  const names: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(folder)) names.push(entry.name);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return names.sort();
+}
+
 /** The temporary upload files (`~upload-*.partial`) under `dir`. */
 export async function temporaryFiles(dir: string): Promise<string[]> {
   return (await listFiles(dir)).filter((path) => /~upload-[0-9a-f]{16}\.partial$/.test(path));

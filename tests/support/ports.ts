@@ -1,0 +1,30 @@
+/**
+ * Ports for tests that run a server as a process: a free port to give it,
+ * and a wait until it accepts connections.
+ *
+ * @module
+ */
+
+/** A port free on 127.0.0.1 right now (the listener that found it is closed). */
+export function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return (listener.addr as Deno.NetAddr).port;
+}
+
+/**
+ * Waits until something accepts connections on 127.0.0.1:`port`; fails at
+ * once if `child` exits first, and after about 5 seconds otherwise.
+ */
+export async function waitForPort(port: number, child: Deno.ChildProcess): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  for (let i = 0; i < 200 && !exited; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  throw new Error(`Cannot reach the server process on port ${port}`);
+}
