@@ -74,8 +74,13 @@ export function clientIdToHex(id: ClientId): string {
       `Cannot format client id: ${id.length} bytes instead of ${CLIENT_ID_SIZE}`,
     );
   }
+  return bytesToHex(id);
+}
+
+/** Formats bytes as lowercase hex digits, two per byte. */
+export function bytesToHex(bytes: Uint8Array): string {
   let hex = "";
-  for (const b of id) hex += b.toString(16).padStart(2, "0");
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
   return hex;
 }
 

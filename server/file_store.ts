@@ -11,7 +11,7 @@
  */
 
 import { join } from "node:path";
-import { type ClientId, clientIdToHex } from "../protocol/mod.ts";
+import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
 
 /** Name of the uploads folder inside the data folder. */
 export const RECEIVED_FILES_DIR = "received_files";
@@ -47,10 +47,8 @@ export function clientFolder(receivedDir: string, clientId: ClientId): string {
 
 /** A fresh temporary file path inside `folder`. */
 export function temporaryPath(folder: string): string {
-  const random = crypto.getRandomValues(new Uint8Array(8));
-  let hex = "";
-  for (const b of random) hex += b.toString(16).padStart(2, "0");
-  return join(folder, `~upload-${hex}.partial`);
+  const random = bytesToHex(crypto.getRandomValues(new Uint8Array(8)));
+  return join(folder, `~upload-${random}.partial`);
 }
 
 /**
