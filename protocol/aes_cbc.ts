@@ -106,8 +106,14 @@ const keepLastBlock = (total: number) => total % AES_BLOCK_SIZE || AES_BLOCK_SIZ
  *
  * @example
  * ```ts
- * const encryptor = new AesCbcEncryptor(await importAesKey(generateAesKey()));
- * const parts = [await encryptor.update(chunk1), await encryptor.update(chunk2), await encryptor.finish()];
+ * const key = await importAesKey(generateAesKey());
+ * const encryptor = new AesCbcEncryptor(key);
+ * const parts = [
+ *   await encryptor.update(new Uint8Array(20)), // 16 bytes: one whole block
+ *   await encryptor.update(new Uint8Array(5)), // 0 bytes: 9 wait for a block
+ *   await encryptor.finish(), // 16 bytes: the 9 and 7 bytes of padding
+ * ];
+ * // parts joined equal `await aesEncrypt(key, new Uint8Array(25))`
  * ```
  */
 export class AesCbcEncryptor {

@@ -14,6 +14,23 @@ export interface ByteSource {
   read(p: Uint8Array): Promise<number | null>;
 }
 
+/**
+ * A {@linkcode ByteSource} over bytes already in memory (a recording, a test
+ * frame): each `read` hands out as much as fits, `null` at the end.
+ */
+export function byteSourceOf(bytes: Uint8Array): ByteSource {
+  let offset = 0;
+  return {
+    read(p: Uint8Array): Promise<number | null> {
+      if (offset >= bytes.length) return Promise.resolve(null);
+      const n = Math.min(p.length, bytes.length - offset);
+      p.set(bytes.subarray(offset, offset + n));
+      offset += n;
+      return Promise.resolve(n);
+    },
+  };
+}
+
 /** Default size of the internal buffer. */
 export const DEFAULT_READ_BUFFER_SIZE = 64 * 1024;
 
