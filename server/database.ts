@@ -16,6 +16,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { ClientId } from "../protocol/mod.ts";
+import { RegistryError } from "./errors.ts";
 
 /** A registered client. */
 export interface ClientRecord {
@@ -103,7 +104,7 @@ export class ServerDatabase {
   /**
    * Opens (creating if needed) the database at `path`, in WAL mode.
    *
-   * @throws {Error} `Cannot open database <path>: <reason>` if the file is
+   * @throws {RegistryError} `Cannot open database <path>: <reason>` if the file is
    * locked, corrupt or not a database.
    */
   static open(path: string): ServerDatabase {
@@ -120,7 +121,7 @@ export class ServerDatabase {
         db?.close();
       } catch { /* already failing */ }
       const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`Cannot open database ${path}: ${reason}`, { cause: error });
+      throw new RegistryError(`Cannot open database ${path}: ${reason}`, { cause: error });
     }
     return new ServerDatabase(db);
   }

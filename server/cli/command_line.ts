@@ -1,0 +1,194 @@
+/**
+ * The server's command line, parsed into one {@linkcode Command}.
+ *
+ * ```text
+ * server [--dir DIR] [--port PORT] [--host HOST] [--max-file-size SIZE] [--log-level LEVEL]
+ * ```
+ *
+ * @module
+ */
+
+import { isLogLevel, type LogLevel } from "@logtape/logtape";
+import { parseArgs } from "node:util";
+import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../../protocol/mod.ts";
+import { ByteSizeError, formatBytes, parseByteSize } from "../../protocol/units.ts";
+
+/** The usage text of `server --help`. */
+export const USAGE = `Usage: server [options]
+
+Receives files from clients over the protocol v3 (see docs/protocol.md).
+
+Options:
+  --dir DIR             data folder: port.info, received_files/, server.db, server.log
+                        (default: the working directory)
+  --port PORT           port to listen on; overrides port.info (default: port.info, else 1256)
+  --host HOST           address to listen on (default: all, IPv6 and IPv4)
+  --max-file-size SIZE  largest file accepted: 800MB, 1.5GB, 512MiB, or bytes
+                        (default: ${formatBytes(DEFAULT_MAX_FILE_SIZE)}; at most ${
+  formatBytes(MAX_ENCODABLE_FILE_SIZE)
+}, what the protocol carries)
+  --log-level LEVEL     trace, debug, info, warning, error or fatal (default: info)
+  -h, --help            show this help
+  -V, --version         show the version
+
+Exit codes: 0 success (the server after a clean shutdown), 1 an expected failure
+(the port is in use, the database is locked, ...), 2 bad usage,
+3 an internal error (a bug: the message comes with its stack).
+`;
+
+/** The command line does not parse; the message says why, in one line. */
+export class UsageError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message `Cannot <action>: <reason>`.
+   * @param options Standard error options.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
+
+/** Options every command takes. */
+interface Common {
+  /** The data folder. */
+  dir: string;
+}
+
+/** What the command line asks for. */
+export type Command =
+  | { kind: "help" }
+  | { kind: "version" }
+  | Common & {
+    kind: "serve";
+    port?: number;
+    host?: string;
+    maxFileSize: number;
+    logLevel: LogLevel;
+  };
+
+const OPTIONS = {
+  dir: { type: "string" },
+  port: { type: "string" },
+  host: { type: "string" },
+  "max-file-size": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+/** The options each command accepts, beyond `--dir`, `--help`, `--version`. */
+const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
+  serve: ["port", "host", "max-file-size", "log-level"],
+};
+
+/**
+ * Parses the server's arguments.
+ *
+ * @throws {UsageError} for an unknown option or command, a missing or extra
+ * argument, or a value that does not parse.
+ */
+export function parseCommandLine(args: string[]): Command {
+  checkOptionNames(args);
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(`Cannot parse the command line: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  const [name = "serve"] = positionals;
+  const allowed = COMMAND_OPTIONS[name];
+  if (allowed === undefined || name === "serve" && positionals.length > 0) {
+    throw new UsageError(
+      `Cannot run ${JSON.stringify(name)}: the server takes options only`,
+    );
+  }
+  for (const option of Object.keys(values) as OptionName[]) {
+    if (option !== "dir" && !allowed.includes(option)) {
+      throw new UsageError(`Cannot use --${option} with ${describe(name)}`);
+    }
+  }
+  const dir = values.dir ?? ".";
+  return serveCommand(dir, values);
+}
+
+/** Names an unknown option in plain words (before `parseArgs` would, at length). */
+function checkOptionNames(args: string[]): void {
+  for (const arg of args) {
+    if (arg === "--") return;
+    const name = /^--([^=]+)/.exec(arg)?.[1] ?? /^-([^-])$/.exec(arg)?.[1];
+    if (name === undefined) continue;
+    const known = name in OPTIONS ||
+      Object.values(OPTIONS).some((option) => "short" in option && option.short === name);
+    if (!known) throw new UsageError(`Cannot use ${arg}: there is no such option`);
+  }
+}
+
+function serveCommand(
+  dir: string,
+  values: { port?: string; host?: string; "max-file-size"?: string; "log-level"?: string },
+): Command {
+  const logLevel = values["log-level"] ?? "info";
+  if (!isLogLevel(logLevel)) {
+    throw new UsageError(
+      `Cannot use --log-level ${logLevel}: the levels are trace, debug, info, warning, error and fatal`,
+    );
+  }
+  return {
+    kind: "serve",
+    dir,
+    logLevel,
+    maxFileSize: values["max-file-size"] === undefined
+      ? DEFAULT_MAX_FILE_SIZE
+      : parseMaxFileSize(values["max-file-size"]),
+    ...(values.port === undefined ? {} : { port: parsePort(values.port) }),
+    ...(values.host === undefined ? {} : { host: values.host }),
+  };
+}
+
+function describe(command: string): string {
+  return command === "serve" ? "the server" : `server ${command}`;
+}
+
+/**
+ * Parses `--port`: 0 to 65535 (0 picks a free port).
+ *
+ * @throws {UsageError} when it is not a port.
+ */
+export function parsePort(text: string): number {
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new UsageError(`Cannot use --port ${text}: a port is a number from 0 to 65535`);
+  }
+  return Number(text);
+}
+
+/**
+ * Parses `--max-file-size`: a size with an optional unit, up to what the
+ * protocol's 4-byte size fields carry.
+ *
+ * @throws {UsageError} saying why the value is refused.
+ */
+export function parseMaxFileSize(text: string): number {
+  let size: number;
+  try {
+    size = parseByteSize(text);
+  } catch (error) {
+    if (!(error instanceof ByteSizeError)) throw error;
+    throw new UsageError(`Cannot use --max-file-size ${text}: ${error.message}`, { cause: error });
+  }
+  if (size > MAX_ENCODABLE_FILE_SIZE) {
+    throw new UsageError(
+      `Cannot use --max-file-size ${text}: the protocol's 4-byte size fields carry files up to ` +
+        `${formatBytes(MAX_ENCODABLE_FILE_SIZE)} (${MAX_ENCODABLE_FILE_SIZE} bytes)`,
+    );
+  }
+  return size;
+}

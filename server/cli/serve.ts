@@ -1,0 +1,130 @@
+/**
+ * `server` without a command: prepares the data folder, sends the log to
+ * stderr and `server.log`, runs the server until SIGINT (Ctrl-C) or SIGTERM,
+ * and shuts it down cleanly.
+ *
+ * @module
+ */
+
+import { configure, getLogger, getTextFormatter, type LogLevel, type Sink } from "@logtape/logtape";
+import { join } from "node:path";
+import { DataFolderError } from "../errors.ts";
+import { type RunningServer, type ServerOptions, startServer } from "../server.ts";
+
+/** Name of the log file in the data folder. */
+export const LOG_FILE = "server.log";
+
+/** What {@linkcode serve} needs. */
+export interface ServeOptions extends ServerOptions {
+  /** The lowest level logged. */
+  logLevel: LogLevel;
+}
+
+/**
+ * Runs the server until a signal stops it.
+ *
+ * @throws {DataFolderError} when the data folder cannot be created or its log
+ * opened; the start-up errors of {@linkcode startServer}.
+ */
+export async function serve(options: ServeOptions): Promise<void> {
+  const logFile = await openLogFile(options.dir);
+  try {
+    await configureLog(logFile, options.logLevel);
+    const { logLevel: _, ...serverOptions } = options;
+    await runUntilSignalled(serverOptions);
+  } finally {
+    logFile.close();
+  }
+}
+
+/** Creates the data folder and opens its log file for appending. */
+async function openLogFile(dir: string): Promise<Deno.FsFile> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    return await Deno.open(join(dir, LOG_FILE), { append: true, create: true });
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotCapable
+      ? outsidePermissions(dir)
+      : (error as Error).message;
+    throw new DataFolderError(`Cannot prepare the data folder ${dir}: ${reason}`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * Why a folder is out of reach, and what to do: the compiled server may use
+ * its working directory; `deno task server` may use `.data` only.
+ */
+export function outsidePermissions(dir: string): string {
+  const granted = (path: string) =>
+    Deno.permissions.querySync({ name: "write", path }).state === "granted";
+  if (granted(".")) {
+    return "this server may only read and write its working directory and what is below it; " +
+      "start it from the data folder, or from a folder above it";
+  }
+  if (granted(".data")) {
+    return "deno task server may only read and write .data (the permissions of its task in " +
+      "deno.json); for another folder, run deno run --allow-net --allow-read=DIR " +
+      `--allow-write=DIR --v8-flags=--expose-gc server/main.ts --dir DIR with DIR = ${dir}, ` +
+      "or start the compiled server (deno task compile) in that folder";
+  }
+  return "the server's --allow-read and --allow-write permissions do not cover it";
+}
+
+function writeAllSync(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+}
+
+/**
+ * One log line. Strings appear as they are, without quotes: every string the
+ * server logs is its own text or a name it has already validated.
+ */
+const formatLine = getTextFormatter({ value: "bare" });
+
+/** A sink writing formatted lines synchronously, so no line is lost on exit. */
+function lineSink(file: { writeSync(p: Uint8Array): number }): Sink {
+  const encoder = new TextEncoder();
+  return (record) => writeAllSync(file, encoder.encode(formatLine(record)));
+}
+
+async function configureLog(logFile: Deno.FsFile, level: LogLevel): Promise<void> {
+  await configure({
+    sinks: { stderr: lineSink(Deno.stderr), file: lineSink(logFile) },
+    loggers: [
+      { category: ["server"], lowestLevel: level, sinks: ["stderr", "file"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+    ],
+  });
+}
+
+async function runUntilSignalled(options: ServerOptions): Promise<void> {
+  const logger = getLogger(["server"]);
+  // Listen for signals before starting: one that arrives while the server
+  // starts must not kill it with the database open.
+  let server: RunningServer | undefined;
+  let stopping = false;
+  const onSignal = (signal: Deno.Signal) => () => {
+    // Under `deno task`, Ctrl-C reaches the server twice (from the terminal
+    // and forwarded by the task runner): a repeat is not a second request.
+    // The shutdown is bounded by the grace period anyway.
+    if (stopping) {
+      logger.debug("{signal} received again: already shutting down", { signal });
+      return;
+    }
+    stopping = true;
+    logger.info("{signal} received: shutting down", { signal });
+    server?.close();
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((signal) => [signal, onSignal(signal)] as const);
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  try {
+    server = await startServer(options);
+    if (stopping) server.close();
+    await server.finished;
+  } finally {
+    for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  }
+}
