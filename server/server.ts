@@ -15,8 +15,11 @@
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
+import { formatBytes } from "../protocol/units.ts";
 import { ServerDatabase } from "./database.ts";
 import { RECEIVED_FILES_DIR, removeStaleTemporaryFiles } from "./file_store.ts";
+import { DataFolderError } from "./errors.ts";
+import { formatAddress, listen, type Listener, type Listening } from "./listen.ts";
 import { readPortInfo } from "./port_info.ts";
 import { ClientSession } from "./session.ts";
 import { TimedConn } from "./timed_conn.ts";
@@ -31,8 +34,6 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_CONNECTIONS = 256;
 /** Default for {@linkcode ServerOptions.shutdownGraceMs}. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
-/** Default for {@linkcode ServerOptions.host}: all interfaces. */
-export const DEFAULT_HOST = "0.0.0.0";
 
 /** How to start a server. */
 export interface ServerOptions {
@@ -40,7 +41,7 @@ export interface ServerOptions {
   dir: string;
   /** Port to listen on; overrides `port.info`. 0 picks a free port. */
   port?: number;
-  /** Address to listen on; default all interfaces. */
+  /** Address to listen on; default all interfaces, IPv6 and IPv4 (see listen.ts). */
   host?: string;
   /** Largest original file size accepted; default 800 MB. */
   maxFileSize?: number;
@@ -81,12 +82,11 @@ const logger = getLogger(["server"]);
  * Starts a server: prepares the data folder (removing temporary files a crash
  * left), opens the database and listens.
  *
- * @throws {Error} with a one-line message `Cannot listen on <host>:<port>: the
- * port is in use` (cause `Deno.errors.AddrInUse`), or `Cannot open database
- * ...`, or another start-up failure.
+ * @throws {PortInUseError} when the port is taken, {@linkcode ListenError}
+ * when the address cannot be listened on (both from `./errors.ts`), or
+ * `Cannot open database ...`, or another start-up failure.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const host = options.host ?? DEFAULT_HOST;
   const maxFileSize = options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE;
   if (
     !Number.isSafeInteger(maxFileSize) || maxFileSize < 0 || maxFileSize > MAX_ENCODABLE_FILE_SIZE
@@ -95,9 +95,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `Cannot start server: the maximum file size must be 0 to ${MAX_ENCODABLE_FILE_SIZE} bytes`,
     );
   }
-  await Deno.mkdir(options.dir, { recursive: true });
   const receivedDir = join(options.dir, RECEIVED_FILES_DIR);
-  await Deno.mkdir(receivedDir, { recursive: true });
+  await prepareDataFolder(receivedDir);
 
   let port = options.port;
   if (port === undefined) {
@@ -113,18 +112,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
 
   const db = ServerDatabase.open(join(options.dir, DATABASE_FILE));
-  let listener: Deno.TcpListener;
+  let listening: Listening;
   try {
-    listener = Deno.listen({ hostname: host, port, transport: "tcp" });
+    listening = listen(options.host, port);
   } catch (error) {
     db.close();
-    const reason = error instanceof Deno.errors.AddrInUse
-      ? "the port is in use"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new Error(`Cannot listen on ${host}:${port}: ${reason}`, { cause: error });
+    throw error;
   }
+  const { listener } = listening;
   const server = new Server(listener, db, {
     receivedDir,
     maxFileSize,
@@ -133,11 +128,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
   });
+  if (listening.note !== undefined) logger.warn("{note}", { note: listening.note });
   logger.info(
-    "Listening on {host}:{port}; data in {dir}; files up to {maxFileSize} bytes",
-    { host, port: server.port, dir: options.dir, maxFileSize },
+    "Listening on {address}; data in {dir}; files up to {maxFileSize}",
+    { address: listener.description, dir: options.dir, maxFileSize: formatBytes(maxFileSize) },
   );
   return server;
+}
+
+/** Creates `received_files/` (and the data folder above it). */
+async function prepareDataFolder(receivedDir: string): Promise<void> {
+  try {
+    await Deno.mkdir(receivedDir, { recursive: true });
+  } catch (error) {
+    throw new DataFolderError(`Cannot create ${receivedDir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }
 
 interface Limits {
@@ -152,7 +159,7 @@ interface Limits {
 class Server implements RunningServer {
   readonly port: number;
   readonly finished: Promise<void>;
-  #listener: Deno.TcpListener;
+  #listener: Listener;
   #db: ServerDatabase;
   #limits: Limits;
   #sessions = new Map<ClientSession, Promise<void>>();
@@ -161,11 +168,11 @@ class Server implements RunningServer {
   #acceptLoop: Promise<void>;
   #resolveFinished!: () => void;
 
-  constructor(listener: Deno.TcpListener, db: ServerDatabase, limits: Limits) {
+  constructor(listener: Listener, db: ServerDatabase, limits: Limits) {
     this.#listener = listener;
     this.#db = db;
     this.#limits = limits;
-    this.port = listener.addr.port;
+    this.port = listener.port;
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     this.#acceptLoop = this.#accept();
   }
@@ -181,7 +188,7 @@ class Server implements RunningServer {
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
-      const peer = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+      const peer = formatAddress(conn.remoteAddr.hostname, conn.remoteAddr.port);
       try {
         conn.setNoDelay(true); // responses are single small writes
       } catch {

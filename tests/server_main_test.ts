@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { DEFAULT_PORT, RequestCode, ResponseCode } from "../protocol/mod.ts";
 import { readPortInfo } from "../server/port_info.ts";
 import { randomBytes, RawClient, signUp } from "./support/raw_client.ts";
@@ -11,6 +12,17 @@ import { ServerProcess } from "./support/server_process.ts";
 import { freePort } from "./support/ports.ts";
 
 const WINDOWS = Deno.build.os === "windows";
+const SERVER_MAIN = fileURLToPath(new URL("../server/main.ts", import.meta.url));
+/** Whether this machine can listen on [::1] (containers often cannot). */
+const HAS_IPV6_LOOPBACK = (() => {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch (error) {
+    console.log(`IPv6 tests ignored: cannot listen on [::1]: ${(error as Error).message}`);
+    return false;
+  }
+})();
 if (WINDOWS) console.log("signal tests ignored: Windows has no SIGTERM");
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -52,14 +64,19 @@ Deno.test("server main: listens on the port.info port; --port overrides it", asy
   });
 });
 
-Deno.test("server main: a port in use is one fatal line and exit code 1", async () => {
+Deno.test("server main: a port in use is one line that suggests --port, and exit code 1", async () => {
   await withDir(async (dir) => {
     using blocker = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (blocker.addr as Deno.NetAddr).port;
     const server = ServerProcess.spawn(dir, ["--host", "127.0.0.1", "--port", String(port)]);
     const status = await server.wait();
     assert.equal(status.code, 1);
-    assert.equal(server.stderr, `Cannot listen on 127.0.0.1:${port}: the port is in use\n`);
+    // Issue 12 changed this line: it now says what to do.
+    assert.equal(
+      server.stderr,
+      `Cannot listen on 127.0.0.1:${port}: the port is in use; ` +
+        "choose another with --port PORT (or in port.info)\n",
+    );
   });
 });
 
@@ -162,4 +179,81 @@ Deno.test({
       assert.doesNotMatch(log, /\[INF\]/);
     });
   },
+});
+
+Deno.test({
+  name: "server main: by default it listens on IPv6 and IPv4, and logs IPv6 peers in brackets",
+  ignore: !HAS_IPV6_LOOPBACK,
+  async fn() {
+    await withDir(async (dir) => {
+      const server = await ServerProcess.start(dir, ["--port", "0"]);
+      try {
+        assert.match(
+          server.stderr,
+          /Listening on \[::\]:\d+ (\(IPv6 and IPv4\)|and 0\.0\.0\.0:\d+);/,
+        );
+        for (const hostname of ["127.0.0.1", "::1"]) {
+          using client = await RawClient.connect(server.port, hostname);
+          await client.sendHeader(new Uint8Array(16), 4242, 0);
+          await client.expectError();
+        }
+      } finally {
+        assert.equal((await server.stop()).code, 0, server.stderr);
+      }
+      assert.match(server.stderr, /opened from 127\.0\.0\.1:\d+/, "IPv4 peers are plain");
+      assert.match(server.stderr, /opened from \[::1\]:\d+/);
+      assert.doesNotMatch(server.stderr, /::ffff:/);
+    });
+  },
+});
+
+Deno.test({
+  name: "server main: --host ::1 listens on IPv6 loopback only",
+  ignore: !HAS_IPV6_LOOPBACK,
+  async fn() {
+    await withDir(async (dir) => {
+      const server = await ServerProcess.start(dir, ["--host", "::1", "--port", "0"]);
+      try {
+        assert.match(server.stderr, /Listening on \[::1\]:\d+;/);
+        using client = await RawClient.connect(server.port, "::1");
+        await client.sendHeader(new Uint8Array(16), 4242, 0);
+        await client.expectError();
+        await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+      } finally {
+        assert.equal((await server.stop()).code, 0, server.stderr);
+      }
+    });
+  },
+});
+
+Deno.test("server main: deno task server --dir elsewhere says the task may use .data only, and how to run elsewhere", async () => {
+  await withDir(async (dir) => {
+    // The server task's permissions, from a working directory holding .data.
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--allow-net",
+        "--allow-read=.data",
+        "--allow-write=.data",
+        SERVER_MAIN,
+        "--dir",
+        ".data",
+        "--dir",
+        "elsewhere",
+      ],
+      cwd: dir,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(stderr);
+    assert.equal(code, 1, text);
+    assert.equal(text.trim().split("\n").length, 1, text);
+    assert.match(
+      text,
+      /^Cannot prepare the data folder elsewhere: deno task server may only read and write \.data /,
+    );
+    assert.match(text, /--allow-read=DIR --allow-write=DIR .*server\/main\.ts --dir DIR/);
+  });
 });

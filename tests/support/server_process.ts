@@ -40,7 +40,7 @@ export class ServerProcess {
       const decoder = new TextDecoder();
       for await (const chunk of child.stderr) {
         this.#stderr += decoder.decode(chunk, { stream: true });
-        const match = /Listening on \S+:(\d+);/.exec(this.#stderr);
+        const match = /Listening on .*?:(\d+)[ ;]/.exec(this.#stderr);
         if (match !== null && this.port === 0) {
           this.port = Number(match[1]);
           resolveListening();

@@ -1,0 +1,157 @@
+/**
+ * Listening on TCP, on IPv6 and IPv4 at once by default, and addresses as an
+ * operator reads them: IPv6 in brackets (`[::1]:1256`), IPv4-mapped IPv6
+ * (`::ffff:127.0.0.1`) as plain IPv4.
+ *
+ * | `host`          | listens on                                                   |
+ * |-----------------|--------------------------------------------------------------|
+ * | none (default)  | `[::]`, which takes IPv4 too where the system allows (dual stack); else also `0.0.0.0`; without IPv6, `0.0.0.0` only, with a note |
+ * | an address      | that address only                                            |
+ *
+ * @module
+ */
+
+import { ListenError, PortInUseError } from "./errors.ts";
+
+/** Accepts connections: one listener, or several on the same port. */
+export interface Listener {
+  /** The port bound. */
+  readonly port: number;
+  /** How the addresses are printed: `[::]:1256 (IPv6 and IPv4)`. */
+  readonly description: string;
+  /** The next connection, from whichever address. */
+  accept(): Promise<Deno.TcpConn>;
+  /** Stops listening; pending {@linkcode Listener.accept} calls reject. */
+  close(): void;
+}
+
+/** What {@linkcode listen} did, with a note when it fell back to IPv4 only. */
+export interface Listening {
+  /** The listener. */
+  listener: Listener;
+  /** Why IPv6 is not served, when it is not although no host was given. */
+  note?: string;
+}
+
+/**
+ * Formats a host and port: `127.0.0.1:1256`, `[::1]:1256`; an IPv4-mapped
+ * IPv6 address is shown as the IPv4 address it maps.
+ *
+ * @example
+ * ```ts
+ * import { formatAddress } from "./listen.ts";
+ * console.assert(formatAddress("::1", 1256) === "[::1]:1256");
+ * console.assert(formatAddress("::ffff:10.0.0.1", 80) === "10.0.0.1:80");
+ * ```
+ */
+export function formatAddress(hostname: string, port: number): string {
+  const host = plainHost(hostname);
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A host name without the IPv4-mapped prefix: `::ffff:1.2.3.4` is `1.2.3.4`. */
+export function plainHost(hostname: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
+  return mapped === null ? hostname : mapped[1]!;
+}
+
+/**
+ * Listens on `host`, or on both IPv6 and IPv4 when `host` is undefined (see
+ * the module table).
+ *
+ * @throws {PortInUseError} when the port is taken.
+ * @throws {ListenError} when the address cannot be listened on.
+ */
+export function listen(host: string | undefined, port: number): Listening {
+  if (host !== undefined) {
+    const listener = listenOn(host, port);
+    return { listener: new Listeners([listener], formatAddress(host, listener.addr.port)) };
+  }
+  let v6: Deno.TcpListener;
+  try {
+    v6 = Deno.listen({ hostname: "::", port, transport: "tcp" });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) throw portInUse("::", port, error);
+    const v4 = listenOn("0.0.0.0", port);
+    return {
+      listener: new Listeners([v4], formatAddress("0.0.0.0", v4.addr.port)),
+      note: `IPv6 is not available (${(error as Error).message}): listening on IPv4 only`,
+    };
+  }
+  const bound = v6.addr.port;
+  try {
+    const v4 = Deno.listen({ hostname: "0.0.0.0", port: bound, transport: "tcp" });
+    return {
+      listener: new Listeners(
+        [v6, v4],
+        `${formatAddress("::", bound)} and ${formatAddress("0.0.0.0", bound)}`,
+      ),
+    };
+  } catch (error) {
+    // Dual stack: the IPv6 socket already takes IPv4 connections on this port.
+    if (error instanceof Deno.errors.AddrInUse) {
+      return { listener: new Listeners([v6], `${formatAddress("::", bound)} (IPv6 and IPv4)`) };
+    }
+    v6.close();
+    throw new ListenError(
+      `Cannot listen on ${formatAddress("0.0.0.0", bound)}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+function listenOn(hostname: string, port: number): Deno.TcpListener {
+  try {
+    return Deno.listen({ hostname, port, transport: "tcp" });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) throw portInUse(hostname, port, error);
+    throw new ListenError(
+      `Cannot listen on ${formatAddress(hostname, port)}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+function portInUse(hostname: string, port: number, cause: unknown): PortInUseError {
+  return new PortInUseError(formatAddress(hostname, port), port, { cause });
+}
+
+type Accepted = { index: number; conn: Deno.TcpConn } | { index: number; error: unknown };
+
+/** One or more listeners on the same port, accepted from as one. */
+class Listeners implements Listener {
+  readonly port: number;
+  readonly description: string;
+  #listeners: Deno.TcpListener[];
+  /** Each listener's accept in flight, so no connection is lost between calls. */
+  #pending: (Promise<Accepted> | undefined)[];
+
+  constructor(listeners: Deno.TcpListener[], description: string) {
+    this.#listeners = listeners;
+    this.#pending = listeners.map(() => undefined);
+    this.port = listeners[0]!.addr.port;
+    this.description = description;
+  }
+
+  async accept(): Promise<Deno.TcpConn> {
+    if (this.#listeners.length === 1) return await this.#listeners[0]!.accept();
+    const pending = this.#listeners.map((listener, index) =>
+      this.#pending[index] ??= listener.accept().then(
+        (conn) => ({ index, conn }),
+        (error) => ({ index, error }),
+      )
+    );
+    const accepted = await Promise.race(pending);
+    this.#pending[accepted.index] = undefined;
+    if ("error" in accepted) throw accepted.error;
+    return accepted.conn;
+  }
+
+  close(): void {
+    for (const listener of this.#listeners) listener.close();
+    // A connection accepted after the last accept() call has nobody to serve it.
+    for (const pending of this.#pending) {
+      pending?.then((accepted) => "conn" in accepted && accepted.conn.close());
+    }
+  }
+}
