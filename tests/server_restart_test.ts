@@ -136,7 +136,7 @@ Deno.test("server: a corrupt database is one clear start-up error", async () => 
     await Deno.writeTextFile(`${dir}/server.db`, "this is not a database ".repeat(100));
     await assert.rejects(
       startServer({ dir, port: 0, host: "127.0.0.1" }),
-      /^Error: Cannot open database .*server\.db: /,
+      /^RegistryError: Cannot open database .*server\.db: /,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
