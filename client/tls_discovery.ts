@@ -1,0 +1,103 @@
+/**
+ * Asks a server whether it offers the secure mode, on a fresh plain
+ * connection that carries nothing else (codec in `protocol/discovery.ts`).
+ * The connection is always closed afterwards: a plain session, if any,
+ * starts on a new one, since the reference server closes the connection on
+ * a code it does not know.
+ *
+ * | the server                          | result                            |
+ * |-------------------------------------|-----------------------------------|
+ * | answers 1650                        | the offer (port and certificate)  |
+ * | closes or resets the connection     | no offer (the reference does so)  |
+ * | answers anything else (1607, ...)   | no offer (an older server of ours)|
+ * | says nothing for the discovery time | no offer                          |
+ * | cannot be reached                   | `ClientError`, exit code 3        |
+ * | answers a malformed 1650            | `ClientError`, exit code 4        |
+ *
+ * @module
+ */
+
+import {
+  decodeDiscoveryResponse,
+  DISCOVERY_RESPONSE_CODE,
+  encodeDiscoveryRequest,
+  MAX_DISCOVERY_PAYLOAD_SIZE,
+  type SecureOffer,
+} from "../protocol/discovery.ts";
+import {
+  decodeResponseHeader,
+  ExactReader,
+  ProtocolError,
+  RESPONSE_HEADER_SIZE,
+} from "../protocol/mod.ts";
+import { isNetworkError, networkError, protocolError, writeAll } from "./connection.ts";
+
+/** Longest wait for the discovery answer; the reference answers by closing at once. */
+export const DISCOVERY_TIMEOUT_MS = 10_000;
+
+/** What discovery found: an offer, or why there is none. */
+export type Discovery =
+  | { offer: SecureOffer; reason?: undefined }
+  | { offer?: undefined; reason: string };
+
+/**
+ * Sends the discovery request to `host:port` and reads the answer.
+ *
+ * @param timeoutMs Longest wait for the answer (capped at
+ * {@linkcode DISCOVERY_TIMEOUT_MS}); 0 means that cap.
+ * @throws {ClientError} exit code 3 if the server cannot be reached, 4 if it
+ * answers a malformed offer.
+ */
+export async function discoverSecureMode(
+  host: string,
+  port: number,
+  timeoutMs: number = DISCOVERY_TIMEOUT_MS,
+): Promise<Discovery> {
+  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
+  } catch (error) {
+    throw networkError(`connect to ${address}`, error);
+  }
+  const wait = timeoutMs === 0 ? DISCOVERY_TIMEOUT_MS : Math.min(timeoutMs, DISCOVERY_TIMEOUT_MS);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, wait);
+  try {
+    await writeAll(conn, encodeDiscoveryRequest());
+    const reader = new ExactReader(conn, 256);
+    const head = await reader.readExactOrEnd(RESPONSE_HEADER_SIZE, RESPONSE_HEADER_SIZE);
+    if (head === null) return { reason: "it closed the connection on the discovery request" };
+    const header = decodeResponseHeader(head);
+    if (header.code !== DISCOVERY_RESPONSE_CODE) {
+      return { reason: `it answered the discovery request with ${header.code}` };
+    }
+    if (header.payloadSize > MAX_DISCOVERY_PAYLOAD_SIZE) {
+      throw new ProtocolError(
+        `Cannot read the discovery answer: ${header.payloadSize} bytes, more than ` +
+          `${MAX_DISCOVERY_PAYLOAD_SIZE}`,
+      );
+    }
+    const payload = await reader.readExact(header.payloadSize, MAX_DISCOVERY_PAYLOAD_SIZE);
+    return { offer: decodeDiscoveryResponse(payload) };
+  } catch (error) {
+    if (timedOut) return { reason: `it did not answer the discovery request in ${wait / 1000} s` };
+    if (error instanceof ProtocolError) throw protocolError(address, error.message, error);
+    if (isNetworkError(error)) {
+      return { reason: "it closed the connection on the discovery request" };
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    if (!timedOut) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+}
