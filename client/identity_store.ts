@@ -35,7 +35,13 @@ export interface LoadedIdentity {
   path: string;
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
+/**
+ * Reads a text file of the client's folder.
+ *
+ * @returns `undefined` when it does not exist.
+ * @throws {ClientError} (exit code 2) if it exists but cannot be read.
+ */
+export async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
@@ -118,16 +124,24 @@ export async function saveIdentity(folder: string, identity: Identity): Promise<
       formatMeInfo(identity),
     ]] as const
   ) {
-    const path = join(folder, name);
-    try {
-      await writeAtomically(path, text);
-    } catch (error) {
-      throw new ClientError(
-        ExitCode.Config,
-        `Cannot write ${path}: ${(error as Error).message}. ` +
-          "Make the client's folder writable and run the client again",
-        { cause: error },
-      );
-    }
+    await writeClientFile(join(folder, name), text);
+  }
+}
+
+/**
+ * Writes a file of the client's folder atomically (mode 0600).
+ *
+ * @throws {ClientError} (exit code 2) if it cannot be written.
+ */
+export async function writeClientFile(path: string, text: string): Promise<void> {
+  try {
+    await writeAtomically(path, text);
+  } catch (error) {
+    throw new ClientError(
+      ExitCode.Config,
+      `Cannot write ${path}: ${(error as Error).message}. ` +
+        "Make the client's folder writable and run the client again",
+      { cause: error },
+    );
   }
 }

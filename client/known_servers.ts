@@ -41,6 +41,7 @@ import {
   parseFingerprint,
 } from "../protocol/fingerprint.ts";
 import { ClientError, ExitCode } from "./client_error.ts";
+import { readOptional, writeClientFile } from "./identity_store.ts";
 import { parseAddress } from "./transfer_info.ts";
 
 /** The file's name, in the client's folder. */
@@ -161,19 +162,6 @@ export function findKnownServer(
   return entries.find((entry) => serverAddress(entry.host, entry.port) === key);
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot read ${path}: ${(error as Error).message}. Check the file's permissions`,
-      { cause: error },
-    );
-  }
-}
-
 /**
  * Reads `known_servers` in `folder` (none: an empty list) and checks that
  * each certificate has the fingerprint on its line.
@@ -230,25 +218,5 @@ export async function pinServer(folder: string, entry: KnownServer): Promise<voi
   });
   if (at === -1) lines.push(formatKnownServer(entry));
   else lines[at] = formatKnownServer(entry);
-  try {
-    await writeAtomically(path, lines.join("\n") + "\n");
-  } catch (error) {
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot write ${path}: ${(error as Error).message}. ` +
-        "Make the client's folder writable and run the client again",
-      { cause: error },
-    );
-  }
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-  try {
-    await Deno.writeTextFile(temporary, text, { createNew: true });
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
+  await writeClientFile(path, lines.join("\n") + "\n");
 }
