@@ -9,20 +9,24 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   aesEncrypt,
+  bytesEqual,
+  byteSourceOf,
   cksum,
   decodePacketHeader,
-  decodeRequestHeader,
+  ExactReader,
   generateAesKey,
   importAesKey,
-  PACKET_CHUNK_SIZE,
   PACKET_HEADER_SIZE,
-  REQUEST_HEADER_SIZE,
+  PacketDecoder,
+  type PacketHeader,
+  readRequestFrame,
   RequestCode,
 } from "../protocol/mod.ts";
 import { ClientError, ExitCode } from "../client/client_error.ts";
 import { sendFile } from "../client/upload.ts";
 import { checkUploadFile } from "../client/upload_file.ts";
 import { patternBytes } from "./support/client_process.ts";
+import { concat } from "./support/bytes.ts";
 
 class MemoryWriter {
   parts: Uint8Array[] = [];
@@ -33,13 +37,7 @@ class MemoryWriter {
     return Promise.resolve(n);
   }
   bytes(): Uint8Array {
-    const all = new Uint8Array(this.parts.reduce((sum, part) => sum + part.length, 0));
-    let offset = 0;
-    for (const part of this.parts) {
-      all.set(part, offset);
-      offset += part.length;
-    }
-    return all;
+    return concat(this.parts);
   }
 }
 
@@ -73,33 +71,41 @@ for (const size of [0, 1, 15, 16, 17, 7925, 7926, 1024 * 1024 - 1, 1024 * 1024 +
       new DataView(content.buffer).setUint32(cipher.length, sum, true);
       assert.equal(lastProgress, content.length);
 
-      const bytes = out.bytes();
-      const header = decodeRequestHeader(bytes);
-      assert.deepEqual(header, {
+      // Read back with the protocol's frame reader and packet decoder (tested
+      // against the reference recordings), in batches of 3 packets.
+      const reader = new ExactReader(byteSourceOf(out.bytes()));
+      const frame = await readRequestFrame(reader);
+      assert.deepEqual(frame?.header, {
         clientId: ID,
         version: 3,
         code: RequestCode.SendFile,
         payloadSize: 0,
       });
-      let offset = REQUEST_HEADER_SIZE;
-      const total = Math.ceil(content.length / PACKET_CHUNK_SIZE);
-      for (let i = 0; i < total; i++) {
-        const packet = decodePacketHeader(bytes.subarray(offset));
+      const first = decodePacketHeader(
+        await reader.readExact(PACKET_HEADER_SIZE, PACKET_HEADER_SIZE),
+      );
+      const decoder = new PacketDecoder(first);
+      const headers: PacketHeader[] = [first];
+      const decoded = new Uint8Array(content.length);
+      while (!decoder.done) {
+        const batch = await reader.readExact(decoder.nextBatchSize(3), 1 << 20);
+        decoder.decodeBatch(batch, decoded.subarray(decoder.contentDecoded), (_, header) => {
+          headers.push(decodePacketHeader(header));
+        });
+      }
+      const total = Math.ceil(content.length / 7925);
+      assert.equal(headers.length, total);
+      headers.forEach((packet, i) => {
         assert.equal(packet.contentSize, content.length);
         assert.equal(packet.originalSize, size);
         assert.equal(packet.packetNumber, i);
         assert.equal(packet.totalPackets, total);
         assert.equal(new TextDecoder().decode(packet.fileNameField.subarray(0, 5)), "f.bin");
         assert.ok(packet.fileNameField.subarray(5).every((b) => b === 0));
-        offset += PACKET_HEADER_SIZE;
-        const chunk = content.subarray(i * PACKET_CHUNK_SIZE, (i + 1) * PACKET_CHUNK_SIZE);
-        assert.ok(
-          bytes.subarray(offset, offset + chunk.length).every((b, j) => b === chunk[j]),
-          `chunk ${i} differs`,
-        );
-        offset += chunk.length;
-      }
-      assert.equal(offset, bytes.length, "nothing after the last packet");
+      });
+      assert.ok(bytesEqual(decoded, content), "the chunks carry the content");
+      assert.equal(decoder.trailer, sum);
+      assert.equal(await reader.readExactOrEnd(1, 1), null, "nothing after the last packet");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

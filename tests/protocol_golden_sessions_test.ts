@@ -15,7 +15,6 @@ import {
   unwrapAesKey,
 } from "../protocol/mod.ts";
 import {
-  joinContent,
   readFixture,
   readFixtureText,
   type RecordedRequest,
@@ -113,7 +112,7 @@ for (const session of SESSIONS) {
       assert.equal(packet.header.contentSize, first.contentSize);
       assert.equal(decodeFileNameField(packet.header.fileNameField), session.source);
     });
-    const content = joinContent(upload.packets);
+    const content = upload.content;
     assert.equal(content.length, first.contentSize);
     const plain = await aesDecrypt(aesKey, content.subarray(0, content.length - 4));
     assert.ok(bytesEqual(plain, source), "decrypted content equals the source file");

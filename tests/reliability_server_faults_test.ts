@@ -22,12 +22,12 @@ import {
 import { saveIdentity } from "../client/identity_store.ts";
 import {
   buildPackets,
-  concat,
   encryptContent,
   RawClient,
   signUp,
   uploadStream,
 } from "./support/raw_client.ts";
+import { concat } from "./support/bytes.ts";
 import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
 import { listFiles, sizeOf, temporaryFiles, waitUntil } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";

@@ -28,12 +28,12 @@ import {
 } from "../protocol/mod.ts";
 import {
   buildPackets,
-  concat,
   encryptContent,
   RawClient,
   signUp,
   type TestIdentity,
 } from "./support/raw_client.ts";
+import { concat } from "./support/bytes.ts";
 import { listFiles, SeededRandom, within } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
 
@@ -80,7 +80,10 @@ function validPrefix(rng: SeededRandom, id: Uint8Array, keys: RsaKeyPair): Uint8
   return concat([valid.subarray(0, rng.below(valid.length + 1)), rng.bytes(rng.below(300))]);
 }
 
-/** An 828 whose first packet header has fields at their extremes, then some chunk bytes. */
+/**
+ * An 828 whose first packet header has fields at their extremes, then some
+ * chunk bytes. Written raw on purpose: no correct encoder makes these.
+ */
 function extremeUpload(rng: SeededRandom, id: Uint8Array): Uint8Array {
   const packet = new Uint8Array(PACKET_HEADER_SIZE);
   const nameField = rng.below(2) === 0

@@ -17,12 +17,12 @@ import {
 import { startServer } from "../server/server.ts";
 import {
   buildPackets,
-  concat,
   encryptContent,
   randomBytes,
   RawClient,
   signUp,
 } from "./support/raw_client.ts";
+import { concat } from "./support/bytes.ts";
 import { withServer } from "./support/test_server.ts";
 
 async function hasTemporaryFile(folder: string): Promise<boolean> {

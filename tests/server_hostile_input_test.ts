@@ -3,6 +3,10 @@
  * closed connection and a log line; afterwards the server still serves, and
  * nothing was written anywhere but the client folders (which stay empty, as
  * every hostile upload is refused).
+ *
+ * The frames here are built raw on purpose (header fields written by hand,
+ * packets from the encoder then corrupted, reordered or repeated): they are
+ * what a correct encoder never sends.
  */
 
 import assert from "node:assert/strict";
@@ -25,13 +29,13 @@ import {
 } from "../protocol/mod.ts";
 import {
   buildPackets,
-  concat,
   encryptContent,
   randomBytes,
   RawClient,
   signUp,
   type TestIdentity,
 } from "./support/raw_client.ts";
+import { concat } from "./support/bytes.ts";
 import { withServer } from "./support/test_server.ts";
 
 /** A case: what to send, and whether the server keeps the connection open. */

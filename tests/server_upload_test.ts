@@ -17,12 +17,12 @@ import {
 } from "../protocol/mod.ts";
 import {
   buildPackets,
-  concat,
   encryptContent,
   randomBytes,
   RawClient,
   signUp,
 } from "./support/raw_client.ts";
+import { concat } from "./support/bytes.ts";
 import { withServer } from "./support/test_server.ts";
 import { listNames } from "./support/reliability.ts";
 

@@ -12,20 +12,24 @@ import {
   CKSUM_TRAILER_SIZE,
   type ClientId,
   decodePacketHeader,
-  decodeRequestHeader,
   encodeResponse,
   ExactReader,
   generateAesKey,
   importAesKey,
   importPublicKey,
-  PACKET_CHUNK_SIZE,
   PACKET_HEADER_SIZE,
+  PacketDecoder,
   type PacketHeader,
-  REQUEST_HEADER_SIZE,
+  readRequestFrame,
   RequestCode,
   type Response,
   wrapAesKey,
+  writeAll,
 } from "../../protocol/mod.ts";
+import { concat } from "./bytes.ts";
+
+/** Packets read per batch, as our server does. */
+const BATCH_PACKETS = 128;
 
 /** A request as the fake server read it. */
 export interface FakeRequest {
@@ -60,12 +64,15 @@ export class FakePeer {
     });
   }
 
-  /** Reads the next request, or `null` if the client closed. */
+  /**
+   * Reads the next request, or `null` if the client closed. The frame
+   * readers check each payload's size against its code, and an 828's packets
+   * against its first header, as our server does.
+   */
   async read(): Promise<FakeRequest | null> {
-    const headerBytes = await this.#reader.readExactOrEnd(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE);
-    if (headerBytes === null) return null;
-    const header = decodeRequestHeader(headerBytes);
-    const payload = await this.#reader.readExact(header.payloadSize, 1 << 20);
+    const frame = await readRequestFrame(this.#reader);
+    if (frame === null) return null;
+    const { header, payload } = frame;
     const request: FakeRequest = {
       clientId: header.clientId,
       code: header.code,
@@ -73,28 +80,32 @@ export class FakePeer {
       packets: [],
       content: new Uint8Array(0),
     };
-    if (header.code !== RequestCode.SendFile) return request;
-    const first = decodePacketHeader(await this.#reader.readExact(PACKET_HEADER_SIZE, 1 << 20));
-    const content = new Uint8Array(first.contentSize);
-    let offset = 0;
-    let packet: PacketHeader = { ...first, fileNameField: first.fileNameField.slice() };
-    while (true) {
-      request.packets.push(packet);
-      const length = Math.min(PACKET_CHUNK_SIZE, first.contentSize - offset);
-      await this.#reader.readInto(content.subarray(offset, offset + length));
-      offset += length;
-      if (offset >= first.contentSize) break;
-      const next = decodePacketHeader(await this.#reader.readExact(PACKET_HEADER_SIZE, 1 << 20));
-      packet = { ...next, fileNameField: next.fileNameField.slice() };
-    }
-    request.content = content;
+    if (header.code === RequestCode.SendFile) await this.#readPackets(request);
     return request;
   }
 
-  /** Sends a response, or raw bytes. */
+  async #readPackets(request: FakeRequest): Promise<void> {
+    const firstBytes = await this.#reader.readExact(PACKET_HEADER_SIZE, PACKET_HEADER_SIZE);
+    const decoder = new PacketDecoder(decodePacketHeader(firstBytes));
+    request.packets.push(decoder.first);
+    const content = new Uint8Array(decoder.first.contentSize);
+    const raw = new Uint8Array(decoder.rawBufferSize(BATCH_PACKETS));
+    while (!decoder.done) {
+      const batch = raw.subarray(0, decoder.nextBatchSize(BATCH_PACKETS));
+      await this.#reader.readInto(batch);
+      decoder.decodeBatch(batch, content.subarray(decoder.contentDecoded), (_, headerBytes) => {
+        request.packets.push(decodePacketHeader(headerBytes.slice()));
+      });
+    }
+    request.content = content;
+  }
+
+  /** Sends a response, or raw bytes (to send what a correct server never would). */
   async send(response: Response | Uint8Array): Promise<void> {
-    let bytes = response instanceof Uint8Array ? response : encodeResponse(response);
-    while (bytes.length > 0) bytes = bytes.subarray(await this.#conn.write(bytes));
+    await writeAll(
+      this.#conn,
+      response instanceof Uint8Array ? response : encodeResponse(response),
+    );
   }
 
   /** Closes the connection. */
@@ -108,14 +119,7 @@ export class FakePeer {
 
   /** All bytes received so far, concatenated. */
   bytes(): Uint8Array {
-    const total = this.received.reduce((sum, part) => sum + part.length, 0);
-    const all = new Uint8Array(total);
-    let offset = 0;
-    for (const part of this.received) {
-      all.set(part, offset);
-      offset += part.length;
-    }
-    return all;
+    return concat(this.received);
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * Splits the recorded reference sessions (`fixtures/*.c2s`, `*.s2c`) into
- * frames with the protocol codecs, so tests can check every byte was
- * accounted for and replay them.
+ * frames with the protocol codecs and the `PacketDecoder`, so tests can check
+ * every byte was accounted for and replay them. The recordings are whole in
+ * memory, so this works on byte arrays, synchronously; the frame readers
+ * (`readRequestFrame`, ...) do the same over a socket.
  *
  * @module
  */
@@ -11,8 +13,9 @@ import {
   decodePacketHeader,
   decodeRequestHeader,
   decodeResponseHeader,
+  PACKET_CHUNK_SIZE,
   PACKET_HEADER_SIZE,
-  packetCount,
+  PacketDecoder,
   type PacketHeader,
   REQUEST_HEADER_SIZE,
   RequestCode,
@@ -54,6 +57,8 @@ export interface RecordedRequest {
   payload: Uint8Array;
   /** The packets of an 828 request; empty otherwise. */
   packets: RecordedPacket[];
+  /** The content of an 828 request (ciphertext and trailer); empty otherwise. */
+  content: Uint8Array;
 }
 
 /** One server frame as recorded. */
@@ -76,28 +81,44 @@ export function splitRequests(stream: Uint8Array): RecordedRequest[] {
     offset += REQUEST_HEADER_SIZE;
     const payload = stream.subarray(offset, offset + header.payloadSize);
     offset += header.payloadSize;
-    const packets: RecordedPacket[] = [];
-    if (header.code === RequestCode.SendFile) {
-      const first = decodePacketHeader(stream.subarray(offset));
-      const count = packetCount(first.contentSize);
-      for (let i = 0; i < count; i++) {
-        const headerBytes = stream.subarray(offset, offset + PACKET_HEADER_SIZE);
-        offset += PACKET_HEADER_SIZE;
-        const length = chunkLength(first.contentSize, i);
-        packets.push({
-          header: decodePacketHeader(headerBytes),
-          headerBytes,
-          chunk: stream.subarray(offset, offset + length),
-        });
-        offset += length;
-      }
-    }
+    let upload: Upload = { packets: [], content: new Uint8Array(0), size: 0 };
+    if (header.code === RequestCode.SendFile) upload = splitPackets(stream.subarray(offset));
+    offset += upload.size;
     if (offset > stream.length) {
       throw new RangeError(`Cannot split requests: frame at ${start} is cut`);
     }
-    requests.push({ header, bytes: stream.subarray(start, offset), payload, packets });
+    const { packets, content } = upload;
+    requests.push({ header, bytes: stream.subarray(start, offset), payload, packets, content });
   }
   return requests;
+}
+
+/** The packets of an 828 request, its content, and their size on the wire. */
+interface Upload {
+  packets: RecordedPacket[];
+  content: Uint8Array;
+  size: number;
+}
+
+/** Decodes the packets at the start of `stream`, all in one batch. */
+function splitPackets(stream: Uint8Array): Upload {
+  const firstBytes = stream.subarray(0, PACKET_HEADER_SIZE);
+  const decoder = new PacketDecoder(decodePacketHeader(firstBytes));
+  const headers = [firstBytes];
+  const size = decoder.nextBatchSize(decoder.totalPackets);
+  const raw = stream.subarray(PACKET_HEADER_SIZE, PACKET_HEADER_SIZE + size);
+  if (raw.length < size) throw new RangeError("Cannot split packets: the upload is cut");
+  const content = new Uint8Array(decoder.first.contentSize);
+  decoder.decodeBatch(raw, content, (_, header) => headers.push(header));
+  const packets = headers.map((headerBytes, i) => ({
+    header: decodePacketHeader(headerBytes),
+    headerBytes,
+    chunk: content.subarray(
+      i * PACKET_CHUNK_SIZE,
+      i * PACKET_CHUNK_SIZE + chunkLength(content.length, i),
+    ),
+  }));
+  return { packets, content, size: PACKET_HEADER_SIZE + size };
 }
 
 /** Splits a server-to-client recording into responses; throws on leftovers. */
@@ -116,15 +137,4 @@ export function splitResponses(stream: Uint8Array): RecordedResponse[] {
     responses.push({ header, bytes: stream.subarray(start, offset), payload });
   }
   return responses;
-}
-
-/** Joins the chunks of recorded packets into the 828 content. */
-export function joinContent(packets: RecordedPacket[]): Uint8Array {
-  const content = new Uint8Array(packets.reduce((n, p) => n + p.chunk.length, 0));
-  let offset = 0;
-  for (const packet of packets) {
-    content.set(packet.chunk, offset);
-    offset += packet.chunk.length;
-  }
-  return content;
 }

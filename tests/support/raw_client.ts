@@ -12,7 +12,9 @@
  * - Upload builders: {@linkcode encryptContent} (ciphertext || cksum),
  *   {@linkcode buildPackets} (the packets, one array each, to reorder or
  *   corrupt) and {@linkcode uploadStream} (a whole 828 upload of any size,
- *   generated on the fly in constant memory).
+ *   generated on the fly in constant memory). Both cut packets with the
+ *   protocol's `PacketEncoder`; tests that need packets a correct encoder
+ *   never makes corrupt these bytes afterwards, on purpose.
  *
  * @module
  */
@@ -28,26 +30,27 @@ import {
   type ClientId,
   contentSizeFor,
   decodeResponse,
-  decodeResponseHeader,
   encodeFileNameField,
   encodeRequest,
   encodeRequestHeader,
   ExactReader,
+  FULL_PACKET_SIZE,
   generateRsaKeyPair,
   importAesKey,
-  PACKET_CHUNK_SIZE,
   PACKET_HEADER_SIZE,
   packetCount,
+  PacketEncoder,
+  readResponseFrameOrEnd,
   type Request,
   RequestCode,
   type Response,
-  RESPONSE_HEADER_SIZE,
   ResponseCode,
   type RsaKeyPair,
   unwrapAesKey,
-  writePacketHeader,
+  writeAll,
   ZERO_CLIENT_ID,
 } from "../../protocol/mod.ts";
+import { concat } from "./bytes.ts";
 
 /** A response frame as read from the wire. */
 export interface RawResponse {
@@ -58,9 +61,6 @@ export interface RawResponse {
   /** The decoded response. */
   response: Response;
 }
-
-/** Largest payload {@linkcode RawClient.readResponse} accepts. */
-const MAX_PAYLOAD = 64 * 1024;
 
 /** One raw connection to a server. */
 export class RawClient {
@@ -83,8 +83,7 @@ export class RawClient {
 
   /** Sends raw bytes. */
   async send(bytes: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) written += await this.conn.write(bytes.subarray(written));
+    await writeAll(this.conn, bytes);
   }
 
   /** Sends a well-formed request frame. */
@@ -104,18 +103,20 @@ export class RawClient {
     return frame;
   }
 
-  /** Reads the next response frame, or `null` if the server closed the connection. */
+  /**
+   * Reads the next response frame, or `null` if the server closed (or reset)
+   * the connection before its first byte.
+   */
   async readResponseOrEnd(): Promise<RawResponse | null> {
-    let headerBytes: Uint8Array | null;
+    let frame;
     try {
-      headerBytes = await this.#reader.readExactOrEnd(RESPONSE_HEADER_SIZE, RESPONSE_HEADER_SIZE);
+      frame = await readResponseFrameOrEnd(this.#reader);
     } catch (error) {
       if (error instanceof Deno.errors.ConnectionReset) return null;
       throw error;
     }
-    if (headerBytes === null) return null;
-    const header = decodeResponseHeader(headerBytes);
-    const payload = await this.#reader.readExact(header.payloadSize, MAX_PAYLOAD);
+    if (frame === null) return null;
+    const { header, payload } = frame;
     return { code: header.code, payload, response: decodeResponse(header.code, payload) };
   }
 
@@ -251,33 +252,16 @@ export function buildPackets(
   originalSize: number,
   fileNameField: Uint8Array,
 ): Uint8Array[] {
-  const total = packetCount(content.length);
+  const encoder = new PacketEncoder({ contentSize: content.length, originalSize, fileNameField });
   const packets: Uint8Array[] = [];
-  for (let i = 0; i < total; i++) {
-    const chunk = content.subarray(i * PACKET_CHUNK_SIZE, (i + 1) * PACKET_CHUNK_SIZE);
-    const packet = new Uint8Array(PACKET_HEADER_SIZE + chunk.length);
-    writePacketHeader(packet, 0, {
-      contentSize: content.length,
-      originalSize,
-      packetNumber: i,
-      totalPackets: total,
-      fileNameField,
-    });
-    packet.set(chunk, PACKET_HEADER_SIZE);
+  for (let i = 0; i < packetCount(content.length); i++) {
+    const packet = new Uint8Array(PACKET_HEADER_SIZE + chunkLength(content.length, i));
+    const { written } = encoder.encodeInto(content.subarray(encoder.contentEncoded), packet);
+    assert.equal(written, packet.length);
     packets.push(packet);
   }
+  encoder.finish();
   return packets;
-}
-
-/** Concatenates byte arrays. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 /** A deterministic pseudo-random byte pattern: byte `i` of a stream. */
@@ -305,7 +289,6 @@ export function uploadStream(
   const sumPromise = new Promise<number>((resolve) => resolveCksum = resolve);
   const contentSize = contentSizeFor(size);
   const fileNameField = encodeFileNameField(fileName);
-  const totalPackets = packetCount(contentSize);
 
   async function* content(): AsyncGenerator<Uint8Array> {
     const encryptor = new AesCbcEncryptor(await importAesKey(aesKey));
@@ -327,40 +310,22 @@ export function uploadStream(
 
   async function* frames(): AsyncGenerator<Uint8Array> {
     yield encodeRequestHeader(clientId, RequestCode.SendFile, 0);
-    const fullPacket = PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE;
-    const out = new Uint8Array(128 * fullPacket);
-    let o = 0;
-    let packet = 0;
-    let filled = 0; // bytes of the current packet's chunk written so far
+    const encoder = new PacketEncoder({ contentSize, originalSize: size, fileNameField });
+    const out = new Uint8Array(128 * FULL_PACKET_SIZE);
+    let used = 0;
     for await (const piece of content()) {
-      for (let p = 0; p < piece.length;) {
-        if (filled === 0) {
-          writePacketHeader(out, o, {
-            contentSize,
-            originalSize: size,
-            packetNumber: packet,
-            totalPackets,
-            fileNameField,
-          });
-          o += PACKET_HEADER_SIZE;
-        }
-        const length = chunkLength(contentSize, packet);
-        const n = Math.min(length - filled, piece.length - p);
-        out.set(piece.subarray(p, p + n), o);
-        o += n;
-        p += n;
-        filled += n;
-        if (filled === length) {
-          packet++;
-          filled = 0;
-          if (o + fullPacket > out.length) {
-            yield out.subarray(0, o);
-            o = 0;
-          }
+      for (let offset = 0; offset < piece.length;) {
+        const { read, written } = encoder.encodeInto(piece.subarray(offset), out.subarray(used));
+        offset += read;
+        used += written;
+        if (offset < piece.length) { // the batch is full
+          yield out.subarray(0, used);
+          used = 0;
         }
       }
     }
-    if (o > 0) yield out.subarray(0, o);
+    encoder.finish();
+    if (used > 0) yield out.subarray(0, used);
   }
   return { frames: frames(), cksum: sumPromise };
 }
