@@ -27,10 +27,10 @@ async function discoverFrom(script: (peer: FakePeer) => Promise<void>, timeoutMs
 
 Deno.test("discovery reads the offer of a server with the secure mode", async () => {
   const result = await discoverFrom(async (peer) => {
-    const request = await peer.read();
+    const request = await peer.readHeader();
     assert.equal(request?.code, DISCOVERY_REQUEST_CODE);
     assert.deepEqual(request?.clientId, new Uint8Array(16));
-    assert.equal(request?.payload.length, 0);
+    assert.equal(request?.payloadSize, 0);
     await peer.send(encodeDiscoveryResponse({ securePort: 4321, certificate: CERTIFICATE }));
   });
   assert.deepEqual(result.offer, { securePort: 4321, certificate: CERTIFICATE });
@@ -40,18 +40,20 @@ Deno.test("no offer from servers without the secure mode", async (t) => {
   const cases: [string, (peer: FakePeer) => Promise<void>, RegExp, number?][] = [
     [
       "closes on the unknown code, as the reference does",
-      async (peer) => void await peer.read(),
+      async (peer) => void await peer.readHeader(),
       /closed the connection/,
     ],
     [
       "answers 1607, as an older server of ours does",
       (peer) =>
-        peer.read().then(() => peer.send({ code: ResponseCode.GeneralError, text: "unknown" })),
+        peer.readHeader().then(() =>
+          peer.send({ code: ResponseCode.GeneralError, text: "unknown" })
+        ),
       /answered the discovery request with 1607/,
     ],
     [
       "stays silent",
-      (peer) => peer.read().then(() => new Promise((resolve) => setTimeout(resolve, 600))),
+      (peer) => peer.readHeader().then(() => new Promise((resolve) => setTimeout(resolve, 600))),
       /did not answer the discovery request in 0.3 s/,
       300,
     ],
@@ -69,7 +71,7 @@ Deno.test("a malformed offer, or no server at all, is an error", async () => {
   await assert.rejects(
     () =>
       discoverFrom(async (peer) => {
-        await peer.read();
+        await peer.readHeader();
         const frame = encodeDiscoveryResponse({ securePort: 4321, certificate: CERTIFICATE });
         frame[7] = 9; // secure mode version 9
         await peer.send(frame);
@@ -79,7 +81,7 @@ Deno.test("a malformed offer, or no server at all, is an error", async () => {
   await assert.rejects(
     () =>
       discoverFrom(async (peer) => {
-        await peer.read();
+        await peer.readHeader();
         await peer.send(encodeResponseHeader(1650, 100_000)); // far beyond a certificate
       }),
     (error: Error) => error instanceof ClientError && error.exitCode === 4,

@@ -54,7 +54,7 @@ function tlsServer(identity: ServerIdentity, port = 0) {
 /** A plain port that answers discovery with an offer, or closes like the reference. */
 function plainServer(offer: { securePort: number; identity: ServerIdentity } | undefined) {
   return startFakeServer(async (peer) => {
-    await peer.read();
+    await peer.readHeader();
     if (offer === undefined) return;
     await peer.send(
       encodeDiscoveryResponse({
@@ -141,47 +141,47 @@ Deno.test("a server without the secure mode gets plain v3, unless --secure", asy
   });
 });
 
-Deno.test("a pinned server whose secure port is closed: no fallback, one clear message", async () => {
+/** Pins the genuine server on first contact, then stops its TLS listener and runs `then`. */
+async function afterPinning(
+  then: (folder: string, plain: FakeServer, securePort: number) => Promise<void>,
+): Promise<void> {
   await withFolder(async (folder) => {
     const tls = tlsServer(GENUINE);
     const plain = plainServer({ securePort: tls.port, identity: GENUINE });
     try {
       await secureOrFail(options(folder, plain));
       await tls.close();
-      const message = await refused(options(folder, plain, { requireSecure: false }), 3);
-      assert.match(message, new RegExp(`^Cannot reach the secure port ${tls.port} of 127.0.0.1`));
-      assert.match(message, /known_servers line \d+\), so the client never falls back/);
-      assert.equal(plain.peers.length, 1, "no plain connection after pinning");
+      await then(folder, plain, tls.port);
     } finally {
       await plain.close();
       await tls.close();
     }
   });
+}
+
+Deno.test("a pinned server whose secure port is closed: no fallback, one clear message", async () => {
+  await afterPinning(async (folder, plain, securePort) => {
+    const message = await refused(options(folder, plain, { requireSecure: false }), 3);
+    assert.match(message, new RegExp(`^Cannot reach the secure port ${securePort} of 127.0.0.1`));
+    assert.match(message, /known_servers line \d+\), so the client never falls back/);
+    assert.equal(plain.peers.length, 1, "no plain connection after pinning");
+  });
 });
 
 Deno.test("another identity on the same host and port is refused", async () => {
-  await withFolder(async (folder) => {
-    const tls = tlsServer(GENUINE);
-    const plain = plainServer({ securePort: tls.port, identity: GENUINE });
+  await afterPinning(async (folder, plain, securePort) => {
+    const impostor = tlsServer(IMPOSTOR, securePort);
     try {
-      await secureOrFail(options(folder, plain));
-      await tls.close();
-      const impostor = tlsServer(IMPOSTOR, tls.port);
-      try {
-        const message = await refused(options(folder, plain), 4);
-        assert.match(message, /^Cannot trust 127\.0\.0\.1:\d+: it presents another certificate/);
-        assert.ok(message.includes(formatFingerprint(GENUINE.fingerprint)));
-        assert.match(message, /server fingerprint/);
-        assert.match(message, /re-pin with --pin/);
-      } finally {
-        await impostor.close();
-      }
-      const { entries } = await loadKnownServers(folder);
-      assert.deepEqual(entries[0]!.fingerprint, GENUINE.fingerprint, "the pin is kept");
+      const message = await refused(options(folder, plain), 4);
+      assert.match(message, /^Cannot trust 127\.0\.0\.1:\d+: it presents another certificate/);
+      assert.ok(message.includes(formatFingerprint(GENUINE.fingerprint)));
+      assert.match(message, /server fingerprint/);
+      assert.match(message, /re-pin with --pin/);
     } finally {
-      await plain.close();
-      await tls.close();
+      await impostor.close();
     }
+    const { entries } = await loadKnownServers(folder);
+    assert.deepEqual(entries[0]!.fingerprint, GENUINE.fingerprint, "the pin is kept");
   });
 });
 

@@ -21,7 +21,9 @@ import {
   PacketDecoder,
   type PacketHeader,
   readRequestFrame,
+  readRequestHeader,
   RequestCode,
+  type RequestHeader,
   type Response,
   wrapAesKey,
   writeAll,
@@ -82,6 +84,14 @@ export class FakePeer {
     };
     if (header.code === RequestCode.SendFile) await this.#readPackets(request);
     return request;
+  }
+
+  /**
+   * Reads only a request header, whatever its code (the secure mode's
+   * discovery request is one the v3 frame readers do not know).
+   */
+  readHeader(): Promise<RequestHeader | null> {
+    return readRequestHeader(this.#reader);
   }
 
   async #readPackets(request: FakeRequest): Promise<void> {
