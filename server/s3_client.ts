@@ -1,0 +1,69 @@
+/**
+ * An S3 client configured for S3-compatible gateways (Ceph's radosgw, MinIO
+ * and the like) with every setting given, so the SDK looks nothing up on its
+ * own: no `~/.aws` files, no environment, no operating system details. The
+ * server thus needs no permission beyond the network to reach its store.
+ *
+ * Settings an S3-compatible gateway needs:
+ *
+ * | setting                                         | without it                          |
+ * | ----------------------------------------------- | ----------------------------------- |
+ * | `forcePathStyle: true`                          | bucket names become host names      |
+ * | `requestChecksumCalculation: "WHEN_REQUIRED"`   | streamed uploads fail on radosgw    |
+ * | `responseChecksumValidation: "WHEN_REQUIRED"`   | streamed uploads fail on radosgw    |
+ *
+ * @example
+ * ```ts
+ * import { createS3Client } from "./s3_client.ts";
+ * const client = createS3Client({
+ *   endpoint: "http://127.0.0.1:7480",
+ *   region: "us-east-1",
+ *   accessKeyId: "key",
+ *   secretAccessKey: "secret",
+ * });
+ * client.destroy();
+ * ```
+ *
+ * @module
+ */
+
+import { S3Client } from "@aws-sdk/client-s3";
+
+/** Where an S3-compatible store is and how to sign in to it. */
+export interface S3Settings {
+  /** The gateway's base URL, such as `http://127.0.0.1:7480`. */
+  endpoint: string;
+  /** The region to sign requests for (S3-compatible gateways accept any). */
+  region: string;
+  /** Access key. */
+  accessKeyId: string;
+  /** Secret key. */
+  secretAccessKey: string;
+}
+
+/** A client for `settings`, with nothing left for the SDK to look up. */
+export function createS3Client(settings: S3Settings): S3Client {
+  return new S3Client({
+    endpoint: settings.endpoint,
+    region: settings.region,
+    credentials: {
+      accessKeyId: settings.accessKeyId,
+      secretAccessKey: settings.secretAccessKey,
+    },
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    // Each of these would otherwise be read from the environment, ~/.aws or the OS.
+    defaultUserAgentProvider: () => Promise.resolve([["file-transfer-server"]]),
+    defaultsMode: "standard",
+    maxAttempts: 3,
+    retryMode: "standard",
+    useArnRegion: false,
+    useDualstackEndpoint: false,
+    useFipsEndpoint: false,
+    disableS3ExpressSessionAuth: true,
+    authSchemePreference: [],
+    sigv4aSigningRegionSet: [],
+    userAgentAppId: "",
+  });
+}
