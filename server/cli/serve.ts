@@ -6,13 +6,12 @@
  * @module
  */
 
-import { configure, getLogger, getTextFormatter, type LogLevel, type Sink } from "@logtape/logtape";
-import { join } from "node:path";
+import { getLogger, type LogLevel } from "@logtape/logtape";
 import { DataFolderError } from "../errors.ts";
+import { setupLogging } from "../logging.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server.ts";
 
-/** Name of the log file in the data folder. */
-export const LOG_FILE = "server.log";
+export { LOG_FILE } from "../logging.ts";
 
 /** What {@linkcode serve} needs. */
 export interface ServeOptions extends ServerOptions {
@@ -27,21 +26,20 @@ export interface ServeOptions extends ServerOptions {
  * opened; the start-up errors of {@linkcode startServer}.
  */
 export async function serve(options: ServeOptions): Promise<void> {
-  const logFile = await openLogFile(options.dir);
+  const logging = await openLog(options.dir, options.logLevel);
   try {
-    await configureLog(logFile, options.logLevel);
     const { logLevel: _, ...serverOptions } = options;
     await runUntilSignalled(serverOptions);
   } finally {
-    logFile.close();
+    await logging[Symbol.asyncDispose]();
   }
 }
 
-/** Creates the data folder and opens its log file for appending. */
-async function openLogFile(dir: string): Promise<Deno.FsFile> {
+/** Creates the data folder and sends the log there (see logging.ts). */
+async function openLog(dir: string, level: LogLevel): Promise<AsyncDisposable> {
   try {
     await Deno.mkdir(dir, { recursive: true });
-    return await Deno.open(join(dir, LOG_FILE), { append: true, create: true });
+    return await setupLogging({ dir, level });
   } catch (error) {
     const reason = error instanceof Deno.errors.NotCapable
       ? outsidePermissions(dir)
@@ -70,33 +68,6 @@ export function outsidePermissions(dir: string): string {
       "or start the compiled server (deno task compile) in that folder";
   }
   return "the server's --allow-read and --allow-write permissions do not cover it";
-}
-
-function writeAllSync(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
-  let written = 0;
-  while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
-}
-
-/**
- * One log line. Strings appear as they are, without quotes: every string the
- * server logs is its own text or a name it has already validated.
- */
-const formatLine = getTextFormatter({ value: "bare" });
-
-/** A sink writing formatted lines synchronously, so no line is lost on exit. */
-function lineSink(file: { writeSync(p: Uint8Array): number }): Sink {
-  const encoder = new TextEncoder();
-  return (record) => writeAllSync(file, encoder.encode(formatLine(record)));
-}
-
-async function configureLog(logFile: Deno.FsFile, level: LogLevel): Promise<void> {
-  await configure({
-    sinks: { stderr: lineSink(Deno.stderr), file: lineSink(logFile) },
-    loggers: [
-      { category: ["server"], lowestLevel: level, sinks: ["stderr", "file"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
-    ],
-  });
 }
 
 async function runUntilSignalled(options: ServerOptions): Promise<void> {
