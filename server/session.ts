@@ -22,7 +22,8 @@
  * Errors: a request that makes no sense here, or whose payload does not
  * decode (a bad name, a bad key), gets 1607 and the connection goes on. An
  * unknown code gets 1607; a payload of up to 4 KiB is skipped and the
- * connection goes on, a larger one closes it. A frame that cannot be parsed
+ * connection goes on, a larger one closes it. After {@linkcode MAX_REJECTIONS}
+ * such 1607s the connection is closed. A frame that cannot be parsed
  * (a payload size wrong for its code, a bad packet, 828 before a key
  * exchange) gets 1607 and the connection is closed. An upload the server
  * cannot store (disk full, folder unwritable) is read to its end, then gets
@@ -60,6 +61,15 @@ import { receiveUpload, type UploadResult } from "./upload.ts";
 
 /** Largest payload of an unknown request that is skipped rather than closing the connection. */
 export const MAX_SKIPPED_PAYLOAD = 4096;
+
+/** Rejected requests on one connection logged in full; the rest are counted in one line. */
+export const LOGGED_REJECTIONS = 1;
+/**
+ * Rejected requests (1607) after which a connection is closed: a client that
+ * resends a request the server does not accept gets nowhere, and the log
+ * grows by less than what it sends.
+ */
+export const MAX_REJECTIONS = 32;
 
 /**
  * The connection's read buffer. Requests are at most 438 bytes, and upload
@@ -113,6 +123,7 @@ export class ClientSession {
   #idleSince = 0;
   #shuttingDown = false;
   #evicted = false;
+  #rejections = 0;
 
   /**
    * Creates a session; {@linkcode ClientSession.run} serves it.
@@ -189,6 +200,10 @@ export class ClientSession {
           reason = "the server closed it after an error";
           break;
         }
+        if (this.#rejections >= MAX_REJECTIONS) {
+          reason = `${MAX_REJECTIONS} requests were rejected`;
+          break;
+        }
         this.#conn.endRequest();
       }
       if (this.#shuttingDown && !this.#conn.closed) reason = "the server is shutting down";
@@ -196,6 +211,11 @@ export class ClientSession {
       reason = await this.#failed(error);
     } finally {
       this.#conn.close();
+      if (this.#rejections > LOGGED_REJECTIONS) {
+        this.#logger.warn("{count} more rejections from {peer}", {
+          count: this.#rejections - LOGGED_REJECTIONS,
+        });
+      }
       this.#logger.info("Connection {connection} from {peer} closed: {reason}", { reason });
     }
   }
@@ -531,7 +551,9 @@ export class ClientSession {
   }
 
   async #reject(code: number, reason: string): Promise<void> {
-    this.#logger.warn("Rejected request {code} from {peer}: {reason}", { code, reason });
+    if (++this.#rejections <= LOGGED_REJECTIONS) {
+      this.#logger.warn("Rejected request {code} from {peer}: {reason}", { code, reason });
+    }
     await this.#send({ code: ResponseCode.GeneralError, text: shortText(reason) });
   }
 
