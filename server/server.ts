@@ -19,8 +19,9 @@ import { formatBytes } from "../protocol/units.ts";
 import { ServerDatabase } from "./database.ts";
 import { RECEIVED_FILES_DIR, removeStaleTemporaryFiles } from "./file_store.ts";
 import { DataFolderError } from "./errors.ts";
-import { formatAddress, listen, type Listener, type Listening } from "./listen.ts";
+import { formatAddress, listen, type Listener, type Listening, plainHost } from "./listen.ts";
 import { readPortInfo } from "./port_info.ts";
+import { ConnectionSlots } from "./connection_slots.ts";
 import { ClientSession } from "./session.ts";
 import { TimedConn } from "./timed_conn.ts";
 
@@ -30,8 +31,14 @@ export const DATABASE_FILE = "server.db";
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** Default for {@linkcode ServerOptions.requestTimeoutMs}. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+/** Default for {@linkcode ServerOptions.headerTimeoutMs}. */
+export const DEFAULT_HEADER_TIMEOUT_MS = 5_000;
+/** Default for {@linkcode ServerOptions.signInTimeoutMs}. */
+export const DEFAULT_SIGN_IN_TIMEOUT_MS = 15_000;
 /** Default for {@linkcode ServerOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 256;
+/** Default for {@linkcode ServerOptions.maxConnectionsPerAddress}: a quarter of the slots. */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
 /** Default for {@linkcode ServerOptions.shutdownGraceMs}. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
 
@@ -53,11 +60,28 @@ export interface ServerOptions {
    */
   requestTimeoutMs?: number;
   /**
-   * Most open connections. When all are taken, the connection idle for the
-   * longest is closed to make room; when none is idle, the new one is closed
-   * at once. Default 256.
+   * How long a request may take from its first byte to the end of its header
+   * and payload (an upload's packets are under `requestTimeoutMs`). Default 5 s.
+   */
+  headerTimeoutMs?: number;
+  /**
+   * How long a connection may stay open without a client signing in on it
+   * (826 or 827 accepted). Default 15 s.
+   */
+  signInTimeoutMs?: number;
+  /**
+   * Most open connections. When all are taken, the oldest connection on
+   * which nobody signed in is closed to make room, else the one idle for the
+   * longest; when every one is signed in and busy, the new one is closed at
+   * once. Default 256.
    */
   maxConnections?: number;
+  /**
+   * Most open connections from one address, chosen among that address's
+   * connections in the same way. Default 64; tests that open hundreds of
+   * connections from 127.0.0.1 raise it.
+   */
+  maxConnectionsPerAddress?: number;
   /** How long running uploads may finish on {@linkcode RunningServer.close}; default 5 s. */
   shutdownGraceMs?: number;
 }
@@ -95,6 +119,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       `Cannot start server: the maximum file size must be 0 to ${MAX_ENCODABLE_FILE_SIZE} bytes`,
     );
   }
+  const limits = {
+    maxFileSize,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
+    signInTimeoutMs: options.signInTimeoutMs ?? DEFAULT_SIGN_IN_TIMEOUT_MS,
+    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
+      DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+  };
+  const slots = new ConnectionSlots<Slot>({
+    maxConnections: limits.maxConnections,
+    maxPerAddress: limits.maxConnectionsPerAddress,
+  });
   const receivedDir = join(options.dir, RECEIVED_FILES_DIR);
   await prepareDataFolder(receivedDir);
 
@@ -120,14 +159,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw error;
   }
   const { listener } = listening;
-  const server = new Server(listener, db, {
-    receivedDir,
-    maxFileSize,
-    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-    maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-    shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
-  });
+  const server = new Server(listener, db, { receivedDir, ...limits }, slots);
   if (listening.note !== undefined) logger.warn("{note}", { note: listening.note });
   logger.info(
     "Listening on {address}; data in {dir}; files up to {maxFileSize}",
@@ -152,8 +184,30 @@ interface Limits {
   maxFileSize: number;
   idleTimeoutMs: number;
   requestTimeoutMs: number;
+  headerTimeoutMs: number;
+  signInTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
   shutdownGraceMs: number;
+}
+
+/** A session in a connection slot: what {@linkcode ConnectionSlots} sees of it. */
+class Slot {
+  readonly session: ClientSession;
+  readonly address: string;
+
+  constructor(session: ClientSession, address: string) {
+    this.session = session;
+    this.address = address;
+  }
+
+  get signedIn(): boolean {
+    return this.session.signedIn;
+  }
+
+  get idleSince(): number | undefined {
+    return this.session.idleSince;
+  }
 }
 
 class Server implements RunningServer {
@@ -163,15 +217,22 @@ class Server implements RunningServer {
   #db: ServerDatabase;
   #limits: Limits;
   #sessions = new Map<ClientSession, Promise<void>>();
+  #slots: ConnectionSlots<Slot>;
   #nextId = 1;
   #closing: Promise<void> | undefined;
   #acceptLoop: Promise<void>;
   #resolveFinished!: () => void;
 
-  constructor(listener: Listener, db: ServerDatabase, limits: Limits) {
+  constructor(
+    listener: Listener,
+    db: ServerDatabase,
+    limits: Limits,
+    slots: ConnectionSlots<Slot>,
+  ) {
     this.#listener = listener;
     this.#db = db;
     this.#limits = limits;
+    this.#slots = slots;
     this.port = listener.port;
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     this.#acceptLoop = this.#accept();
@@ -198,49 +259,64 @@ class Server implements RunningServer {
         conn.close();
         return;
       }
-      if (this.#sessions.size >= this.#limits.maxConnections && !this.#evictIdle(peer)) {
-        logger.warn("Refused a connection from {peer}: {max} connections are open already", {
-          peer,
-          max: this.#limits.maxConnections,
-        });
+      const address = plainHost(conn.remoteAddr.hostname);
+      if (!this.#makeRoom(address, peer)) {
         conn.close();
         continue;
       }
-      const session = new ClientSession(
-        new TimedConn(conn, this.#limits.idleTimeoutMs, this.#limits.requestTimeoutMs),
-        peer,
-        this.#nextId++,
-        {
-          db: this.#db,
-          receivedDir: this.#limits.receivedDir,
-          maxFileSize: this.#limits.maxFileSize,
-        },
-      );
-      this.#sessions.set(
-        session,
-        session.run().finally(() => this.#sessions.delete(session)),
-      );
+      this.#open(conn, address, peer);
     }
   }
 
-  /** Closes the connection idle for the longest, if any; returns whether it did. */
-  #evictIdle(peer: string): boolean {
-    let oldest: ClientSession | undefined;
-    let oldestSince = Infinity;
-    for (const session of this.#sessions.keys()) {
-      const since = session.idleSince;
-      if (since !== undefined && since < oldestSince) {
-        oldest = session;
-        oldestSince = since;
-      }
+  /**
+   * Closes a connection if the caps call for it (see connection_slots.ts);
+   * returns whether the newcomer from `address` may be served.
+   */
+  #makeRoom(address: string, peer: string): boolean {
+    const fromAddress = this.#slots.countFrom(address);
+    const room = this.#slots.makeRoom(address);
+    const cap = fromAddress >= this.#limits.maxConnectionsPerAddress
+      ? `${this.#limits.maxConnectionsPerAddress} connections from ${address} are open`
+      : `${this.#limits.maxConnections} connections are open`;
+    if (room === undefined) {
+      logger.warn("Refused a connection from {peer}: {cap}, all signed in and busy", {
+        peer,
+        cap,
+      });
+      return false;
     }
-    if (oldest === undefined) return false;
-    logger.warn("{max} connections are open: closing the longest idle one for {peer}", {
-      max: this.#limits.maxConnections,
-      peer,
-    });
-    oldest.evict();
+    for (const slot of room) slot.session.evict(`${cap}: room made for ${peer}`);
     return true;
+  }
+
+  /** Serves `conn` in a new session, with its sign-in deadline. */
+  #open(conn: Deno.TcpConn, address: string, peer: string): void {
+    const limits = this.#limits;
+    const session = new ClientSession(
+      new TimedConn(conn, {
+        idleMs: limits.idleTimeoutMs,
+        requestMs: limits.requestTimeoutMs,
+        headerMs: limits.headerTimeoutMs,
+      }),
+      peer,
+      this.#nextId++,
+      { db: this.#db, receivedDir: limits.receivedDir, maxFileSize: limits.maxFileSize },
+    );
+    const slot = new Slot(session, address);
+    this.#slots.add(slot);
+    const signInDeadline = setTimeout(() => {
+      if (session.signedIn) return;
+      this.#slots.remove(slot);
+      session.evict(`nobody signed in within ${limits.signInTimeoutMs / 1000} s`);
+    }, limits.signInTimeoutMs);
+    this.#sessions.set(
+      session,
+      session.run().finally(() => {
+        clearTimeout(signInDeadline);
+        this.#slots.remove(slot);
+        this.#sessions.delete(session);
+      }),
+    );
   }
 
   close(): Promise<void> {

@@ -122,7 +122,7 @@ export class ClientSession {
   #waitingForRequest = false;
   #idleSince = 0;
   #shuttingDown = false;
-  #evicted = false;
+  #evictedFor: string | undefined;
   #rejections = 0;
 
   /**
@@ -171,9 +171,14 @@ export class ClientSession {
       : undefined;
   }
 
-  /** Closes an idle connection to make room for a new one. */
-  evict(): void {
-    this.#evicted = true;
+  /** Whether a client signed in on this connection (826 or 827 accepted). */
+  get signedIn(): boolean {
+    return this.#signedIn !== undefined;
+  }
+
+  /** Closes the connection for `reason` (to make room for a new one, say). */
+  evict(reason: string): void {
+    this.#evictedFor ??= reason;
     this.#conn.close();
   }
 
@@ -221,9 +226,11 @@ export class ClientSession {
   }
 
   async #failed(error: unknown): Promise<string> {
-    if (this.#evicted) {
-      this.#logger.warn("Connection {connection} from {peer} closed while idle: connections full");
-      return "closed to make room for a new connection";
+    if (this.#evictedFor !== undefined) {
+      this.#logger.warn("Connection {connection} from {peer} closed by the server: {reason}", {
+        reason: this.#evictedFor,
+      });
+      return this.#evictedFor;
     }
     if (this.#conn.requestTooSlow) {
       this.#logger.warn(
@@ -280,6 +287,7 @@ export class ClientSession {
       );
     }
     const payload = await reader.readExact(expected, expected);
+    this.#conn.endHeader();
     if (this.#expectUpload && code !== RequestCode.SendFile) {
       this.#expectUpload = false;
       this.#forgetAwaiting();

@@ -1,53 +1,87 @@
 /**
  * A TCP connection whose every read and write has a deadline: a peer that
  * goes quiet, or stops reading, is disconnected instead of holding a
- * connection slot forever. A request as a whole has a deadline too, so a
- * peer trickling a byte every few seconds (slow loris) is cut off as well.
+ * connection slot forever. A request has two deadlines of its own, both
+ * counted from its first byte, so a peer trickling a byte every few seconds
+ * (slow loris) is cut off as well:
+ *
+ * | deadline | covers                                                  | restarted           |
+ * |----------|---------------------------------------------------------|---------------------|
+ * | idle     | one read or one write                                   | by each call        |
+ * | header   | the request header and payload (not an upload's packets) | never               |
+ * | request  | the whole request, an upload's packets included         | by each MiB received |
+ *
+ * The deadlines themselves are `protocol/deadline.ts`'s; this file only
+ * decides when each starts and ends.
  *
  * @module
  */
 
-import type { ByteSource } from "../protocol/mod.ts";
+import { type ByteSource, withDeadline, writeAll } from "../protocol/mod.ts";
 
 /** Every this many bytes of a request restart its deadline (a minimum rate). */
 export const REQUEST_PROGRESS_BYTES = 1024 * 1024;
 
+/** The deadlines of a {@linkcode TimedConn}, in milliseconds. */
+export interface ConnDeadlines {
+  /** How long one read or write may wait. */
+  idleMs: number;
+  /**
+   * How long a whole request may take to arrive, from its first byte; each
+   * {@linkcode REQUEST_PROGRESS_BYTES} received restart it. No limit when omitted.
+   */
+  requestMs?: number;
+  /**
+   * How long a request's header and payload may take to arrive, from its
+   * first byte, until {@linkcode TimedConn.endHeader}. No limit when omitted.
+   */
+  headerMs?: number;
+}
+
+/** Which deadline passed. */
+export type Expired = "idle" | "header" | "request";
+
 /**
- * Wraps a `Deno.Conn`: each {@linkcode TimedConn.read} and
- * {@linkcode TimedConn.write} arms a timer that closes the connection when
- * it fires, so the pending call fails. Closing is idempotent.
+ * Wraps a `Deno.Conn`: a deadline that passes closes the connection, so the
+ * pending call fails. Closing is idempotent.
  */
 export class TimedConn implements ByteSource {
   #conn: Deno.Conn;
-  #timeoutMs: number;
-  #requestTimeoutMs: number | undefined;
+  #deadlines: ConnDeadlines;
   #requestTimer: ReturnType<typeof setTimeout> | undefined;
+  #headerTimer: ReturnType<typeof setTimeout> | undefined;
   #requestPending = false;
+  #requestStarted = false;
   #requestBytes = 0;
   #closed = false;
-  #timedOut = false;
-  /** Called when a deadline passes, just before the connection is closed. */
+  #expired: Expired | undefined;
+  /** Called when the idle deadline passes, just before the connection is closed. */
   onTimeout: (() => void) | undefined;
-  #requestTooSlow = false;
 
   /**
    * Wraps `conn`.
    *
    * @param conn The connection; this object owns it from now on.
-   * @param timeoutMs How long one read or write may wait.
-   * @param requestTimeoutMs How long a whole request may take to arrive, from
-   * its first byte; each {@linkcode REQUEST_PROGRESS_BYTES} received restart
-   * it. No limit when omitted.
+   * @param deadlines The deadlines.
    */
-  constructor(conn: Deno.Conn, timeoutMs: number, requestTimeoutMs?: number) {
+  constructor(conn: Deno.Conn, deadlines: ConnDeadlines) {
     this.#conn = conn;
-    this.#timeoutMs = timeoutMs;
-    this.#requestTimeoutMs = requestTimeoutMs;
+    this.#deadlines = deadlines;
+  }
+
+  /** Which deadline passed (and so closed the connection), if any. */
+  get expired(): Expired | undefined {
+    return this.#expired;
   }
 
   /** Whether a request took too long to arrive (and so closed the connection). */
   get requestTooSlow(): boolean {
-    return this.#requestTooSlow;
+    return this.#expired === "header" || this.#expired === "request";
+  }
+
+  /** Whether a read or write timed out (and so closed the connection). */
+  get timedOut(): boolean {
+    return this.#expired !== undefined;
   }
 
   /**
@@ -55,11 +89,11 @@ export class TimedConn implements ByteSource {
    * the connection is idle.
    */
   get awaitingRequest(): boolean {
-    return this.#requestPending && this.#requestTimer === undefined;
+    return this.#requestPending && !this.#requestStarted;
   }
 
   /**
-   * Starts waiting for a request: its deadline starts with the next byte
+   * Starts waiting for a request: its deadlines start with the next byte
    * read. Ends the previous request, if any.
    */
   beginRequest(): void {
@@ -67,17 +101,20 @@ export class TimedConn implements ByteSource {
     this.#requestPending = true;
   }
 
-  /** Ends the current request: its deadline no longer applies. */
+  /** The request's header and payload are in: only the request deadline applies now. */
+  endHeader(): void {
+    clearTimeout(this.#headerTimer);
+    this.#headerTimer = undefined;
+  }
+
+  /** Ends the current request: its deadlines no longer apply. */
   endRequest(): void {
+    this.endHeader();
     clearTimeout(this.#requestTimer);
     this.#requestTimer = undefined;
     this.#requestPending = false;
+    this.#requestStarted = false;
     this.#requestBytes = 0;
-  }
-
-  /** Whether a read or write timed out (and so closed the connection). */
-  get timedOut(): boolean {
-    return this.#timedOut;
   }
 
   /** Whether the connection is closed. */
@@ -87,32 +124,14 @@ export class TimedConn implements ByteSource {
 
   /** Reads up to `p.length` bytes; `null` at the end of the stream. */
   async read(p: Uint8Array): Promise<number | null> {
-    const n = await this.#timed(() => this.#conn.read(p));
+    const n = await this.#timed(this.#conn.read(p));
     if (n !== null && n > 0 && this.#requestPending) this.#progress(n);
     return n;
   }
 
-  /** Arms the request deadline on its first byte, re-arms it every 1 MiB. */
-  #progress(n: number): void {
-    if (this.#requestTimeoutMs === undefined) return;
-    this.#requestBytes += n;
-    if (this.#requestTimer !== undefined && this.#requestBytes < REQUEST_PROGRESS_BYTES) return;
-    clearTimeout(this.#requestTimer);
-    this.#requestBytes = 0;
-    this.#requestTimer = setTimeout(() => {
-      this.#requestTimer = undefined;
-      this.#requestTooSlow = true;
-      this.#timedOut = true;
-      this.close();
-    }, this.#requestTimeoutMs);
-  }
-
   /** Writes all of `bytes`. */
   async write(bytes: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < bytes.length) {
-      written += await this.#timed(() => this.#conn.write(bytes.subarray(written)));
-    }
+    await writeAll({ write: (p) => this.#timed(this.#conn.write(p)) }, bytes);
   }
 
   /** Closes the connection; does nothing if it is closed already. */
@@ -127,16 +146,37 @@ export class TimedConn implements ByteSource {
     }
   }
 
-  async #timed<T>(operation: () => Promise<T>): Promise<T> {
-    const timer = setTimeout(() => {
-      this.#timedOut = true;
-      this.onTimeout?.();
-      this.close();
-    }, this.#timeoutMs);
-    try {
-      return await operation();
-    } finally {
-      clearTimeout(timer);
+  /** Arms the deadlines on a request's first byte; re-arms the request's every 1 MiB. */
+  #progress(n: number): void {
+    if (!this.#requestStarted) {
+      this.#requestStarted = true;
+      this.#headerTimer = this.#arm(this.#deadlines.headerMs, "header");
     }
+    this.#requestBytes += n;
+    if (this.#requestTimer !== undefined && this.#requestBytes < REQUEST_PROGRESS_BYTES) return;
+    clearTimeout(this.#requestTimer);
+    this.#requestBytes = 0;
+    this.#requestTimer = this.#arm(this.#deadlines.requestMs, "request");
+  }
+
+  #arm(ms: number | undefined, which: Expired): ReturnType<typeof setTimeout> | undefined {
+    if (ms === undefined) return undefined;
+    return setTimeout(() => this.#expire(which), ms);
+  }
+
+  #expire(which: Expired): void {
+    this.#expired ??= which;
+    this.close();
+  }
+
+  #timed<T>(operation: Promise<T>): Promise<T> {
+    return withDeadline(operation, this.#deadlines.idleMs, {
+      onExpire: () => {
+        this.#expired ??= "idle";
+        this.onTimeout?.();
+        this.close();
+      },
+      message: `Cannot go on: no data for ${this.#deadlines.idleMs} ms`,
+    });
   }
 }

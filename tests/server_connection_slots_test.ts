@@ -1,0 +1,160 @@
+/**
+ * Issue 11, §2 "Connection slots": who is closed to make room when a cap is
+ * reached (the policy alone, with several addresses), and against a live
+ * server the header deadline, the sign-in deadline and the per-address cap.
+ */
+
+import assert from "node:assert/strict";
+import { encodeRequestHeader, RequestCode, ZERO_CLIENT_ID } from "../protocol/mod.ts";
+import { ConnectionSlots, type SlotHolder } from "../server/connection_slots.ts";
+import { RawClient, signUp } from "./support/raw_client.ts";
+import { delay, within } from "./support/reliability.ts";
+import { withServer } from "./support/test_server.ts";
+
+interface Holder extends SlotHolder {
+  name: string;
+}
+
+function holder(name: string, address: string, state: "new" | "busy" | number): Holder {
+  return {
+    name,
+    address,
+    signedIn: state !== "new",
+    idleSince: typeof state === "number" ? state : undefined,
+  };
+}
+
+Deno.test("connection slots: who makes room for a newcomer", async (t) => {
+  const cases: {
+    name: string;
+    max: number;
+    perAddress: number;
+    open: Holder[];
+    newcomer: string;
+    expected: string[] | undefined;
+  }[] = [
+    {
+      name: "room left: nobody is closed",
+      max: 3,
+      perAddress: 3,
+      open: [holder("a", "A", "new")],
+      newcomer: "B",
+      expected: [],
+    },
+    {
+      name: "full: the oldest connection not signed in goes, even if a signed-in one is idle",
+      max: 3,
+      perAddress: 3,
+      open: [holder("idle", "A", 0), holder("old", "B", "new"), holder("young", "C", "new")],
+      newcomer: "D",
+      expected: ["old"],
+    },
+    {
+      name: "full, everyone signed in: the one idle the longest goes",
+      max: 3,
+      perAddress: 3,
+      open: [holder("busy", "A", "busy"), holder("idle 5", "B", 5), holder("idle 2", "C", 2)],
+      newcomer: "D",
+      expected: ["idle 2"],
+    },
+    {
+      name: "full, everyone signed in and busy: the newcomer is refused",
+      max: 2,
+      perAddress: 2,
+      open: [holder("busy 1", "A", "busy"), holder("busy 2", "B", "busy")],
+      newcomer: "C",
+      expected: undefined,
+    },
+    {
+      name: "address at its cap: one of its own goes, not an older one of another address",
+      max: 10,
+      perAddress: 2,
+      open: [holder("other", "B", "new"), holder("a1", "A", "new"), holder("a2", "A", "new")],
+      newcomer: "A",
+      expected: ["a1"],
+    },
+    {
+      name: "address at its cap, all its own busy: refused although slots are free",
+      max: 10,
+      perAddress: 2,
+      open: [holder("other", "B", "new"), holder("a1", "A", "busy"), holder("a2", "A", "busy")],
+      newcomer: "A",
+      expected: undefined,
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, () => {
+      const slots = new ConnectionSlots<Holder>({
+        maxConnections: c.max,
+        maxPerAddress: c.perAddress,
+      });
+      c.open.forEach((h, i) => slots.add(h, i));
+      const before = slots.size;
+      const room = slots.makeRoom(c.newcomer);
+      assert.deepEqual(room?.map((h) => h.name), c.expected);
+      assert.equal(
+        slots.size,
+        before - (room?.length ?? 0),
+        "the closed ones are no longer counted",
+      );
+    });
+  }
+  await t.step("caps below 1 are refused", () => {
+    assert.throws(() => new ConnectionSlots({ maxConnections: 0, maxPerAddress: 1 }), RangeError);
+  });
+});
+
+Deno.test("server: a request header not complete within the header deadline closes the connection", async () => {
+  await withServer(async ({ port }) => {
+    using client = await RawClient.connect(port);
+    const header = encodeRequestHeader(ZERO_CLIENT_ID, RequestCode.Register, 255);
+    // Half a header, then a byte every 100 ms: well within the idle and request deadlines.
+    await client.send(header.subarray(0, 12));
+    const ending = client.readResponseOrEnd();
+    let sent = 12;
+    for (; sent < header.length - 1; sent++) {
+      const closed = await Promise.race([ending.then(() => true), delay(100).then(() => false)]);
+      if (closed) break;
+      await client.send(header.subarray(sent, sent + 1)).catch(() => {});
+    }
+    assert.equal(await within("the server to close", ending, 5_000), null);
+    assert.ok(sent < header.length - 1, "the whole header was accepted");
+  }, { idleTimeoutMs: 10_000, requestTimeoutMs: 10_000, headerTimeoutMs: 400 });
+});
+
+Deno.test("server: a connection on which nobody signs in is closed at the sign-in deadline; a signed-in one stays", async () => {
+  await withServer(async ({ port }) => {
+    using signedIn = await RawClient.connect(port);
+    const me = await signUp(signedIn, "Prompt Client");
+    using registeredOnly = await RawClient.connect(port);
+    await registeredOnly.register("Never Sends A Key");
+    using silent = await RawClient.connect(port);
+    await within(
+      "the sign-in deadline",
+      Promise.all([silent.readEnd(), registeredOnly.readEnd()]),
+      5_000,
+    );
+    const received = await signedIn.upload(
+      me.clientId,
+      me.aesKey,
+      "after.bin",
+      new Uint8Array(100),
+    );
+    assert.equal(received.contentSize, 116);
+  }, { idleTimeoutMs: 10_000, signInTimeoutMs: 500 });
+});
+
+Deno.test("server: past the per-address cap, that address's oldest unsigned connection makes room", async () => {
+  await withServer(async ({ port }) => {
+    const early = await Promise.all(Array.from({ length: 3 }, () => RawClient.connect(port)));
+    try {
+      await early[0]!.send(new Uint8Array(5)); // the oldest one, mid-header
+      await delay(100);
+      using newcomer = await RawClient.connect(port);
+      await signUp(newcomer, "Newcomer");
+      await within("the oldest one to be closed", early[0]!.readEnd(), 5_000);
+    } finally {
+      for (const client of early) client.close();
+    }
+  }, { maxConnectionsPerAddress: 3 });
+});
