@@ -1,59 +1,188 @@
 /**
- * The client's exit codes and the one error type that carries one to `main`.
+ * The client's exit codes, its expected failures, and the one place where a
+ * failure becomes the text the user reads.
  *
- * | code | meaning                                                              |
- * |------|----------------------------------------------------------------------|
- * | 0    | the server confirmed the file (1604 after a matching cksum)          |
- * | 1    | unexpected internal error (a bug: please report it)                  |
- * | 2    | bad configuration, usage or input (transfer.info, me.info, priv.key, |
- * |      | arguments, the file to send, a file that changed while it was read)  |
- * | 3    | network failure: server unreachable after the retries, or the        |
- * |      | connection dropped                                                    |
- * | 4    | rejected by the server (1601, 1607) or a protocol violation (an      |
- * |      | unexpected or malformed response)                                    |
- * | 5    | CRC failure: the server's cksum differed on all 4 sends              |
+ * | code | meaning                                                               |
+ * |------|-----------------------------------------------------------------------|
+ * | 0    | the server confirmed every file                                       |
+ * | 2    | bad configuration, usage or input (transfer.info, me.info, priv.key,  |
+ * |      | arguments, a file to send, a file that changed while it was read,     |
+ * |      | a host name that does not resolve, a missing permission)              |
+ * | 3    | network failure: server unreachable after the retries, the connection |
+ * |      | dropped, or the server stopped answering                              |
+ * | 4    | rejected by the server (1601, 1607), a protocol violation, or a peer  |
+ * |      | that is not a file transfer server                                    |
+ * | 5    | CRC failure: the server's cksum differed on all 4 sends               |
+ * | 70   | a bug in the client: the message carries its stack; please report it |
+ *
+ * With several files the exit code is the highest of the files' codes.
+ *
+ * Every expected failure is a {@linkcode ClientError}: an action, a reason and
+ * a hint, printed as one line `client: Cannot <action>: <reason>. <hint>`.
+ * Anything else reaching `main` is a bug, printed with its stack.
  *
  * @module
  */
 
 /** The client's exit codes. */
 export const ExitCode = {
-  /** The server confirmed the file. */
+  /** The server confirmed every file. */
   Success: 0,
-  /** An unexpected internal error. */
-  Internal: 1,
   /** Bad configuration, usage or input file. */
   Config: 2,
-  /** The server is unreachable or the connection dropped. */
+  /** The server is unreachable, the connection dropped, or the server went silent. */
   Network: 3,
-  /** The server refused, or broke the protocol. */
+  /** The server refused, broke the protocol, or is not a file transfer server. */
   Rejected: 4,
   /** The cksums differed on every send. */
   Crc: 5,
+  /** A bug in the client (EX_SOFTWARE of sysexits.h). */
+  Bug: 70,
 } as const;
 
 /** An exit code of the client. */
 export type ExitCode = typeof ExitCode[keyof typeof ExitCode];
 
+/** The parts of a failure message. */
+export interface FailureParts {
+  /** What the client tried to do, after "Cannot": `send f.bin`. */
+  action: string;
+  /** Why it could not, without a final period. */
+  reason: string;
+  /** What the user can do about it: one sentence, without a final period. */
+  hint: string;
+}
+
 /**
- * A failure the user can act on: `message` is one sentence of the form
- * `Cannot <action>: <reason>. <what to do>`, printed as is; `exitCode` is the
- * process exit code.
+ * An expected failure the user can act on. `message` is built from the parts,
+ * `Cannot <action>: <reason>. <hint>`, and nothing rewrites it afterwards.
+ *
+ * @example Building and reading a failure
+ * ```ts
+ * import { ClientError, ExitCode } from "./client_error.ts";
+ *
+ * const error = new ClientError(ExitCode.Config, {
+ *   action: "read transfer.info",
+ *   reason: "it is empty",
+ *   hint: "Write the server's host:port on line 1",
+ * });
+ * console.assert(error.message === "Cannot read transfer.info: it is empty. Write the server's host:port on line 1");
+ * ```
  */
 export class ClientError extends Error {
   /** The exit code `main` returns for this failure. */
   readonly exitCode: ExitCode;
+  /** What the client tried to do. */
+  readonly action: string;
+  /** Why it could not. */
+  readonly reason: string;
+  /** What the user can do. */
+  readonly hint: string;
 
   /**
    * Creates the error.
    *
    * @param exitCode The exit code for this failure.
-   * @param message `Cannot <action>: <reason>. <what to do>`.
+   * @param parts The action, the reason and the hint.
    * @param options Standard error options; pass `cause` to keep the origin.
    */
-  constructor(exitCode: ExitCode, message: string, options?: ErrorOptions) {
-    super(message, options);
+  constructor(exitCode: ExitCode, parts: FailureParts, options?: ErrorOptions) {
+    super(`Cannot ${parts.action}: ${parts.reason}. ${parts.hint}`, options);
     this.name = "ClientError";
     this.exitCode = exitCode;
+    this.action = parts.action;
+    this.reason = parts.reason;
+    this.hint = parts.hint;
   }
+}
+
+/** Bad configuration, usage or input: exit code 2. */
+export class ConfigError extends ClientError {
+  /**
+   * Creates the error.
+   *
+   * @param parts The action, the reason and the hint.
+   * @param options Standard error options; pass `cause` to keep the origin.
+   */
+  constructor(parts: FailureParts, options?: ErrorOptions) {
+    super(ExitCode.Config, parts, options);
+    this.name = "ConfigError";
+  }
+}
+
+/** The server could not be reached, or the connection was lost: exit code 3. */
+export class NetworkError extends ClientError {
+  /** Whether trying again may help (false for a silent peer, for example). */
+  readonly retryable: boolean;
+
+  /**
+   * Creates the error.
+   *
+   * @param parts The action, the reason and the hint.
+   * @param options Standard error options, and whether to retry (default true).
+   */
+  constructor(parts: FailureParts, options?: ErrorOptions & { retryable?: boolean }) {
+    super(ExitCode.Network, parts, options);
+    this.name = "NetworkError";
+    this.retryable = options?.retryable ?? true;
+  }
+}
+
+/** The server refused (1601, 1607) or broke the protocol: exit code 4. */
+export class RejectedError extends ClientError {
+  /**
+   * Creates the error.
+   *
+   * @param parts The action, the reason and the hint.
+   * @param options Standard error options; pass `cause` to keep the origin.
+   */
+  constructor(parts: FailureParts, options?: ErrorOptions) {
+    super(ExitCode.Rejected, parts, options);
+    this.name = "RejectedError";
+  }
+}
+
+/** The server's cksum differed on every send: exit code 5. */
+export class CrcError extends ClientError {
+  /**
+   * Creates the error.
+   *
+   * @param parts The action, the reason and the hint.
+   */
+  constructor(parts: FailureParts) {
+    super(ExitCode.Crc, parts);
+    this.name = "CrcError";
+  }
+}
+
+/** What `main` prints for a failure, and the exit code it returns. */
+export interface FailureReport {
+  /** The text for stderr: one line for an expected failure, a stack for a bug. */
+  text: string;
+  /** The exit code. */
+  exitCode: ExitCode;
+}
+
+/**
+ * Turns any failure into the text the user reads: one line for a
+ * {@linkcode ClientError} or a missing permission, and for anything else a
+ * bug report with the stack and exit code 70.
+ */
+export function reportFailure(error: unknown): FailureReport {
+  if (error instanceof ClientError) {
+    return { text: `client: ${error.message}`, exitCode: error.exitCode };
+  }
+  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+    const missing = new ConfigError({
+      action: "run",
+      reason: `a permission is missing (${error.message})`,
+      hint: "Run the client with the permissions of `deno task client`",
+    }, { cause: error });
+    return { text: `client: ${missing.message}`, exitCode: missing.exitCode };
+  }
+  const detail = error instanceof Error ? error.stack ?? String(error) : String(error);
+  return {
+    text: `client: Bug: an unexpected error; please report it with what follows.\n${detail}`,
+    exitCode: ExitCode.Bug,
+  };
 }

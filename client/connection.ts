@@ -1,14 +1,20 @@
 /**
- * One TCP connection to the server: connecting, writing whole frames, and
- * reading responses with every size checked against the code before a byte of
- * payload is read. Socket errors become {@linkcode ClientError}s with exit
- * code 3 (network); protocol violations exit code 4. Every read and write
- * has a deadline, so a server that goes silent or stops reading is a network
- * failure, never a hang.
+ * One TCP connection to the server: opening it (the one place that does),
+ * writing whole frames, and reading responses with every size checked against
+ * the code before a byte of payload is read.
+ *
+ * Deadlines: each write must make progress within the timeout, and each whole
+ * response (header and payload) must arrive within it, so a server that
+ * trickles one byte at a time cannot hold the client longer than the timeout
+ * per response. Socket failures become {@linkcode NetworkError}s (exit code
+ * 3), a peer that breaks the protocol a {@linkcode RejectedError} (exit code
+ * 4), and a host name that does not resolve a {@linkcode ConfigError} (exit
+ * code 2, not retried).
  *
  * @module
  */
 
+import { lookup } from "node:dns/promises";
 import {
   decodeResponse,
   decodeResponseHeader,
@@ -17,10 +23,11 @@ import {
   ProtocolError,
   type Response,
   RESPONSE_HEADER_SIZE,
+  VERSION as WIRE_VERSION,
 } from "../protocol/mod.ts";
-import { ClientError, ExitCode } from "./client_error.ts";
+import { ClientError, ConfigError, NetworkError, RejectedError } from "./client_error.ts";
 
-/** Default for how long one read or write may wait: 60 s. */
+/** Default for how long one response or one write may take: 60 s. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** Anything a whole buffer can be written to (a `Deno.Conn`, a test double). */
@@ -35,8 +42,8 @@ export async function writeAll(writer: Writer, bytes: Uint8Array): Promise<void>
   while (written < bytes.length) written += await writer.write(bytes.subarray(written));
 }
 
-/** Whether `error` is a socket failure (as opposed to a bug or a protocol violation). */
-export function isNetworkError(error: unknown): boolean {
+/** Whether `error` means the connection could not be made or was lost. */
+export function isConnectionLost(error: unknown): boolean {
   return error instanceof Deno.errors.ConnectionRefused ||
     error instanceof Deno.errors.ConnectionReset ||
     error instanceof Deno.errors.ConnectionAborted ||
@@ -47,9 +54,75 @@ export function isNetworkError(error: unknown): boolean {
     error instanceof Deno.errors.AddrNotAvailable ||
     error instanceof Deno.errors.NetworkUnreachable ||
     error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.Interrupted ||
-    (error instanceof Error && /dns|lookup|resolve/i.test(error.message) &&
-      !(error instanceof Deno.errors.PermissionDenied));
+    error instanceof Deno.errors.Interrupted;
+}
+
+/** Where the address came from, for hints: `/x/transfer.info line 1`. */
+export interface OpenOptions {
+  /** How long one response or one write may take, in ms; 0 for no limit. */
+  timeoutMs?: number;
+  /** Where the host and port were written, named in hints. */
+  source?: string;
+}
+
+/** `host:port`, with brackets around an IPv6 address. */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Resolver error codes that mean "this name does not exist". */
+const UNKNOWN_HOST_CODES = new Set(["ENOTFOUND", "EAI_NONAME", "EAI_NODATA", "ENODATA"]);
+
+/**
+ * Explains a failed connect: a lost or refused connection is retryable; a
+ * host name that does not resolve is a configuration error; anything else is
+ * returned unchanged (a bug, reported with its stack).
+ */
+async function connectFailure(
+  host: string,
+  port: number,
+  source: string,
+  error: unknown,
+): Promise<unknown> {
+  const address = formatAddress(host, port);
+  if (isConnectionLost(error)) return networkError(`connect to ${address}`, error);
+  try {
+    await lookup(host);
+  } catch (lookupError) {
+    const code = (lookupError as { code?: unknown }).code;
+    if (typeof code !== "string") return error;
+    if (!UNKNOWN_HOST_CODES.has(code)) {
+      return new NetworkError({
+        action: `connect to ${address}`,
+        reason: `the host name ${host} cannot be looked up now (${code})`,
+        hint: "Check the network connection, then try again",
+      }, { cause: lookupError });
+    }
+    return new ConfigError({
+      action: `connect to ${address}`,
+      reason: `the host name ${host} does not exist (${code})`,
+      hint: `Check the host name on ${source}`,
+    }, { cause: error });
+  }
+  return error; // The name resolves: the failure is not one we know.
+}
+
+/**
+ * Opens a TCP connection to `host:port`. The one place where the client
+ * connects: a secure transport would be chosen here.
+ *
+ * @throws {NetworkError} if the server cannot be reached.
+ * @throws {ConfigError} if the host name does not resolve.
+ */
+export async function openConnection(host: string, port: number): Promise<Deno.Conn> {
+  const conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
+  conn.setNoDelay(true);
+  return conn;
+}
+
+/** Whether `bytes` read as text: printable ASCII, tabs and line ends. */
+function looksLikeText(bytes: Uint8Array): boolean {
+  return bytes.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d);
 }
 
 /** A connection to the server at `host:port`. */
@@ -60,35 +133,45 @@ export class ServerConnection {
   #reader: ExactReader;
   #writer: Writer;
   #timeoutMs: number;
+  #source: string;
   #timedOut = false;
   #closed = false;
+  #bytesReceived = 0;
 
-  private constructor(conn: Deno.Conn, address: string, timeoutMs: number) {
+  private constructor(conn: Deno.Conn, address: string, options: OpenOptions) {
     this.#conn = conn;
-    this.#timeoutMs = timeoutMs;
-    this.#reader = new ExactReader({ read: (p) => this.#timed(() => conn.read(p)) }, 4096);
-    this.#writer = { write: (p) => this.#timed(() => conn.write(p)) };
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#source = options.source ?? "transfer.info line 1";
+    this.#reader = new ExactReader({
+      read: async (p) => {
+        const n = await conn.read(p);
+        if (n !== null) this.#bytesReceived += n;
+        return n;
+      },
+    }, 4096);
+    this.#writer = { write: (p) => this.#withDeadline(() => conn.write(p)) };
     this.address = address;
   }
 
   /**
-   * Connects once (no retries: the session retries whole conversations).
+   * Connects once (no retries: the caller retries whole conversations).
    *
-   * @param timeoutMs How long one read or write may wait; 0 for no limit.
-   * @throws {ClientError} (exit code 3) if the server cannot be reached.
+   * @param timeoutMs How long one response or one write may take; 0 for no limit.
+   * @throws {NetworkError} if the server cannot be reached.
+   * @throws {ConfigError} if the host name does not resolve.
    */
   static async open(
     host: string,
     port: number,
     timeoutMs: number = DEFAULT_TIMEOUT_MS,
+    options: Omit<OpenOptions, "timeoutMs"> = {},
   ): Promise<ServerConnection> {
-    const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const source = options.source ?? "transfer.info line 1";
     try {
-      const conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
-      conn.setNoDelay(true);
-      return new ServerConnection(conn, address, timeoutMs);
+      const conn = await openConnection(host, port);
+      return new ServerConnection(conn, formatAddress(host, port), { timeoutMs, source });
     } catch (error) {
-      throw networkError(`connect to ${address}`, error);
+      throw await connectFailure(host, port, source, error);
     }
   }
 
@@ -98,10 +181,11 @@ export class ServerConnection {
   }
 
   /**
-   * Runs one read or write; if it has not settled within the timeout, closes
-   * the connection and fails with `Deno.errors.TimedOut`.
+   * Runs `operation`; if it has not settled within the timeout, closes the
+   * connection (which ends any read or write in flight) and fails with
+   * `Deno.errors.TimedOut`.
    */
-  async #timed<T>(operation: () => Promise<T>): Promise<T> {
+  async #withDeadline<T>(operation: () => Promise<T>): Promise<T> {
     if (this.#timeoutMs === 0) return await operation();
     const timer = setTimeout(() => {
       this.#timedOut = true;
@@ -109,62 +193,115 @@ export class ServerConnection {
     }, this.#timeoutMs);
     try {
       const result = await operation();
-      if (this.#timedOut) throw this.#timeoutError();
+      if (this.#timedOut) throw new Deno.errors.TimedOut("the deadline passed");
       return result;
     } catch (error) {
-      if (this.#timedOut) throw this.#timeoutError();
+      if (this.#timedOut) throw new Deno.errors.TimedOut("the deadline passed", { cause: error });
       throw error;
     } finally {
       clearTimeout(timer);
     }
   }
 
-  #timeoutError(): Deno.errors.TimedOut {
-    return new Deno.errors.TimedOut(
-      `the server made no progress for ${this.#timeoutMs / 1000} s`,
-    );
-  }
-
   /**
    * Writes a whole frame.
    *
-   * @throws {ClientError} (exit code 3) if the connection fails.
+   * @throws {NetworkError} if the connection fails.
    */
   async send(bytes: Uint8Array, action = "send a request"): Promise<void> {
     try {
       await writeAll(this.#writer, bytes);
     } catch (error) {
-      throw networkError(`${action} to ${this.address}`, error);
+      throw this.failure(`${action} to ${this.address}`, error);
     }
   }
 
   /**
-   * Reads one response: the 7-byte header, then a payload no larger than its
-   * code allows.
+   * Reads one response, header and payload, within one deadline: the 7-byte
+   * header, then a payload no larger than its code allows.
    *
-   * @throws {ClientError} exit code 3 if the connection drops, 4 for an
+   * @throws {NetworkError} if the connection drops or the response is late.
+   * @throws {RejectedError} for a peer that is not a file transfer server, an
    * unknown code, an oversized or malformed payload.
    */
   async receive(): Promise<Response> {
+    const before = this.#bytesReceived;
     try {
-      const header = decodeResponseHeader(
-        await this.#reader.readExact(RESPONSE_HEADER_SIZE, RESPONSE_HEADER_SIZE),
-      );
-      const limit = maxResponsePayloadSize(header.code);
-      if (limit === undefined) {
-        throw new ProtocolError(`Cannot read response: unknown response code ${header.code}`);
-      }
-      if (header.payloadSize > limit) {
-        throw new ProtocolError(
-          `Cannot read response ${header.code}: payload of ${header.payloadSize} bytes, more than ${limit}`,
-        );
-      }
-      const payload = await this.#reader.readExact(header.payloadSize, limit);
-      return decodeResponse(header.code, payload);
+      return await this.#withDeadline(() => this.#readResponse());
     } catch (error) {
-      if (error instanceof ProtocolError) throw protocolError(this.address, error.message, error);
-      throw networkError(`read the response of ${this.address}`, error);
+      const partial = this.#bytesReceived > before;
+      throw this.failure(`read the response of ${this.address}`, error, partial);
     }
+  }
+
+  async #readResponse(): Promise<Response> {
+    const headerBytes = await this.#reader.readExact(RESPONSE_HEADER_SIZE, RESPONSE_HEADER_SIZE);
+    const header = decodeResponseHeader(headerBytes);
+    if (header.version !== WIRE_VERSION && looksLikeText(headerBytes)) {
+      throw await this.#notOurProtocol(headerBytes);
+    }
+    const limit = maxResponsePayloadSize(header.code);
+    if (limit === undefined) {
+      throw this.#violation(`it sent the unknown response code ${header.code}`);
+    }
+    if (header.payloadSize > limit) {
+      throw this.#violation(
+        `its response ${header.code} announced a payload of ${header.payloadSize} bytes, ` +
+          `more than ${limit}`,
+      );
+    }
+    const payload = await this.#reader.readExact(header.payloadSize, limit);
+    return decodeResponse(header.code, payload);
+  }
+
+  /** A RejectedError quoting the first line the peer sent. */
+  async #notOurProtocol(headerBytes: Uint8Array): Promise<RejectedError> {
+    // Only what is already buffered: reading it waits for nothing.
+    const rest = await this.#reader.readExact(Math.min(this.#reader.buffered, 80), 80);
+    const text = new TextDecoder().decode(headerBytes) + new TextDecoder().decode(rest);
+    const firstLine = text.split(/\r?\n/)[0]!;
+    return new RejectedError({
+      action: `talk to the server at ${this.address}`,
+      reason: `this is not a file transfer server (it answered ${JSON.stringify(firstLine)})`,
+      hint: `Check the port on ${this.#source}`,
+    });
+  }
+
+  #violation(reason: string, cause?: unknown): RejectedError {
+    return new RejectedError({
+      action: `talk to the server at ${this.address}`,
+      reason,
+      hint: "Check that the address is a file transfer server speaking protocol version 3",
+    }, cause === undefined ? undefined : { cause });
+  }
+
+  /**
+   * The ClientError for a failed exchange: a lost connection or a missed
+   * deadline is a network failure, a malformed response a protocol
+   * violation; anything else is returned unchanged (a bug).
+   *
+   * @param partial Whether part of the response had arrived (for a deadline).
+   */
+  failure(action: string, error: unknown, partial = false): unknown {
+    if (error instanceof ClientError) return error;
+    if (error instanceof ProtocolError) {
+      return this.#violation(`its response does not follow the protocol (${error.message})`, error);
+    }
+    if (error instanceof Deno.errors.TimedOut && this.#timedOut) {
+      const seconds = this.#timeoutMs / 1000;
+      const silent = this.#bytesReceived === 0;
+      return new NetworkError({
+        action,
+        reason: partial
+          ? `the server did not complete its response within ${seconds} s`
+          : `the server made no progress for ${seconds} s` +
+            (silent ? " and has sent nothing since the connection opened" : ""),
+        hint: silent
+          ? `Check that ${this.#source} names a file transfer server, or raise --timeout`
+          : "Check that the server is running and reachable, then try again",
+      }, { cause: error, retryable: !silent });
+    }
+    return networkError(action, error);
   }
 
   /** Closes the connection; safe to call twice. */
@@ -179,26 +316,24 @@ export class ServerConnection {
   }
 }
 
-/** A ClientError (exit code 3) for a failed socket operation. */
-export function networkError(action: string, error: unknown): ClientError | unknown {
-  if (error instanceof ClientError) return error;
-  if (!isNetworkError(error)) return error;
+/** A NetworkError for a lost connection; anything else is returned unchanged. */
+export function networkError(action: string, error: unknown): unknown {
+  if (error instanceof ClientError || !isConnectionLost(error)) return error;
   const reason = error instanceof Deno.errors.UnexpectedEof
     ? "the server closed the connection"
     : (error as Error).message;
-  return new ClientError(
-    ExitCode.Network,
-    `Cannot ${action}: ${reason}. Check that the server is running and reachable, then try again`,
-    { cause: error },
-  );
+  return new NetworkError({
+    action,
+    reason,
+    hint: "Check that the server is running and reachable, then try again",
+  }, { cause: error });
 }
 
-/** A ClientError (exit code 4) for a server that broke the protocol. */
-export function protocolError(address: string, reason: string, cause?: unknown): ClientError {
-  return new ClientError(
-    ExitCode.Rejected,
-    `Cannot talk to the server at ${address}: ${reason.replace(/^Cannot [^:]*: /, "")}. ` +
-      "Check that the address is a file transfer server speaking protocol version 3",
-    cause === undefined ? undefined : { cause },
-  );
+/** A RejectedError (exit code 4) for a peer at `address` that broke the protocol. */
+export function protocolViolation(address: string, reason: string, cause?: unknown): RejectedError {
+  return new RejectedError({
+    action: `talk to the server at ${address}`,
+    reason,
+    hint: "Check that the address is a file transfer server speaking protocol version 3",
+  }, cause === undefined ? undefined : { cause });
 }

@@ -4,21 +4,41 @@
  * the executable's path and whether it runs as a compiled binary, then checks
  * the candidates in order.
  *
- * - `--dir` given: only that folder (relative to the working directory);
- * - otherwise the working directory, then, for a compiled client (for
- *   example one started by a double click, whose working directory is the
- *   user's home), the folder of the executable.
+ * - `--dir` given: only that folder (relative to where the user typed the
+ *   command);
+ * - otherwise the folder where the user typed the command, then, for a
+ *   compiled client (for example one started by a double click, whose
+ *   working directory is the user's home), the folder of the executable.
+ *
+ * "Where the user typed the command" is {@linkcode invocationDirectory}:
+ * `deno task client` runs in the repository's root, and says where it was
+ * typed in `INIT_CWD`.
  *
  * @module
  */
 
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
+
+/**
+ * The folder where the user typed the command: `INIT_CWD` when the process
+ * may read it (`deno task client` grants that, and `deno task` sets it to the
+ * folder it was started in) and it is an absolute path, else the working
+ * directory.
+ */
+export function invocationDirectory(): string {
+  const access = Deno.permissions.querySync({ name: "env", variable: "INIT_CWD" });
+  if (access.state === "granted") {
+    const initCwd = Deno.env.get("INIT_CWD");
+    if (initCwd !== undefined && isAbsolute(initCwd)) return initCwd;
+  }
+  return Deno.cwd();
+}
 
 /** What the lookup depends on. */
 export interface FolderLookupInput {
   /** The `--dir` option, when given. */
   dir?: string | undefined;
-  /** The working directory. */
+  /** Where the user typed the command ({@linkcode invocationDirectory}). */
   cwd: string;
   /** The path of the running executable (`Deno.execPath()`). */
   execPath: string;

@@ -12,13 +12,15 @@
 
 import { join } from "node:path";
 import {
+  clientIdToHex,
   formatMeInfo,
   formatPrivateKey,
   type Identity,
+  IdentitySyntaxError,
   parseMeInfo,
   parsePrivateKey,
 } from "../protocol/mod.ts";
-import { ClientError, ExitCode } from "./client_error.ts";
+import { ConfigError } from "./client_error.ts";
 
 /** The identity file our client writes. */
 export const ME_INFO = "me.info";
@@ -35,23 +37,31 @@ export interface LoadedIdentity {
   path: string;
 }
 
+function cannotRead(path: string, error: unknown): ConfigError {
+  return new ConfigError({
+    action: `read ${path}`,
+    reason: (error as Error).message,
+    hint: "Check the file's permissions",
+  }, { cause: error });
+}
+
 /**
  * Reads a text file of the client's folder.
  *
  * @returns `undefined` when it does not exist.
- * @throws {ClientError} (exit code 2) if it exists but cannot be read.
+ * @throws {ConfigError} if it exists but cannot be read.
  */
 export async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot read ${path}: ${(error as Error).message}. Check the file's permissions`,
-      { cause: error },
-    );
+    throw cannotRead(path, error);
   }
+}
+
+function syntaxReason(error: IdentitySyntaxError): string {
+  return error.where === undefined ? error.reason : `${error.where}: ${error.reason}`;
 }
 
 /**
@@ -59,7 +69,7 @@ export async function readOptional(path: string): Promise<string | undefined> {
  * key from `priv.key` when it exists, else from the identity file.
  *
  * @returns `undefined` when neither `me.info` nor `info.me` exists.
- * @throws {ClientError} (exit code 2) if a file cannot be read or parsed.
+ * @throws {ConfigError} if a file cannot be read or parsed.
  */
 export async function loadIdentity(folder: string): Promise<LoadedIdentity | undefined> {
   let path = join(folder, ME_INFO);
@@ -73,12 +83,12 @@ export async function loadIdentity(folder: string): Promise<LoadedIdentity | und
   try {
     identity = parseMeInfo(text);
   } catch (error) {
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot read ${path}: ${(error as Error).message.replace(/^Cannot parse /, "")}. ` +
-        "Fix the file, or move it and priv.key away to register under a new name",
-      { cause: error },
-    );
+    if (!(error instanceof IdentitySyntaxError)) throw error;
+    throw new ConfigError({
+      action: `read ${path}`,
+      reason: syntaxReason(error),
+      hint: "Fix the file, or move it and priv.key away to register under a new name",
+    }, { cause: error });
   }
   const keyPath = join(folder, PRIV_KEY);
   const keyText = await readOptional(keyPath);
@@ -86,14 +96,12 @@ export async function loadIdentity(folder: string): Promise<LoadedIdentity | und
     try {
       identity.privateKeyDer = parsePrivateKey(keyText);
     } catch (error) {
-      throw new ClientError(
-        ExitCode.Config,
-        `Cannot read ${keyPath}: ${
-          (error as Error).message.replace(/^Cannot parse private key: /, "")
-        }. ` +
-          `Restore it from ${path} (its lines 3 and on) or delete it to use the key in ${path}`,
-        { cause: error },
-      );
+      if (!(error instanceof IdentitySyntaxError)) throw error;
+      throw new ConfigError({
+        action: `read ${keyPath}`,
+        reason: syntaxReason(error),
+        hint: `Restore it from ${path} (its lines 3 and on) or delete it to use the key in ${path}`,
+      }, { cause: error });
     }
   }
   return { identity, path };
@@ -111,37 +119,88 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw cannotRead(path, error);
+  }
+}
+
+/** A name beside `path` that is not taken: `<path>.<tag>.old`, then `.old-2`, ... */
+async function freeName(path: string, tag: string): Promise<string> {
+  for (let n = 1;; n++) {
+    const candidate = `${path}.${tag}.old${n === 1 ? "" : `-${n}`}`;
+    if (!(await exists(candidate))) return candidate;
+  }
+}
+
+/**
+ * Moves the identity files that a new registration would replace (`me.info`
+ * and `priv.key`) aside, under names that carry the old client id:
+ * `me.info.<id hex>.old` and `priv.key.<id hex>.old` (`priv.key.no-id.old`
+ * for a key without a `me.info`). The reference's `info.me` is never
+ * replaced, so it stays where it is.
+ *
+ * @param previous The identity loaded before, if any (its id names the copies).
+ * @returns The paths the files were moved to; empty when there was nothing.
+ * @throws {ConfigError} if a file cannot be moved.
+ */
+export async function setAsideIdentity(
+  folder: string,
+  previous: Identity | undefined,
+): Promise<string[]> {
+  const tag = previous === undefined ? "no-id" : clientIdToHex(previous.clientId);
+  const moved: string[] = [];
+  for (const name of [ME_INFO, PRIV_KEY]) {
+    const path = join(folder, name);
+    if (!(await exists(path))) continue;
+    const target = await freeName(path, tag);
+    try {
+      await Deno.rename(path, target);
+    } catch (error) {
+      throw new ConfigError({
+        action: `keep a copy of ${path}`,
+        reason: (error as Error).message,
+        hint: "Make the client's folder writable and run the client again",
+      }, { cause: error });
+    }
+    moved.push(target);
+  }
+  return moved;
+}
+
 /**
  * Writes `priv.key` then `me.info` into `folder`, each atomically with mode
  * 0600. `me.info` comes last: its presence means the identity is complete.
+ * Whatever they replace must have been set aside first
+ * ({@linkcode setAsideIdentity}).
  *
- * @throws {ClientError} (exit code 2) if a file cannot be written.
+ * @throws {ConfigError} if a file cannot be written.
  */
 export async function saveIdentity(folder: string, identity: Identity): Promise<void> {
-  for (
-    const [name, text] of [[PRIV_KEY, formatPrivateKey(identity.privateKeyDer)], [
-      ME_INFO,
-      formatMeInfo(identity),
-    ]] as const
-  ) {
-    await writeClientFile(join(folder, name), text);
-  }
+  const files = [
+    [PRIV_KEY, formatPrivateKey(identity.privateKeyDer)],
+    [ME_INFO, formatMeInfo(identity)],
+  ] as const;
+  for (const [name, text] of files) await writeClientFile(join(folder, name), text);
 }
 
 /**
  * Writes a file of the client's folder atomically (mode 0600).
  *
- * @throws {ClientError} (exit code 2) if it cannot be written.
+ * @throws {ConfigError} if it cannot be written.
  */
 export async function writeClientFile(path: string, text: string): Promise<void> {
   try {
     await writeAtomically(path, text);
   } catch (error) {
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot write ${path}: ${(error as Error).message}. ` +
-        "Make the client's folder writable and run the client again",
-      { cause: error },
-    );
+    throw new ConfigError({
+      action: `write ${path}`,
+      reason: (error as Error).message,
+      hint: "Make the client's folder writable and run the client again",
+    }, { cause: error });
   }
 }

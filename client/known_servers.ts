@@ -40,7 +40,7 @@ import {
   formatFingerprint,
   parseFingerprint,
 } from "../protocol/fingerprint.ts";
-import { ClientError, ExitCode } from "./client_error.ts";
+import { ConfigError } from "./client_error.ts";
 import { readOptional, writeClientFile } from "./identity_store.ts";
 import { parseAddress } from "./transfer_info.ts";
 
@@ -74,8 +74,33 @@ export function serverAddress(host: string, port: number): string {
   return host.includes(":") ? `[${host.toLowerCase()}]:${port}` : `${host.toLowerCase()}:${port}`;
 }
 
-function lineError(path: string, line: number, reason: string): SyntaxError {
-  return new SyntaxError(`Cannot parse ${path} line ${line}: ${reason}`);
+/** A line of `known_servers` that does not parse: the file, the line and the reason apart. */
+export class KnownServersSyntaxError extends SyntaxError {
+  /** The path of `known_servers`. */
+  readonly path: string;
+  /** The 1-based line number. */
+  readonly line: number;
+  /** What is wrong with the line. */
+  readonly reason: string;
+
+  /**
+   * Creates the error: `Cannot parse <path> line <n>: <reason>`.
+   *
+   * @param path The file.
+   * @param line The 1-based line number.
+   * @param reason What is wrong.
+   */
+  constructor(path: string, line: number, reason: string) {
+    super(`Cannot parse ${path} line ${line}: ${reason}`);
+    this.name = "KnownServersSyntaxError";
+    this.path = path;
+    this.line = line;
+    this.reason = reason;
+  }
+}
+
+function lineError(path: string, line: number, reason: string): KnownServersSyntaxError {
+  return new KnownServersSyntaxError(path, line, reason);
 }
 
 function parseLine(fields: string[], path: string, line: number): KnownServer {
@@ -119,7 +144,7 @@ function parseLine(fields: string[], path: string, line: number): KnownServer {
  * against its fingerprint.
  *
  * @param path The file's path, for the messages.
- * @throws {SyntaxError} `Cannot parse <path> line <n>: <reason>`.
+ * @throws {KnownServersSyntaxError} `Cannot parse <path> line <n>: <reason>`.
  */
 export function parseKnownServers(text: string, path: string): KnownServer[] {
   const entries: KnownServer[] = [];
@@ -188,12 +213,12 @@ export async function loadKnownServers(
       }
     }
   } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error;
-    throw new ClientError(
-      ExitCode.Config,
-      `${error.message}. Fix or delete that line (deleting it forgets the server)`,
-      { cause: error },
-    );
+    if (!(error instanceof KnownServersSyntaxError)) throw error;
+    throw new ConfigError({
+      action: `parse ${error.path} line ${error.line}`,
+      reason: error.reason,
+      hint: "Fix or delete that line (deleting it forgets the server)",
+    }, { cause: error });
   }
   return { path, entries };
 }

@@ -2,140 +2,210 @@
  * The file transfer client: `deno task client`, or the compiled `client`.
  *
  * It reads `transfer.info` (`host:port`, name, file path) from its folder,
- * signs in with `me.info`/`priv.key` (or registers and writes them), sends the
- * file encrypted, and exits 0 only when the server confirmed it.
+ * signs in with `me.info`/`priv.key` (or registers and writes them), sends
+ * the file, or the files named on the command line, encrypted, and exits 0
+ * only when the server confirmed every one.
  *
- * Its folder is `--dir`, else the working directory, else (compiled client)
- * the folder of the executable. Progress goes to stderr, the one result line
- * to stdout.
- *
- * Exit codes: 0 success; 1 unexpected internal error; 2 bad configuration,
- * usage or input file; 3 network failure; 4 rejected by the server or a
- * protocol violation; 5 CRC failure after 4 sends (see `client_error.ts`).
+ * Its folder is `--dir`, else the folder the command was typed in, else
+ * (compiled client) the folder of the executable. Progress goes to stderr,
+ * the result lines to stdout. Exit codes: see `client_error.ts`.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
-import { ClientError, ExitCode } from "./client_error.ts";
-import { DEFAULT_TIMEOUT_MS, ServerConnection } from "./connection.ts";
-import { candidateFolders } from "./folder_lookup.ts";
-import { Progress } from "./progress.ts";
-import { checkIdentityName, runSession, type SessionResult } from "./session.ts";
+import { ConfigError, ExitCode, reportFailure } from "./client_error.ts";
+import { type Options, parseOptions, USAGE } from "./cli_options.ts";
+import { formatAddress } from "./connection.ts";
+import { candidateFolders, invocationDirectory } from "./folder_lookup.ts";
+import { formatBytes, Progress, terminalColumns } from "./progress.ts";
+import { type FileOutcome, sendFiles } from "./send_files.ts";
+import { checkIdentityName, type Confirmed } from "./session.ts";
 import { loadIdentity } from "./identity_store.ts";
 import { parseTransferInfo, type TransferInfo, TransferInfoError } from "./transfer_info.ts";
-import { checkUploadFile } from "./upload_file.ts";
-import { formatBytes } from "./progress.ts";
+import { checkUploadFile, type UploadFile } from "./upload_file.ts";
 
-/** The client's version (from deno.json). */
-export const VERSION: string = denoJson.version;
+/** The client program's version (from deno.json), not the wire protocol's. */
+export const CLIENT_VERSION: string = denoJson.version;
 
-/** Connection retries after the first attempt, by default. */
-export const DEFAULT_RETRIES = 3;
-/** Delay before the first retry, doubled for each next one, in ms. */
-export const DEFAULT_RETRY_DELAY_MS = 500;
-
-const USAGE = `Usage: client [options]
-
-Sends one file to a file transfer server, encrypted, as described by
-transfer.info in the client's folder:
-  line 1  host:port        (127.0.0.1:1256, example.org:1256, [::1]:1256)
-  line 2  your name        (1 to 100 printable ASCII characters)
-  line 3  the file to send (absolute, or relative to the client's folder)
-
-On first use the client registers and writes me.info and priv.key beside
-transfer.info (keep them: they are your identity). The client's folder is
---dir, else the working directory, else the folder of the client executable.
-
-Options:
-  --dir <folder>        the folder with transfer.info, me.info and priv.key
-  -q, --quiet           no progress on stderr, only errors
-  --no-wait             never wait for Enter before closing
-  --retries <n>         connection retries after the first attempt (default ${DEFAULT_RETRIES})
-  --retry-delay <ms>    first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
-  --timeout <ms>        give up on a server that sends or reads nothing for this long
-                        (default ${DEFAULT_TIMEOUT_MS}; 0: wait forever)
-  --standalone-exec <path>
-                        look for the folder as a compiled client at <path> would
-                        (for testing the double-click lookup)
-  -h, --help            show this help
-  -V, --version         show the version
-
-Exit codes: 0 the server confirmed the file; 1 internal error; 2 bad
-configuration or input; 3 network failure; 4 rejected by the server or
-protocol error; 5 cksum mismatch after 4 sends.
-`;
-
-/** Parsed command line. */
-interface Options {
-  dir: string | undefined;
-  quiet: boolean;
-  noWait: boolean;
-  retries: number;
-  retryDelay: number;
-  timeout: number;
-  standaloneExec: string | undefined;
-  help: boolean;
-  version: boolean;
+/** A file refused before anything was sent. */
+interface Refused {
+  /** The path as named. */
+  named: string;
+  /** Why. */
+  error: ConfigError;
 }
 
-function usageError(reason: string): ClientError {
-  return new ClientError(
-    ExitCode.Config,
-    `Cannot parse the arguments: ${reason}. See client --help`,
-  );
+/** What a run will do: where, as whom, which files; and the files refused before sending. */
+interface Plan {
+  folder: string;
+  info: TransferInfo;
+  infoPath: string;
+  files: UploadFile[];
+  /** The files refused before sending: as named, and why. */
+  refused: Refused[];
+  /** How many files were named in all. */
+  count: number;
 }
 
-function nonNegativeInteger(text: string | undefined, fallback: number, option: string): number {
-  if (text === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(text)) {
-    throw usageError(`${option} needs a whole number, got ${JSON.stringify(text)}`);
-  }
-  return Number(text);
-}
-
-function parseOptions(args: string[]): Options {
-  let values;
+/**
+ * Runs the client with `args`; prints the result lines on stdout and errors
+ * and progress on stderr.
+ *
+ * @returns The exit code.
+ */
+export async function main(args: string[]): Promise<number> {
+  const progress = new Progress({
+    sink: Deno.stderr,
+    terminal: Deno.stderr.isTerminal(),
+    quiet: args.includes("--quiet") || args.includes("-q"),
+    columns: terminalColumns,
+  });
   try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        dir: { type: "string" },
-        quiet: { type: "boolean", short: "q" },
-        "no-wait": { type: "boolean" },
-        retries: { type: "string" },
-        "retry-delay": { type: "string" },
-        timeout: { type: "string" },
-        "standalone-exec": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "V" },
-      },
-    }));
+    const options = parseOptions(args);
+    if (options.help) {
+      console.log(USAGE.trimEnd());
+      return ExitCode.Success;
+    }
+    if (options.version) {
+      console.log(`client ${CLIENT_VERSION}`);
+      return ExitCode.Success;
+    }
+    const plan = await planRun(options, progress);
+    const sent = plan.files.length === 0 ? [] : await send(plan, options, progress);
+    progress.end();
+    return summarize(plan, sent);
   } catch (error) {
-    throw usageError((error as Error).message.replace(/\.$/, ""));
+    progress.end();
+    const { text, exitCode } = reportFailure(error);
+    console.error(text);
+    return exitCode;
   }
-  return {
-    dir: values.dir,
-    quiet: values.quiet ?? false,
-    noWait: values["no-wait"] ?? false,
-    retries: nonNegativeInteger(values.retries, DEFAULT_RETRIES, "--retries"),
-    retryDelay: nonNegativeInteger(values["retry-delay"], DEFAULT_RETRY_DELAY_MS, "--retry-delay"),
-    timeout: nonNegativeInteger(values.timeout, DEFAULT_TIMEOUT_MS, "--timeout"),
-    standaloneExec: values["standalone-exec"],
-    help: values.help ?? false,
-    version: values.version ?? false,
-  };
+}
+
+/** Finds the folder, reads transfer.info and checks every file before connecting. */
+async function planRun(options: Options, progress: Progress): Promise<Plan> {
+  const typedIn = invocationDirectory();
+  const folder = await findFolder(options, typedIn);
+  const { info, path: infoPath } = await readTransferInfo(folder, options.paths.length > 0);
+  if (info.trimmedLines.length > 0) {
+    const lines = info.trimmedLines.join(" and ");
+    progress.note(`${infoPath}: ignored the spaces or tabs around line ${lines}`);
+  }
+  checkIdentityName(await loadIdentity(folder), info.name);
+  const named = options.paths.length > 0
+    ? options.paths.map((path) => ({ path, base: typedIn, source: "the command line" }))
+    : [{ path: info.filePath!, base: folder, source: `${infoPath} line 3` }];
+  if (options.paths.length > 0 && info.filePath !== undefined) {
+    progress.info(`sending the files named on the command line, not ${infoPath} line 3`);
+  }
+  const files: UploadFile[] = [];
+  const refused: Refused[] = [];
+  for (const { path, base, source } of named) {
+    try {
+      const file = await checkUploadFile(base, path, source);
+      refuseSameName(file, files, source);
+      files.push(file);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      if (named.length === 1) throw error;
+      console.error(`client: ${error.message}`);
+      refused.push({ named: path, error });
+    }
+  }
+  return { folder, info, infoPath, files, refused, count: named.length };
+}
+
+/** The server keeps one file per name: two files of one name in a run would replace each other. */
+function refuseSameName(file: UploadFile, earlier: UploadFile[], source: string): void {
+  const twin = earlier.find((other) => other.name === file.name);
+  if (twin === undefined) return;
+  throw new ConfigError({
+    action: `send ${file.path} (${source})`,
+    reason: `${twin.path} has the same name, ${JSON.stringify(file.name)}, and the server ` +
+      "keeps one file per name",
+    hint: "Rename one of them, or send them in separate runs",
+  });
+}
+
+/** Sends the planned files, printing each outcome as it comes. */
+async function send(plan: Plan, options: Options, progress: Progress): Promise<FileOutcome[]> {
+  const { info, files } = plan;
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  const what = files.length === 1
+    ? `${files[0]!.path} (${formatBytes(total)})`
+    : `${files.length} files (${formatBytes(total)})`;
+  progress.info(
+    `sending ${what} to ${formatAddress(info.host, info.port)} as ${JSON.stringify(info.name)}`,
+  );
+  let lastError: unknown;
+  return await sendFiles(files, {
+    host: info.host,
+    port: info.port,
+    source: `${plan.infoPath} line 1`,
+    folder: plan.folder,
+    name: info.name,
+    timeout: options.timeout,
+    retries: options.retries,
+    retryDelay: options.retryDelay,
+    onNote: (note) => progress.note(note),
+    onInfo: (text) => progress.info(text),
+    onProgress: (sent, size, attempt) => progress.update(sent, size, attempt),
+    onFileStart: (file, index) => {
+      progress.start();
+      if (files.length > 1) {
+        progress.info(
+          `file ${index + 1} of ${files.length}: ${file.path} (${formatBytes(file.size)})`,
+        );
+      }
+    },
+    onOutcome: (outcome) => {
+      progress.end();
+      if (outcome.ok) {
+        console.log(confirmation(outcome.file, outcome.confirmed));
+      } else if (outcome.error !== lastError) {
+        lastError = outcome.error; // The same error ends every file left: say it once.
+        console.error(`client: ${outcome.error.message}`);
+      }
+    },
+  });
+}
+
+function confirmation(file: UploadFile, confirmed: Confirmed): string {
+  return `client: the server confirmed ${file.name} (${formatBytes(file.size)}, cksum ` +
+    `${confirmed.cksum}) and stored it as ${JSON.stringify(confirmed.storedName)}` +
+    (confirmed.sends > 1 ? ` after ${confirmed.sends} sends` : "");
+}
+
+/**
+ * With several files, prints which arrived and which did not.
+ *
+ * @returns The exit code: 0 when all arrived, else the highest of the failures'.
+ */
+function summarize(plan: Plan, sent: FileOutcome[]): number {
+  const arrived = sent.flatMap((outcome) => outcome.ok ? [outcome.file.name] : []);
+  const failed = [
+    ...plan.refused.map(({ named, error }) => ({ named, error })),
+    ...sent.flatMap((outcome) =>
+      outcome.ok ? [] : [{ named: outcome.file.pathAsWritten, error: outcome.error }]
+    ),
+  ];
+  if (plan.count > 1) {
+    console.log(
+      `client: ${arrived.length} of ${plan.count} files arrived` +
+        (arrived.length > 0 ? ` (${arrived.join(", ")})` : "") +
+        (failed.length > 0 ? `; not sent: ${failed.map((f) => f.named).join(", ")}` : ""),
+    );
+  }
+  return failed.reduce<number>((worst, { error }) => Math.max(worst, error.exitCode), 0);
 }
 
 /** Finds the folder holding transfer.info, or says where it looked. */
-async function findFolder(options: Options): Promise<string> {
+async function findFolder(options: Options, typedIn: string): Promise<string> {
   const folders = candidateFolders({
     dir: options.dir,
-    cwd: Deno.cwd(),
+    cwd: typedIn,
     execPath: options.standaloneExec ?? Deno.execPath(),
     standalone: options.standaloneExec !== undefined || Deno.build.standalone,
   });
@@ -146,136 +216,39 @@ async function findFolder(options: Options): Promise<string> {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-  throw new ClientError(
-    ExitCode.Config,
-    `Cannot find transfer.info: looked in ${folders.join(" and ")}. ` +
-      "Create it there with 3 lines: host:port, your name, the file to send",
-  );
+  throw new ConfigError({
+    action: "find transfer.info",
+    reason: `looked in ${folders.join(" and ")}`,
+    hint: "Create it there with 3 lines: host:port, your name, the file to send",
+  });
 }
 
-async function readTransferInfo(folder: string): Promise<{ info: TransferInfo; path: string }> {
-  const path = join(folder, "transfer.info");
+async function readTransferInfo(
+  folder: string,
+  pathsGiven: boolean,
+): Promise<{ info: TransferInfo; path: string }> {
+  const path = resolve(folder, "transfer.info");
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot read ${path}: ${(error as Error).message}. Check the file's permissions`,
-      { cause: error },
-    );
+    throw new ConfigError({
+      action: `read ${path}`,
+      reason: (error as Error).message,
+      hint: "Check the file's permissions",
+    }, { cause: error });
   }
   try {
-    return { info: parseTransferInfo(text, path), path };
+    return { info: parseTransferInfo(text, path, { pathsGiven }), path };
   } catch (error) {
     if (!(error instanceof TransferInfoError)) throw error;
-    throw new ClientError(
-      ExitCode.Config,
-      `${error.message}. Fix that line and run the client again`,
-      {
-        cause: error,
-      },
-    );
-  }
-}
-
-/**
- * Runs the client with `args`; prints the result line on stdout and errors
- * and progress on stderr.
- *
- * @returns The exit code.
- */
-export async function main(args: string[]): Promise<number> {
-  const progress = new Progress({
-    sink: Deno.stderr,
-    terminal: Deno.stderr.isTerminal(),
-    quiet: args.includes("--quiet") || args.includes("-q"),
-  });
-  try {
-    const options = parseOptions(args);
-    if (options.help) {
-      console.log(USAGE.trimEnd());
-      return ExitCode.Success;
-    }
-    if (options.version) {
-      console.log(`client ${VERSION}`);
-      return ExitCode.Success;
-    }
-    const folder = await findFolder(options);
-    const { info, path: infoPath } = await readTransferInfo(folder);
-    const file = await checkUploadFile(folder, info.filePath, infoPath);
-    checkIdentityName(await loadIdentity(folder), info.name);
-    progress.info(
-      `sending ${file.path} (${formatBytes(file.size)}) to ${info.host}:${info.port} as ${
-        JSON.stringify(info.name)
-      }`,
-    );
-    const result = await withRetries(options, progress, async () => {
-      const connection = await ServerConnection.open(info.host, info.port, options.timeout);
-      try {
-        return await runSession(connection, {
-          folder,
-          name: info.name,
-          file,
-          onProgress: (sent, total, attempt) => progress.update(sent, total, attempt),
-          onNote: (note) => progress.note(note),
-          onInfo: (info) => progress.info(info),
-        });
-      } finally {
-        connection.close();
-      }
-    });
-    progress.end();
-    console.log(
-      `client: the server confirmed ${file.name} (${file.size} bytes, cksum ${result.cksum})` +
-        (result.sends > 1 ? ` after ${result.sends} sends` : ""),
-    );
-    return ExitCode.Success;
-  } catch (error) {
-    progress.end();
-    if (error instanceof ClientError) {
-      console.error(`client: ${error.message}`);
-      return error.exitCode;
-    }
-    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
-      console.error(
-        `client: Cannot run: a permission is missing (${(error as Error).message}). ` +
-          "Run the client with the permissions of `deno task client`",
-      );
-      return ExitCode.Internal;
-    }
-    console.error(
-      `client: Cannot send the file: unexpected error: ${
-        error instanceof Error ? error.stack ?? error.message : String(error)
-      }. Please report this`,
-    );
-    return ExitCode.Internal;
-  }
-}
-
-async function withRetries(
-  options: Options,
-  progress: Progress,
-  attempt: () => Promise<SessionResult>,
-): Promise<SessionResult> {
-  for (let retry = 0;; retry++) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (
-        !(error instanceof ClientError) || error.exitCode !== ExitCode.Network ||
-        retry >= options.retries
-      ) {
-        throw error;
-      }
-      const delay = options.retryDelay * 2 ** retry;
-      progress.note(
-        `retry ${retry + 1} of ${options.retries} in ${(delay / 1000).toFixed(1)} s after: ${
-          error.message.replace(/\. [^.]*$/, "")
-        }`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+    throw new ConfigError({
+      action: `read ${error.file}${error.line === undefined ? "" : ` line ${error.line}`}`,
+      reason: error.reason,
+      hint: error.line === undefined
+        ? "Add the missing lines, or name the files to send on the command line (client PATH...)"
+        : "Fix that line and run the client again",
+    }, { cause: error });
   }
 }
 

@@ -1,6 +1,8 @@
 /**
  * Upload progress on stderr. On a terminal: one bar redrawn in place, with
- * bytes, percent, speed and time left. Elsewhere (a pipe, a log file): a few
+ * bytes, percent, speed and time left, cut to fit the terminal's width (the
+ * bar shrinks first, then the time left, the speed and the byte counts go),
+ * so that it never wraps into a trail of lines. Elsewhere (a pipe, a log file): a few
  * plain lines, at the start, every quarter and the end. Quiet: nothing but
  * notes that matter (retries). Stdout is never touched.
  *
@@ -23,12 +25,67 @@ export interface ProgressOptions {
   quiet: boolean;
   /** The clock, in milliseconds; `performance.now` by default. */
   now?: () => number;
+  /** The terminal's width in columns, asked at each redraw; 80 when unknown. */
+  columns?: () => number | undefined;
 }
 
 const BAR_WIDTH = 24;
+const MIN_BAR_WIDTH = 10;
+const DEFAULT_COLUMNS = 80;
+
+/** The width of the terminal behind stderr, or `undefined` when there is none. */
+export function terminalColumns(): number | undefined {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What one bar shows. */
+export interface BarState {
+  /** File bytes sent. */
+  sent: number;
+  /** File size. */
+  total: number;
+  /** Bytes per second. */
+  speed: number;
+  /** Seconds left. */
+  left: number;
+}
+
+/**
+ * The bar line for `state`, at most `columns - 1` characters (the last column
+ * would make some terminals wrap): `[####----] 1.0 MB / 2.0 MB 50% 1.0 MB/s
+ * 0:01 left`, losing the time left, the speed and the counts as it narrows.
+ */
+export function formatBar(state: BarState, columns: number): string {
+  const fraction = state.total === 0 ? 1 : state.sent / state.total;
+  const percent = `${Math.floor(fraction * 100)}%`;
+  const bytes = `${formatBytes(state.sent)} / ${formatBytes(state.total)}`;
+  const speed = `${formatBytes(Math.round(state.speed))}/s`;
+  const left = `${formatDuration(state.left)} left`;
+  const candidates = [
+    `${bytes} ${percent} ${speed} ${left}`,
+    `${bytes} ${percent} ${speed}`,
+    `${bytes} ${percent}`,
+    percent,
+  ];
+  const room = Math.max(columns - 1, 1);
+  for (const [i, text] of candidates.entries()) {
+    const barWidth = Math.min(BAR_WIDTH, room - text.length - 3);
+    const last = i === candidates.length - 1;
+    if (barWidth < MIN_BAR_WIDTH && !last) continue;
+    if (barWidth < 1) break;
+    const filled = Math.round(fraction * barWidth);
+    return `[${"#".repeat(filled)}${"-".repeat(barWidth - filled)}] ${text}`;
+  }
+  return percent.slice(0, room);
+}
+
 const REDRAW_MS = 100;
 
-/** Formats a byte count with a decimal unit: `12.3 MB`. */
+/** Formats a byte count with a decimal unit: `1 B`, `999 B`, `12.3 MB`. */
 export function formatBytes(bytes: number): string {
   const units = ["B", "kB", "MB", "GB"];
   let value = bytes;
@@ -56,6 +113,7 @@ export class Progress {
   #terminal: boolean;
   #quiet: boolean;
   #now: () => number;
+  #columns: () => number | undefined;
   #encoder = new TextEncoder();
   #attempt = 0;
   #start = 0;
@@ -73,6 +131,7 @@ export class Progress {
     this.#terminal = options.terminal;
     this.#quiet = options.quiet;
     this.#now = options.now ?? (() => performance.now());
+    this.#columns = options.columns ?? (() => undefined);
   }
 
   #write(text: string): void {
@@ -92,7 +151,13 @@ export class Progress {
     if (!this.#quiet) this.note(text);
   }
 
-  /** Reports `sent` of `total` content bytes written in send number `attempt`. */
+  /** Starts the progress of a new file: the next update begins a new bar. */
+  start(): void {
+    this.#clearBar(true);
+    this.#attempt = 0;
+  }
+
+  /** Reports `sent` of `total` file bytes sent in send number `attempt`. */
   update(sent: number, total: number, attempt: number): void {
     if (this.#quiet) return;
     const now = this.#now();
@@ -110,12 +175,8 @@ export class Progress {
     if (this.#terminal) {
       if (sent < total && now - this.#lastDraw < REDRAW_MS) return;
       this.#lastDraw = now;
-      const filled = Math.round(fraction * BAR_WIDTH);
-      const bar = "#".repeat(filled) + "-".repeat(BAR_WIDTH - filled);
-      this.#write(
-        `\r\x1b[2K[${bar}] ${formatBytes(sent)} / ${formatBytes(total)} ${percent}% ` +
-          `${formatBytes(Math.round(speed))}/s ${formatDuration(left)} left`,
-      );
+      const columns = this.#columns() ?? DEFAULT_COLUMNS;
+      this.#write(`\r\x1b[2K${formatBar({ sent, total, speed, left }, columns)}`);
       this.#barShown = true;
       if (sent >= total) this.#clearBar(true);
     } else {

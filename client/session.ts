@@ -1,18 +1,20 @@
 /**
  * The conversation with the server, on one connection, as the reference
- * client holds it:
+ * client holds it, with any number of uploads after one sign-in:
  *
  * ```text
  * identity in me.info/info.me:  827 -> 1605 (AES key)
  *                                    -> 1606 -> register below, same connection
  * no identity:                  825 -> 1600 (client id) -> 826 -> 1602 (AES key),
- *                               then me.info and priv.key are written
- * upload, up to 4 sends:        828 + packets -> 1603 (server's cksum)
+ *                               then the old me.info and priv.key (if any) are
+ *                               moved aside and the new ones written
+ * each upload, up to 4 sends:   828 + packets -> 1603 (server's cksum)
  *                               equal: 900 -> 1604, done
  *                               different: 901 and send again; 4th: 902 -> 1604, fail
  * ```
  *
- * A 1607 at any point, or a response that does not belong, ends the session.
+ * A 1607 during sign-in, or a response that does not belong, ends the
+ * session; a 1607 in answer to an upload ends that upload only.
  *
  * @module
  */
@@ -32,68 +34,99 @@ import {
   unwrapAesKey,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { ClientError, ExitCode } from "./client_error.ts";
-import { networkError, protocolError, type ServerConnection } from "./connection.ts";
-import { type LoadedIdentity, loadIdentity, saveIdentity } from "./identity_store.ts";
+import {
+  type ClientError,
+  ConfigError,
+  CrcError,
+  type FailureParts,
+  RejectedError,
+} from "./client_error.ts";
+import type { ServerConnection } from "./connection.ts";
+import { loadIdentity, saveIdentity, setAsideIdentity } from "./identity_store.ts";
 import { sendFile } from "./upload.ts";
 import type { UploadFile } from "./upload_file.ts";
 
-/** How many times the file is sent before the client gives up (the reference's 4). */
+/** How many times a file is sent before the client gives up (the reference's 4). */
 export const MAX_SENDS = 4;
 
-/** What a session needs. */
-export interface SessionOptions {
+/** A 1607 (general error) from the server: exit code 4. */
+export class ServerError extends RejectedError {
+  /** The server's explanation, possibly empty. */
+  readonly text: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param parts The action, the reason and the hint.
+   * @param text The server's explanation.
+   */
+  constructor(parts: FailureParts, text: string) {
+    super(parts);
+    this.name = "ServerError";
+    this.text = text;
+  }
+}
+
+/** What signing in needs. */
+export interface SignInOptions {
   /** The client's folder (identity files). */
   folder: string;
   /** The client name from `transfer.info`. */
   name: string;
-  /** The checked file. */
-  file: UploadFile;
-  /** Progress of each send: content bytes written and total. */
-  onProgress?: (sent: number, total: number, attempt: number) => void;
-  /** One-line notes the user should see even with `--quiet` (cksum retries). */
+  /** One-line notes the user should see even with `--quiet`. */
   onNote?: (note: string) => void;
   /** One-line information (registration), hidden by `--quiet`. */
   onInfo?: (info: string) => void;
 }
 
-/** What a successful session did. */
-export interface SessionResult {
-  /** Our client id. */
-  clientId: ClientId;
-  /** Whether this session registered (825/826). */
-  registered: boolean;
-  /** How many sends it took (1 to 4). */
-  sends: number;
+/** A file the server confirmed. */
+export interface Confirmed {
   /** The file's cksum, confirmed by the server. */
   cksum: number;
+  /** How many sends it took (1 to 4). */
+  sends: number;
+  /** The name the server stores it under (from its 1603). */
+  storedName: string;
 }
+
+/** How one upload ended: confirmed, or failed without harm to the session. */
+export type UploadOutcome =
+  | { ok: true; confirmed: Confirmed }
+  | {
+    ok: false;
+    /** Why this file failed. */
+    error: ClientError;
+    /** Whether the connection can carry the next upload. */
+    connectionUsable: boolean;
+  };
 
 type Expected<C extends number> = Response & { code: C };
 
 /** Reads one response and checks it is one of `codes`; a 1607 or another code is an error. */
 async function expect<C extends Response["code"]>(
   connection: ServerConnection,
-  after: string,
+  action: string,
   ...codes: C[]
 ): Promise<Expected<C>> {
   const response = await connection.receive();
   if ((codes as number[]).includes(response.code)) return response as Expected<C>;
   if (response.code === ResponseCode.GeneralError) {
     const text = response.text === "" ? "no explanation" : JSON.stringify(response.text);
-    throw new ClientError(
-      ExitCode.Rejected,
-      `Cannot ${after}: the server answered with a general error (1607: ${text}). ` +
-        "Check the server's log, then try again",
-    );
+    throw new ServerError({
+      action,
+      reason: `the server answered with a general error (1607: ${text})`,
+      hint: "Check the server's log, then try again",
+    }, response.text);
   }
-  throw protocolError(
-    connection.address,
-    `it answered ${response.code} when we tried to ${after}, expected ${codes.join(" or ")}`,
-  );
+  throw new RejectedError({
+    action: `talk to the server at ${connection.address}`,
+    reason: `it answered ${response.code} when we tried to ${action}, ` +
+      `expected ${codes.join(" or ")}`,
+    hint: "Check that the address is a file transfer server speaking protocol version 3",
+  });
 }
 
-async function unwrap(
+async function unwrapSessionKey(
   connection: ServerConnection,
   privateKey: CryptoKey,
   wrapped: Uint8Array,
@@ -101,38 +134,218 @@ async function unwrap(
   try {
     return await importAesKey(await unwrapAesKey(privateKey, wrapped));
   } catch (error) {
-    throw protocolError(
-      connection.address,
-      "its AES key was not wrapped with our public key (was me.info or priv.key replaced?)",
-      error,
-    );
+    throw new RejectedError({
+      action: `talk to the server at ${connection.address}`,
+      reason: "its AES key was not wrapped with our public key (was me.info or priv.key replaced?)",
+      hint: "Check that the address is the server you registered with",
+    }, { cause: error });
   }
 }
 
+/**
+ * Checks that the stored identity is for `name`: a different name is a
+ * configuration error, never a silent re-registration.
+ *
+ * @throws {ConfigError} if the names differ.
+ */
+export function checkIdentityName(
+  loaded: { identity: Identity; path: string } | undefined,
+  name: string,
+): void {
+  if (loaded === undefined || loaded.identity.name === name) return;
+  throw new ConfigError({
+    action: "sign in",
+    reason: `${loaded.path} is for ${JSON.stringify(loaded.identity.name)} but ` +
+      `transfer.info says ${JSON.stringify(name)}`,
+    hint: "Use the same name in both, or move me.info and priv.key away to register the new name",
+  });
+}
+
+/** The first printable-ASCII run of a NUL-padded field, or `undefined` when empty. */
+function fieldText(field: Uint8Array): string | undefined {
+  const end = field.indexOf(0);
+  const text = new TextDecoder().decode(field.subarray(0, end === -1 ? field.length : end));
+  return text === "" ? undefined : text;
+}
+
+/** A signed-in session: an id and an AES key, ready for uploads. */
+export class ClientSession {
+  /** Our client id. */
+  readonly clientId: ClientId;
+  /** Whether signing in registered (825/826). */
+  readonly registered: boolean;
+  #connection: ServerConnection;
+  #key: CryptoKey;
+  #onNote: ((note: string) => void) | undefined;
+
+  /** Made by {@linkcode ClientSession.signIn} only. */
+  constructor(
+    connection: ServerConnection,
+    signedIn: { clientId: ClientId; key: CryptoKey; registered: boolean },
+    onNote: ((note: string) => void) | undefined,
+  ) {
+    this.#connection = connection;
+    this.clientId = signedIn.clientId;
+    this.#key = signedIn.key;
+    this.registered = signedIn.registered;
+    this.#onNote = onNote;
+  }
+
+  /**
+   * Gets an AES key for this connection: reconnects with the stored identity,
+   * or registers (also when the server does not know us: 1606).
+   *
+   * @throws {ClientError} with the exit code of the failure.
+   */
+  static async signIn(
+    connection: ServerConnection,
+    options: SignInOptions,
+  ): Promise<ClientSession> {
+    const loaded = await loadIdentity(options.folder);
+    if (loaded === undefined) return await register(connection, options, undefined);
+    const { identity, path } = loaded;
+    checkIdentityName(loaded, options.name);
+    let privateKey: CryptoKey;
+    try {
+      privateKey = await importPrivateKey(identity.privateKeyDer);
+    } catch (error) {
+      throw new ConfigError({
+        action: `use the private key of ${path}`,
+        reason: (error as Error).message,
+        hint: "Restore priv.key, or move me.info and priv.key away to register under a new name",
+      }, { cause: error });
+    }
+    await connection.send(
+      encodeRequest(identity.clientId, { code: RequestCode.Reconnect, name: identity.name }),
+    );
+    const answer = await expect(
+      connection,
+      `sign in as ${JSON.stringify(identity.name)}`,
+      ResponseCode.ReconnectApproved,
+      ResponseCode.ReconnectDenied,
+    );
+    if (answer.code === ResponseCode.ReconnectDenied) {
+      options.onInfo?.("the server does not know us (1606): registering again");
+      return await register(connection, options, identity);
+    }
+    if (!bytesEqual(answer.clientId, identity.clientId)) {
+      throw new RejectedError({
+        action: `talk to the server at ${connection.address}`,
+        reason: `it approved the sign-in for id ${clientIdToHex(answer.clientId)}, not ours (${
+          clientIdToHex(identity.clientId)
+        })`,
+        hint: "Check that the address is the server you registered with",
+      });
+    }
+    const key = await unwrapSessionKey(connection, privateKey, answer.wrappedKey);
+    return new ClientSession(
+      connection,
+      { clientId: identity.clientId, key, registered: false },
+      options.onNote,
+    );
+  }
+
+  /**
+   * Sends `file` until the cksums agree, at most {@linkcode MAX_SENDS} times.
+   *
+   * @returns How the upload ended; a failure that concerns only this file
+   * (it changed while read, a 1607, the cksums never agreed) is an outcome.
+   * @throws {ClientError} for a failure of the connection or the protocol.
+   */
+  async sendFile(
+    file: UploadFile,
+    onProgress?: (sent: number, total: number, attempt: number) => void,
+  ): Promise<UploadOutcome> {
+    try {
+      return { ok: true, confirmed: await this.#sendUntilConfirmed(file, onProgress) };
+    } catch (error) {
+      if (error instanceof CrcError) return { ok: false, error, connectionUsable: true };
+      if (error instanceof ConfigError || error instanceof ServerError) {
+        return { ok: false, error, connectionUsable: false };
+      }
+      throw error;
+    }
+  }
+
+  async #sendUntilConfirmed(
+    file: UploadFile,
+    onProgress?: (sent: number, total: number, attempt: number) => void,
+  ): Promise<Confirmed> {
+    const connection = this.#connection;
+    const crcRequest = (code: 900 | 901 | 902) =>
+      encodeRequest(this.clientId, { code, fileName: file.pathAsWritten });
+    for (let attempt = 1;; attempt++) {
+      let cksum: number;
+      try {
+        cksum = await sendFile(connection.writer, {
+          file,
+          key: this.#key,
+          clientId: this.clientId,
+          onProgress: (sent, total) => onProgress?.(sent, total, attempt),
+        });
+      } catch (error) {
+        throw connection.failure(`send ${file.name} to ${connection.address}`, error);
+      }
+      const received = await expect(connection, `send ${file.name}`, ResponseCode.FileReceived);
+      if (received.cksum === cksum) {
+        await connection.send(crcRequest(RequestCode.CrcOk));
+        await expect(connection, "confirm the cksum", ResponseCode.Ack);
+        const storedName = fieldText(received.fileNameField) ?? file.name;
+        return { cksum, sends: attempt, storedName };
+      }
+      if (attempt === MAX_SENDS) {
+        await connection.send(crcRequest(RequestCode.CrcAbort));
+        await expect(connection, "report the failed cksum", ResponseCode.Ack);
+        throw new CrcError({
+          action: `send ${file.name}`,
+          reason: `the server's cksum (${received.cksum}) differed from ours (${cksum}) ` +
+            `on all ${MAX_SENDS} sends`,
+          hint: "Check the network and the server, then try again",
+        });
+      }
+      // A note, not an error: the next send may well succeed.
+      this.#onNote?.(
+        `send ${attempt} of ${MAX_SENDS}: the server's cksum ${received.cksum} is not ours ` +
+          `(${cksum}); sending again`,
+      );
+      await connection.send(crcRequest(RequestCode.CrcRetry));
+    }
+  }
+}
+
+/**
+ * Registers `options.name` (825, 826), sets aside the identity files this
+ * replaces, and writes the new ones.
+ *
+ * @param previous The identity the server did not know (1606), if any.
+ */
 async function register(
   connection: ServerConnection,
-  options: SessionOptions,
-  headerId: ClientId,
-): Promise<{ identity: Identity; key: CryptoKey }> {
+  options: SignInOptions,
+  previous: Identity | undefined,
+): Promise<ClientSession> {
   const keyPair = generateRsaKeyPair();
   keyPair.catch(() => {}); // Awaited below; never an unhandled rejection.
+  const headerId = previous?.clientId ?? ZERO_CLIENT_ID;
+  const quoted = JSON.stringify(options.name);
   await connection.send(
     encodeRequest(headerId, { code: RequestCode.Register, name: options.name }),
   );
   const registered = await expect(
     connection,
-    `register as ${JSON.stringify(options.name)}`,
+    `register as ${quoted}`,
     ResponseCode.Registered,
     ResponseCode.RegisterFailed,
   );
   if (registered.code === ResponseCode.RegisterFailed) {
     const text = registered.text === "" ? "" : ` (${JSON.stringify(registered.text)})`;
-    throw new ClientError(
-      ExitCode.Rejected,
-      `Cannot register as ${JSON.stringify(options.name)}: the server refused (1601)${text}; ` +
-        "the name is probably taken. Choose another name in transfer.info, " +
-        "or bring back the me.info and priv.key registered under this name",
-    );
+    throw new RejectedError({
+      action: `register as ${quoted}`,
+      reason: `the server refused (1601)${text}; the name is probably taken`,
+      hint: "Choose another name in transfer.info, " +
+        "or bring back the me.info and priv.key registered under this name " +
+        "(a copy set aside earlier is named me.info.<id>.old)",
+    });
   }
   const { publicKey, privateKey, privateKeyDer } = await keyPair;
   const clientId = registered.clientId;
@@ -140,131 +353,13 @@ async function register(
     encodeRequest(clientId, { code: RequestCode.PublicKey, name: options.name, publicKey }),
   );
   const accepted = await expect(connection, "send our public key", ResponseCode.KeyAccepted);
-  const key = await unwrap(connection, privateKey, accepted.wrappedKey);
-  const identity = { name: options.name, clientId, privateKeyDer };
-  await saveIdentity(options.folder, identity);
-  options.onInfo?.(`registered as ${JSON.stringify(options.name)}, id ${clientIdToHex(clientId)}`);
-  return { identity, key };
-}
-
-/**
- * Checks that the stored identity is for `name`: a different name is a
- * configuration error, never a silent re-registration.
- *
- * @throws {ClientError} (exit code 2) if the names differ.
- */
-export function checkIdentityName(loaded: LoadedIdentity | undefined, name: string): void {
-  if (loaded === undefined || loaded.identity.name === name) return;
-  throw new ClientError(
-    ExitCode.Config,
-    `Cannot sign in: ${loaded.path} is for ${JSON.stringify(loaded.identity.name)} but ` +
-      `transfer.info says ${JSON.stringify(name)}. Use the same name in both, or move me.info ` +
-      "and priv.key away to register the new name",
-  );
-}
-
-/**
- * Gets an AES key for this connection: reconnect with the stored identity,
- * or register (also when the server forgot us: 1606).
- */
-async function signIn(
-  connection: ServerConnection,
-  options: SessionOptions,
-): Promise<{ clientId: ClientId; key: CryptoKey; registered: boolean }> {
-  const loaded = await loadIdentity(options.folder);
-  if (loaded === undefined) {
-    const { identity, key } = await register(connection, options, ZERO_CLIENT_ID);
-    return { clientId: identity.clientId, key, registered: true };
+  const key = await unwrapSessionKey(connection, privateKey, accepted.wrappedKey);
+  const moved = await setAsideIdentity(options.folder, previous);
+  if (moved.length > 0) {
+    const id = previous === undefined ? "" : ` (id ${clientIdToHex(previous.clientId)})`;
+    options.onNote?.(`kept the identity this registration replaces${id} as ${moved.join(" and ")}`);
   }
-  const { identity, path } = loaded;
-  checkIdentityName(loaded, options.name);
-  let privateKey: CryptoKey;
-  try {
-    privateKey = await importPrivateKey(identity.privateKeyDer);
-  } catch (error) {
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot use the private key of ${path}: ${(error as Error).message}. ` +
-        "Restore priv.key, or move me.info and priv.key away to register under a new name",
-      { cause: error },
-    );
-  }
-  await connection.send(
-    encodeRequest(identity.clientId, { code: RequestCode.Reconnect, name: identity.name }),
-  );
-  const answer = await expect(
-    connection,
-    `sign in as ${JSON.stringify(identity.name)}`,
-    ResponseCode.ReconnectApproved,
-    ResponseCode.ReconnectDenied,
-  );
-  if (answer.code === ResponseCode.ReconnectApproved) {
-    if (!bytesEqual(answer.clientId, identity.clientId)) {
-      throw protocolError(
-        connection.address,
-        `it approved the sign-in for id ${clientIdToHex(answer.clientId)}, not ours (${
-          clientIdToHex(identity.clientId)
-        })`,
-      );
-    }
-    const key = await unwrap(connection, privateKey, answer.wrappedKey);
-    return { clientId: identity.clientId, key, registered: false };
-  }
-  options.onInfo?.("the server does not know us (1606): registering again");
-  const { identity: fresh, key } = await register(connection, options, identity.clientId);
-  return { clientId: fresh.clientId, key, registered: true };
-}
-
-/**
- * Runs a whole session on `connection`: sign in or register, then send the
- * file until the cksums agree, at most {@linkcode MAX_SENDS} times.
- *
- * @throws {ClientError} with the exit code of the failure.
- */
-export async function runSession(
-  connection: ServerConnection,
-  options: SessionOptions,
-): Promise<SessionResult> {
-  const { clientId, key, registered } = await signIn(connection, options);
-  const { file } = options;
-  for (let attempt = 1; attempt <= MAX_SENDS; attempt++) {
-    let cksum: number;
-    try {
-      cksum = await sendFile(connection.writer, {
-        file,
-        key,
-        clientId,
-        onProgress: (sent, total) => options.onProgress?.(sent, total, attempt),
-      });
-    } catch (error) {
-      throw networkError(`send ${file.name} to ${connection.address}`, error);
-    }
-    const received = await expect(connection, `send ${file.name}`, ResponseCode.FileReceived);
-    const pathRequest = { fileName: file.pathAsWritten };
-    if (received.cksum === cksum) {
-      await connection.send(encodeRequest(clientId, { code: RequestCode.CrcOk, ...pathRequest }));
-      await expect(connection, "confirm the cksum", ResponseCode.Ack);
-      return { clientId, registered, sends: attempt, cksum };
-    }
-    if (attempt < MAX_SENDS) {
-      options.onNote?.(
-        `send ${attempt} of ${MAX_SENDS}: the server's cksum ${received.cksum} is not ours ` +
-          `(${cksum}); sending again`,
-      );
-      await connection.send(
-        encodeRequest(clientId, { code: RequestCode.CrcRetry, ...pathRequest }),
-      );
-    } else {
-      await connection.send(
-        encodeRequest(clientId, { code: RequestCode.CrcAbort, ...pathRequest }),
-      );
-      await expect(connection, "report the failed cksum", ResponseCode.Ack);
-      throw new ClientError(
-        ExitCode.Crc,
-        `Cannot send ${file.name}: the server's cksum (${received.cksum}) differed from ours ` +
-          `(${cksum}) on all ${MAX_SENDS} sends. Check the network and the server, then try again`,
-      );
-    }
-  }
-  throw new RangeError("Cannot happen: the send loop always returns or throws");
+  await saveIdentity(options.folder, { name: options.name, clientId, privateKeyDer });
+  options.onInfo?.(`registered as ${quoted}, id ${clientIdToHex(clientId)}`);
+  return new ClientSession(connection, { clientId, key, registered: true }, options.onNote);
 }

@@ -24,7 +24,7 @@
 
 import { SECURE_SERVER_NAME } from "../protocol/discovery.ts";
 import { encodePem } from "../protocol/pem.ts";
-import { isNetworkError } from "./connection.ts";
+import { isNetworkFailure } from "../protocol/mod.ts";
 
 /** Why the secure connection could not be made. */
 export class SecureConnectError extends Error {
@@ -68,7 +68,7 @@ export async function connectSecure(
     tcp = await Deno.connect({ hostname: host, port: securePort, transport: "tcp" });
     tcp.setNoDelay(true);
   } catch (error) {
-    if (!isNetworkError(error)) throw error;
+    if (!isNetworkFailure(error)) throw error;
     throw new SecureConnectError(
       "unreachable",
       `Cannot connect to ${address}: ${(error as Error).message}`,

@@ -27,10 +27,12 @@ import {
 import {
   decodeResponseHeader,
   ExactReader,
+  isNetworkFailure,
   ProtocolError,
   RESPONSE_HEADER_SIZE,
+  writeAll,
 } from "../protocol/mod.ts";
-import { isNetworkError, networkError, protocolError, writeAll } from "./connection.ts";
+import { networkError, protocolViolation } from "./connection.ts";
 
 /** Longest wait for the discovery answer; the reference answers by closing at once. */
 export const DISCOVERY_TIMEOUT_MS = 10_000;
@@ -85,8 +87,14 @@ export async function discoverSecureMode(
     return { offer: decodeDiscoveryResponse(payload) };
   } catch (error) {
     if (timedOut) return { reason: `it did not answer the discovery request in ${wait / 1000} s` };
-    if (error instanceof ProtocolError) throw protocolError(address, error.message, error);
-    if (isNetworkError(error)) {
+    if (error instanceof ProtocolError) {
+      throw protocolViolation(
+        address,
+        `its discovery answer is malformed (${error.message})`,
+        error,
+      );
+    }
+    if (isNetworkFailure(error)) {
       return { reason: "it closed the connection on the discovery request" };
     }
     throw error;

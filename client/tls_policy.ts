@@ -21,7 +21,7 @@
 
 import { bytesEqual } from "../protocol/mod.ts";
 import { certificateFingerprint, formatFingerprint } from "../protocol/fingerprint.ts";
-import { ClientError, ExitCode } from "./client_error.ts";
+import { type ClientError, NetworkError, RejectedError } from "./client_error.ts";
 import { findKnownServer, type KnownServer, loadKnownServers, pinServer } from "./known_servers.ts";
 import { connectSecure, SecureConnectError } from "./tls_connect.ts";
 import { discoverSecureMode } from "./tls_discovery.ts";
@@ -82,20 +82,20 @@ export async function openTransport(options: TransportOptions): Promise<Transpor
   const discovery = await discoverSecureMode(options.host, options.port, options.timeoutMs);
   if (discovery.offer === undefined) {
     if (expected !== undefined) {
-      throw new ClientError(
-        ExitCode.Rejected,
-        `Cannot use the secure mode with ${address}: ${discovery.reason}, but its fingerprint ` +
-          `is pinned (${pinnedIn}), so the client will not talk to it unprotected. Check the ` +
-          `address; ${HOW_TO_CHECK}, and ask whether the secure mode was turned off`,
-      );
+      throw new RejectedError({
+        action: `use the secure mode with ${address}`,
+        reason: `${discovery.reason}, but its fingerprint is pinned (${pinnedIn}), so the ` +
+          "client will not talk to it unprotected",
+        hint: `Check the address; ${HOW_TO_CHECK}, and ask whether the secure mode was turned off`,
+      });
     }
     if (options.requireSecure) {
-      throw new ClientError(
-        ExitCode.Rejected,
-        `Cannot use the secure mode with ${address}: ${discovery.reason} (a server without ` +
-          "the secure mode, or something in the way), and --secure refuses the plain protocol " +
-          "v3. Ask the server's operator to turn the secure mode on, or run without --secure",
-      );
+      throw new RejectedError({
+        action: `use the secure mode with ${address}`,
+        reason: `${discovery.reason} (a server without the secure mode, or something in the ` +
+          "way), and --secure refuses the plain protocol v3",
+        hint: "Ask the server's operator to turn the secure mode on, or run without --secure",
+      });
     }
     return { secure: false, reason: discovery.reason };
   }
@@ -143,26 +143,24 @@ async function connect(
     const reason = error.message.replace(/^Cannot [^:]*: /, "");
     if (error.kind === "certificate") {
       if (pinnedIn === undefined) {
-        throw new ClientError(
-          ExitCode.Rejected,
-          `Cannot trust ${address}: its secure port ${entry.securePort} presents another ` +
-            `certificate than the one it offered (${reason}). Something may be intercepting ` +
-            `the connection; ${HOW_TO_CHECK}`,
-          { cause: error },
-        );
+        throw new RejectedError({
+          action: `trust ${address}`,
+          reason: `its secure port ${entry.securePort} presents another certificate than the ` +
+            `one it offered (${reason})`,
+          hint: `Something may be intercepting the connection; ${HOW_TO_CHECK}`,
+        }, { cause: error });
       }
       throw certificateChanged(address, pinnedIn, entry.fingerprint, undefined, error);
     }
-    throw new ClientError(
-      ExitCode.Network,
-      `Cannot reach the secure port ${entry.securePort} of ${address}: ${reason}. ` +
-        (pinnedIn === undefined
-          ? "The server offers the secure mode there; check that its port is open"
-          : `The server is pinned (${pinnedIn}), so the client never falls back to the ` +
-            "unprotected plain protocol v3. Check that the server runs with its secure port " +
-            "open; if its operator turned the secure mode off on purpose, delete that line"),
-      { cause: error },
-    );
+    throw new NetworkError({
+      action: `reach the secure port ${entry.securePort} of ${address}`,
+      reason,
+      hint: pinnedIn === undefined
+        ? "The server offers the secure mode there; check that its port is open"
+        : `The server is pinned (${pinnedIn}), so the client never falls back to the ` +
+          "unprotected plain protocol v3. Check that the server runs with its secure port " +
+          "open; if its operator turned the secure mode off on purpose, delete that line",
+    }, { cause: error });
   }
 }
 
@@ -174,14 +172,13 @@ function certificateChanged(
   cause?: unknown,
 ): ClientError {
   const now = presented === undefined ? "another certificate" : formatFingerprint(presented);
-  return new ClientError(
-    ExitCode.Rejected,
-    `Cannot trust ${address}: it presents ${now}, not the pinned ${formatFingerprint(pinned)} ` +
-      `(${pinnedIn}). Either someone is intercepting the connection, or the server has a new ` +
-      `identity. ${HOW_TO_CHECK}; only if the new one is theirs, re-pin with ` +
+  return new RejectedError({
+    action: `trust ${address}`,
+    reason: `it presents ${now}, not the pinned ${formatFingerprint(pinned)} (${pinnedIn})`,
+    hint: "Either someone is intercepting the connection, or the server has a new identity. " +
+      `${HOW_TO_CHECK}; only if the new one is theirs, re-pin with ` +
       "--pin <fingerprint> (or delete the line in known_servers)",
-    cause === undefined ? undefined : { cause },
-  );
+  }, cause === undefined ? undefined : { cause });
 }
 
 function displayAddress(host: string, port: number): string {

@@ -4,7 +4,8 @@
  * ```text
  * line 1: host:port   (IPv4, host name or [IPv6]; port 1 to 65535)
  * line 2: client name (1 to 100 bytes of printable ASCII)
- * line 3: file path   (absolute, or relative to the client's folder)
+ * line 3: file path   (absolute, or relative to the client's folder); optional
+ *                      when files are named on the command line
  * ```
  *
  * Checking the file itself (exists, regular, size) is `upload_file.ts`'s job.
@@ -22,26 +23,37 @@ export interface TransferInfo {
   port: number;
   /** The client name. */
   name: string;
-  /** The file path exactly as written (the 900/901/902 payload). */
-  filePath: string;
+  /** The file path exactly as written (the 900/901/902 payload); absent from a 2-line file. */
+  filePath: string | undefined;
+  /** The 1-based numbers of the lines that had spaces or tabs around them (ignored). */
+  trimmedLines: number[];
 }
 
-/** A `transfer.info` problem: the message names the file and the line. */
-export class TransferInfoError extends TypeError {
-  /** 1-based line number the problem is on. */
-  readonly line: number;
+/**
+ * A `transfer.info` that does not parse: the file, the line (when one line is
+ * at fault) and the reason are kept apart; the message joins them.
+ */
+export class TransferInfoError extends SyntaxError {
+  /** The path of `transfer.info`. */
+  readonly file: string;
+  /** 1-based number of the line at fault, or `undefined` for the file as a whole. */
+  readonly line: number | undefined;
+  /** What is wrong, without the file and line. */
+  readonly reason: string;
 
   /**
    * Creates the error; the message names the file and the line.
    *
    * @param file The path of `transfer.info`, for the message.
-   * @param line 1-based line number.
-   * @param reason What is wrong with the line.
+   * @param line 1-based line number, or `undefined` when no single line is at fault.
+   * @param reason What is wrong.
    */
-  constructor(file: string, line: number, reason: string) {
-    super(`Cannot read ${file} line ${line}: ${reason}`);
+  constructor(file: string, line: number | undefined, reason: string) {
+    super(`Cannot read ${file}${line === undefined ? "" : ` line ${line}`}: ${reason}`);
     this.name = "TransferInfoError";
+    this.file = file;
     this.line = line;
+    this.reason = reason;
   }
 }
 
@@ -92,34 +104,57 @@ export function parseAddress(text: string): { host: string; port: number } | str
   return { host, port };
 }
 
+/** How to parse `transfer.info`. */
+export interface ParseTransferInfoOptions {
+  /** Files were named on the command line: line 3 may be missing (and is not used). */
+  pathsGiven?: boolean;
+}
+
+const LINE_ROLES = "host:port, your name, the file to send";
+
 /**
- * Parses the text of `transfer.info`. Accepts `\r\n` line ends, trims spaces
- * around the address and the path (not around the name, which is sent as is),
- * and ignores empty lines after the third.
+ * Parses the text of `transfer.info`. Accepts `\r\n` line ends, ignores
+ * empty lines at the end, and ignores spaces and tabs around every line
+ * (reported in `trimmedLines`, so the caller can say so).
  *
  * @param text The file's contents.
  * @param file The file's path, for the messages.
  * @throws {TransferInfoError} naming the file and the first wrong line.
  */
-export function parseTransferInfo(text: string, file: string): TransferInfo {
-  const lines = text.split(/\r?\n/);
-  while (lines.length > 3 && lines[lines.length - 1]!.trim() === "") lines.pop();
+export function parseTransferInfo(
+  text: string,
+  file: string,
+  options: ParseTransferInfoOptions = {},
+): TransferInfo {
+  const raw = text.split(/\r?\n/);
+  while (raw.length > 1 && raw[raw.length - 1]!.trim() === "") raw.pop();
+  const lines = raw.map((line) => line.trim());
+  const trimmedLines = raw.flatMap((line, i) => line === lines[i] ? [] : [i + 1]);
   if (lines.length > 3) {
-    throw new TransferInfoError(file, 4, "expected 3 lines (host:port, name, file path), got more");
+    throw new TransferInfoError(file, 4, `expected 3 lines (${LINE_ROLES}), got more`);
   }
-  const address = parseAddress((lines[0] ?? "").trim());
+  const address = parseAddress(lines[0] ?? "");
   if (typeof address === "string") throw new TransferInfoError(file, 1, address);
   const name = lines[1] ?? "";
   const problem = nameProblem(name);
   if (problem !== undefined) {
     throw new TransferInfoError(file, 2, `${problem} (1 to 100 bytes of printable ASCII)`);
   }
-  const filePath = (lines[2] ?? "").trim();
-  if (filePath.length === 0) throw new TransferInfoError(file, 3, "the file path is empty");
-  const base = baseName(filePath);
-  const baseProblem = fileNameProblem(base);
+  if (lines.length < 3) {
+    if (options.pathsGiven) {
+      return { host: address.host, port: address.port, name, filePath: undefined, trimmedLines };
+    }
+    throw new TransferInfoError(
+      file,
+      undefined,
+      `it has ${lines.length} lines, but needs 3 (${LINE_ROLES}); ` +
+        `line 2, ${JSON.stringify(name)}, is read as your name`,
+    );
+  }
+  const filePath = lines[2]!;
+  const baseProblem = fileNameProblem(baseName(filePath));
   if (baseProblem !== undefined) throw new TransferInfoError(file, 3, baseProblem);
-  return { host: address.host, port: address.port, name, filePath };
+  return { host: address.host, port: address.port, name, filePath, trimmedLines };
 }
 
 /** The last component of a `/` or `\` separated path. */

@@ -34,7 +34,7 @@ import {
   RequestCode,
   writePacketHeader,
 } from "../protocol/mod.ts";
-import { ClientError, ExitCode } from "./client_error.ts";
+import { ConfigError } from "./client_error.ts";
 import { writeAll, type Writer } from "./connection.ts";
 import type { UploadFile } from "./upload_file.ts";
 
@@ -51,7 +51,11 @@ export interface SendFileOptions {
   key: CryptoKey;
   /** Our client id, for the request header. */
   clientId: ClientId;
-  /** Called after each write with the content bytes written so far and the total. */
+  /**
+   * Called after each write with the file's bytes sent so far and its size
+   * (the content on the wire, scaled to the file: padding and trailer are
+   * not the user's bytes).
+   */
   onProgress?: (sent: number, total: number) => void;
 }
 
@@ -67,12 +71,12 @@ function unwrap<T>(settled: Settled<T>): T {
   return settled.value;
 }
 
-function changed(file: UploadFile, reason: string): ClientError {
-  return new ClientError(
-    ExitCode.Config,
-    `Cannot send ${file.path}: ${reason} while it was being read. ` +
-      "Wait until nothing writes to the file, then run the client again",
-  );
+function changed(file: UploadFile, reason: string): ConfigError {
+  return new ConfigError({
+    action: `send ${file.path}`,
+    reason: `${reason} while it was being read`,
+    hint: "Wait until nothing writes to the file, then run the client again",
+  });
 }
 
 /**
@@ -233,12 +237,17 @@ class PacketWriter {
   }
 }
 
+/** The share of the file's bytes that `sent` content bytes stand for. */
+function fileBytesSent(sent: number, contentSize: number, fileSize: number): number {
+  return sent >= contentSize ? fileSize : Math.floor(fileSize * (sent / contentSize));
+}
+
 /**
  * Sends the 828 request header and the whole file as packets, reading,
  * checksumming and encrypting as it goes.
  *
  * @returns The cksum of the file, to compare with the server's 1603.
- * @throws {ClientError} (exit code 2) if the file changes while it is read.
+ * @throws {ConfigError} if the file changes while it is read.
  * @throws whatever the writer throws; the caller maps socket errors.
  */
 export async function sendFile(out: Writer, options: SendFileOptions): Promise<number> {
@@ -255,19 +264,17 @@ export async function sendFile(out: Writer, options: SendFileOptions): Promise<n
   try {
     handle = await Deno.open(file.path, { read: true });
   } catch (error) {
-    throw new ClientError(
-      ExitCode.Config,
-      `Cannot open ${file.path}: ${
-        (error as Error).message
-      }. Check that the file is still there and readable`,
-      { cause: error },
-    );
+    throw new ConfigError({
+      action: `open ${file.path}`,
+      reason: (error as Error).message,
+      hint: "Check that the file is still there and readable",
+    }, { cause: error });
   }
   const source = new ContentSource(handle, file, options.key);
   const packets = new PacketWriter(
     out,
     header,
-    (sent) => options.onProgress?.(sent, contentSize),
+    (sent) => options.onProgress?.(fileBytesSent(sent, contentSize, file.size), file.size),
   );
   let next: Promise<Settled<Uint8Array | null>> | undefined;
   try {

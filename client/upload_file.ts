@@ -1,22 +1,24 @@
 /**
  * The file to send, checked before anything goes on the wire: it exists, it
  * is a regular readable file, it is at most 800 MB, and its base name is a
- * valid file name. Its size and modification time are kept so that a change
- * while it is read can be noticed.
+ * valid file name; each refusal says what to do about it. Its size and
+ * modification time are kept so that a change while it is read can be
+ * noticed.
  *
  * @module
  */
 
 import { isAbsolute, resolve } from "node:path";
 import { DEFAULT_MAX_FILE_SIZE, fileNameProblem } from "../protocol/mod.ts";
-import { ClientError, ExitCode } from "./client_error.ts";
+import { ConfigError } from "./client_error.ts";
+import { formatBytes } from "./progress.ts";
 import { baseName } from "./transfer_info.ts";
 
 /** A checked file, ready to send. */
 export interface UploadFile {
   /** The absolute path to read. */
   path: string;
-  /** The path as written in `transfer.info` (sent in 900/901/902). */
+  /** The path as written in `transfer.info` or on the command line (sent in 900/901/902). */
   pathAsWritten: string;
   /** The base name, sent in the packets. */
   name: string;
@@ -26,44 +28,61 @@ export interface UploadFile {
   mtime: number | null;
 }
 
+/** A size in human units, with the exact count when the rounding hides a difference. */
+function exactSize(bytes: number): string {
+  return `${formatBytes(bytes)} (${bytes} bytes)`;
+}
+
 /**
- * Resolves `pathAsWritten` against `folder` and checks the file.
+ * Resolves `pathAsWritten` against `base` and checks the file.
  *
- * @param infoFile The path of `transfer.info`, for the messages.
- * @throws {ClientError} (exit code 2) naming the file and what to do.
+ * @param base The folder a relative path is relative to.
+ * @param source Where the path was written, for the messages:
+ * `/x/transfer.info line 3`, or `the command line`.
+ * @throws {ConfigError} naming the file, what is wrong and what to do.
  */
 export async function checkUploadFile(
-  folder: string,
+  base: string,
   pathAsWritten: string,
-  infoFile: string,
+  source: string,
   maxFileSize: number = DEFAULT_MAX_FILE_SIZE,
 ): Promise<UploadFile> {
-  const path = isAbsolute(pathAsWritten) ? pathAsWritten : resolve(folder, pathAsWritten);
-  const where = `${infoFile} line 3`;
-  const fail = (reason: string, cause?: unknown) =>
-    new ClientError(
-      ExitCode.Config,
-      `Cannot send ${path} (${where}): ${reason}. Fix the path in ${infoFile}`,
+  const path = isAbsolute(pathAsWritten) ? pathAsWritten : resolve(base, pathAsWritten);
+  const fail = (reason: string, hint: string, cause?: unknown) =>
+    new ConfigError(
+      { action: `send ${path} (${source})`, reason, hint },
       cause === undefined ? undefined : { cause },
     );
+  const fixPath = `Fix the path on ${source}`;
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw fail("the file does not exist", error);
-    throw fail((error as Error).message, error);
+    if (error instanceof Deno.errors.NotFound) {
+      throw fail("the file does not exist", fixPath, error);
+    }
+    throw fail((error as Error).message, fixPath, error);
   }
-  if (!info.isFile) throw fail("it is not a regular file");
+  if (!info.isFile) throw fail("it is not a regular file", `${fixPath} to name a file`);
   if (info.size > maxFileSize) {
-    throw fail(`it has ${info.size} bytes, more than the limit of ${maxFileSize}`);
+    throw fail(
+      `it is ${exactSize(info.size)}, more than the limit of ${exactSize(maxFileSize)}`,
+      "Split it into smaller files, or compress it, and send those",
+    );
   }
   try {
     (await Deno.open(path, { read: true })).close();
   } catch (error) {
-    throw fail(`it is not readable (${(error as Error).message})`, error);
+    throw fail(
+      `it is not readable (${(error as Error).message})`,
+      "Make the file readable by the user running the client",
+      error,
+    );
   }
   const name = baseName(path);
   const problem = fileNameProblem(name);
-  if (problem !== undefined) throw fail(problem);
+  if (problem !== undefined) {
+    throw fail(problem, "Rename the file (or send a copy under another name)");
+  }
   return { path, pathAsWritten, name, size: info.size, mtime: info.mtime?.getTime() ?? null };
 }

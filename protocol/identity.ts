@@ -27,6 +27,33 @@ export interface Identity {
 }
 
 /**
+ * An identity file (`me.info`, `priv.key`) that does not parse. The place
+ * (`"line 2"`, or `undefined` for the file as a whole) and the reason are kept
+ * apart, so that the caller can name the file without rewording the message.
+ */
+export class IdentitySyntaxError extends SyntaxError {
+  /** Where in the file, such as `"line 2"`; `undefined` for the whole file. */
+  readonly where: string | undefined;
+  /** What is wrong there. */
+  readonly reason: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param what What was being parsed, for the message: `"me.info"`.
+   * @param where Where in the text, or `undefined`.
+   * @param reason What is wrong.
+   * @param options Standard error options; pass `cause` to keep the origin.
+   */
+  constructor(what: string, where: string | undefined, reason: string, options?: ErrorOptions) {
+    super(`Cannot parse ${what}${where === undefined ? "" : ` ${where}`}: ${reason}`, options);
+    this.name = "IdentitySyntaxError";
+    this.where = where;
+    this.reason = reason;
+  }
+}
+
+/**
  * Formats DER bytes as Base64 in 72-character, newline-terminated lines
  * followed by an empty line: byte for byte what the reference client writes.
  */
@@ -44,13 +71,13 @@ export function formatPrivateKey(der: Uint8Array): string {
 /**
  * Parses Base64 text (any line breaks and surrounding white space) into DER.
  *
- * @throws {TypeError} if the text is empty or not Base64.
+ * @throws {IdentitySyntaxError} if the text is empty or not Base64.
  */
 export function parsePrivateKey(text: string): Uint8Array {
   const base64 = text.replace(/\s+/g, "");
-  if (base64.length === 0) throw new TypeError("Cannot parse private key: it is empty");
+  if (base64.length === 0) throw new IdentitySyntaxError("private key", undefined, "it is empty");
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64) || base64.length % 4 !== 0) {
-    throw new TypeError("Cannot parse private key: it is not Base64");
+    throw new IdentitySyntaxError("private key", undefined, "it is not Base64");
   }
   const binary = atob(base64);
   const der = new Uint8Array(binary.length);
@@ -71,18 +98,18 @@ export function formatMeInfo(identity: Identity): string {
  * Parses the contents of `me.info` (or the reference's `info.me`). Accepts
  * `\r\n` line ends.
  *
- * @throws {TypeError} naming the line that is wrong.
+ * @throws {IdentitySyntaxError} naming the line that is wrong.
  */
 export function parseMeInfo(text: string): Identity {
   const lines = text.split(/\r?\n/);
   const name = lines[0] ?? "";
   const problem = nameProblem(name);
-  if (problem !== undefined) throw new TypeError(`Cannot parse line 1: ${problem}`);
+  if (problem !== undefined) throw new IdentitySyntaxError("me.info", "line 1", problem);
   let clientId: ClientId;
   try {
     clientId = clientIdFromHex((lines[1] ?? "").trim());
   } catch (error) {
-    throw new TypeError("Cannot parse line 2: expected the client id as 32 hex digits", {
+    throw new IdentitySyntaxError("me.info", "line 2", "expected the client id as 32 hex digits", {
       cause: error,
     });
   }
@@ -90,9 +117,12 @@ export function parseMeInfo(text: string): Identity {
   try {
     privateKeyDer = parsePrivateKey(lines.slice(2).join("\n"));
   } catch (error) {
-    throw new TypeError("Cannot parse lines 3 and on: expected the Base64 private key", {
-      cause: error,
-    });
+    throw new IdentitySyntaxError(
+      "me.info",
+      "lines 3 and on",
+      "expected the Base64 private key",
+      { cause: error },
+    );
   }
   return { name, clientId, privateKeyDer };
 }

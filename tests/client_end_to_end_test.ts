@@ -34,7 +34,10 @@ Deno.test("client registers, reconnects, and reconnects after a server restart",
     const first = await runClient(["--dir", clientDir]);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stderr, /registered as "Alice"/);
-    assert.match(first.stdout, /^client: the server confirmed first\.bin \(20000 bytes/);
+    assert.match(
+      first.stdout,
+      /^client: the server confirmed first\.bin \(20\.0 kB, cksum \d+\) and stored it as "first\.bin"\n$/,
+    );
     assert.equal(first.stdout.trim().split("\n").length, 1);
     const identity = await readIdentity(clientDir);
     assert.equal(identity.name, "Alice");

@@ -17,18 +17,20 @@ Deno.test("parseTransferInfo reads host:port, name and path", () => {
     port: 1256,
     name: "Golden User",
     filePath: "sample.bin",
+    trimmedLines: [],
   });
   assert.deepEqual(parseTransferInfo("example.org:80\r\nA\r\n/tmp/a b.txt\r\n\r\n", "t"), {
     host: "example.org",
     port: 80,
     name: "A",
     filePath: "/tmp/a b.txt",
+    trimmedLines: [],
   });
   assert.deepEqual(parseAddress("[::1]:65535"), { host: "::1", port: 65535 });
   assert.deepEqual(parseAddress("localhost:1"), { host: "localhost", port: 1 });
 });
 
-const BAD: [string, number, RegExp][] = [
+const BAD: [string, number | undefined, RegExp][] = [
   ["", 1, /expected host:port/],
   ["127.0.0.1\nA\nf", 1, /expected host:port/],
   ["127.0.0.1:0\nA\nf", 1, /port 0 is not from 1 to 65535/],
@@ -45,27 +47,54 @@ const BAD: [string, number, RegExp][] = [
   [`h:1\n${"x".repeat(101)}\nf`, 2, /101 bytes, more than 100/],
   ["h:1\nJos\u00e9\nf", 2, /not printable ASCII/],
   ["h:1\nA\tB\nf", 2, /not printable ASCII/],
-  ["h:1\nA", 3, /the file path is empty/],
-  ["h:1\nA\n   ", 3, /the file path is empty/],
+  // Two lines: the file says so, and does not blame a line (the issue's point).
+  ["h:1\nA", undefined, /it has 2 lines, but needs 3 .*line 2, "A", is read as your name/],
+  ["h:1\nA\n   ", undefined, /it has 2 lines, but needs 3/],
+  ["h:1\nsub/file.bin", undefined, /it has 2 lines.*"sub\/file\.bin", is read as your name/],
   ["h:1\nA\ndir/", 3, /the file name is empty/],
   [`h:1\nA\n${"n".repeat(256)}`, 3, /256 bytes, more than 255/],
   ["h:1\nA\nf\nextra", 4, /expected 3 lines/],
 ];
 
 for (const [text, line, reason] of BAD) {
-  Deno.test(`parseTransferInfo rejects ${JSON.stringify(text.slice(0, 30))} on line ${line}`, () => {
+  const where = line === undefined ? "as a whole" : `on line ${line}`;
+  Deno.test(`parseTransferInfo rejects ${JSON.stringify(text.slice(0, 30))} ${where}`, () => {
     assert.throws(
       () => parseTransferInfo(text, "/x/transfer.info"),
       (error: unknown) => {
         assert.ok(error instanceof TransferInfoError);
         assert.equal(error.line, line);
-        assert.match(error.message, new RegExp(`^Cannot read /x/transfer\\.info line ${line}: `));
+        const where = line === undefined ? "" : ` line ${line}`;
+        assert.match(error.message, new RegExp(`^Cannot read /x/transfer\\.info${where}: `));
+        assert.ok(error instanceof SyntaxError);
+        assert.ok(error.message.endsWith(`: ${error.reason}`), "the message is built from parts");
         assert.match(error.message, reason);
         return true;
       },
     );
   });
 }
+
+Deno.test("spaces and tabs around every line are ignored, and the lines that had them are named", () => {
+  assert.deepEqual(parseTransferInfo(" 127.0.0.1:1256\t\n  Alice \nf.bin\n", "t"), {
+    host: "127.0.0.1",
+    port: 1256,
+    name: "Alice",
+    filePath: "f.bin",
+    trimmedLines: [1, 2],
+  });
+});
+
+Deno.test("with files named on the command line, two lines are enough", () => {
+  assert.deepEqual(parseTransferInfo("h:1\nA\n", "t", { pathsGiven: true }), {
+    host: "h",
+    port: 1,
+    name: "A",
+    filePath: undefined,
+    trimmedLines: [],
+  });
+  assert.equal(parseTransferInfo("h:1\nA\nf.bin", "t", { pathsGiven: true }).filePath, "f.bin");
+});
 
 Deno.test("a 100-byte name and a 255-byte base name are accepted", () => {
   const info = parseTransferInfo(`h:1\n${"x".repeat(100)}\n/d/${"n".repeat(255)}`, "t");

@@ -1,0 +1,140 @@
+/**
+ * The client's command line: `client [options] [PATH...]`, its help text, and
+ * the usage errors (exit code 2).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { ConfigError } from "./client_error.ts";
+import { DEFAULT_TIMEOUT_MS } from "./connection.ts";
+
+/** Connection retries after the first attempt, by default. */
+export const DEFAULT_RETRIES = 3;
+/** Delay before the first retry, doubled for each next one, in ms. */
+export const DEFAULT_RETRY_DELAY_MS = 500;
+
+/** The text of `client --help`. */
+export const USAGE = `Usage: client [options] [PATH...]
+
+Sends files to a file transfer server, encrypted, as described by
+transfer.info in the client's folder:
+  line 1  host:port        (127.0.0.1:1256, example.org:1256, [::1]:1256)
+  line 2  your name        (1 to 100 printable ASCII characters)
+  line 3  the file to send (absolute, or relative to the client's folder);
+          not needed, and not used, when PATHs are given
+Spaces and tabs around each line are ignored (the client says so).
+
+PATH...  send these files instead of line 3, one after another on one
+         connection; relative paths are relative to where you typed the
+         command. A summary at the end says which arrived.
+
+On first use the client registers and writes me.info and priv.key beside
+transfer.info (keep them: they are your identity). If it ever has to
+register again, it first moves the old ones aside as me.info.<id>.old and
+priv.key.<id>.old. The client's folder is --dir, else the folder you typed
+the command in, else the folder of the client executable.
+
+Options:
+  --dir <folder>        the folder with transfer.info, me.info and priv.key
+                        (relative to where you typed the command)
+  -q, --quiet           no progress on stderr, only errors
+  --no-wait             never wait for Enter before closing
+  --retries <n>         connection retries after the first attempt (default ${DEFAULT_RETRIES})
+  --retry-delay <ms>    first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
+  --timeout <ms>        give up on a response that takes longer than this, or a
+                        write that makes no progress for this long
+                        (default ${DEFAULT_TIMEOUT_MS}; 0: wait forever)
+  --standalone-exec <path>
+                        look for the folder as a compiled client at <path> would
+                        (for testing the double-click lookup)
+  -h, --help            show this help
+  -V, --version         show the version
+
+Exit codes: 0 the server confirmed every file; 2 bad configuration or
+input; 3 network failure; 4 rejected by the server or protocol error; 5
+cksum mismatch after 4 sends; 70 a bug in the client (please report it).
+With several files, the highest code of any file.
+`;
+
+/** The parsed command line. */
+export interface Options {
+  /** `--dir`, as typed. */
+  dir: string | undefined;
+  /** Files named on the command line, as typed. */
+  paths: string[];
+  /** `--quiet`. */
+  quiet: boolean;
+  /** `--no-wait`. */
+  noWait: boolean;
+  /** `--retries`. */
+  retries: number;
+  /** `--retry-delay`, in ms. */
+  retryDelay: number;
+  /** `--timeout`, in ms. */
+  timeout: number;
+  /** `--standalone-exec`. */
+  standaloneExec: string | undefined;
+  /** `--help`. */
+  help: boolean;
+  /** `--version`. */
+  version: boolean;
+}
+
+function usageError(reason: string, cause?: unknown): ConfigError {
+  return new ConfigError(
+    { action: "parse the arguments", reason, hint: "See client --help" },
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function nonNegativeInteger(text: string | undefined, fallback: number, option: string): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(text)) {
+    throw usageError(`${option} needs a whole number, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/**
+ * Parses the command line.
+ *
+ * @throws {ConfigError} for an unknown option or a bad value.
+ */
+export function parseOptions(args: string[]): Options {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        dir: { type: "string" },
+        quiet: { type: "boolean", short: "q" },
+        "no-wait": { type: "boolean" },
+        retries: { type: "string" },
+        "retry-delay": { type: "string" },
+        timeout: { type: "string" },
+        "standalone-exec": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+  } catch (error) {
+    // node:util's own sentence, quoted as it is.
+    throw usageError(JSON.stringify((error as Error).message), error);
+  }
+  const { values, positionals } = parsed;
+  return {
+    dir: values.dir,
+    paths: positionals,
+    quiet: values.quiet ?? false,
+    noWait: values["no-wait"] ?? false,
+    retries: nonNegativeInteger(values.retries, DEFAULT_RETRIES, "--retries"),
+    retryDelay: nonNegativeInteger(values["retry-delay"], DEFAULT_RETRY_DELAY_MS, "--retry-delay"),
+    timeout: nonNegativeInteger(values.timeout, DEFAULT_TIMEOUT_MS, "--timeout"),
+    standaloneExec: values["standalone-exec"],
+    help: values.help ?? false,
+    version: values.version ?? false,
+  };
+}
