@@ -90,8 +90,11 @@ async function planRun(options: Options, progress: Progress): Promise<Plan> {
   const folder = await findFolder(options, typedIn);
   const { info, path: infoPath } = await readTransferInfo(folder, options.paths.length > 0);
   if (info.trimmedLines.length > 0) {
-    const lines = info.trimmedLines.join(" and ");
-    progress.note(`${infoPath}: ignored the spaces or tabs around line ${lines}`);
+    const numbers = info.trimmedLines;
+    const lines = numbers.length === 1
+      ? `line ${numbers[0]}`
+      : `lines ${numbers.slice(0, -1).join(", ")} and ${numbers.at(-1)}`;
+    progress.note(`${infoPath}: ignored the spaces or tabs around ${lines}`);
   }
   checkIdentityName(await loadIdentity(folder), info.name);
   const named = options.paths.length > 0

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { formatPrivateKey, parseMeInfo } from "../protocol/mod.ts";
+import { formatPrivateKey, IdentitySyntaxError, parseMeInfo } from "../protocol/mod.ts";
 import { ClientError, ExitCode } from "../client/client_error.ts";
 import { loadIdentity, saveIdentity } from "../client/identity_store.ts";
 import { readFixture, readFixtureText } from "./support/golden_session.ts";
@@ -69,6 +69,25 @@ Deno.test("a damaged priv.key is a configuration error naming the file", async (
       assert.ok(error instanceof ClientError);
       assert.equal(error.exitCode, ExitCode.Config);
       assert.match(error.message, /^Cannot read .*priv\.key: it is not Base64\. Restore it/);
+      assert.ok(error.cause instanceof SyntaxError, "a parse error is a SyntaxError");
+      return true;
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a damaged me.info is a SyntaxError with its line, kept as the cause", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "client-identity-" });
+  try {
+    await Deno.writeTextFile(join(dir, "me.info"), "Carol\nnot-hex\nAAAA\n");
+    await assert.rejects(loadIdentity(dir), (error: unknown) => {
+      assert.ok(error instanceof ClientError);
+      assert.equal(error.exitCode, ExitCode.Config);
+      assert.ok(error.cause instanceof IdentitySyntaxError);
+      assert.ok(error.cause instanceof SyntaxError);
+      assert.equal(error.cause.where, "line 2");
+      assert.equal(error.reason, "line 2: expected the client id as 32 hex digits");
       return true;
     });
   } finally {

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { formatBytes, formatDuration, Progress } from "../client/progress.ts";
+import { formatBar, formatBytes, formatDuration, Progress } from "../client/progress.ts";
 
 function recorder() {
   let text = "";
@@ -86,4 +86,56 @@ Deno.test("formatBytes and formatDuration", () => {
   assert.equal(formatDuration(59), "0:59");
   assert.equal(formatDuration(3661), "1:01:01");
   assert.equal(formatDuration(Infinity), "--:--");
+});
+
+/** Feeds a 800 MB upload at 999.9 MB/s on a terminal of `columns` columns; returns every frame. */
+function framesAt(columns: number): string[] {
+  const out = recorder();
+  const clock = { now: 0 };
+  const progress = new Progress({
+    sink: out.sink,
+    terminal: true,
+    quiet: false,
+    now: () => clock.now,
+    columns: () => columns,
+  });
+  for (let i = 1; i <= 100; i++) {
+    clock.now += 8;
+    progress.update(i * 8_000_000, 800_000_000, 1);
+  }
+  progress.end();
+  return out.text().split("\r\u001b[2K").filter((frame) => frame !== "");
+}
+
+Deno.test("the bar fits the terminal at 40, 50, 80 and 120 columns, on one line", async (t) => {
+  for (const columns of [40, 50, 80, 120]) {
+    await t.step(`${columns} columns`, () => {
+      const frames = framesAt(columns);
+      assert.ok(frames.length > 1);
+      for (const frame of frames) {
+        const line = frame.replace(/\n$/, "");
+        assert.ok(line.length < columns, `${line.length} characters: ${JSON.stringify(line)}`);
+        assert.ok(!line.includes("\n"), "one line per frame: no trail");
+        assert.match(line, /^\[[#-]+\] .*\d+%/);
+      }
+      // Only the final frame ends the line.
+      assert.equal(frames.filter((frame) => frame.endsWith("\n")).length, 1);
+    });
+  }
+});
+
+Deno.test("formatBar drops the time left, the speed, then the counts as the terminal narrows", () => {
+  const state = { sent: 400_000_000, total: 800_000_000, speed: 999_900_000, left: 1 };
+  assert.equal(
+    formatBar(state, 120),
+    "[############------------] 400.0 MB / 800.0 MB 50% 999.9 MB/s 0:01 left",
+  );
+  assert.equal(formatBar(state, 50), "[######------] 400.0 MB / 800.0 MB 50% 999.9 MB/s");
+  assert.equal(formatBar(state, 40), "[#######------] 400.0 MB / 800.0 MB 50%");
+  assert.equal(formatBar(state, 20), "[#######------] 50%");
+  assert.equal(formatBar(state, 4), "50%");
+  assert.equal(
+    formatBar({ sent: 0, total: 0, speed: 0, left: 0 }, 80).includes("0 B / 0 B 100%"),
+    true,
+  );
 });
