@@ -17,45 +17,24 @@
 import { lookup } from "node:dns/promises";
 import {
   decodeResponse,
-  decodeResponseHeader,
   ExactReader,
-  maxResponsePayloadSize,
+  isNetworkFailure,
   ProtocolError,
+  readResponseFrame,
   type Response,
   RESPONSE_HEADER_SIZE,
   VERSION as WIRE_VERSION,
+  withDeadline,
+  writeAll,
+  type Writer,
 } from "../protocol/mod.ts";
 import { ClientError, ConfigError, NetworkError, RejectedError } from "./client_error.ts";
 
 /** Default for how long one response or one write may take: 60 s. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-/** Anything a whole buffer can be written to (a `Deno.Conn`, a test double). */
-export interface Writer {
-  /** Writes part of `p`; resolves to the count written. */
-  write(p: Uint8Array): Promise<number>;
-}
-
-/** Writes all of `bytes` to `writer`. */
-export async function writeAll(writer: Writer, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await writer.write(bytes.subarray(written));
-}
-
-/** Whether `error` means the connection could not be made or was lost. */
-export function isConnectionLost(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionRefused ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted ||
-    error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.BrokenPipe ||
-    error instanceof Deno.errors.UnexpectedEof ||
-    error instanceof Deno.errors.TimedOut ||
-    error instanceof Deno.errors.AddrNotAvailable ||
-    error instanceof Deno.errors.NetworkUnreachable ||
-    error instanceof Deno.errors.BadResource ||
-    error instanceof Deno.errors.Interrupted;
-}
+/** How many of a connection's first bytes are kept, to quote a peer that is not ours. */
+const FIRST_BYTES_KEPT = 80;
 
 /** Where the address came from, for hints: `/x/transfer.info line 1`. */
 export interface OpenOptions {
@@ -85,7 +64,7 @@ async function connectFailure(
   error: unknown,
 ): Promise<unknown> {
   const address = formatAddress(host, port);
-  if (isConnectionLost(error)) return networkError(`connect to ${address}`, error);
+  if (isNetworkFailure(error)) return networkError(`connect to ${address}`, error);
   try {
     await lookup(host);
   } catch (lookupError) {
@@ -137,19 +116,14 @@ export class ServerConnection {
   #timedOut = false;
   #closed = false;
   #bytesReceived = 0;
+  #firstBytes = new Uint8Array(FIRST_BYTES_KEPT);
 
   private constructor(conn: Deno.Conn, address: string, options: OpenOptions) {
     this.#conn = conn;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#source = options.source ?? "transfer.info line 1";
-    this.#reader = new ExactReader({
-      read: async (p) => {
-        const n = await conn.read(p);
-        if (n !== null) this.#bytesReceived += n;
-        return n;
-      },
-    }, 4096);
-    this.#writer = { write: (p) => this.#withDeadline(() => conn.write(p)) };
+    this.#reader = new ExactReader({ read: (p) => this.#read(p) }, 4096);
+    this.#writer = { write: (p) => this.#withDeadline(conn.write(p)) };
     this.address = address;
   }
 
@@ -180,27 +154,28 @@ export class ServerConnection {
     return this.#writer;
   }
 
-  /**
-   * Runs `operation`; if it has not settled within the timeout, closes the
-   * connection (which ends any read or write in flight) and fails with
-   * `Deno.errors.TimedOut`.
-   */
-  async #withDeadline<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#timeoutMs === 0) return await operation();
-    const timer = setTimeout(() => {
-      this.#timedOut = true;
-      this.close();
-    }, this.#timeoutMs);
-    try {
-      const result = await operation();
-      if (this.#timedOut) throw new Deno.errors.TimedOut("the deadline passed");
-      return result;
-    } catch (error) {
-      if (this.#timedOut) throw new Deno.errors.TimedOut("the deadline passed", { cause: error });
-      throw error;
-    } finally {
-      clearTimeout(timer);
+  /** Reads from the socket, keeping the connection's first bytes. */
+  async #read(p: Uint8Array): Promise<number | null> {
+    const n = await this.#conn.read(p);
+    if (n === null) return null;
+    if (this.#bytesReceived < FIRST_BYTES_KEPT) {
+      this.#firstBytes.set(
+        p.subarray(0, Math.min(n, FIRST_BYTES_KEPT - this.#bytesReceived)),
+        this.#bytesReceived,
+      );
     }
+    this.#bytesReceived += n;
+    return n;
+  }
+
+  /** Settles like `operation`, or closes the connection when the timeout passes first. */
+  #withDeadline<T>(operation: Promise<T>): Promise<T> {
+    return withDeadline(operation, this.#timeoutMs, {
+      onExpire: () => {
+        this.#timedOut = true;
+        this.close();
+      },
+    });
   }
 
   /**
@@ -217,8 +192,8 @@ export class ServerConnection {
   }
 
   /**
-   * Reads one response, header and payload, within one deadline: the 7-byte
-   * header, then a payload no larger than its code allows.
+   * Reads one response, header and payload, within one deadline; the payload
+   * is no larger than its code allows.
    *
    * @throws {NetworkError} if the connection drops or the response is late.
    * @throws {RejectedError} for a peer that is not a file transfer server, an
@@ -227,44 +202,39 @@ export class ServerConnection {
   async receive(): Promise<Response> {
     const before = this.#bytesReceived;
     try {
-      return await this.#withDeadline(() => this.#readResponse());
+      const frame = await this.#withDeadline(readResponseFrame(this.#reader));
+      return decodeResponse(frame.header.code, frame.payload);
     } catch (error) {
-      const partial = this.#bytesReceived > before;
-      throw this.failure(`read the response of ${this.address}`, error, partial);
+      throw this.failure(
+        `read the response of ${this.address}`,
+        error,
+        this.#bytesReceived > before,
+      );
     }
   }
 
-  async #readResponse(): Promise<Response> {
-    const headerBytes = await this.#reader.readExact(RESPONSE_HEADER_SIZE, RESPONSE_HEADER_SIZE);
-    const header = decodeResponseHeader(headerBytes);
-    if (header.version !== WIRE_VERSION && looksLikeText(headerBytes)) {
-      throw await this.#notOurProtocol(headerBytes);
-    }
-    const limit = maxResponsePayloadSize(header.code);
-    if (limit === undefined) {
-      throw this.#violation(`it sent the unknown response code ${header.code}`);
-    }
-    if (header.payloadSize > limit) {
-      throw this.#violation(
-        `its response ${header.code} announced a payload of ${header.payloadSize} bytes, ` +
-          `more than ${limit}`,
-      );
-    }
-    const payload = await this.#reader.readExact(header.payloadSize, limit);
-    return decodeResponse(header.code, payload);
+  /**
+   * Whether the peer's first bytes read as a line of text rather than a
+   * version 3 response header (an HTTP, SSH or mail server, say).
+   */
+  #peerSpeaksText(): boolean {
+    const header = this.#firstBytes.subarray(
+      0,
+      Math.min(this.#bytesReceived, RESPONSE_HEADER_SIZE),
+    );
+    return header.length === RESPONSE_HEADER_SIZE && header[0] !== WIRE_VERSION &&
+      looksLikeText(header);
   }
 
   /** A RejectedError quoting the first line the peer sent. */
-  async #notOurProtocol(headerBytes: Uint8Array): Promise<RejectedError> {
-    // Only what is already buffered: reading it waits for nothing.
-    const rest = await this.#reader.readExact(Math.min(this.#reader.buffered, 80), 80);
-    const text = new TextDecoder().decode(headerBytes) + new TextDecoder().decode(rest);
-    const firstLine = text.split(/\r?\n/)[0]!;
+  #notOurProtocol(cause: unknown): RejectedError {
+    const kept = this.#firstBytes.subarray(0, Math.min(this.#bytesReceived, FIRST_BYTES_KEPT));
+    const firstLine = new TextDecoder().decode(kept).split(/\r?\n/)[0]!;
     return new RejectedError({
       action: `talk to the server at ${this.address}`,
       reason: `this is not a file transfer server (it answered ${JSON.stringify(firstLine)})`,
       hint: `Check the port on ${this.#source}`,
-    });
+    }, { cause });
   }
 
   #violation(reason: string, cause?: unknown): RejectedError {
@@ -285,23 +255,28 @@ export class ServerConnection {
   failure(action: string, error: unknown, partial = false): unknown {
     if (error instanceof ClientError) return error;
     if (error instanceof ProtocolError) {
+      if (this.#peerSpeaksText()) return this.#notOurProtocol(error);
       return this.#violation(`its response does not follow the protocol (${error.message})`, error);
     }
     if (error instanceof Deno.errors.TimedOut && this.#timedOut) {
-      const seconds = this.#timeoutMs / 1000;
-      const silent = this.#bytesReceived === 0;
-      return new NetworkError({
-        action,
-        reason: partial
-          ? `the server did not complete its response within ${seconds} s`
-          : `the server made no progress for ${seconds} s` +
-            (silent ? " and has sent nothing since the connection opened" : ""),
-        hint: silent
-          ? `Check that ${this.#source} names a file transfer server, or raise --timeout`
-          : "Check that the server is running and reachable, then try again",
-      }, { cause: error, retryable: !silent });
+      return this.#timeoutError(action, error, partial);
     }
     return networkError(action, error);
+  }
+
+  #timeoutError(action: string, error: unknown, partial: boolean): NetworkError {
+    const seconds = this.#timeoutMs / 1000;
+    const silent = this.#bytesReceived === 0;
+    return new NetworkError({
+      action,
+      reason: partial
+        ? `the server did not complete its response within ${seconds} s`
+        : `the server made no progress for ${seconds} s` +
+          (silent ? " and has sent nothing since the connection opened" : ""),
+      hint: silent
+        ? `Check that ${this.#source} names a file transfer server, or raise --timeout`
+        : "Check that the server is running and reachable, then try again",
+    }, { cause: error, retryable: !silent });
   }
 
   /** Closes the connection; safe to call twice. */
@@ -318,7 +293,7 @@ export class ServerConnection {
 
 /** A NetworkError for a lost connection; anything else is returned unchanged. */
 export function networkError(action: string, error: unknown): unknown {
-  if (error instanceof ClientError || !isConnectionLost(error)) return error;
+  if (error instanceof ClientError || !isNetworkFailure(error)) return error;
   const reason = error instanceof Deno.errors.UnexpectedEof
     ? "the server closed the connection"
     : (error as Error).message;

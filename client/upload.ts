@@ -1,10 +1,13 @@
 /**
- * The streamed 828 send: one request header, then the packets, built from the
- * file on the fly in constant memory.
+ * The streamed 828 send, from the disk to the socket in one pass: one request
+ * header, then the packets, built from the file on the fly in constant
+ * memory.
  *
  * ```text
- * file --read 1 MiB--> cksum.update --> AES-CBC --> content (ciphertext || cksum u32)
- *      --> packets: 267-byte header + 7925-byte chunk, ~1 MiB per write
+ * file --read 1 MiB--> cksum.update --> AES-CBC       (ContentSource, below)
+ *      --> content (ciphertext || cksum u32)
+ *      --> packets: 267-byte header + 7925-byte chunk  (PacketWriter, protocol/)
+ *      --> socket, ~1 MiB per write
  * ```
  *
  * Reading and encrypting the next batch overlaps with writing the current
@@ -19,29 +22,23 @@
 
 import {
   AesCbcEncryptor,
-  chunkLength,
   Cksum,
   CKSUM_TRAILER_SIZE,
   type ClientId,
   contentSizeFor,
   encodeFileNameField,
   encodeRequestHeader,
-  PACKET_CHUNK_SIZE,
-  PACKET_HEADER_SIZE,
-  packetCount,
-  type PacketHeader,
+  PacketWriter,
   releaseBuffer,
   RequestCode,
-  writePacketHeader,
+  writeAll,
+  type Writer,
 } from "../protocol/mod.ts";
 import { ConfigError } from "./client_error.ts";
-import { writeAll, type Writer } from "./connection.ts";
 import type { UploadFile } from "./upload_file.ts";
 
 /** Plaintext read per batch: 1 MiB, a multiple of the AES block. */
 export const READ_BATCH_SIZE = 1024 * 1024;
-/** Packets per socket write: 128 packets of 8192 bytes, 1 MiB. */
-export const PACKETS_PER_WRITE = 128;
 
 /** What a send needs besides the socket. */
 export interface SendFileOptions {
@@ -66,7 +63,7 @@ function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
   return promise.then((value) => ({ ok: true, value }), (error) => ({ ok: false, error }));
 }
 
-function unwrap<T>(settled: Settled<T>): T {
+function settledValue<T>(settled: Settled<T>): T {
   if (!settled.ok) throw settled.error;
   return settled.value;
 }
@@ -140,103 +137,6 @@ class ContentSource {
   }
 }
 
-/**
- * Cuts content into packets in a batch buffer and writes each full batch,
- * while the next one fills. Two buffers: one being written, one being filled.
- */
-class PacketWriter {
-  #out: Writer;
-  #header: PacketHeader;
-  #total: number;
-  #buffers: [Uint8Array, Uint8Array];
-  #current = 0;
-  #used = 0;
-  #packet = 0;
-  #inChunk = 0;
-  #chunk: number;
-  #pending: Promise<Settled<void>> | undefined;
-  #written = 0;
-  #onWritten: (bytes: number) => void;
-
-  constructor(out: Writer, header: PacketHeader, onWritten: (contentBytes: number) => void) {
-    this.#out = out;
-    this.#header = header;
-    this.#total = packetCount(header.contentSize);
-    this.#chunk = chunkLength(header.contentSize, 0);
-    const size = PACKETS_PER_WRITE * (PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE);
-    this.#buffers = [new Uint8Array(size), new Uint8Array(size)];
-    this.#onWritten = onWritten;
-  }
-
-  /** Appends content bytes, writing batches as they fill. */
-  async append(content: Uint8Array): Promise<void> {
-    let offset = 0;
-    while (offset < content.length) {
-      if (this.#packet >= this.#total) {
-        throw new RangeError("Cannot build packets: more content than the header announced");
-      }
-      let buffer = this.#buffers[this.#current]!;
-      if (this.#inChunk === 0) {
-        if (buffer.length - this.#used < PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE) {
-          await this.#flush();
-          buffer = this.#buffers[this.#current]!;
-        }
-        this.#header.packetNumber = this.#packet;
-        writePacketHeader(buffer, this.#used, this.#header);
-        this.#used += PACKET_HEADER_SIZE;
-      }
-      const n = Math.min(this.#chunk - this.#inChunk, content.length - offset);
-      buffer.set(content.subarray(offset, offset + n), this.#used);
-      this.#used += n;
-      this.#inChunk += n;
-      offset += n;
-      if (this.#inChunk === this.#chunk) {
-        this.#packet++;
-        this.#inChunk = 0;
-        if (this.#packet < this.#total) {
-          this.#chunk = chunkLength(this.#header.contentSize, this.#packet);
-        }
-      }
-    }
-  }
-
-  /** Writes what is buffered and waits for every write. */
-  async end(): Promise<void> {
-    if (this.#packet !== this.#total) {
-      throw new RangeError("Cannot build packets: less content than the header announced");
-    }
-    await this.#flush();
-    await this.#wait();
-  }
-
-  /** Waits for the write in flight, if any, so nothing outlives a failure. */
-  async abandon(): Promise<void> {
-    await this.#pending;
-  }
-
-  async #wait(): Promise<void> {
-    const pending = this.#pending;
-    this.#pending = undefined;
-    if (pending !== undefined) unwrap(await pending);
-  }
-
-  async #flush(): Promise<void> {
-    await this.#wait();
-    if (this.#used === 0) return;
-    const batch = this.#buffers[this.#current]!.subarray(0, this.#used);
-    const packets = Math.ceil(this.#used / (PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE));
-    const contentBytes = this.#used - packets * PACKET_HEADER_SIZE;
-    this.#pending = settle(
-      writeAll(this.#out, batch).then(() => {
-        this.#written += contentBytes;
-        this.#onWritten(this.#written);
-      }),
-    );
-    this.#current = 1 - this.#current;
-    this.#used = 0;
-  }
-}
-
 /** The share of the file's bytes that `sent` content bytes stand for. */
 function fileBytesSent(sent: number, contentSize: number, fileSize: number): number {
   return sent >= contentSize ? fileSize : Math.floor(fileSize * (sent / contentSize));
@@ -253,38 +153,25 @@ function fileBytesSent(sent: number, contentSize: number, fileSize: number): num
 export async function sendFile(out: Writer, options: SendFileOptions): Promise<number> {
   const { file } = options;
   const contentSize = contentSizeFor(file.size);
-  const header: PacketHeader = {
+  const handle = await openFile(file);
+  const source = new ContentSource(handle, file, options.key);
+  const packets = new PacketWriter(out, {
     contentSize,
     originalSize: file.size,
-    packetNumber: 0,
-    totalPackets: packetCount(contentSize),
     fileNameField: encodeFileNameField(file.name),
-  };
-  let handle: Deno.FsFile;
-  try {
-    handle = await Deno.open(file.path, { read: true });
-  } catch (error) {
-    throw new ConfigError({
-      action: `open ${file.path}`,
-      reason: (error as Error).message,
-      hint: "Check that the file is still there and readable",
-    }, { cause: error });
-  }
-  const source = new ContentSource(handle, file, options.key);
-  const packets = new PacketWriter(
-    out,
-    header,
-    (sent) => options.onProgress?.(fileBytesSent(sent, contentSize, file.size), file.size),
-  );
+  }, {
+    onWritten: (sent) =>
+      options.onProgress?.(fileBytesSent(sent, contentSize, file.size), file.size),
+  });
   let next: Promise<Settled<Uint8Array | null>> | undefined;
   try {
     await writeAll(out, encodeRequestHeader(options.clientId, RequestCode.SendFile, 0));
     next = settle(source.next());
     while (true) {
-      const content = unwrap(await next);
+      const content = settledValue(await next);
       next = undefined;
       if (content === null) break;
-      next = settle(source.next());
+      next = settle(source.next()); // read and encrypt the next batch while this one is written
       await packets.append(content);
       releaseBuffer(content); // copied into the packets; WebCrypto made it for us alone
     }
@@ -296,5 +183,17 @@ export async function sendFile(out: Writer, options: SendFileOptions): Promise<n
     throw error;
   } finally {
     handle.close();
+  }
+}
+
+async function openFile(file: UploadFile): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(file.path, { read: true });
+  } catch (error) {
+    throw new ConfigError({
+      action: `open ${file.path}`,
+      reason: (error as Error).message,
+      hint: "Check that the file is still there and readable",
+    }, { cause: error });
   }
 }
