@@ -23,6 +23,7 @@ import {
 } from "./support/fake_server.ts";
 import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
 import { readFixture, readFixtureText } from "./support/golden_session.ts";
+import { listNames } from "./support/reliability.ts";
 
 const GOLDEN_ID = "2a3d65eef69243b7ae0d6f7ffe362c48";
 
@@ -52,12 +53,6 @@ async function registerAndAccept(peer: FakePeer, clientId: Uint8Array): Promise<
   });
   await peer.read();
   await peer.send({ code: ResponseCode.Ack, clientId });
-}
-
-async function listNames(dir: string): Promise<string[]> {
-  const names = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
 }
 
 Deno.test("a 1606 from a malicious server: the old me.info and priv.key are kept, named by their id", async () => {
