@@ -3,10 +3,6 @@
  * PROTOCOL.md (one-shot encryption, trailer, 7925-byte chunks, 0-based
  * numbers), across the batch boundaries; and a file that changes while it is
  * read is refused.
- *
- * The packets are decoded by hand here on purpose: an oracle written from
- * PROTOCOL.md, independent of protocol/packet_decoder.ts, which the client's
- * encoder must not be checked against alone.
  */
 
 import assert from "node:assert/strict";
