@@ -149,6 +149,17 @@ export class ServerConnection {
     }
   }
 
+  /**
+   * Takes over a connection opened elsewhere (the secure mode's TLS
+   * connection, handshake done).
+   *
+   * @param address `host:port` for messages.
+   * @param timeoutMs How long one read or write may wait; 0 for no limit.
+   */
+  static over(conn: Deno.Conn, address: string, timeoutMs: number): ServerConnection {
+    return new ServerConnection(conn, address, { timeoutMs });
+  }
+
   /** The writer for the streamed upload; each write has the deadline too. */
   get writer(): Writer {
     return this.#writer;
