@@ -52,7 +52,7 @@ Deno.test("headers decode from a slice with a byte offset", () => {
   assert.throws(() => decodeResponseHeader(frame.subarray(34)), ProtocolError);
 });
 
-Deno.test("every request round-trips with its exact payload size", () => {
+Deno.test("every request round-trips with its exact payload size", async (t) => {
   const publicKey = new Uint8Array(160).fill(7);
   const requests = [
     { code: RequestCode.Register, name: "Golden User" },
@@ -64,11 +64,13 @@ Deno.test("every request round-trips with its exact payload size", () => {
     { code: RequestCode.CrcAbort, fileName: "sample.bin" },
   ] as const;
   for (const request of requests) {
-    const frame = encodeRequest(ID, request);
-    const header = decodeRequestHeader(frame);
-    assert.equal(header.payloadSize, requestPayloadSize(request.code));
-    assert.equal(frame.length, 23 + header.payloadSize);
-    assert.deepEqual(decodeRequest(header.code, frame.subarray(23)), request);
+    await t.step(`${request.code}`, () => {
+      const frame = encodeRequest(ID, request);
+      const header = decodeRequestHeader(frame);
+      assert.equal(header.payloadSize, requestPayloadSize(request.code));
+      assert.equal(frame.length, 23 + header.payloadSize);
+      assert.deepEqual(decodeRequest(header.code, frame.subarray(23)), request);
+    });
   }
 });
 
@@ -96,9 +98,11 @@ Deno.test("names: 1 to 100 bytes of printable ASCII", () => {
   assert.match(nameProblem("tab\there")!, /not printable/);
 });
 
-Deno.test("file names: one safe path component", () => {
+Deno.test("file names: one safe path component", async (t) => {
   for (const ok of ["sample.bin", "a..b", "..hidden", "x".repeat(255), "naïve.txt", "COM10"]) {
-    assert.equal(fileNameProblem(ok), undefined, ok);
+    await t.step(`${JSON.stringify(ok.slice(0, 20))} is accepted`, () => {
+      assert.equal(fileNameProblem(ok), undefined, ok);
+    });
   }
   const bad = [
     "",
@@ -120,10 +124,14 @@ Deno.test("file names: one safe path component", () => {
     "a:b",
     "what?",
   ];
-  for (const name of bad) assert.notEqual(fileNameProblem(name), undefined, JSON.stringify(name));
+  for (const name of bad) {
+    await t.step(`${JSON.stringify(name.slice(0, 20))} is refused`, () => {
+      assert.notEqual(fileNameProblem(name), undefined, JSON.stringify(name));
+    });
+  }
 });
 
-Deno.test("every response round-trips", () => {
+Deno.test("every response round-trips", async (t) => {
   const wrappedKey = new Uint8Array(128).fill(9);
   const responses: Response[] = [
     { code: ResponseCode.Registered, clientId: ID },
@@ -142,12 +150,14 @@ Deno.test("every response round-trips", () => {
     { code: ResponseCode.ReconnectDenied, clientId: ID, text: "" },
     { code: ResponseCode.GeneralError, text: "" },
   ];
-  for (const response of responses) {
-    const frame = encodeResponse(response);
-    const header = decodeResponseHeader(frame);
-    assert.equal(header.code, response.code);
-    assert.ok(header.payloadSize <= maxResponsePayloadSize(header.code)!);
-    assert.deepEqual(decodeResponse(header.code, frame.subarray(7)), response);
+  for (const [i, response] of responses.entries()) {
+    await t.step(`${response.code} (${i})`, () => {
+      const frame = encodeResponse(response);
+      const header = decodeResponseHeader(frame);
+      assert.equal(header.code, response.code);
+      assert.ok(header.payloadSize <= maxResponsePayloadSize(header.code)!);
+      assert.deepEqual(decodeResponse(header.code, frame.subarray(7)), response);
+    });
   }
   // The reference's non-printable bytes never reach the user as such.
   const weird = decodeResponse(1607, new Uint8Array([0x6f, 0x6b, 0x0a, 0x1b]));

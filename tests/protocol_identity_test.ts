@@ -16,18 +16,22 @@ import { generateAesKey } from "../protocol/aes_cbc.ts";
 import { clientIdToHex } from "../protocol/fields.ts";
 import { readFixtureText } from "./support/golden_session.ts";
 
-Deno.test("the recorded identity files load, and ours are byte-identical to them", async () => {
+Deno.test("the recorded identity files load, and ours are byte-identical to them", async (t) => {
   for (const session of ["s1", "s3"]) {
-    const meInfo = await readFixtureText(`${session}-info.me`);
-    const privKey = await readFixtureText(`${session}-priv.key`);
-    const identity = parseMeInfo(meInfo);
-    assert.equal(identity.name, "Golden User");
-    assert.deepEqual(identity.privateKeyDer, parsePrivateKey(privKey));
-    await importPrivateKey(identity.privateKeyDer);
-    assert.equal(formatPrivateKey(identity.privateKeyDer), privKey);
-    assert.equal(formatMeInfo(identity), meInfo);
+    await t.step(session, () => identityRoundTrips(session));
   }
 });
+
+async function identityRoundTrips(session: string): Promise<void> {
+  const meInfo = await readFixtureText(`${session}-info.me`);
+  const privKey = await readFixtureText(`${session}-priv.key`);
+  const identity = parseMeInfo(meInfo);
+  assert.equal(identity.name, "Golden User");
+  assert.deepEqual(identity.privateKeyDer, parsePrivateKey(privKey));
+  await importPrivateKey(identity.privateKeyDer);
+  assert.equal(formatPrivateKey(identity.privateKeyDer), privKey);
+  assert.equal(formatMeInfo(identity), meInfo);
+}
 
 Deno.test("a new key pair has a 160-byte public key and writes files that read back", async () => {
   const pair = await generateRsaKeyPair();

@@ -37,6 +37,7 @@ import {
 } from "./support/raw_client.ts";
 import { concat } from "./support/bytes.ts";
 import { withServer } from "./support/test_server.ts";
+import { listFiles } from "./support/reliability.ts";
 
 /** A case: what to send, and whether the server keeps the connection open. */
 interface HostileCase {
@@ -318,17 +319,7 @@ const CASES: HostileCase[] = [
   },
 ];
 
-async function listFiles(root: string, prefix = ""): Promise<string[]> {
-  const files: string[] = [];
-  for await (const entry of Deno.readDir(`${root}/${prefix}`)) {
-    const path = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
-    if (entry.isDirectory) files.push(`${path}/`, ...await listFiles(root, path));
-    else files.push(path);
-  }
-  return files.sort();
-}
-
-Deno.test("server: hostile input gets 1607 or a closed connection and a log line, never a crash or a stray file", async () => {
+Deno.test("server: hostile input gets 1607 or a closed connection and a log line, never a crash or a stray file", async (t) => {
   await using logs = await captureServerLogs("warning");
   const records = logs.records;
   const dir = await Deno.makeTempDir({ prefix: "server_hostile_" });
@@ -337,22 +328,24 @@ Deno.test("server: hostile input gets 1607 or a closed connection and a log line
     await withServer(async ({ port }) => {
       let n = 0;
       for (const hostile of CASES) {
-        using client = await RawClient.connect(port);
-        const me = hostile.signedIn ? await signUp(client, `Hostile ${n++}`) : undefined;
-        const before = records.length;
-        await hostile.send(client, me);
-        if (hostile.outcome !== "close") {
-          const text = await client.expectError();
-          assert.ok(text.length > 0, `${hostile.name}: 1607 without a reason`);
-        }
-        if (hostile.outcome === "error") {
-          // The connection goes on: a valid request still works.
-          await client.register(`After ${n++}`);
-        } else {
-          await client.readEnd();
-        }
-        // The session logs before it answers or closes.
-        assert.ok(records.length > before, `${hostile.name}: nothing logged`);
+        await t.step(hostile.name, async () => {
+          using client = await RawClient.connect(port);
+          const me = hostile.signedIn ? await signUp(client, `Hostile ${n++}`) : undefined;
+          const before = records.length;
+          await hostile.send(client, me);
+          if (hostile.outcome !== "close") {
+            const text = await client.expectError();
+            assert.ok(text.length > 0, "1607 without a reason");
+          }
+          if (hostile.outcome === "error") {
+            // The connection goes on: a valid request still works.
+            await client.register(`After ${n++}`);
+          } else {
+            await client.readEnd();
+          }
+          // The session logs before it answers or closes.
+          assert.ok(records.length > before, "nothing logged");
+        });
       }
 
       // Still serving.
@@ -370,7 +363,7 @@ Deno.test("server: hostile input gets 1607 or a closed connection and a log line
 
     // Once every session has ended: nothing but the database, the client
     // folders (empty: no temporary file left) and the one good file.
-    const files = (await listFiles(dir)).filter((f) =>
+    const files = (await listFiles(dir, { folders: true })).filter((f) =>
       !/^received_files\/[0-9a-f]{32}\/$/.test(f) && !/^server\.db(-wal|-shm)?$/.test(f)
     );
     assert.deepEqual(files, ["received_files/", `received_files/${survivor}/ok.bin`]);

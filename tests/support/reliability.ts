@@ -52,14 +52,24 @@ export async function within<T>(what: string, promise: Promise<T>, timeoutMs: nu
   }
 }
 
-/** Every file (not folder) under `dir`, as paths relative to it, sorted. */
-export async function listFiles(dir: string): Promise<string[]> {
+/**
+ * Every file under `dir`, as paths relative to it, sorted; with
+ * `folders: true`, every folder too, as `path/`.
+ */
+export async function listFiles(
+  dir: string,
+  options: { folders?: boolean } = {},
+): Promise<string[]> {
   const files: string[] = [];
   async function walk(relative: string): Promise<void> {
     for await (const entry of Deno.readDir(join(dir, relative))) {
       const path = relative === "" ? entry.name : `${relative}/${entry.name}`;
-      if (entry.isDirectory) await walk(path);
-      else files.push(path);
+      if (entry.isDirectory) {
+        if (options.folders) files.push(`${path}/`);
+        await walk(path);
+      } else {
+        files.push(path);
+      }
     }
   }
   await walk("");
