@@ -22,6 +22,7 @@ import {
   startFakeServer,
 } from "./support/fake_server.ts";
 import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
+import { delay } from "./support/reliability.ts";
 
 const ID = new Uint8Array(CLIENT_ID_SIZE).fill(7);
 
@@ -231,7 +232,7 @@ Deno.test("a connection dropped mid-upload is retried, and the retry succeeds", 
     await register(peer);
     if (index === 0) {
       // Read only the request header of the upload, then drop the connection.
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await delay(10);
       peer.close();
       return;
     }

@@ -24,6 +24,7 @@ import {
 } from "./support/raw_client.ts";
 import { concat } from "./support/bytes.ts";
 import { withServer } from "./support/test_server.ts";
+import { delay } from "./support/reliability.ts";
 
 async function hasTemporaryFile(folder: string): Promise<boolean> {
   try {
@@ -39,7 +40,7 @@ async function hasTemporaryFile(folder: string): Promise<boolean> {
 /** Waits until the server has started an upload: its temporary file exists. */
 async function waitForTemporaryFile(folder: string): Promise<void> {
   for (let i = 0; i < 500 && !(await hasTemporaryFile(folder)); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await delay(10);
   }
   assert.ok(await hasTemporaryFile(folder), "the upload did not start");
 }
@@ -122,7 +123,7 @@ Deno.test("server: over the connection cap with no idle connection, a new one is
       using d = await RawClient.connect(port);
       await d.request(ZERO_CLIENT_ID, { code: RequestCode.Register, name: `Cap D${attempt}` });
       accepted = (await d.readResponseOrEnd()) !== null;
-      if (!accepted) await new Promise((resolve) => setTimeout(resolve, 10));
+      if (!accepted) await delay(10);
     }
     assert.ok(accepted, "no connection accepted after one closed");
   }, { maxConnections: 2 });

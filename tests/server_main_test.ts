@@ -10,6 +10,7 @@ import { readPortInfo } from "../server/port_info.ts";
 import { randomBytes, RawClient, signUp } from "./support/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { freePort } from "./support/ports.ts";
+import { delay } from "./support/reliability.ts";
 
 const WINDOWS = Deno.build.os === "windows";
 const SERVER_MAIN = fileURLToPath(new URL("../server/main.ts", import.meta.url));
@@ -170,7 +171,7 @@ Deno.test({
           await client.expectError();
           break;
         } catch {
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await delay(20);
         }
       }
       assert.equal((await server.stop()).code, 0);

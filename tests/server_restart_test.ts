@@ -19,7 +19,7 @@ import { startServer } from "../server/server.ts";
 import { RawClient, signUp, uploadStream } from "./support/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { withServer } from "./support/test_server.ts";
-import { listNames } from "./support/reliability.ts";
+import { delay, listNames } from "./support/reliability.ts";
 
 Deno.test("server: after a restart a client reconnects with 827 and gets 1605; its files are on record", async () => {
   const dir = await Deno.makeTempDir({ prefix: "server_restart_" });
@@ -113,7 +113,7 @@ Deno.test("server: a crash mid-upload leaves no file under the final name; resta
       for (let i = 0; i < 500; i++) {
         const names = await listNames(folder);
         if (names.some((n) => n.endsWith(".partial"))) break;
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await delay(10);
       }
       assert.ok((await listNames(folder)).some((n) => n.endsWith(".partial")));
     } finally {

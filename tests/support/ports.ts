@@ -5,6 +5,8 @@
  * @module
  */
 
+import { delay } from "./reliability.ts";
+
 /** A port free on 127.0.0.1 right now (the listener that found it is closed). */
 export function freePort(): number {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -23,7 +25,7 @@ export async function waitForPort(port: number, child: Deno.ChildProcess): Promi
       (await Deno.connect({ hostname: "127.0.0.1", port })).close();
       return;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await delay(25);
     }
   }
   throw new Error(`Cannot reach the server process on port ${port}`);

@@ -7,6 +7,7 @@
  */
 
 import { join } from "node:path";
+import { withDeadline } from "../../protocol/deadline.ts";
 
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
@@ -34,22 +35,13 @@ export async function waitUntil(
 }
 
 /**
- * Settles like `promise`, or rejects after `timeoutMs` with `what` in the
- * message. The timer is cleared either way.
+ * Settles like `promise`, or rejects with `Deno.errors.TimedOut` after
+ * `timeoutMs` with `what` in the message (the protocol's `withDeadline`).
  */
-export async function within<T>(what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)),
-      timeoutMs,
-    );
+export function within<T>(what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {
+  return withDeadline(promise, timeoutMs, {
+    message: `Timed out after ${timeoutMs} ms waiting for ${what}`,
   });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { withDeadline } from "../../protocol/deadline.ts";
 
 const MAIN = fileURLToPath(new URL("../../server/main.ts", import.meta.url));
 /** How long a server may take to say it listens. */
@@ -90,15 +91,10 @@ export class ServerProcess {
     options: SpawnOptions = {},
   ): Promise<ServerProcess> {
     const server = ServerProcess.spawn(dir, args, options);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`The server did not say it listens within ${START_TIMEOUT_MS} ms`)),
-        START_TIMEOUT_MS,
-      );
-    });
     try {
-      await Promise.race([server.#listening, timeout]);
+      await withDeadline(server.#listening, START_TIMEOUT_MS, {
+        message: `The server did not say it listens within ${START_TIMEOUT_MS} ms`,
+      });
     } catch (error) {
       try {
         server.child.kill("SIGKILL");
@@ -107,8 +103,6 @@ export class ServerProcess {
       }
       await server.wait();
       throw new Error(`${(error as Error).message}:\n${server.stderr}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
     }
     return server;
   }
