@@ -9,6 +9,7 @@ import {
 import { encodeResponseHeader } from "../protocol/header.ts";
 import { ResponseCode } from "../protocol/constants.ts";
 import { type FakePeer, startFakeServer } from "./support/fake_server.ts";
+import { delay } from "./support/reliability.ts";
 
 const CERTIFICATE = crypto.getRandomValues(new Uint8Array(300));
 
@@ -53,7 +54,7 @@ Deno.test("no offer from servers without the secure mode", async (t) => {
     ],
     [
       "stays silent",
-      (peer) => peer.readHeader().then(() => new Promise((resolve) => setTimeout(resolve, 600))),
+      (peer) => peer.readHeader().then(() => delay(600)),
       /did not answer the discovery request in 0.3 s/,
       300,
     ],
