@@ -4,8 +4,8 @@
  * @module
  */
 
-/** Protocol version sent in every header. */
-export const VERSION = 3;
+/** Wire protocol version, sent in every header (not the program version). */
+export const PROTOCOL_VERSION = 3;
 
 /** Size of a request header: client id, version, code, payload size. */
 export const REQUEST_HEADER_SIZE = 23;

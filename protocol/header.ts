@@ -10,7 +10,12 @@
  * @module
  */
 
-import { CLIENT_ID_SIZE, REQUEST_HEADER_SIZE, RESPONSE_HEADER_SIZE, VERSION } from "./constants.ts";
+import {
+  CLIENT_ID_SIZE,
+  PROTOCOL_VERSION,
+  REQUEST_HEADER_SIZE,
+  RESPONSE_HEADER_SIZE,
+} from "./constants.ts";
 import { ProtocolError } from "./errors.ts";
 import type { ClientId } from "./fields.ts";
 
@@ -67,7 +72,7 @@ export function encodeRequestHeader(
   const bytes = new Uint8Array(REQUEST_HEADER_SIZE);
   bytes.set(clientId, 0);
   const view = new DataView(bytes.buffer);
-  view.setUint8(16, VERSION);
+  view.setUint8(16, PROTOCOL_VERSION);
   view.setUint16(17, code, true);
   view.setUint32(19, payloadSize, true);
   return bytes;
@@ -105,7 +110,7 @@ export function encodeResponseHeader(code: number, payloadSize: number): Uint8Ar
   checkU32(payloadSize, "payload size");
   const bytes = new Uint8Array(RESPONSE_HEADER_SIZE);
   const view = new DataView(bytes.buffer);
-  view.setUint8(0, VERSION);
+  view.setUint8(0, PROTOCOL_VERSION);
   view.setUint16(1, code, true);
   view.setUint32(3, payloadSize, true);
   return bytes;
