@@ -26,7 +26,7 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { CLIENT_PERMISSION_FLAGS, serverPermissionFlags } from "../scripts/compile.ts";
+import { CLIENT_PERMISSION_FLAGS, serverPermissionFlags } from "../scripts/permissions.ts";
 import { ServerConnection } from "../client/connection.ts";
 import { formatMb, formatSeconds, ProcessMonitor } from "./support/process_monitor.ts";
 

@@ -12,12 +12,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { clientIdToHex, parseMeInfo } from "../protocol/mod.ts";
-import {
-  compileFailureReason,
-  compileJobs,
-  runCompile,
-  serverPermissionFlags,
-} from "../scripts/compile.ts";
+import { compileFailureReason, compileJobs, runCompile } from "../scripts/compile.ts";
+import { serverPermissionFlags } from "../scripts/permissions.ts";
 import { patternBytes } from "./support/client_process.ts";
 import { waitForPort } from "./support/ports.ts";
 

@@ -9,13 +9,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { clientIdToHex, parseMeInfo } from "../protocol/mod.ts";
+import { compileJobs } from "../scripts/compile.ts";
 import {
   CLIENT_PERMISSION_FLAGS,
-  compileJobs,
   permissionFlagsOfTask,
   ROOT,
   serverPermissionFlags,
-} from "../scripts/compile.ts";
+} from "../scripts/permissions.ts";
 import { patternBytes, runClient } from "./support/client_process.ts";
 import { freePort, waitForPort } from "./support/ports.ts";
 

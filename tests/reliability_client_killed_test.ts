@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { LogRecord } from "@logtape/logtape";
 import { captureServerLogs } from "./support/log_capture.ts";
 import { CLIENT_MAIN, runClient, writeTransferInfo } from "./support/client_process.ts";
-import { CLIENT_PERMISSION_FLAGS } from "../scripts/compile.ts";
+import { CLIENT_PERMISSION_FLAGS } from "../scripts/permissions.ts";
 import { listFiles, sizeOf, temporaryFiles, waitUntil } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
 

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { CLIENT_PERMISSION_FLAGS, ROOT } from "../../scripts/compile.ts";
+import { CLIENT_PERMISSION_FLAGS, ROOT } from "../../scripts/permissions.ts";
 
 /** What a client run produced. */
 export interface ClientRun {

@@ -4,8 +4,12 @@
  * After every restart: no file under the final name, no temporary file, the
  * client reconnects (827) and a whole 800 MB upload is kept.
  *
+ * It asserts behaviour with the test helpers, so it lives with the tests (not
+ * in `scripts/`: nothing outside `tests/` imports `tests/`); its name has no
+ * `_test` suffix, so `deno task test` does not run it.
+ *
  * ```text
- * deno run --allow-all scripts/soak.ts [--rounds N]
+ * deno task soak [--rounds N]
  * ```
  *
  * @module
@@ -18,10 +22,10 @@ import {
   DEFAULT_MAX_FILE_SIZE,
   RequestCode,
   ResponseCode,
-} from "../protocol/mod.ts";
-import { RawClient, signUp, uploadStream } from "../tests/support/raw_client.ts";
-import { sizeOf, temporaryFiles, waitUntil } from "../tests/support/reliability.ts";
-import { ServerProcess } from "../tests/support/server_process.ts";
+} from "../../protocol/mod.ts";
+import { RawClient, signUp, uploadStream } from "../support/raw_client.ts";
+import { sizeOf, temporaryFiles, waitUntil } from "../support/reliability.ts";
+import { ServerProcess } from "../support/server_process.ts";
 
 const LOCAL = ["--port", "0", "--host", "127.0.0.1"];
 const SIZE = DEFAULT_MAX_FILE_SIZE;
