@@ -32,7 +32,7 @@ import {
   RequestCode,
   ResponseCode,
 } from "../protocol/mod.ts";
-import { RawClient, signUp } from "../tests/support/raw_client.ts";
+import { RawClient, signUp } from "../harness/raw_client.ts";
 import { formatMb, ProcessMonitor } from "./support/process_monitor.ts";
 
 const MB = 1_000_000;

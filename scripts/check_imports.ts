@@ -8,7 +8,11 @@
  * | `protocol/`               | `server/`, `client/` | the protocol layer lies below both sides            |
  * | `server/`                 | `client/`          | the two sides share only `protocol/`                 |
  * | `client/`                 | `server/`          | the two sides share only `protocol/`                 |
+ * | `protocol/`, `server/`, `client/` | `harness/` | the programs never depend on test tooling   |
  * | anything outside `tests/` | `tests/`           | tests depend on the code, never the other way round |
+ *
+ * `harness/` holds what tests, benchmarks and soak runs share (the raw-bytes
+ * client), so that none of them needs to import `tests/`.
  *
  * ```text
  * deno run --allow-read --allow-run scripts/check_imports.ts   (part of `deno task check`)
@@ -47,6 +51,9 @@ export const IMPORT_RULES: readonly ImportRule[] = [
   { from: "protocol/", to: "client/", reason: "the protocol layer lies below both sides" },
   { from: "server/", to: "client/", reason: "the two sides share only protocol/" },
   { from: "client/", to: "server/", reason: "the two sides share only protocol/" },
+  { from: "protocol/", to: "harness/", reason: "the programs never depend on test tooling" },
+  { from: "server/", to: "harness/", reason: "the programs never depend on test tooling" },
+  { from: "client/", to: "harness/", reason: "the programs never depend on test tooling" },
   { from: "*", to: "tests/", reason: "nothing outside tests/ depends on the tests" },
 ];
 

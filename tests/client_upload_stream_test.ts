@@ -26,7 +26,7 @@ import { ClientError, ExitCode } from "../client/client_error.ts";
 import { sendFile } from "../client/upload.ts";
 import { checkUploadFile } from "../client/upload_file.ts";
 import { patternBytes } from "./support/client_process.ts";
-import { concat } from "./support/bytes.ts";
+import { concat } from "../harness/bytes.ts";
 
 class MemoryWriter {
   parts: Uint8Array[] = [];

@@ -8,7 +8,7 @@ import {
   importAesKey,
 } from "../protocol/aes_cbc.ts";
 import { cipherSizeFor } from "../protocol/packet.ts";
-import { concat } from "./support/bytes.ts";
+import { concat } from "../harness/bytes.ts";
 
 const SIZES = [0, 1, 15, 16, 17, 7925, 7926, 3 * 1024 * 1024 + 5];
 

@@ -12,7 +12,7 @@ import { ClientError, ExitCode } from "../client/client_error.ts";
 import { ServerConnection } from "../client/connection.ts";
 import { type FakePeer, makeSessionKey, startFakeServer } from "./support/fake_server.ts";
 import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
-import { concat } from "./support/bytes.ts";
+import { concat } from "../harness/bytes.ts";
 import { SeededRandom, within } from "./support/reliability.ts";
 
 const TIMEOUT_ARGS = ["--timeout", "300", "--retries", "0"];

@@ -16,8 +16,8 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { buildPackets, RawClient, signUp } from "./support/raw_client.ts";
-import { concat } from "./support/bytes.ts";
+import { buildPackets, RawClient, signUp } from "../harness/raw_client.ts";
+import { concat } from "../harness/bytes.ts";
 import { listFiles } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
 

@@ -26,8 +26,8 @@ import {
   RawClient,
   signUp,
   uploadStream,
-} from "./support/raw_client.ts";
-import { concat } from "./support/bytes.ts";
+} from "../harness/raw_client.ts";
+import { concat } from "../harness/bytes.ts";
 import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
 import { listFiles, sizeOf, temporaryFiles, waitUntil } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";

@@ -16,8 +16,8 @@ import {
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../server/server.ts";
-import { buildPackets, encryptContent, RawClient, signUp } from "./support/raw_client.ts";
-import { concat } from "./support/bytes.ts";
+import { buildPackets, encryptContent, RawClient, signUp } from "../harness/raw_client.ts";
+import { concat } from "../harness/bytes.ts";
 import { delay, temporaryFiles, waitUntil, within } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { withServer } from "./support/test_server.ts";

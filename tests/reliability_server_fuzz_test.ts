@@ -32,8 +32,8 @@ import {
   RawClient,
   signUp,
   type TestIdentity,
-} from "./support/raw_client.ts";
-import { concat } from "./support/bytes.ts";
+} from "../harness/raw_client.ts";
+import { concat } from "../harness/bytes.ts";
 import { listFiles, SeededRandom, within } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
 

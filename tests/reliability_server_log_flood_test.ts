@@ -12,7 +12,7 @@ import { encodeRequestHeader, RequestCode, ResponseCode, ZERO_CLIENT_ID } from "
 import { LOG_FILE } from "../server/logging.ts";
 import { LOGGED_REJECTIONS, MAX_REJECTIONS } from "../server/session.ts";
 import { captureServerLogs } from "./support/log_capture.ts";
-import { RawClient, signUp } from "./support/raw_client.ts";
+import { RawClient, signUp } from "../harness/raw_client.ts";
 import { listNames, sizeOf } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { withServer } from "./support/test_server.ts";

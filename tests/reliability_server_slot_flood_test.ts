@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { cksum, encodeRequestHeader, RequestCode, ZERO_CLIENT_ID } from "../protocol/mod.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../server/server.ts";
-import { RawClient, signUp } from "./support/raw_client.ts";
+import { RawClient, signUp } from "../harness/raw_client.ts";
 import { delay, within } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
 

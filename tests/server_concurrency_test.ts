@@ -21,8 +21,8 @@ import {
   randomBytes,
   RawClient,
   signUp,
-} from "./support/raw_client.ts";
-import { concat } from "./support/bytes.ts";
+} from "../harness/raw_client.ts";
+import { concat } from "../harness/bytes.ts";
 import { withServer } from "./support/test_server.ts";
 import { delay } from "./support/reliability.ts";
 

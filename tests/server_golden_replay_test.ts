@@ -22,8 +22,8 @@ import {
   ResponseCode,
   unwrapAesKey,
 } from "../protocol/mod.ts";
-import { RawClient } from "./support/raw_client.ts";
-import { concat } from "./support/bytes.ts";
+import { RawClient } from "../harness/raw_client.ts";
+import { concat } from "../harness/bytes.ts";
 import { withServer } from "./support/test_server.ts";
 import {
   readFixture,

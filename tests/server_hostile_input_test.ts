@@ -34,8 +34,8 @@ import {
   RawClient,
   signUp,
   type TestIdentity,
-} from "./support/raw_client.ts";
-import { concat } from "./support/bytes.ts";
+} from "../harness/raw_client.ts";
+import { concat } from "../harness/bytes.ts";
 import { withServer } from "./support/test_server.ts";
 import { listFiles } from "./support/reliability.ts";
 

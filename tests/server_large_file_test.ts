@@ -6,7 +6,7 @@ import {
   RequestCode,
   ResponseCode,
 } from "../protocol/mod.ts";
-import { fillPattern, RawClient, signUp, uploadStream } from "./support/raw_client.ts";
+import { fillPattern, RawClient, signUp, uploadStream } from "../harness/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 
 /**

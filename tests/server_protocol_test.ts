@@ -13,7 +13,7 @@ import {
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
 import { ServerDatabase } from "../server/database.ts";
-import { RawClient, signUp } from "./support/raw_client.ts";
+import { RawClient, signUp } from "../harness/raw_client.ts";
 import { withServer } from "./support/test_server.ts";
 
 function storedPath(dir: string, clientId: Uint8Array, name: string): string {

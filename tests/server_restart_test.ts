@@ -16,7 +16,7 @@ import {
 } from "../protocol/mod.ts";
 import { ServerDatabase } from "../server/database.ts";
 import { startServer } from "../server/server.ts";
-import { RawClient, signUp, uploadStream } from "./support/raw_client.ts";
+import { RawClient, signUp, uploadStream } from "../harness/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { withServer } from "./support/test_server.ts";
 import { delay, listNames } from "./support/reliability.ts";

@@ -23,7 +23,7 @@ import {
   RequestCode,
   ResponseCode,
 } from "../../protocol/mod.ts";
-import { RawClient, signUp, uploadStream } from "../support/raw_client.ts";
+import { RawClient, signUp, uploadStream } from "../../harness/raw_client.ts";
 import { sizeOf, temporaryFiles, waitUntil } from "../support/reliability.ts";
 import { ServerProcess } from "../support/server_process.ts";
 

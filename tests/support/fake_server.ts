@@ -28,7 +28,7 @@ import {
   wrapAesKey,
   writeAll,
 } from "../../protocol/mod.ts";
-import { concat } from "./bytes.ts";
+import { concat } from "../../harness/bytes.ts";
 
 /** Packets read per batch, as our server does. */
 const BATCH_PACKETS = 128;

@@ -1,7 +1,8 @@
 /**
  * A test client that speaks the protocol as raw bytes, for driving a real
- * server in tests: it sends whatever frames a test builds (valid or not) and
- * reads response frames with the protocol codecs.
+ * server in tests, benchmarks and soak runs (hence `harness/`, which all of
+ * them may import): it sends whatever frames a test builds (valid or not)
+ * and reads response frames with the protocol codecs.
  *
  * - {@linkcode RawClient}: one connection; `send` raw bytes, `request` a
  *   well-formed frame, `readResponse` the next response, `readEnd` to see the
@@ -49,7 +50,7 @@ import {
   unwrapAesKey,
   writeAll,
   ZERO_CLIENT_ID,
-} from "../../protocol/mod.ts";
+} from "../protocol/mod.ts";
 import { concat } from "./bytes.ts";
 
 /** A response frame as read from the wire. */
