@@ -19,11 +19,11 @@ import {
   decodeResponse,
   ExactReader,
   isNetworkFailure,
+  PROTOCOL_VERSION,
   ProtocolError,
   readResponseFrame,
   type Response,
   RESPONSE_HEADER_SIZE,
-  VERSION as WIRE_VERSION,
   withDeadline,
   writeAll,
   type Writer,
@@ -233,7 +233,7 @@ export class ServerConnection {
       0,
       Math.min(this.#bytesReceived, RESPONSE_HEADER_SIZE),
     );
-    return header.length === RESPONSE_HEADER_SIZE && header[0] !== WIRE_VERSION &&
+    return header.length === RESPONSE_HEADER_SIZE && header[0] !== PROTOCOL_VERSION &&
       looksLikeText(header);
   }
 

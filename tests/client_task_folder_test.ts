@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { clientIdToHex, parseMeInfo } from "../protocol/mod.ts";
-import { ROOT } from "../scripts/compile.ts";
+import { ROOT } from "../scripts/permissions.ts";
 import { startServer } from "../server/server.ts";
 import { patternBytes } from "./support/client_process.ts";
 
