@@ -172,7 +172,9 @@ export function reportFailure(error: unknown): FailureReport {
   if (error instanceof ClientError) {
     return { text: `client: ${error.message}`, exitCode: error.exitCode };
   }
-  if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied) {
+  // NotCapable: Deno's own permission is missing. (PermissionDenied is the
+  // system's EACCES on a file, which the code that touched the file reports.)
+  if (error instanceof Deno.errors.NotCapable) {
     const missing = new ConfigError({
       action: "run",
       reason: `a permission is missing (${error.message})`,

@@ -248,14 +248,6 @@ export class ServerConnection {
     }, { cause });
   }
 
-  #violation(reason: string, cause?: unknown): RejectedError {
-    return new RejectedError({
-      action: `talk to the server at ${this.address}`,
-      reason,
-      hint: "Check that the address is a file transfer server speaking protocol version 3",
-    }, cause === undefined ? undefined : { cause });
-  }
-
   /**
    * The ClientError for a failed exchange: a lost connection or a missed
    * deadline is a network failure, a malformed response a protocol
@@ -267,7 +259,11 @@ export class ServerConnection {
     if (error instanceof ClientError) return error;
     if (error instanceof ProtocolError) {
       if (this.#peerSpeaksText()) return this.#notOurProtocol(error);
-      return this.#violation(`its response does not follow the protocol (${error.message})`, error);
+      return protocolViolation(
+        this.address,
+        `its response does not follow the protocol (${error.message})`,
+        error,
+      );
     }
     if (error instanceof Deno.errors.TimedOut && this.#timedOut) {
       return this.#timeoutError(action, error, partial);

@@ -216,7 +216,13 @@ async function findFolder(options: Options, typedIn: string): Promise<string> {
     try {
       if ((await Deno.stat(join(folder, "transfer.info"))).isFile) return folder;
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (error instanceof Deno.errors.NotFound) continue;
+      if (error instanceof Deno.errors.NotCapable) throw error;
+      throw new ConfigError({
+        action: `look for transfer.info in ${folder}`,
+        reason: (error as Error).message,
+        hint: "Check the folder's permissions",
+      }, { cause: error });
     }
   }
   throw new ConfigError({

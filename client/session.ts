@@ -41,7 +41,7 @@ import {
   type FailureParts,
   RejectedError,
 } from "./client_error.ts";
-import type { ServerConnection } from "./connection.ts";
+import { protocolViolation, type ServerConnection } from "./connection.ts";
 import { loadIdentity, saveIdentity, setAsideIdentity } from "./identity_store.ts";
 import { sendFile } from "./upload.ts";
 import type { UploadFile } from "./upload_file.ts";
@@ -118,12 +118,10 @@ async function expect<C extends Response["code"]>(
       hint: "Check the server's log, then try again",
     }, response.text);
   }
-  throw new RejectedError({
-    action: `talk to the server at ${connection.address}`,
-    reason: `it answered ${response.code} when we tried to ${action}, ` +
-      `expected ${codes.join(" or ")}`,
-    hint: "Check that the address is a file transfer server speaking protocol version 3",
-  });
+  throw protocolViolation(
+    connection.address,
+    `it answered ${response.code} when we tried to ${action}, expected ${codes.join(" or ")}`,
+  );
 }
 
 async function unwrapSessionKey(
