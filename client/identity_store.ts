@@ -1,7 +1,7 @@
 /**
  * Reading and writing the client's identity files in its folder:
  * `me.info` (or the reference client's `info.me`) and `priv.key`, in the
- * formats of `PROTOCOL.md` (codecs in `protocol/identity.ts`).
+ * formats of `docs/protocol.md` §10 (codecs in `protocol/identity.ts`).
  *
  * Files are written atomically (a temporary file in the same folder, then a
  * rename) and readable by the owner only (mode 0600) where the system has

@@ -1,5 +1,5 @@
 /**
- * Numbers fixed by the wire protocol, version 3 (see `PROTOCOL.md`).
+ * Numbers fixed by the wire protocol, version 3 (see `docs/protocol.md`).
  *
  * @module
  */

@@ -2,7 +2,7 @@
  * Reading whole request and response frames over an {@linkcode ExactReader}:
  * the header first, then a payload whose size was checked against the code
  * before a byte of it is read or allocated. Pure: the reader's source may be
- * a socket, a recording or a test double.
+ * a socket, a recording or a test double (`docs/protocol.md` §2).
  *
  * | frame    | header (header.ts) | payload size allowed                                   |
  * |----------|--------------------|--------------------------------------------------------|

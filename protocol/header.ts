@@ -1,6 +1,6 @@
 /**
  * The two frame headers: 23 bytes in front of every request, 7 bytes in front
- * of every response. All integers are little-endian.
+ * of every response (`docs/protocol.md` §2). All integers are little-endian.
  *
  * ```text
  * request:  client id[16] | version u8 | code u16 | payload size u32

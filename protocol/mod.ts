@@ -1,6 +1,8 @@
 /**
- * The protocol layer, shared by server and client: pure codecs, the cksum and
- * the cryptography. No sockets and no files.
+ * The protocol layer, shared by server and client: pure codecs, frame
+ * readers and the packet encoder and decoder, the cksum and the
+ * cryptography. No sockets and no files. The contract it implements is
+ * `docs/protocol.md`.
  *
  * @module
  */

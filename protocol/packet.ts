@@ -1,6 +1,7 @@
 /**
- * The 828 upload framing. After a request header with code 828 and payload
- * size 0, the client sends N packets with no further headers:
+ * The 828 upload framing (`docs/protocol.md` §5). After a request header
+ * with code 828 and payload size 0, the client sends N packets with no
+ * further headers:
  *
  * ```text
  * content size u32 | original size u32 | packet number u16 | total packets u16 | file name[255] | chunk

@@ -1,7 +1,7 @@
 /**
  * The 828 packet decoder: packets in (read in raw batches straight from the
  * connection), content out. Pure and synchronous: the caller reads the bytes,
- * the decoder says how many to read and splits them.
+ * the decoder says how many to read and splits them (`docs/protocol.md` §5).
  *
  * 1. The caller reads the first 267-byte header, decodes it
  *    (`decodePacketHeader`) and constructs the decoder with it: the sizes

@@ -1,7 +1,7 @@
 /**
  * The 828 packet encoder: content in (ciphertext || cksum trailer, in pieces
  * of any size), packets out (see packet.ts for the layout), written straight
- * into the caller's output buffer. Pure and synchronous: it never allocates
+ * into the caller's output buffer (`docs/protocol.md` §5). Pure and synchronous: it never allocates
  * per packet, and copies each content byte once.
  *
  * ```text

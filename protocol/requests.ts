@@ -1,6 +1,6 @@
 /**
  * Request frames (client to server): each request's code, payload layout and
- * exact payload size, in one place.
+ * exact payload size, in one place (`docs/protocol.md` §3).
  *
  * | code | request     | payload                              | size |
  * |------|-------------|--------------------------------------|------|

@@ -1,6 +1,6 @@
 /**
  * Response frames (server to client): each response's code, payload layout
- * and size, in one place.
+ * and size, in one place (`docs/protocol.md` §4).
  *
  * | code | response          | payload                                            | size |
  * |------|-------------------|----------------------------------------------------|------|

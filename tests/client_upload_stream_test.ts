@@ -1,6 +1,6 @@
 /**
  * The streamed 828 send, into memory: the packets are exactly the framing of
- * PROTOCOL.md (one-shot encryption, trailer, 7925-byte chunks, 0-based
+ * docs/protocol.md §5 (one-shot encryption, trailer, 7925-byte chunks, 0-based
  * numbers), across the batch boundaries; and a file that changes while it is
  * read is refused.
  */
@@ -44,7 +44,7 @@ class MemoryWriter {
 const ID = new Uint8Array(16).fill(9);
 
 for (const size of [0, 1, 15, 16, 17, 7925, 7926, 1024 * 1024 - 1, 1024 * 1024 + 17, 3_000_001]) {
-  Deno.test(`sendFile frames a ${size}-byte file as PROTOCOL.md says`, async () => {
+  Deno.test(`sendFile frames a ${size}-byte file as docs/protocol.md says`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "client-upload-" });
     try {
       const plain = patternBytes(size, size + 3);

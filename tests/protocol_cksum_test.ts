@@ -3,7 +3,7 @@ import { Cksum, cksum } from "../protocol/cksum.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 
-Deno.test("cksum matches the vectors of PROTOCOL.md", () => {
+Deno.test("cksum matches the vectors of docs/protocol.md", () => {
   const ramp = new Uint8Array(1024).map((_, i) => i & 0xff);
   assert.equal(cksum(new Uint8Array(0)), 4294967295);
   assert.equal(cksum(text("123456789")), 930766865);
