@@ -1,72 +1,94 @@
 /**
- * Where uploads land on disk: `received_files/<client id hex>/<file name>`,
- * written first to a temporary file in the same folder and renamed over the
- * final name only once the cksum matched.
+ * The file store seam: where uploads are staged and stored, whatever keeps
+ * them (a local folder by default, see `file_store_local.ts`; S3-compatible
+ * object storage for several instances). Every call is async, and the server
+ * talks to storage only through {@linkcode FileStore}.
  *
- * Temporary names look like `~upload-<16 hex digits>.partial`. A client may
- * not upload a file under such a name, so removing every such file at
- * start-up never removes a kept file.
+ * An upload is written to a {@linkcode StagedFile}: nothing is visible under
+ * its final name until {@linkcode StagedFile.commit}, which the server calls
+ * only once the client confirmed the cksum (900) and the registry recorded
+ * the intent (see `registry.ts` for the whole commit protocol).
+ *
+ * | call | local folder | S3 |
+ * |---|---|---|
+ * | `begin` | temporary file next to the final name | CreateMultipartUpload |
+ * | `write` | append | buffer into parts of at least 5 MiB |
+ * | `seal` | fsync | upload the last part |
+ * | `commit` | rename over the final name | CompleteMultipartUpload |
+ * | `discard` | remove the temporary file | AbortMultipartUpload |
+ *
+ * @example
+ * ```ts
+ * import type { FileStore } from "./file_store.ts";
+ *
+ * async function storeAndKeep(store: FileStore, id: Uint8Array, bytes: Uint8Array) {
+ *   const staged = await store.begin(id, "hello.txt");
+ *   await staged.write(bytes);
+ *   await staged.seal();
+ *   await staged.commit();
+ *   return staged.location;
+ * }
+ * ```
  *
  * @module
  */
 
-import { join } from "node:path";
-import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
+import type { ClientId } from "../protocol/mod.ts";
+import type { CommitIntent } from "./registry.ts";
 
-/** Name of the uploads folder inside the data folder. */
-export const RECEIVED_FILES_DIR = "received_files";
+/** One upload being staged. */
+export interface StagedFile {
+  /** The final place: `<client id hex>/<file name>` (an S3 key; a path below the local root). */
+  readonly location: string;
+  /** The staged copy: a temporary path, or a multipart upload id. */
+  readonly stagingRef: string;
+  /** Appends bytes. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Makes every byte written durable in staging; called before the 1603 of a kept upload. */
+  seal(): Promise<void>;
+  /** Puts the staged file in its final place, atomically replacing an older one. */
+  commit(): Promise<void>;
+  /** Drops the staged file; idempotent, and never touches the final place. */
+  discard(): Promise<void>;
+}
 
-const TEMPORARY_NAME = /^~upload-[0-9a-f]{16}\.partial$/;
+/** Where uploads are staged and stored. */
+export interface FileStore {
+  /** Starts staging an upload of `fileName` for `clientId`; nothing is visible under its final name. */
+  begin(clientId: ClientId, fileName: string): Promise<StagedFile>;
+  /**
+   * After a crash, settles what an intent names: "committed" when the staged
+   * file reached (or was now moved to) its final place, "discarded" when it
+   * is gone and the final place was not touched.
+   */
+  recover(intent: CommitIntent): Promise<"committed" | "discarded">;
+  /**
+   * At start-up, removes staged files that no live upload owns; returns
+   * what it removed (for the log).
+   */
+  removeAbandoned(isLive: (stagingRef: string) => boolean | Promise<boolean>): Promise<string[]>;
+  /** Deletes a stored file; a missing one is not an error. */
+  delete(location: string): Promise<void>;
+  /** The names of a client's stored files. */
+  list(clientId: ClientId): Promise<string[]>;
+  /** Releases the store's resources. */
+  close(): Promise<void>;
+}
 
 /**
  * Storing an upload failed on the server's side (disk full, folder
- * unwritable, final name taken by a folder): not the client's fault.
+ * unwritable, final name taken by a folder, object storage unreachable): not
+ * the client's fault.
  */
 export class StorageError extends Error {
   /**
    * Creates the error.
    *
    * @param message `Cannot store <name>: <reason>`.
-   * @param options Standard error options; `cause` is the file system error.
+   * @param options Standard error options; `cause` is the underlying error.
    */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "StorageError";
   }
-}
-
-/** Whether `name` has the form of a temporary upload file. */
-export function isTemporaryName(name: string): boolean {
-  return TEMPORARY_NAME.test(name);
-}
-
-/** The folder holding the files of one client. */
-export function clientFolder(receivedDir: string, clientId: ClientId): string {
-  return join(receivedDir, clientIdToHex(clientId));
-}
-
-/** A fresh temporary file path inside `folder`. */
-export function temporaryPath(folder: string): string {
-  const random = bytesToHex(crypto.getRandomValues(new Uint8Array(8)));
-  return join(folder, `~upload-${random}.partial`);
-}
-
-/**
- * Removes the temporary files that a crash or a kill left in the client
- * folders of `receivedDir`. Returns the paths it removed.
- */
-export async function removeStaleTemporaryFiles(receivedDir: string): Promise<string[]> {
-  const removed: string[] = [];
-  for await (const folder of Deno.readDir(receivedDir)) {
-    if (!folder.isDirectory || !/^[0-9a-f]{32}$/.test(folder.name)) continue;
-    const folderPath = join(receivedDir, folder.name);
-    for await (const entry of Deno.readDir(folderPath)) {
-      if (entry.isFile && isTemporaryName(entry.name)) {
-        const path = join(folderPath, entry.name);
-        await Deno.remove(path);
-        removed.push(path);
-      }
-    }
-  }
-  return removed;
 }

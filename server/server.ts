@@ -14,10 +14,12 @@
 
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
+import { bytesToHex, DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
 import { formatBytes } from "../protocol/units.ts";
-import { ServerDatabase } from "./database.ts";
-import { RECEIVED_FILES_DIR, removeStaleTemporaryFiles } from "./file_store.ts";
+import type { CommitOptions } from "./commit.ts";
+import { RECEIVED_FILES_DIR } from "./file_store_local.ts";
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./registry.ts";
+import { openLocalStorage, recoverStorage, type Storage } from "./storage.ts";
 import { DataFolderError } from "./errors.ts";
 import { formatAddress, listen, type Listener, type Listening, plainHost } from "./listen.ts";
 import { readPortInfo } from "./port_info.ts";
@@ -25,8 +27,7 @@ import { ConnectionSlots } from "./connection_slots.ts";
 import { ClientSession } from "./session.ts";
 import { TimedConn } from "./timed_conn.ts";
 
-/** Name of the SQLite database file in the data folder. */
-export const DATABASE_FILE = "server.db";
+export { DATABASE_FILE } from "./storage.ts";
 /** Default for {@linkcode ServerOptions.idleTimeoutMs}. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** Default for {@linkcode ServerOptions.requestTimeoutMs}. */
@@ -84,6 +85,15 @@ export interface ServerOptions {
   maxConnectionsPerAddress?: number;
   /** How long running uploads may finish on {@linkcode RunningServer.close}; default 5 s. */
   shutdownGraceMs?: number;
+  /**
+   * The registry and file store; default SQLite `server.db` and the local
+   * `received_files/` in `dir`. The server closes it when it stops.
+   */
+  storage?: Storage;
+  /** Most files one client may store; default 10,000. */
+  maxStoredFiles?: number;
+  /** Most bytes one client may store; default 100 GB. */
+  maxStoredBytes?: number;
 }
 
 /** A started server. */
@@ -146,20 +156,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     port = info.port;
   }
 
-  for (const path of await removeStaleTemporaryFiles(receivedDir)) {
-    logger.warn("Removed a temporary file left by an interrupted upload: {path}", { path });
-  }
-
-  const db = ServerDatabase.open(join(options.dir, DATABASE_FILE));
+  const storage = options.storage ?? await openLocalStorage(options.dir);
   let listening: Listening;
   try {
+    await recoverStorage(storage);
     listening = listen(options.host, port);
   } catch (error) {
-    db.close();
+    await storage.close();
     throw error;
   }
   const { listener } = listening;
-  const server = new Server(listener, db, { receivedDir, ...limits }, slots);
+  const commit: CommitOptions = {
+    registry: storage.registry,
+    limits: {
+      maxFiles: options.maxStoredFiles ?? DEFAULT_MAX_FILES,
+      maxBytes: options.maxStoredBytes ?? DEFAULT_MAX_BYTES,
+    },
+    instanceId: bytesToHex(crypto.getRandomValues(new Uint8Array(8))),
+  };
+  const server = new Server(listener, storage, { commit, ...limits }, slots);
   if (listening.note !== undefined) logger.warn("{note}", { note: listening.note });
   logger.info(
     "Listening on {address}; data in {dir}; files up to {maxFileSize}",
@@ -168,10 +183,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return server;
 }
 
-/** Creates `received_files/` (and the data folder above it). */
+/** Creates `received_files/` (and the data folder above it, 0700 if new). */
 async function prepareDataFolder(receivedDir: string): Promise<void> {
   try {
-    await Deno.mkdir(receivedDir, { recursive: true });
+    await Deno.mkdir(receivedDir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw new DataFolderError(`Cannot create ${receivedDir}: ${(error as Error).message}`, {
       cause: error,
@@ -180,7 +195,7 @@ async function prepareDataFolder(receivedDir: string): Promise<void> {
 }
 
 interface Limits {
-  receivedDir: string;
+  commit: CommitOptions;
   maxFileSize: number;
   idleTimeoutMs: number;
   requestTimeoutMs: number;
@@ -214,7 +229,7 @@ class Server implements RunningServer {
   readonly port: number;
   readonly finished: Promise<void>;
   #listener: Listener;
-  #db: ServerDatabase;
+  #storage: Storage;
   #limits: Limits;
   #sessions = new Map<ClientSession, Promise<void>>();
   #slots: ConnectionSlots<Slot>;
@@ -225,12 +240,12 @@ class Server implements RunningServer {
 
   constructor(
     listener: Listener,
-    db: ServerDatabase,
+    storage: Storage,
     limits: Limits,
     slots: ConnectionSlots<Slot>,
   ) {
     this.#listener = listener;
-    this.#db = db;
+    this.#storage = storage;
     this.#limits = limits;
     this.#slots = slots;
     this.port = listener.port;
@@ -300,7 +315,7 @@ class Server implements RunningServer {
       }),
       peer,
       this.#nextId++,
-      { db: this.#db, receivedDir: limits.receivedDir, maxFileSize: limits.maxFileSize },
+      { store: this.#storage.store, maxFileSize: limits.maxFileSize, commit: limits.commit },
     );
     const slot = new Slot(session, address);
     this.#slots.add(slot);
@@ -342,7 +357,7 @@ class Server implements RunningServer {
     }
     for (const session of this.#sessions.keys()) session.abort();
     await Promise.all(this.#sessions.values());
-    this.#db.close();
+    await this.#storage.close();
     logger.info("Server stopped");
     this.#resolveFinished();
   }

@@ -5,19 +5,28 @@
  * | request | accepted when                                              | answer        |
  * |---------|------------------------------------------------------------|---------------|
  * | 825     | nobody is signed in on this connection                     | 1600 or 1601  |
- * | 826     | the client registered on this connection, or the header id and name match a registered client without a key yet | 1602 |
- * | 827     | the header id and name match a client with a public key    | 1605 or 1606  |
+ * | 826     | the name is the one this connection registered with 825    | 1602 (1601 if the name was taken meanwhile) |
+ * | 827     | the header id and name match a registered client           | 1605 or 1606  |
  * | 828     | after 826 or 827 on this connection, with that client's id | 1603          |
  * | 900     | after a 1603 on this connection                            | 1604          |
  * | 901     | after a 1603 on this connection; the next request must be 828 | none       |
  * | 902     | after a 1603 on this connection                            | 1604          |
  *
- * What becomes of an upload's file:
- * - cksum == trailer: it is renamed over `received_files/<id hex>/<name>`
- *   (replacing an older file of that name) and recorded, unverified;
- * - 900 marks it verified;
- * - 901 and 902 delete it and its record: the client says it is not what it
- *   sent. (A 900 for an upload that was not kept is answered 1607.)
+ * A client is recorded only when its key arrives (826): 825 checks that the
+ * name is free and hands out an id, but reserves nothing. Name and id travel
+ * in clear, so an 826 on any other connection is refused.
+ *
+ * What becomes of an upload:
+ * - kept (cksum == trailer, right padding): its staged file waits, sealed;
+ *   the 1603 carries our cksum;
+ * - not kept: the staged file is discarded, and the 1603 carries the
+ *   complement of the trailer, revealing nothing about the decryption
+ *   (`verdict.ts`);
+ * - 900 commits a kept upload (`commit.ts`: it takes its final name and is
+ *   recorded, verified), then answers 1604; 900 for an upload not kept gets
+ *   1607, and so does one over the client's limits (nothing stored changes);
+ * - 901, 902, a new 828, a new sign-in or the end of the connection discard
+ *   the staged file. They never touch a stored file.
  *
  * Errors: a request that makes no sense here, or whose payload does not
  * decode (a bad name, a bad key), gets 1607 and the connection goes on. An
@@ -54,10 +63,12 @@ import {
   ResponseCode,
   wrapAesKey,
 } from "../protocol/mod.ts";
-import type { ServerDatabase } from "./database.ts";
-import { StorageError } from "./file_store.ts";
+import { type CommitOptions, commitUpload } from "./commit.ts";
+import { type FileStore, StorageError } from "./file_store.ts";
+import type { Registry } from "./registry.ts";
 import type { TimedConn } from "./timed_conn.ts";
 import { receiveUpload, type UploadResult } from "./upload.ts";
+import { answeredCksum } from "./verdict.ts";
 
 /** Largest payload of an unknown request that is skipped rather than closing the connection. */
 export const MAX_SKIPPED_PAYLOAD = 4096;
@@ -83,12 +94,12 @@ const MAX_ERROR_TEXT = 200;
 
 /** What every session shares. */
 export interface SessionContext {
-  /** The registry. */
-  db: ServerDatabase;
-  /** The `received_files` folder. */
-  receivedDir: string;
+  /** Where uploads are staged and stored. */
+  store: FileStore;
   /** Largest original file size accepted. */
   maxFileSize: number;
+  /** The registry, the per-client limits and this instance, for commits. */
+  commit: CommitOptions;
 }
 
 /** The client signed in on this connection and its key. */
@@ -96,8 +107,6 @@ interface SignedIn {
   clientId: ClientId;
   name: string;
   aesKey: CryptoKey;
-  /** Cksums reported in 1603 for uploads not kept under this key (see `receiveUpload`). */
-  reportedCksums: Set<number>;
 }
 
 /** The result of the last upload, until the client's verdict. */
@@ -147,6 +156,10 @@ export class ClientSession {
    * Whether the connection is in the middle of an upload or its verdict:
    * a shutdown lets it finish, up to the grace period.
    */
+  get #registry(): Registry {
+    return this.#ctx.commit.registry;
+  }
+
   get busy(): boolean {
     return this.#uploading || this.#awaiting !== undefined || this.#expectUpload;
   }
@@ -215,6 +228,7 @@ export class ClientSession {
     } catch (error) {
       reason = await this.#failed(error);
     } finally {
+      await this.#forgetAwaiting();
       this.#conn.close();
       if (this.#rejections > LOGGED_REJECTIONS) {
         this.#logger.warn("{count} more rejections from {peer}", {
@@ -289,8 +303,7 @@ export class ClientSession {
     const payload = await reader.readExact(expected, expected);
     this.#conn.endHeader();
     if (this.#expectUpload && code !== RequestCode.SendFile) {
-      this.#expectUpload = false;
-      this.#forgetAwaiting();
+      await this.#forgetAwaiting();
       await this.#reject(code, "after 901 the next request must be 828");
       return true;
     }
@@ -307,7 +320,7 @@ export class ClientSession {
         await this.#register(request.name);
         return true;
       case RequestCode.PublicKey:
-        await this.#publicKey(header.clientId, request.name, request.publicKey);
+        await this.#publicKey(request.name, request.publicKey);
         return true;
       case RequestCode.Reconnect:
         await this.#reconnect(header.clientId, request.name);
@@ -326,40 +339,35 @@ export class ClientSession {
       await this.#reject(RequestCode.Register, "a client is already signed in on this connection");
       return;
     }
-    const clientId = crypto.getRandomValues(new Uint8Array(16));
-    if (!this.#ctx.db.addClient(clientId, name)) {
-      this.#logger.warn("Registration of {name} refused: the name is taken", { name });
-      await this.#send({
-        code: ResponseCode.RegisterFailed,
-        text: shortText(`Registration failed: the name '${name}' is taken.`),
-      });
+    if (await this.#registry.clientByName(name) !== undefined) {
+      await this.#nameTaken(name);
       return;
     }
+    const clientId = crypto.getRandomValues(new Uint8Array(16));
     this.#registered = { clientId, name };
-    this.#logger.info("Registered {name} as {clientId}", {
+    this.#logger.info("Name {name} is free: offered id {clientId}, waiting for its key (826)", {
       name,
       clientId: clientIdToHex(clientId),
     });
     await this.#send({ code: ResponseCode.Registered, clientId });
   }
 
-  async #publicKey(headerId: ClientId, name: string, publicKey: Uint8Array): Promise<void> {
-    const client = this.#ctx.db.clientByName(name);
-    const justRegistered = this.#registered !== undefined && this.#registered.name === name;
-    if (client === undefined || !(justRegistered || bytesEqual(client.id, headerId))) {
+  async #nameTaken(name: string): Promise<void> {
+    this.#logger.warn("Registration of {name} refused: the name is taken", { name });
+    await this.#send({
+      code: ResponseCode.RegisterFailed,
+      text: shortText(`Registration failed: the name '${name}' is taken.`),
+    });
+  }
+
+  async #publicKey(name: string, publicKey: Uint8Array): Promise<void> {
+    const registered = this.#registered;
+    // Name and id travel in clear: only the connection that sent the 825
+    // may send its key.
+    if (registered === undefined || registered.name !== name) {
       await this.#reject(
         RequestCode.PublicKey,
-        "the name and client id do not match a registered client",
-      );
-      return;
-    }
-    // Name and id travel in clear: on another connection they prove nothing,
-    // so they may finish a registration whose key never arrived, but never
-    // replace a key on record (whoever did would receive the client's uploads).
-    if (!justRegistered && client.publicKey !== undefined) {
-      await this.#reject(
-        RequestCode.PublicKey,
-        "this client already has a public key; sign in with 827 or register a new name",
+        "826 is accepted only on the connection that registered the name with 825",
       );
       return;
     }
@@ -370,26 +378,30 @@ export class ClientSession {
       await this.#reject(RequestCode.PublicKey, (error as Error).message);
       return;
     }
-    this.#ctx.db.setPublicKey(client.id, publicKey);
-    await this.#signIn(client.id, name, key, ResponseCode.KeyAccepted);
+    const { clientId } = registered;
+    if (!(await this.#registry.addClient({ id: clientId, name, publicKey }))) {
+      this.#registered = undefined;
+      await this.#nameTaken(name);
+      return;
+    }
+    this.#registered = undefined;
+    this.#logger.info("Registered {name} as {clientId}", {
+      name,
+      clientId: clientIdToHex(clientId),
+    });
+    await this.#signIn(clientId, name, key, ResponseCode.KeyAccepted);
     this.#logger.info("Key exchange with {name} ({clientId}): public key stored, AES key sent", {
       name,
-      clientId: clientIdToHex(client.id),
+      clientId: clientIdToHex(clientId),
     });
   }
 
   async #reconnect(headerId: ClientId, name: string): Promise<void> {
-    const client = this.#ctx.db.clientByName(name);
-    if (
-      client === undefined || client.publicKey === undefined || !bytesEqual(client.id, headerId)
-    ) {
+    const client = await this.#registry.clientByName(name);
+    if (client === undefined || !bytesEqual(client.id, headerId)) {
       this.#logger.warn("Reconnect of {name} denied: {reason}", {
         name,
-        reason: client === undefined
-          ? "unknown name"
-          : client.publicKey === undefined
-          ? "no public key on record"
-          : "the client id does not match",
+        reason: client === undefined ? "unknown name" : "the client id does not match",
       });
       await this.#send({
         code: ResponseCode.ReconnectDenied,
@@ -404,7 +416,7 @@ export class ClientSession {
       await this.#reject(RequestCode.Reconnect, (error as Error).message);
       return;
     }
-    this.#ctx.db.touchClient(client.id);
+    await this.#registry.touchClient(client.id);
     await this.#signIn(client.id, name, key, ResponseCode.ReconnectApproved);
     this.#logger.info("Reconnected {name} ({clientId}): fresh AES key sent", {
       name,
@@ -420,14 +432,9 @@ export class ClientSession {
   ): Promise<void> {
     const raw = generateAesKey();
     const wrappedKey = await wrapAesKey(publicKey, raw);
-    this.#signedIn = {
-      clientId,
-      name,
-      aesKey: await importAesKey(raw),
-      reportedCksums: new Set(),
-    };
+    this.#signedIn = { clientId, name, aesKey: await importAesKey(raw) };
     raw.fill(0);
-    this.#forgetAwaiting();
+    await this.#forgetAwaiting();
     await this.#send({ code, clientId, wrappedKey });
   }
 
@@ -443,8 +450,7 @@ export class ClientSession {
         "Cannot accept file: the header's client id is not this connection's",
       );
     }
-    this.#expectUpload = false;
-    this.#awaiting = undefined;
+    await this.#forgetAwaiting();
     this.#uploading = true;
     let upload: UploadResult;
     try {
@@ -452,33 +458,29 @@ export class ClientSession {
         reader,
         clientId: signedIn.clientId,
         aesKey: signedIn.aesKey,
-        receivedDir: this.#ctx.receivedDir,
+        store: this.#ctx.store,
         maxFileSize: this.#ctx.maxFileSize,
         logger: this.#logger,
-        reportedCksums: signedIn.reportedCksums,
       });
     } catch (error) {
-      if (!(error instanceof StorageError)) throw error;
-      this.#logger.error("{message}; the upload from {name} was dropped", {
-        message: error.message,
-        name: signedIn.name,
-      });
-      await this.#reject(RequestCode.SendFile, "the server could not store the file");
+      await this.#storageFailed(error, signedIn, RequestCode.SendFile);
       return;
     } finally {
       this.#uploading = false;
     }
-    if (upload.kept) {
-      this.#ctx.db.putFile({
-        clientId: signedIn.clientId,
-        fileName: upload.fileName,
-        path: upload.path,
-        size: upload.originalSize,
-        cksum: upload.cksum,
-      });
-    }
-    this.#ctx.db.touchClient(signedIn.clientId);
     this.#awaiting = { upload };
+    await this.#registry.touchClient(signedIn.clientId);
+    this.#logUpload(signedIn, upload);
+    await this.#send({
+      code: ResponseCode.FileReceived,
+      clientId: signedIn.clientId,
+      contentSize: upload.contentSize,
+      fileNameField: upload.fileNameField,
+      cksum: answeredCksum(upload),
+    });
+  }
+
+  #logUpload(signedIn: SignedIn, upload: UploadResult): void {
     const seconds = upload.durationMs / 1000;
     this.#logger.info(
       "Upload of {fileName} from {name} ended: {size} bytes, cksum {cksum}, trailer {trailer}, " +
@@ -489,19 +491,13 @@ export class ClientSession {
         size: upload.originalSize,
         cksum: upload.cksum,
         trailer: upload.trailer,
-        outcome: upload.kept ? "kept" : `not kept (${upload.refusal})`,
+        outcome: upload.refusal === undefined
+          ? "staged until the client confirms it"
+          : `not kept (${upload.refusal})`,
         seconds: Number(seconds.toFixed(3)),
         mbps: Number((upload.originalSize / 1e6 / Math.max(seconds, 1e-6)).toFixed(1)),
       },
     );
-    if (!upload.kept) signedIn.reportedCksums.add(upload.cksum);
-    await this.#send({
-      code: ResponseCode.FileReceived,
-      clientId: signedIn.clientId,
-      contentSize: upload.contentSize,
-      fileNameField: upload.fileNameField,
-      cksum: upload.cksum,
-    });
   }
 
   async #verdict(
@@ -521,18 +517,10 @@ export class ClientSession {
     const { upload } = awaiting;
     this.#awaiting = undefined;
     if (code === RequestCode.CrcOk) {
-      if (!upload.kept || !this.#ctx.db.verifyFile(signedIn.clientId, upload.fileName)) {
-        await this.#reject(code, "the file was not kept: its cksum did not match");
-        return;
-      }
-      this.#logger.info("File {fileName} from {name} verified", {
-        fileName: upload.fileName,
-        name: signedIn.name,
-      });
-      await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
+      await this.#confirm(signedIn, upload);
       return;
     }
-    if (upload.kept) await this.#discard(signedIn.clientId, upload);
+    await upload.staged?.discard().catch(() => {});
     if (code === RequestCode.CrcRetry) {
       this.#expectUpload = true;
       this.#logger.info("Client {name} will send {fileName} again (901)", {
@@ -548,14 +536,60 @@ export class ClientSession {
     await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
   }
 
-  async #discard(clientId: ClientId, upload: UploadResult): Promise<void> {
-    this.#ctx.db.deleteFile(clientId, upload.fileName);
-    await Deno.remove(upload.path).catch(() => {});
+  /** 900: commits a kept upload, then answers 1604. */
+  async #confirm(signedIn: SignedIn, upload: UploadResult): Promise<void> {
+    const { staged, fileName } = upload;
+    if (staged === undefined) {
+      await this.#reject(RequestCode.CrcOk, "the file was not kept: its cksum did not match");
+      return;
+    }
+    let refusal;
+    try {
+      refusal = await commitUpload({
+        clientId: signedIn.clientId,
+        fileName,
+        staged,
+        size: upload.originalSize,
+        cksum: upload.cksum,
+      }, this.#ctx.commit);
+    } catch (error) {
+      await this.#storageFailed(error, signedIn, RequestCode.CrcOk);
+      return;
+    }
+    if (refusal !== undefined) {
+      await this.#reject(RequestCode.CrcOk, this.#limitText(fileName, refusal));
+      return;
+    }
+    this.#logger.info("File {fileName} from {name} verified and stored", {
+      fileName,
+      name: signedIn.name,
+    });
+    await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
   }
 
-  #forgetAwaiting(): void {
+  /** Answers a storage failure with 1607 (the connection goes on); rethrows anything else. */
+  async #storageFailed(error: unknown, signedIn: SignedIn, code: number): Promise<void> {
+    if (!(error instanceof StorageError)) throw error;
+    this.#logger.error("{message}; the upload from {name} was dropped", {
+      message: error.message,
+      name: signedIn.name,
+    });
+    await this.#reject(code, "the server could not store the file");
+  }
+
+  #limitText(fileName: string, limit: "files" | "bytes"): string {
+    const { maxFiles, maxBytes } = this.#ctx.commit.limits;
+    return limit === "files"
+      ? `Cannot store ${fileName}: you already store the most files allowed (${maxFiles})`
+      : `Cannot store ${fileName}: it would take you past the ${maxBytes} bytes allowed`;
+  }
+
+  /** Discards the upload awaiting a verdict, if any; never touches a stored file. */
+  async #forgetAwaiting(): Promise<void> {
+    const staged = this.#awaiting?.upload.staged;
     this.#awaiting = undefined;
     this.#expectUpload = false;
+    await staged?.discard().catch(() => {});
   }
 
   async #reject(code: number, reason: string): Promise<void> {

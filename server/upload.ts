@@ -7,18 +7,18 @@
  *    connection; each header must match the first one, with packet numbers
  *    0, 1, 2, ... modulo 65536. The chunks are gathered into a content buffer.
  * 3. The ciphertext part of each batch is decrypted (AES-256-CBC, streamed),
- *    checksummed and appended to a temporary file in the client's folder,
- *    while the next batch is read: at most one batch is being processed and
- *    one read at any time. The last 4 content bytes are the client's cksum
- *    (the trailer), not ciphertext.
+ *    checksummed and appended to a staged file (`upload_staging.ts`), while
+ *    the next batch is read: at most one batch is being processed and one
+ *    read at any time. The last 4 content bytes are the client's cksum (the
+ *    trailer), not ciphertext.
  * 4. The plaintext is cut to the original size (the reference never unpads).
- *    The file is kept when our cksum equals the trailer, the trailer is not a
- *    cksum this connection was told for an earlier upload, and the last block
- *    ends in the padding the sizes call for: then the temporary file is synced
- *    and renamed over `received_files/<id hex>/<name>`; otherwise it is removed.
- *    Any failure on the way (a bad packet, a dropped connection) removes it.
- * 5. If storing fails (disk full, folder unwritable), the temporary file is
- *    removed at once, the rest of the upload is still read and dropped, and
+ *    The verdict (`verdict.ts`) keeps the file when our cksum equals the
+ *    trailer and the last block ends in the padding the sizes call for: then
+ *    the staged file is sealed (made durable) and handed to the session,
+ *    which commits it on the client's 900; otherwise it is discarded. Any
+ *    failure on the way (a bad packet, a dropped connection) discards it.
+ * 5. If storing fails (disk full, folder unwritable), the staged file is
+ *    discarded at once, the rest of the upload is still read and dropped, and
  *    a {@linkcode StorageError} ends it: the connection stays usable.
  *
  * Decryption itself cannot fail: the sizes are checked up front, so the
@@ -48,9 +48,11 @@ import {
   ProtocolError,
   releaseBuffer,
 } from "../protocol/mod.ts";
-import { join } from "node:path";
-import { clientFolder, isTemporaryName, StorageError, temporaryPath } from "./file_store.ts";
+import type { FileStore, StagedFile } from "./file_store.ts";
+import { isTemporaryName } from "./file_store_local.ts";
 import { collectYoungGarbage } from "./memory.ts";
+import { UploadStaging } from "./upload_staging.ts";
+import { uploadRefusal } from "./verdict.ts";
 
 /** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */
 export const BATCH_PACKETS = 128;
@@ -72,20 +74,12 @@ export interface UploadOptions {
   clientId: ClientId;
   /** The AES key of this connection's key exchange. */
   aesKey: CryptoKey;
-  /** The `received_files` folder. */
-  receivedDir: string;
+  /** Where the upload is staged. */
+  store: FileStore;
   /** Largest original file size accepted. */
   maxFileSize: number;
   /** Where progress goes. */
   logger: Logger;
-  /**
-   * The cksums this connection already reported in a 1603 for uploads that
-   * were not kept. A trailer equal to one of them echoes the server's own
-   * answer rather than the client's cksum: an impostor without the AES key
-   * would otherwise resend its ciphertext with the cksum we told it, and have
-   * it kept. Such an upload is never kept.
-   */
-  reportedCksums: ReadonlySet<number>;
 }
 
 /** The outcome of a complete upload. */
@@ -102,16 +96,14 @@ export interface UploadResult {
   cksum: number;
   /** The client's cksum from the trailer. */
   trailer: number;
-  /**
-   * Why the file was not kept, or `undefined` when it was: the cksum matches
-   * the trailer, the trailer is not an echo of a cksum this connection
-   * reported, and the last block has the PKCS#7 padding the sizes call for.
-   */
+  /** Why the file was not kept (see verdict.ts), or `undefined` when it was. */
   refusal: string | undefined;
-  /** Whether the file was kept. */
-  kept: boolean;
-  /** Where it was kept (set even when it was not). */
-  path: string;
+  /**
+   * The sealed staged file of a kept upload, waiting for the client's
+   * verdict: 900 commits it, anything else discards it. `undefined` when the
+   * upload was not kept.
+   */
+  staged: StagedFile | undefined;
   /** Milliseconds from the first packet header to the end. */
   durationMs: number;
 }
@@ -133,18 +125,13 @@ function checkPacket(header: PacketHeader, index: number, first: PacketHeader): 
   }
 }
 
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
-}
-
 /**
  * Receives one upload (see the module documentation for every step).
  *
  * @throws {ProtocolError} if a packet header is invalid or inconsistent; the
- * temporary file is removed and the connection cannot be resumed.
+ * staged file is discarded and the connection cannot be resumed.
  * @throws {Deno.errors.UnexpectedEof} if the connection ends mid-upload.
- * @throws {StorageError} if the file could not be stored (disk full, folder
+ * @throws {StorageError} if the file could not be staged (disk full, folder
  * unwritable); the whole upload was read, so the connection can go on.
  */
 export async function receiveUpload(options: UploadOptions): Promise<UploadResult> {
@@ -169,26 +156,7 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
     packets: total,
   });
 
-  const folder = clientFolder(options.receivedDir, options.clientId);
-  const finalPath = join(folder, fileName);
-  const tempPath = temporaryPath(folder);
-  // A storage failure (disk full, folder unwritable) does not end the upload:
-  // the temporary file goes, the rest is read and dropped so the connection
-  // stays in step, and a StorageError is thrown at the end.
-  let storageError: unknown;
-  let file: Deno.FsFile | undefined;
-  const dropFile = async (error: unknown): Promise<void> => {
-    storageError ??= error;
-    file?.close();
-    file = undefined;
-    await Deno.remove(tempPath).catch(() => {});
-  };
-  try {
-    await Deno.mkdir(folder, { recursive: true });
-    file = await Deno.open(tempPath, { write: true, createNew: true });
-  } catch (error) {
-    await dropFile(error);
-  }
+  const staging = await UploadStaging.begin(options.store, options.clientId, fileName);
   let pending: Promise<void> = Promise.resolve();
   try {
     const raw = new Uint8Array(
@@ -208,7 +176,7 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       const part = plain.subarray(0, take);
       sum.update(part);
       plainWritten += take;
-      if (file !== undefined) await writeAll(file, part).catch(dropFile);
+      await staging.write(part);
     };
     let consumed = 0;
     const consume = async (cipher: Uint8Array): Promise<void> => {
@@ -274,36 +242,19 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
 
     const cksum = sum.digest();
     const trailer = new DataView(trailerBytes.buffer).getUint32(0, true);
-    // The reference never unpads, but content encrypted under this
-    // connection's key always ends in the padding its sizes call for; content
-    // made without the key almost never does. This is what keeps an impostor
-    // from storing an empty file, whose cksum is a constant, under any name.
-    const padLength = cipherSize - originalSize;
-    const refusal = cksum !== trailer
-      ? "cksum mismatch"
-      : options.reportedCksums.has(trailer)
-      ? "the trailer repeats a cksum this connection was told"
-      : !lastBlock.subarray(lastBlock.length - padLength).every((b) => b === padLength)
-      ? "the padding is not what the sizes call for"
-      : undefined;
-    const kept = refusal === undefined;
-    if (file !== undefined && kept) {
-      try {
-        await file.sync();
-        file.close();
-        file = undefined;
-        await Deno.rename(tempPath, finalPath);
-      } catch (error) {
-        await dropFile(error);
-      }
-    } else if (file !== undefined) {
-      file.close();
-      file = undefined;
-      await Deno.remove(tempPath);
-    }
-    if (storageError !== undefined) {
-      const reason = storageError instanceof Error ? storageError.message : String(storageError);
-      throw new StorageError(`Cannot store ${fileName}: ${reason}`, { cause: storageError });
+    const refusal = uploadRefusal({
+      cksum,
+      trailer,
+      lastBlock,
+      padLength: cipherSize - originalSize,
+    });
+    let staged: StagedFile | undefined;
+    if (refusal === undefined) staged = await staging.seal();
+    else await staging.discard();
+    const failure = staging.failure;
+    if (failure !== undefined) {
+      await staged?.discard().catch(() => {});
+      throw failure;
     }
     return {
       fileName,
@@ -313,14 +264,12 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       cksum,
       trailer,
       refusal,
-      kept,
-      path: finalPath,
+      staged,
       durationMs: performance.now() - started,
     };
   } catch (error) {
     await pending.catch(() => {});
-    file?.close();
-    await Deno.remove(tempPath).catch(() => {});
+    await staging.discard();
     throw error;
   }
 }

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { join } from "node:path";
 import { type ClientId, clientIdToHex, parseMeInfo, parsePrivateKey } from "../protocol/mod.ts";
-import { ServerDatabase } from "../server/database.ts";
+import { SqliteRegistry } from "../server/registry_sqlite.ts";
 import { startServer } from "../server/server.ts";
 import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
 import { readFixture } from "./support/golden_session.ts";
@@ -141,10 +141,9 @@ Deno.test("the reference client's info.me and priv.key reconnect to our server (
   const publicKey = new Uint8Array(
     createPublicKey(privateKey).export({ type: "spki", format: "der" }),
   );
-  const db = ServerDatabase.open(join(serverDir, "server.db"));
-  db.addClient(golden.clientId, golden.name);
-  db.setPublicKey(golden.clientId, publicKey);
-  db.close();
+  const db = await SqliteRegistry.open(join(serverDir, "server.db"));
+  await db.addClient({ id: golden.clientId, name: golden.name, publicKey });
+  await db.close();
   const server = await startServer({ dir: serverDir, port: 0, host: "127.0.0.1" });
   try {
     await writeTransferInfo(

@@ -28,6 +28,8 @@ Deno.test("reliability: a 100-byte name registers, a 101-byte one is refused; a 
     const me = await signUp(client, long);
     const fileName = "f".repeat(251) + ".bin"; // 255 bytes: the whole field, no NUL
     await client.upload(me.clientId, me.aesKey, fileName, new Uint8Array([1, 2, 3]));
+    await client.request(me.clientId, { code: RequestCode.CrcOk, fileName });
+    await client.expect(ResponseCode.Ack);
     assert.deepEqual(await listFiles(dir).then((files) => files.filter((f) => f.includes("/"))), [
       `received_files/${clientIdToHex(me.clientId)}/${fileName}`,
     ]);
@@ -89,7 +91,8 @@ Deno.test("reliability: an impostor cannot store an empty file under another cli
     await attacker.sendHeader(victim.id, RequestCode.SendFile, 0);
     await attacker.send(concat(buildPackets(content, 0, encodeFileNameField("report.bin"))));
     const received = await attacker.expect(ResponseCode.FileReceived);
-    assert.equal(received.response.code === 1603 && received.response.cksum, 0xffff_ffff);
+    // Not kept: the 1603 carries the trailer's complement (issue 11), not our cksum.
+    assert.equal(received.response.code === 1603 && received.response.cksum, 0);
     await attacker.request(victim.id, { code: RequestCode.CrcOk, fileName: "report.bin" });
     await attacker.expectError();
     const folder = `${dir}/received_files/${clientIdToHex(victim.id)}`;
@@ -97,22 +100,21 @@ Deno.test("reliability: an impostor cannot store an empty file under another cli
   });
 });
 
-Deno.test("reliability: a trailer that repeats a cksum the server reported is never kept", async () => {
+Deno.test("reliability: the 1603 of an upload not kept tells nothing of the decryption; echoing it is not kept", async () => {
   await withServer(async ({ port, dir }) => {
-    // Without the key, an impostor learns from 1603 the cksum of what its ciphertext
-    // decrypts to, and could send the same ciphertext again with that cksum as trailer.
-    // Here the uploader has the key, so padding and cksum are right the second time:
-    // only the echo rule stands between the upload and the disk.
+    // Issue 11 replaced the echo rule: a 1603 for an upload not kept carries the
+    // complement of the trailer, so the sender learns nothing it did not send, and
+    // echoing that value back as a trailer is still a mismatch.
     using client = await RawClient.connect(port);
     const me = await signUp(client, "Echo");
     const data = new TextEncoder().encode("content whose trailer was wrong");
     const first = await client.upload(me.clientId, me.aesKey, "echo.bin", data, { trailer: 1 });
-    assert.notEqual(first.cksum, 1);
+    assert.equal(first.cksum, (~1) >>> 0);
     await client.request(me.clientId, { code: RequestCode.CrcRetry, fileName: "echo.bin" });
     const second = await client.upload(me.clientId, me.aesKey, "echo.bin", data, {
       trailer: first.cksum,
     });
-    assert.equal(second.cksum, first.cksum);
+    assert.equal(second.cksum, 1);
     await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "echo.bin" });
     assert.match(await client.expectError(), /not kept/);
     assert.deepEqual(await listFiles(`${dir}/received_files`), []);

@@ -93,6 +93,9 @@ Deno.test("reliability: a final name the server cannot write: 1607, the folder i
     const content = await encryptContent(me.aesKey, data);
     await client.sendHeader(me.clientId, RequestCode.SendFile, 0);
     await client.send(concat(buildPackets(content, data.length, encodeFileNameField("taken.bin"))));
+    // Staged until confirmed (issue 11): the rename fails at 900.
+    await client.expect(ResponseCode.FileReceived);
+    await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "taken.bin" });
     assert.match(await client.expectError(), /could not store the file/);
     assert.deepEqual(await listFiles(folder), ["taken.bin/keep.txt"]);
     assert.equal(await Deno.readTextFile(join(folder, "taken.bin", "keep.txt")), "keep me");
@@ -192,7 +195,7 @@ Deno.test("reliability: a database locked by another process at start-up: one fa
     const first = await ServerProcess.start(dir, LOCAL);
     try {
       using client = await RawClient.connect(first.port);
-      await client.register("Locked Out");
+      await signUp(client, "Locked Out"); // a name is recorded with its key (issue 11)
     } finally {
       await first.stop();
     }

@@ -12,7 +12,7 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { ServerDatabase } from "../server/database.ts";
+import { SqliteRegistry } from "../server/registry_sqlite.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { withServer } from "./support/test_server.ts";
 
@@ -30,20 +30,21 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Reads the database of a stopped or running server (WAL allows a second reader). */
-function withDatabase<T>(dir: string, fn: (db: ServerDatabase) => T): T {
-  const db = ServerDatabase.open(`${dir}/server.db`);
+/** Reads a file's record from the registry of a running server (WAL allows a second reader). */
+async function fileRecord(dir: string, clientId: Uint8Array, name: string) {
+  const db = await SqliteRegistry.open(`${dir}/server.db`);
   try {
-    return fn(db);
+    return await db.file(clientId, name);
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
 Deno.test("server: 825 gives a new name 1600 with a random id, a taken name 1601", async () => {
   await withServer(async ({ port }) => {
     using a = await RawClient.connect(port);
-    const idA = await a.register("Bob");
+    // A name is taken once its key came (issue 11: 825 alone reserves nothing).
+    const idA = (await signUp(a, "Bob")).clientId;
     using b = await RawClient.connect(port);
     const idB = await b.register("Carol");
     assert.equal(idA.length, 16);
@@ -55,7 +56,7 @@ Deno.test("server: 825 gives a new name 1600 with a random id, a taken name 1601
   });
 });
 
-Deno.test("server: 826 after registering, 828, 900: 1602, 1603 with our cksum, 1604, file kept and verified", async () => {
+Deno.test("server: 826 after registering, 828, 900: 1602, 1603 with our cksum, 1604, file stored and verified only then", async () => {
   await withServer(async ({ port, dir }) => {
     using client = await RawClient.connect(port);
     const me = await signUp(client, "Alice");
@@ -65,63 +66,66 @@ Deno.test("server: 826 after registering, 828, 900: 1602, 1603 with our cksum, 1
     assert.equal(received.contentSize, 20020);
     assert.deepEqual(received.clientId, me.clientId);
     assert.equal(new TextDecoder().decode(received.fileNameField).replace(/\0+$/, ""), "hello.bin");
-    assert.equal(withDatabase(dir, (db) => db.file(me.clientId, "hello.bin")?.verified), false);
+    // Until the client confirms, nothing is stored under the name nor recorded.
+    assert.equal(await fileRecord(dir, me.clientId, "hello.bin"), undefined);
+    assert.equal(await exists(storedPath(dir, me.clientId, "hello.bin")), false);
     await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "/tmp/hello.bin" });
     const ack = await client.expect(ResponseCode.Ack);
     assert.deepEqual((ack.response as { clientId: Uint8Array }).clientId, me.clientId);
     assert.deepEqual(await Deno.readFile(storedPath(dir, me.clientId, "hello.bin")), data);
-    const record = withDatabase(dir, (db) => db.file(me.clientId, "hello.bin"));
+    const record = await fileRecord(dir, me.clientId, "hello.bin");
     assert.equal(record?.verified, true);
     assert.equal(record?.size, 20000);
     assert.equal(record?.cksum, cksum(data));
   });
 });
 
-Deno.test("server: 826 is accepted when header id and name match a client without a key yet, else 1607", async () => {
+Deno.test("server: 826 is accepted only on the connection that sent the 825; a name without its key reserves nothing", async () => {
   await withServer(async ({ port }) => {
+    // Issue 11: name and id travel in clear, so an 826 on another connection
+    // (which used to finish a registration whose key never came) is refused.
     using first = await RawClient.connect(port);
     const clientId = await first.register("Dave");
-    first.close();
     const keys = await generateRsaKeyPair();
-
     using other = await RawClient.connect(port);
-    // Wrong id for the name: refused.
-    await other.request(crypto.getRandomValues(new Uint8Array(16)), {
+    await other.request(clientId, {
       code: RequestCode.PublicKey,
       name: "Dave",
       publicKey: keys.publicKey,
     });
-    await other.expectError();
-    // Unknown name: refused.
-    await other.request(clientId, {
-      code: RequestCode.PublicKey,
-      name: "Nobody",
-      publicKey: keys.publicKey,
-    });
-    await other.expectError();
-    // A public key that is not an RSA key: refused, the connection goes on.
-    await other.request(clientId, {
+    assert.match(await other.expectError(), /only on the connection that registered/);
+    // On the right connection: a public key that is not an RSA key is
+    // refused and the connection goes on; a wrong name is refused.
+    await first.request(clientId, {
       code: RequestCode.PublicKey,
       name: "Dave",
       publicKey: new Uint8Array(160).fill(7),
     });
-    await other.expectError();
-    // Matching id and name, on another connection, while no key is on record: accepted.
-    const aesKey = await other.sendPublicKey(clientId, "Dave", keys);
-    assert.equal(aesKey.length, 32);
+    await first.expectError();
+    await first.request(clientId, {
+      code: RequestCode.PublicKey,
+      name: "Nobody",
+      publicKey: keys.publicKey,
+    });
+    await first.expectError();
+    first.close();
 
+    // Dave's key never came: the name is free for the next one to register.
+    using next = await RawClient.connect(port);
+    const dave = await signUp(next, "Dave");
+    assert.notDeepEqual(dave.clientId, clientId);
     // Now a key is on record: name and id (both sent in clear) cannot replace it.
     const impostorKeys = await generateRsaKeyPair();
     using impostor = await RawClient.connect(port);
-    await impostor.request(clientId, {
+    await impostor.request(dave.clientId, {
       code: RequestCode.PublicKey,
       name: "Dave",
       publicKey: impostorKeys.publicKey,
     });
-    assert.match(await impostor.expectError(), /already has a public key/);
+    await impostor.expectError();
     // The real key still signs in.
     using again = await RawClient.connect(port);
-    assert.equal((await again.reconnect(clientId, "Dave", keys.privateKey)).length, 32);
+    assert.equal((await again.reconnect(dave.clientId, "Dave", dave.keys.privateKey)).length, 32);
   });
 });
 
@@ -193,7 +197,7 @@ Deno.test("server: 828 with another client's id gets 1607 and the connection clo
   });
 });
 
-Deno.test("server: a cksum mismatch is answered with our cksum, 901 gets no answer, the resend is kept", async () => {
+Deno.test("server: a cksum mismatch is answered with the trailer's complement, 901 gets no answer, the resend is kept", async () => {
   await withServer(async ({ port, dir }) => {
     using client = await RawClient.connect(port);
     const me = await signUp(client, "Jack");
@@ -205,7 +209,9 @@ Deno.test("server: a cksum mismatch is answered with our cksum, 901 gets no answ
     const bad = await client.upload(me.clientId, me.aesKey, "j.bin", damaged, {
       trailer: cksum(data),
     });
-    assert.equal(bad.cksum, cksum(damaged));
+    // Issue 11: a 1603 for an upload not kept reveals nothing about what the
+    // server decrypted (it used to carry our cksum, a decryption oracle).
+    assert.equal(bad.cksum, (~cksum(data)) >>> 0);
     assert.equal(await exists(path), false, "a mismatch must not be kept");
     await client.request(me.clientId, { code: RequestCode.CrcRetry, fileName: "j.bin" });
     // No answer to 901: the next frame is the answer to the resend.
@@ -222,13 +228,14 @@ Deno.test("server: 902 gets 1604 and the given-up upload is neither kept nor rec
     using client = await RawClient.connect(port);
     const me = await signUp(client, "Kim");
     const data = crypto.getRandomValues(new Uint8Array(5000));
-    // Kept (cksum == trailer) but the client still gives up: the file goes.
+    // Kept (cksum == trailer) but the client still gives up: the staged
+    // file goes, and the name was never stored.
     await client.upload(me.clientId, me.aesKey, "k.bin", data);
-    assert.equal(await exists(storedPath(dir, me.clientId, "k.bin")), true);
+    assert.equal(await exists(storedPath(dir, me.clientId, "k.bin")), false);
     await client.request(me.clientId, { code: RequestCode.CrcAbort, fileName: "k.bin" });
     await client.expect(ResponseCode.Ack);
     assert.equal(await exists(storedPath(dir, me.clientId, "k.bin")), false);
-    assert.equal(withDatabase(dir, (db) => db.file(me.clientId, "k.bin")), undefined);
+    assert.equal(await fileRecord(dir, me.clientId, "k.bin"), undefined);
     // Not kept at all (mismatch), then 902: 1604 and still nothing.
     await client.upload(me.clientId, me.aesKey, "k2.bin", data, { trailer: 1 });
     await client.request(me.clientId, { code: RequestCode.CrcAbort, fileName: "k2.bin" });
@@ -297,6 +304,6 @@ Deno.test("server: a second upload of the same name replaces the first", async (
       await client.expect(ResponseCode.Ack);
     }
     assert.equal(await Deno.readTextFile(storedPath(dir, me.clientId, "same.txt")), "second");
-    assert.equal(withDatabase(dir, (db) => db.file(me.clientId, "same.txt")?.size), 6);
+    assert.equal((await fileRecord(dir, me.clientId, "same.txt"))?.size, 6);
   });
 });

@@ -14,7 +14,7 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { ServerDatabase } from "../server/database.ts";
+import { SqliteRegistry } from "../server/registry_sqlite.ts";
 import { startServer } from "../server/server.ts";
 import { RawClient, signUp, uploadStream } from "../harness/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
@@ -46,24 +46,25 @@ Deno.test("server: after a restart a client reconnects with 827 and gets 1605; i
       const more = new TextEncoder().encode("after the restart");
       const received = await client.upload(identity.clientId, key, "more.txt", more);
       assert.equal(received.cksum, cksum(more));
+      // Never confirmed (no 900): never stored.
       // The name is still taken.
       using other = await RawClient.connect(port);
       await other.request(ZERO_CLIENT_ID, { code: RequestCode.Register, name: "Restart User" });
       await other.expect(ResponseCode.RegisterFailed);
     }, { dir });
 
-    const db = ServerDatabase.open(`${dir}/server.db`);
+    const db = await SqliteRegistry.open(`${dir}/server.db`);
     try {
-      const client = db.clientByName("Restart User");
+      const client = await db.clientByName("Restart User");
       assert.deepEqual(client?.id, identity.clientId);
       assert.deepEqual(client?.publicKey, identity.keys.publicKey);
-      const file = db.file(identity.clientId, "kept.bin");
+      const file = await db.file(identity.clientId, "kept.bin");
       assert.equal(file?.verified, true);
       assert.equal(file?.size, data.length);
       assert.equal(file?.cksum, cksum(data));
-      assert.equal(db.file(identity.clientId, "more.txt")?.verified, false);
+      assert.equal(await db.file(identity.clientId, "more.txt"), undefined);
     } finally {
-      db.close();
+      await db.close();
     }
     const raw = new DatabaseSync(`${dir}/server.db`);
     try {

@@ -107,6 +107,9 @@ Deno.test("server: the file size limit: at the limit accepted, one byte over ref
     const atLimit = randomBytes(limit);
     const ok = await client.upload(me.clientId, me.aesKey, "at.bin", atLimit);
     assert.equal(ok.cksum, cksum(atLimit));
+    // Stored once confirmed (issue 11: 900 commits the upload).
+    await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "at.bin" });
+    await client.expect(ResponseCode.Ack);
 
     const over = new Uint8Array(limit + 1);
     const content = await encryptContent(me.aesKey, over);

@@ -1,0 +1,149 @@
+/**
+ * Committing a confirmed upload, and settling commits a crash interrupted.
+ *
+ * The steps, in this order (see `registry.ts`), each leaving a state that
+ * start-up can settle:
+ *
+ * | after a crash here                       | the registry has | the store has        | start-up                                  |
+ * |------------------------------------------|------------------|----------------------|-------------------------------------------|
+ * | before `beginCommit`                     | nothing          | a staged file        | removes the staged file                   |
+ * | after `beginCommit`, before `commit`     | an intent        | a staged file        | `recover` moves it in place, then finishes |
+ * | after `commit`, before `finishCommit`    | an intent        | the file in place    | `recover` says committed: finishes        |
+ * | after `finishCommit`                     | the file row     | the file in place    | nothing to do                             |
+ *
+ * A commit whose `commit` step fails is abandoned: the intent goes first,
+ * then the staged file, so an intent never names a staged file that was
+ * discarded.
+ *
+ * @example
+ * ```ts
+ * import { recoverCommits } from "./commit.ts";
+ * import { LocalFileStore } from "./file_store_local.ts";
+ * import { SqliteRegistry } from "./registry_sqlite.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * const registry = await SqliteRegistry.open(":memory:");
+ * const store = await LocalFileStore.open(root);
+ * console.log(await recoverCommits(registry, store)); // { committed: [], discarded: [], removed: [] }
+ * await registry.close();
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+import type { ClientId } from "../protocol/mod.ts";
+import type { StagedFile } from "./file_store.ts";
+import { type FileStore, StorageError } from "./file_store.ts";
+import type { FileLimits, Registry } from "./registry.ts";
+
+/** The steps of a commit, for fault injection in tests (see {@linkcode CommitOptions.crashAt}). */
+export type CommitStep = "before-begin" | "after-begin" | "after-commit" | "after-finish";
+
+/** What a commit needs. */
+export interface CommitOptions {
+  /** The registry. */
+  registry: Registry;
+  /** The per-client limits. */
+  limits: FileLimits;
+  /** This server instance. */
+  instanceId: string;
+  /**
+   * Tests only: the step after which the process kills itself (SIGKILL), to
+   * prove that every crash point is recoverable.
+   */
+  crashAt?: CommitStep | undefined;
+}
+
+/** A confirmed upload to commit. */
+export interface ConfirmedUpload {
+  /** The owner. */
+  clientId: ClientId;
+  /** The file name. */
+  fileName: string;
+  /** The sealed staged file. */
+  staged: StagedFile;
+  /** The file's size. */
+  size: number;
+  /** The file's cksum. */
+  cksum: number;
+}
+
+/** Why a commit was refused by a limit: `files` or `bytes`. */
+export type CommitRefusal = "files" | "bytes";
+
+function crashIf(step: CommitStep, options: CommitOptions): void {
+  if (options.crashAt === step) Deno.kill(Deno.pid, "SIGKILL");
+}
+
+/**
+ * Puts a confirmed upload in its final place and records it. Returns
+ * `undefined` when it is stored, or the limit that refused it (then the
+ * staged file is discarded and nothing stored was touched).
+ *
+ * @throws {StorageError} if the store could not put it in place (the staged
+ * file is discarded, the older file of that name, if any, stays).
+ */
+export async function commitUpload(
+  upload: ConfirmedUpload,
+  options: CommitOptions,
+): Promise<CommitRefusal | undefined> {
+  const { registry } = options;
+  const { staged } = upload;
+  crashIf("before-begin", options);
+  const start = await registry.beginCommit({
+    clientId: upload.clientId,
+    fileName: upload.fileName,
+    location: staged.location,
+    stagingRef: staged.stagingRef,
+    size: upload.size,
+    cksum: upload.cksum,
+    instanceId: options.instanceId,
+  }, options.limits);
+  if ("refused" in start) {
+    await staged.discard();
+    return start.refused;
+  }
+  crashIf("after-begin", options);
+  try {
+    await staged.commit();
+  } catch (error) {
+    await registry.abandonCommit(start.id);
+    await staged.discard().catch(() => {});
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new StorageError(`Cannot store ${upload.fileName}: ${reason}`, { cause: error });
+  }
+  crashIf("after-commit", options);
+  await registry.finishCommit(start.id);
+  crashIf("after-finish", options);
+  return undefined;
+}
+
+/** What {@linkcode recoverCommits} did, as locations and staging references. */
+export interface Recovery {
+  /** Commits finished (the file is in place and recorded). */
+  committed: string[];
+  /** Commits abandoned (nothing reached its final place). */
+  discarded: string[];
+  /** Staged files no upload owns, removed. */
+  removed: string[];
+}
+
+/**
+ * At start-up, before serving: settles every commit a crash interrupted,
+ * then removes staged files that no live upload owns.
+ */
+export async function recoverCommits(registry: Registry, store: FileStore): Promise<Recovery> {
+  const recovery: Recovery = { committed: [], discarded: [], removed: [] };
+  for (const intent of await registry.pendingCommits()) {
+    if (await store.recover(intent) === "committed") {
+      await registry.finishCommit(intent.id);
+      recovery.committed.push(intent.location);
+    } else {
+      await registry.abandonCommit(intent.id);
+      recovery.discarded.push(intent.location);
+    }
+  }
+  recovery.removed = await store.removeAbandoned(() => false);
+  return recovery;
+}

@@ -1,0 +1,230 @@
+/**
+ * The default {@linkcode FileStore}: a local folder,
+ * `received_files/<client id hex>/<file name>`.
+ *
+ * An upload is staged in a temporary file in its client's folder, named
+ * `~upload-<16 hex digits>.partial`; committing renames it over the final
+ * name (atomic on one file system) and syncs the folder. A client may not
+ * upload a file under such a name, so removing temporary files never removes
+ * a stored file.
+ *
+ * Locations and staging references are paths relative to the root,
+ * `<client id hex>/<name>`, so the data folder may move.
+ *
+ * Files are created 0600 and folders 0700, whatever the umask: stored files
+ * are their owners' business only.
+ *
+ * @example
+ * ```ts
+ * import { LocalFileStore } from "./file_store_local.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * const store = await LocalFileStore.open(root);
+ * const staged = await store.begin(new Uint8Array(16), "hello.txt");
+ * await staged.write(new TextEncoder().encode("hello"));
+ * await staged.seal();
+ * await staged.commit();
+ * console.log(await store.list(new Uint8Array(16))); // ["hello.txt"]
+ * await store.close();
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
+import type { FileStore, StagedFile } from "./file_store.ts";
+import type { CommitIntent } from "./registry.ts";
+
+/** Name of the uploads folder inside the data folder. */
+export const RECEIVED_FILES_DIR = "received_files";
+
+const TEMPORARY_NAME = /^~upload-[0-9a-f]{16}\.partial$/;
+const CLIENT_FOLDER = /^[0-9a-f]{32}$/;
+const CAN_CHMOD = Deno.build.os !== "windows";
+
+/** Whether `name` has the form of a temporary upload file. */
+export function isTemporaryName(name: string): boolean {
+  return TEMPORARY_NAME.test(name);
+}
+
+/** Creates `path` (and its parents) if needed and makes it 0700. */
+export async function makePrivateFolder(path: string): Promise<void> {
+  await Deno.mkdir(path, { recursive: true, mode: 0o700 });
+  if (CAN_CHMOD) await Deno.chmod(path, 0o700);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Syncs a folder so that a rename in it survives a power loss (best effort). */
+async function syncFolder(path: string): Promise<void> {
+  if (Deno.build.os === "windows") return;
+  try {
+    using folder = await Deno.open(path, { read: true });
+    await folder.sync();
+  } catch {
+    // Some file systems cannot sync a folder; the rename itself is atomic.
+  }
+}
+
+/** Checks that a location or staging reference is `<client id hex>/<name>`. */
+function checkRelative(ref: string): void {
+  const [folder, name, ...rest] = ref.split("/");
+  if (
+    rest.length > 0 || folder === undefined || !CLIENT_FOLDER.test(folder) ||
+    name === undefined || name === "" || name === "." || name === ".." || name.includes("\\")
+  ) {
+    throw new RangeError(`Cannot use ${JSON.stringify(ref)}: not <client id hex>/<name>`);
+  }
+}
+
+class LocalStagedFile implements StagedFile {
+  readonly location: string;
+  readonly stagingRef: string;
+  readonly #root: string;
+  #file: Deno.FsFile | undefined;
+
+  constructor(root: string, location: string, stagingRef: string, file: Deno.FsFile) {
+    this.#root = root;
+    this.location = location;
+    this.stagingRef = stagingRef;
+    this.#file = file;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    const file = this.#open("write");
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+  }
+
+  async seal(): Promise<void> {
+    const file = this.#open("seal");
+    await file.sync();
+    file.close();
+    this.#file = undefined;
+  }
+
+  async commit(): Promise<void> {
+    if (this.#file !== undefined) throw new Error("Cannot commit: the staged file is not sealed");
+    const final = join(this.#root, this.location);
+    await Deno.rename(join(this.#root, this.stagingRef), final);
+    await syncFolder(join(final, ".."));
+  }
+
+  async discard(): Promise<void> {
+    try {
+      this.#file?.close();
+    } catch { /* already closed */ }
+    this.#file = undefined;
+    await Deno.remove(join(this.#root, this.stagingRef)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+
+  #open(action: string): Deno.FsFile {
+    if (this.#file === undefined) {
+      throw new Error(`Cannot ${action}: the staged file is already sealed or discarded`);
+    }
+    return this.#file;
+  }
+}
+
+/** A {@linkcode FileStore} over a local folder. */
+export class LocalFileStore implements FileStore {
+  /** The root folder (`received_files`). */
+  readonly root: string;
+
+  private constructor(root: string) {
+    this.root = root;
+  }
+
+  /** Opens the store at `root`, creating the folder (0700) if needed. */
+  static async open(root: string): Promise<LocalFileStore> {
+    await makePrivateFolder(root);
+    return new LocalFileStore(root);
+  }
+
+  async begin(clientId: ClientId, fileName: string): Promise<StagedFile> {
+    const folder = clientIdToHex(clientId);
+    const location = `${folder}/${fileName}`;
+    checkRelative(location);
+    await makePrivateFolder(join(this.root, folder));
+    const stagingRef = `${folder}/~upload-${
+      bytesToHex(crypto.getRandomValues(new Uint8Array(8)))
+    }.partial`;
+    const path = join(this.root, stagingRef);
+    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+    try {
+      if (CAN_CHMOD) await Deno.chmod(path, 0o600);
+    } catch (error) {
+      file.close();
+      await Deno.remove(path).catch(() => {});
+      throw error;
+    }
+    return new LocalStagedFile(this.root, location, stagingRef, file);
+  }
+
+  async recover(intent: CommitIntent): Promise<"committed" | "discarded"> {
+    checkRelative(intent.location);
+    checkRelative(intent.stagingRef);
+    const staged = join(this.root, intent.stagingRef);
+    const final = join(this.root, intent.location);
+    // The intent is deleted before a staged file is discarded, so a staged
+    // file that is gone was renamed: the commit reached its final place.
+    if (await exists(staged)) {
+      await Deno.rename(staged, final);
+      await syncFolder(join(final, ".."));
+      return "committed";
+    }
+    return await exists(final) ? "committed" : "discarded";
+  }
+
+  async removeAbandoned(
+    isLive: (stagingRef: string) => boolean | Promise<boolean>,
+  ): Promise<string[]> {
+    const removed: string[] = [];
+    for await (const folder of Deno.readDir(this.root)) {
+      if (!folder.isDirectory || !CLIENT_FOLDER.test(folder.name)) continue;
+      for await (const entry of Deno.readDir(join(this.root, folder.name))) {
+        const ref = `${folder.name}/${entry.name}`;
+        if (entry.isFile && isTemporaryName(entry.name) && !(await isLive(ref))) {
+          await Deno.remove(join(this.root, ref));
+          removed.push(join(this.root, ref));
+        }
+      }
+    }
+    return removed;
+  }
+
+  async delete(location: string): Promise<void> {
+    checkRelative(location);
+    await Deno.remove(join(this.root, location)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+
+  async list(clientId: ClientId): Promise<string[]> {
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(join(this.root, clientIdToHex(clientId)))) {
+        if (entry.isFile && !isTemporaryName(entry.name)) names.push(entry.name);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return names.sort();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The registry seam: what the server remembers about clients and their
+ * files, whatever engine keeps it (SQLite by default, see
+ * `registry_sqlite.ts`; PostgreSQL for several instances). Every call is
+ * async, and the server talks to the registry only through
+ * {@linkcode Registry}.
+ *
+ * A client is recorded only together with its public key (826 on the
+ * connection that sent the 825), so a name whose key never came reserves
+ * nothing. Name uniqueness is the engine's (a UNIQUE constraint), never a
+ * check followed by an insert.
+ *
+ * A file is recorded by the commit protocol, which keeps the registry and
+ * the {@linkcode FileStore} in agreement whatever crashes, and which holds
+ * the per-client limits across instances:
+ *
+ * | step | who | what |
+ * |---|---|---|
+ * | 1 | {@linkcode Registry.beginCommit} | under a per-(client, file name) lock held until step 3, check the limits (a same-name file counts as replaced) and record the intent |
+ * | 2 | `StagedFile.commit` | the staged file takes its final name (rename, CompleteMultipartUpload) |
+ * | 3 | {@linkcode Registry.finishCommit} | one transaction: upsert the file row (verified), delete the intent |
+ * | 3' | {@linkcode Registry.abandonCommit} | step 2 failed: delete the intent, then discard the staged file |
+ *
+ * After a crash, each intent left ({@linkcode Registry.pendingCommits}) is
+ * settled at start-up by `FileStore.recover`: "committed" means the file is
+ * in its final place (finish the commit), "discarded" that it is not (abandon
+ * it).
+ *
+ * @example
+ * ```ts
+ * import type { Registry } from "./registry.ts";
+ *
+ * async function isTaken(registry: Registry, name: string): Promise<boolean> {
+ *   return (await registry.clientByName(name)) !== undefined;
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import type { ClientId } from "../protocol/mod.ts";
+
+/** A registered client: one with a public key. */
+export interface ClientRecord {
+  /** The 16-byte id the server gave it. */
+  id: ClientId;
+  /** Its unique name. */
+  name: string;
+  /** Its 160-byte public key (X.509 SubjectPublicKeyInfo DER). */
+  publicKey: Uint8Array;
+  /** When it registered, in milliseconds since the epoch. */
+  registeredAt: number;
+  /** When it was last seen, in milliseconds since the epoch. */
+  lastSeen: number;
+}
+
+/** A file a client uploaded and confirmed (900). */
+export interface FileRecord {
+  /** The owner. */
+  clientId: ClientId;
+  /** The file name as stored (a safe single path component, NFC). */
+  fileName: string;
+  /** Where the file store keeps it: `<client id hex>/<file name>`. */
+  location: string;
+  /** Its size in bytes. */
+  size: number;
+  /** Its POSIX cksum. */
+  cksum: number;
+  /** Whether the client confirmed the cksum (900); always true for rows written by a commit. */
+  verified: boolean;
+  /** When it was stored, in milliseconds since the epoch. */
+  time: number;
+}
+
+/** What one client stores. */
+export interface Usage {
+  /** Number of stored files. */
+  files: number;
+  /** Their total size in bytes. */
+  bytes: number;
+}
+
+/** Per-client limits on what is stored. */
+export interface FileLimits {
+  /** Most stored files per client. */
+  maxFiles: number;
+  /** Most stored bytes per client. */
+  maxBytes: number;
+}
+
+/** Default {@linkcode FileLimits.maxFiles}. */
+export const DEFAULT_MAX_FILES = 10_000;
+/** Default {@linkcode FileLimits.maxBytes}: 100 GB. */
+export const DEFAULT_MAX_BYTES = 100_000_000_000;
+
+/**
+ * Written before a staged file is moved to its final place; removed when the
+ * file row is written (or the commit abandoned).
+ */
+export interface CommitIntent {
+  /** The owner. */
+  clientId: ClientId;
+  /** The file name. */
+  fileName: string;
+  /** The final place (`StagedFile.location`). */
+  location: string;
+  /** The staged file (`StagedFile.stagingRef`). */
+  stagingRef: string;
+  /** The file's size in bytes. */
+  size: number;
+  /** The file's POSIX cksum. */
+  cksum: number;
+  /** The server instance that records it (see {@linkcode Registry.pendingCommits}). */
+  instanceId: string;
+}
+
+/** A recorded {@linkcode CommitIntent} and its id. */
+export interface PendingCommit extends CommitIntent {
+  /** The id {@linkcode Registry.beginCommit} returned. */
+  id: string;
+}
+
+/** What {@linkcode Registry.beginCommit} answers: an intent id, or which limit refused it. */
+export type CommitStart = { id: string } | { refused: "files" | "bytes" };
+
+/** The clients and files registry. */
+export interface Registry {
+  /**
+   * Records a client with its key. Returns `false`, and changes nothing,
+   * when the name (or, improbably, the id) is taken.
+   */
+  addClient(client: { id: ClientId; name: string; publicKey: Uint8Array }): Promise<boolean>;
+  /** The client called `name`, if any. */
+  clientByName(name: string): Promise<ClientRecord | undefined>;
+  /** The client with id `id`, if any. */
+  clientById(id: ClientId): Promise<ClientRecord | undefined>;
+  /** Marks a client seen now. */
+  touchClient(id: ClientId): Promise<void>;
+  /** What a client stores now (intents not included). */
+  usage(clientId: ClientId): Promise<Usage>;
+  /** The record of a stored file, if any. */
+  file(clientId: ClientId, fileName: string): Promise<FileRecord | undefined>;
+  /**
+   * Step 1 of a commit: waits for the (client, file name) lock, checks the
+   * limits counting a same-name file as replaced and other pending intents
+   * as stored, and records the intent. The lock is held until
+   * {@linkcode Registry.finishCommit} or {@linkcode Registry.abandonCommit}.
+   * A refusal records nothing and releases the lock.
+   */
+  beginCommit(intent: CommitIntent, limits: FileLimits): Promise<CommitStart>;
+  /** Step 3: in one transaction, upserts the verified file row and deletes the intent; releases the lock. */
+  finishCommit(id: string): Promise<void>;
+  /** Step 3': deletes the intent; releases the lock. */
+  abandonCommit(id: string): Promise<void>;
+  /** Intents left by a crash (a single server: all of them; call before serving). */
+  pendingCommits(): Promise<PendingCommit[]>;
+  /** Every client with what it stores (for operators; safe while a server runs). */
+  listClients(): Promise<Array<ClientRecord & Usage>>;
+  /** Every stored file, or those of one client (for operators). */
+  listFiles(clientName?: string): Promise<Array<FileRecord & { clientName: string }>>;
+  /**
+   * Forgets a client and its file rows, freeing the name; returns them (the
+   * caller may delete the files), or `undefined` for an unknown name.
+   */
+  forgetClient(name: string): Promise<{ client: ClientRecord; files: FileRecord[] } | undefined>;
+  /** Closes the registry. Further calls reject. */
+  close(): Promise<void>;
+}

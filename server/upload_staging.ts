@@ -1,0 +1,100 @@
+/**
+ * Where an upload's plaintext goes while it arrives: a {@linkcode StagedFile}
+ * behind a storage-failure latch.
+ *
+ * A storage failure (disk full, folder unwritable, object storage down) does
+ * not end the upload: the staged file is discarded at once, later writes are
+ * dropped so the rest of the upload can still be read and the connection
+ * stays in step, and {@linkcode UploadStaging.failure} reports it at the end
+ * as a {@linkcode StorageError}.
+ *
+ * @example
+ * ```ts
+ * import { UploadStaging } from "./upload_staging.ts";
+ * import type { FileStore } from "./file_store.ts";
+ *
+ * async function stage(store: FileStore, bytes: Uint8Array) {
+ *   const staging = await UploadStaging.begin(store, new Uint8Array(16), "a.txt");
+ *   await staging.write(bytes);
+ *   return await staging.seal(); // the sealed StagedFile, or undefined after a failure
+ * }
+ * ```
+ *
+ * @module
+ */
+
+import type { ClientId } from "../protocol/mod.ts";
+import { type FileStore, type StagedFile, StorageError } from "./file_store.ts";
+
+/** A staged upload and its storage-failure latch. */
+export class UploadStaging {
+  readonly #fileName: string;
+  #staged: StagedFile | undefined;
+  #failure: unknown;
+  #failed = false;
+
+  private constructor(fileName: string, staged: StagedFile | undefined, failure: unknown) {
+    this.#fileName = fileName;
+    this.#staged = staged;
+    this.#failure = failure;
+    this.#failed = staged === undefined;
+  }
+
+  /** Begins staging `fileName`; a failure to begin is latched, not thrown. */
+  static async begin(
+    store: FileStore,
+    clientId: ClientId,
+    fileName: string,
+  ): Promise<UploadStaging> {
+    try {
+      return new UploadStaging(fileName, await store.begin(clientId, fileName), undefined);
+    } catch (error) {
+      return new UploadStaging(fileName, undefined, error);
+    }
+  }
+
+  /** Appends plaintext; after a failure, drops it. */
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.#staged === undefined) return;
+    try {
+      await this.#staged.write(bytes);
+    } catch (error) {
+      await this.#fail(error);
+    }
+  }
+
+  /** Makes the staged file durable and hands it over; `undefined` after a failure. */
+  async seal(): Promise<StagedFile | undefined> {
+    const staged = this.#staged;
+    if (staged === undefined) return undefined;
+    try {
+      await staged.seal();
+    } catch (error) {
+      await this.#fail(error);
+      return undefined;
+    }
+    this.#staged = undefined;
+    return staged;
+  }
+
+  /** Drops the staged file (a refused or broken upload); never throws. */
+  async discard(): Promise<void> {
+    const staged = this.#staged;
+    this.#staged = undefined;
+    await staged?.discard().catch(() => {});
+  }
+
+  /** The storage failure, if one happened, as a {@linkcode StorageError}. */
+  get failure(): StorageError | undefined {
+    if (!this.#failed) return undefined;
+    const cause = this.#failure;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new StorageError(`Cannot store ${this.#fileName}: ${reason}`, { cause });
+  }
+
+  async #fail(error: unknown): Promise<void> {
+    this.#failed = true;
+    this.#failure ??= error;
+    await this.discard();
+  }
+}
