@@ -1,22 +1,25 @@
 /**
- * Receiving one 828 upload, from socket to disk, in constant memory.
+ * Receiving one 828 upload, from socket to staged file, in constant memory.
+ * The story, each part in its own module:
  *
- * 1. The first packet header fixes the upload: content size, original size,
- *    packet count and file name are checked before anything is written.
+ * 1. The first packet header fixes the upload (`upload_content.ts`): content
+ *    size, original size, packet count and file name are checked before
+ *    anything is written. An upload the session does not admit (the client
+ *    is over its limits) is read to its end and dropped.
  * 2. Packets are read in batches of up to 128 (about 1 MiB) straight from the
- *    connection; each header must match the first one, with packet numbers
- *    0, 1, 2, ... modulo 65536. The chunks are gathered into a content buffer.
- * 3. The ciphertext part of each batch is decrypted (AES-256-CBC, streamed),
- *    checksummed and appended to a staged file (`upload_staging.ts`), while
- *    the next batch is read: at most one batch is being processed and one
- *    read at any time. The last 4 content bytes are the client's cksum (the
- *    trailer), not ciphertext.
- * 4. The plaintext is cut to the original size (the reference never unpads).
- *    The verdict (`verdict.ts`) keeps the file when our cksum equals the
- *    trailer and the last block ends in the padding the sizes call for: then
- *    the staged file is sealed (made durable) and handed to the session,
- *    which commits it on the client's 900; otherwise it is discarded. Any
- *    failure on the way (a bad packet, a dropped connection) discards it.
+ *    connection (`upload_content.ts`, with the protocol's packet decoder);
+ *    each header must match the first one. The last 4 content bytes are the
+ *    client's cksum (the trailer), not ciphertext.
+ * 3. The ciphertext of each batch is decrypted (AES-256-CBC, streamed), cut
+ *    to the original size (the reference never unpads), checksummed and
+ *    appended to a staged file (`upload_staging.ts`), while the next batch is
+ *    read: at most one batch is being processed and one read at any time.
+ * 4. The verdict (`verdict.ts`) keeps the upload when our cksum equals the
+ *    trailer and the last block ends in the padding the sizes call for: the
+ *    staged file is sealed (made durable) and handed to the session, which
+ *    commits it on the client's 900 (`commit.ts`). Otherwise it is
+ *    discarded, as it is on any failure on the way (a bad packet, a dropped
+ *    connection).
  * 5. If storing fails (disk full, folder unwritable), the staged file is
  *    discarded at once, the rest of the upload is still read and dropped, and
  *    a {@linkcode StorageError} ends it: the connection stays usable.
@@ -24,7 +27,7 @@
  * Decryption itself cannot fail: the sizes are checked up front, so the
  * ciphertext is a whole number of blocks, and the final block is taken raw.
  * Content encrypted under another key just decrypts to garbage, whose cksum
- * and padding give it away, even when its sender knows the cksum it needs.
+ * and padding give it away.
  *
  * @module
  */
@@ -32,30 +35,19 @@
 import type { Logger } from "@logtape/logtape";
 import {
   AesCbcDecryptor,
-  bytesEqual,
-  checkUploadSizes,
-  chunkLength,
   Cksum,
-  CKSUM_TRAILER_SIZE,
   type ClientId,
-  decodeFileNameField,
-  decodePacketHeader,
   type ExactReader,
-  PACKET_CHUNK_SIZE,
-  PACKET_HEADER_SIZE,
-  packetCount,
-  type PacketHeader,
-  ProtocolError,
   releaseBuffer,
 } from "../protocol/mod.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
-import { isTemporaryName } from "./file_store_local.ts";
 import { collectYoungGarbage } from "./memory.ts";
+import { UploadContentReader } from "./upload_content.ts";
+import { uploadFileName } from "./upload_name.ts";
 import { UploadStaging } from "./upload_staging.ts";
 import { uploadRefusal } from "./verdict.ts";
 
-/** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */
-export const BATCH_PACKETS = 128;
+export { BATCH_PACKETS } from "./upload_content.ts";
 
 /**
  * Batches between young-generation collections (see memory.ts): often enough
@@ -65,6 +57,19 @@ export const GC_EVERY_BATCHES = 16;
 
 /** Uploads at least this large log their progress every 10 %. */
 export const PROGRESS_LOG_THRESHOLD = 64 * 1024 * 1024;
+
+/** An upload the session would not take (see {@linkcode UploadOptions.admit}); it was read and dropped. */
+export class UploadRefusedError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message `Cannot store <name>: <reason>`, sent to the client in 1607.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UploadRefusedError";
+  }
+}
 
 /** What an upload needs to know. */
 export interface UploadOptions {
@@ -80,11 +85,16 @@ export interface UploadOptions {
   maxFileSize: number;
   /** Where progress goes. */
   logger: Logger;
+  /**
+   * Asked once the first packet is read: why this upload is not taken (the
+   * client is over its limits), or `undefined` to take it.
+   */
+  admit?: (fileName: string, originalSize: number) => Promise<string | undefined>;
 }
 
 /** The outcome of a complete upload. */
 export interface UploadResult {
-  /** The validated file name. */
+  /** The validated file name (NFC). */
   fileName: string;
   /** The raw 255-byte file name field, echoed in 1603. */
   fileNameField: Uint8Array;
@@ -108,157 +118,45 @@ export interface UploadResult {
   durationMs: number;
 }
 
-function checkPacket(header: PacketHeader, index: number, first: PacketHeader): void {
-  const problem = header.packetNumber !== (index & 0xffff)
-    ? `its number is ${header.packetNumber}, expected ${index & 0xffff}`
-    : header.totalPackets !== first.totalPackets
-    ? `its total is ${header.totalPackets}, expected ${first.totalPackets}`
-    : header.contentSize !== first.contentSize
-    ? `its content size is ${header.contentSize}, expected ${first.contentSize}`
-    : header.originalSize !== first.originalSize
-    ? `its original size is ${header.originalSize}, expected ${first.originalSize}`
-    : !bytesEqual(header.fileNameField, first.fileNameField)
-    ? "its file name differs from the first packet's"
-    : undefined;
-  if (problem !== undefined) {
-    throw new ProtocolError(`Cannot accept packet ${index}: ${problem}`);
-  }
-}
-
 /**
  * Receives one upload (see the module documentation for every step).
  *
  * @throws {ProtocolError} if a packet header is invalid or inconsistent; the
  * staged file is discarded and the connection cannot be resumed.
  * @throws {Deno.errors.UnexpectedEof} if the connection ends mid-upload.
+ * @throws {UploadRefusedError} if `admit` refused it; it was read to its end.
  * @throws {StorageError} if the file could not be staged (disk full, folder
  * unwritable); the whole upload was read, so the connection can go on.
  */
 export async function receiveUpload(options: UploadOptions): Promise<UploadResult> {
-  const { reader, logger } = options;
   const started = performance.now();
-  const firstBytes = await reader.readExact(PACKET_HEADER_SIZE, PACKET_HEADER_SIZE);
-  const first = decodePacketHeader(firstBytes);
-  if (first.packetNumber !== 0) {
-    throw new ProtocolError(`Cannot accept packet 0: its number is ${first.packetNumber}`);
-  }
-  checkUploadSizes(first, options.maxFileSize);
-  const fileName = decodeFileNameField(first.fileNameField);
-  if (isTemporaryName(fileName)) {
-    throw new ProtocolError("Cannot accept upload: the file name is reserved for temporary files");
-  }
-  const { contentSize, originalSize } = first;
-  const cipherSize = contentSize - CKSUM_TRAILER_SIZE;
-  const total = packetCount(contentSize);
-  logger.info("Upload of {fileName} started: {originalSize} bytes in {packets} packets", {
+  const content = await UploadContentReader.start(options.reader, options.maxFileSize);
+  const { contentSize, originalSize, fileNameField } = content.first;
+  const fileName = uploadFileName(fileNameField);
+  options.logger.info("Upload of {fileName} started: {originalSize} bytes in {packets} packets", {
     fileName,
     originalSize,
-    packets: total,
+    packets: content.totalPackets,
   });
+  const notAdmitted = await options.admit?.(fileName, originalSize);
+  if (notAdmitted !== undefined) {
+    await content.drain();
+    throw new UploadRefusedError(notAdmitted);
+  }
 
   const staging = await UploadStaging.begin(options.store, options.clientId, fileName);
-  let pending: Promise<void> = Promise.resolve();
   try {
-    const raw = new Uint8Array(
-      Math.min(total, BATCH_PACKETS) * (PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE),
-    );
-    const contentBuffers = [
-      new Uint8Array(Math.min(total, BATCH_PACKETS) * PACKET_CHUNK_SIZE),
-      new Uint8Array(Math.min(total, BATCH_PACKETS) * PACKET_CHUNK_SIZE),
-    ] as const;
-    const trailerBytes = new Uint8Array(CKSUM_TRAILER_SIZE);
-    const decryptor = new AesCbcDecryptor(options.aesKey);
-    const sum = new Cksum();
-    let plainWritten = 0;
-    const writePlain = async (plain: Uint8Array): Promise<void> => {
-      const take = Math.min(plain.length, originalSize - plainWritten);
-      if (take <= 0) return;
-      const part = plain.subarray(0, take);
-      sum.update(part);
-      plainWritten += take;
-      await staging.write(part);
-    };
-    let consumed = 0;
-    const consume = async (cipher: Uint8Array): Promise<void> => {
-      const plain = await decryptor.update(cipher);
-      await writePlain(plain);
-      releaseBuffer(plain);
-      if (++consumed % GC_EVERY_BATCHES === 0) collectYoungGarbage();
-    };
-
-    let packet = 0;
-    let contentOffset = 0;
-    let batch = 0;
-    let nextProgress = 0.1;
-    while (packet < total) {
-      const count = Math.min(BATCH_PACKETS, total - packet);
-      let size = packet === 0 ? -PACKET_HEADER_SIZE : 0;
-      for (let i = packet; i < packet + count; i++) {
-        size += PACKET_HEADER_SIZE + chunkLength(contentSize, i);
-      }
-      const rawBatch = raw.subarray(0, size);
-      await reader.readInto(rawBatch);
-
-      const content = contentBuffers[batch % 2]!;
-      let r = 0;
-      let c = 0;
-      for (let i = packet; i < packet + count; i++) {
-        if (i !== 0) {
-          checkPacket(decodePacketHeader(rawBatch.subarray(r, r + PACKET_HEADER_SIZE)), i, first);
-          r += PACKET_HEADER_SIZE;
-        }
-        const length = chunkLength(contentSize, i);
-        content.set(rawBatch.subarray(r, r + length), c);
-        r += length;
-        c += length;
-      }
-      const batchStart = contentOffset;
-      const batchEnd = contentOffset + c;
-      for (let k = Math.max(cipherSize, batchStart); k < batchEnd; k++) {
-        trailerBytes[k - cipherSize] = content[k - batchStart]!;
-      }
-      const cipherLength = Math.max(0, Math.min(batchEnd, cipherSize) - batchStart);
-      contentOffset = batchEnd;
-      packet += count;
-      batch++;
-
-      // Wait for the previous batch before this one is decrypted; the next
-      // read then overlaps this batch's decryption and write.
-      await pending;
-      pending = consume(content.subarray(0, cipherLength));
-      pending.catch(() => {}); // awaited below; never an unhandled rejection
-
-      if (contentSize >= PROGRESS_LOG_THRESHOLD && contentOffset / contentSize >= nextProgress) {
-        logger.info("Upload of {fileName}: {percent} % received", {
-          fileName,
-          percent: Math.floor((contentOffset / contentSize) * 100),
-        });
-        nextProgress = Math.floor((contentOffset / contentSize) * 10 + 1) / 10;
-      }
-    }
-    await pending;
-    const lastBlock = await decryptor.finish({ raw: true });
-    await writePlain(lastBlock);
-
-    const cksum = sum.digest();
-    const trailer = new DataView(trailerBytes.buffer).getUint32(0, true);
-    const refusal = uploadRefusal({
-      cksum,
-      trailer,
-      lastBlock,
-      padLength: cipherSize - originalSize,
-    });
-    let staged: StagedFile | undefined;
-    if (refusal === undefined) staged = await staging.seal();
-    else await staging.discard();
-    const failure = staging.failure;
-    if (failure !== undefined) {
-      await staged?.discard().catch(() => {});
-      throw failure;
-    }
+    const plaintext = new Plaintext(options.aesKey, originalSize, staging);
+    await decryptAll(content, plaintext, progressLog(options.logger, fileName, contentSize));
+    const lastBlock = await plaintext.finish();
+    const cksum = plaintext.cksum;
+    const trailer = content.trailer;
+    const padLength = content.cipherSize - originalSize;
+    const refusal = uploadRefusal({ cksum, trailer, lastBlock, padLength });
+    const staged = await staging.keepIf(refusal === undefined);
     return {
       fileName,
-      fileNameField: first.fileNameField.slice(),
+      fileNameField: fileNameField.slice(),
       contentSize,
       originalSize,
       cksum,
@@ -268,8 +166,90 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       durationMs: performance.now() - started,
     };
   } catch (error) {
-    await pending.catch(() => {});
     await staging.discard();
     throw error;
   }
+}
+
+/**
+ * Reads every batch and hands its ciphertext to `plaintext`, reading the
+ * next batch while the previous one is decrypted and written.
+ */
+async function decryptAll(
+  content: UploadContentReader,
+  plaintext: Plaintext,
+  onProgress: (received: number) => void,
+): Promise<void> {
+  let pending: Promise<void> = Promise.resolve();
+  try {
+    for (let cipher = await content.next(); cipher !== null; cipher = await content.next()) {
+      await pending;
+      pending = plaintext.add(cipher);
+      pending.catch(() => {}); // awaited below; never an unhandled rejection
+      onProgress(content.received);
+    }
+    await pending;
+  } finally {
+    await pending.catch(() => {});
+  }
+}
+
+/** Decrypts, cuts to the original size, checksums and stages the plaintext. */
+class Plaintext {
+  readonly #decryptor: AesCbcDecryptor;
+  readonly #sum = new Cksum();
+  readonly #staging: UploadStaging;
+  #remaining: number;
+  #batches = 0;
+
+  constructor(aesKey: CryptoKey, originalSize: number, staging: UploadStaging) {
+    this.#decryptor = new AesCbcDecryptor(aesKey);
+    this.#remaining = originalSize;
+    this.#staging = staging;
+  }
+
+  /** Our cksum of the plaintext so far. */
+  get cksum(): number {
+    return this.#sum.digest();
+  }
+
+  async add(cipher: Uint8Array): Promise<void> {
+    const plain = await this.#decryptor.update(cipher);
+    await this.#keep(plain);
+    releaseBuffer(plain);
+    if (++this.#batches % GC_EVERY_BATCHES === 0) collectYoungGarbage();
+  }
+
+  /** Decrypts the last block, raw, and returns it for the verdict. */
+  async finish(): Promise<Uint8Array> {
+    const lastBlock = await this.#decryptor.finish({ raw: true });
+    await this.#keep(lastBlock);
+    return lastBlock;
+  }
+
+  async #keep(plain: Uint8Array): Promise<void> {
+    const take = Math.min(plain.length, this.#remaining);
+    if (take <= 0) return;
+    const part = plain.subarray(0, take);
+    this.#sum.update(part);
+    this.#remaining -= take;
+    await this.#staging.write(part);
+  }
+}
+
+/** Logs the progress of a large upload every 10 %. */
+function progressLog(
+  logger: Logger,
+  fileName: string,
+  contentSize: number,
+): (received: number) => void {
+  let next = 0.1;
+  return (received) => {
+    if (contentSize < PROGRESS_LOG_THRESHOLD || received / contentSize < next) return;
+    logger.info("Upload of {fileName}: {percent} % received", {
+      fileName,
+      percent: Math.floor((received / contentSize) * 100),
+    });
+    next = Math.floor((received / contentSize) * 10 + 1) / 10;
+  };
 }

@@ -77,6 +77,20 @@ export class UploadStaging {
     return staged;
   }
 
+  /**
+   * The verdict's consequence: seals and hands over the staged file when
+   * `keep`, discards it otherwise.
+   *
+   * @throws {StorageError} if storing failed at any point (then nothing is kept).
+   */
+  async keepIf(keep: boolean): Promise<StagedFile | undefined> {
+    const staged = keep ? await this.seal() : undefined;
+    if (!keep) await this.discard();
+    const failure = this.failure;
+    if (failure !== undefined) throw failure;
+    return staged;
+  }
+
   /** Drops the staged file (a refused or broken upload); never throws. */
   async discard(): Promise<void> {
     const staged = this.#staged;
