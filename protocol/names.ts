@@ -2,6 +2,22 @@
  * What a valid client name and a valid stored file name are. Both sides use
  * these checks: the client before it sends, the server on what it receives.
  *
+ * File names are refused rather than silently changed when they hold
+ * anything that could mislead a reader or another system:
+ *
+ * | refused                                   | why                                         |
+ * |-------------------------------------------|---------------------------------------------|
+ * | `/`, `\`, `.`, `..`                        | not a single path component                 |
+ * | C0 and C1 controls, DEL, NEL, U+2028/2029  | break lines and terminals                   |
+ * | bidirectional controls (U+061C, U+200E/F, U+202A-E, U+2066-9) | make a name read as another |
+ * | a byte order mark (U+FEFF) anywhere        | invisible: two names that look the same     |
+ * | Windows device names, with or without an extension or spaces before it (`CON`, `nul .txt`, `COM1 .txt`) | open a device on Windows |
+ * | a trailing dot or space, `<>:"|?*`         | changed or refused by Windows               |
+ *
+ * A leading byte order mark is refused like any other, not stripped: the
+ * client must send the name as it is on disk, and a name that differs from
+ * another only by an invisible character would be a trap.
+ *
  * @module
  */
 
@@ -23,14 +39,29 @@ export function nameProblem(name: string): string | undefined {
   return undefined;
 }
 
-const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/i;
+/** Windows device names, alone or before an extension, with spaces allowed before the dot. */
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$) *(\..*)?$/i;
+
+/** Whether `name` holds a C0 or C1 control (NEL is U+0085), DEL, or a line or paragraph separator. */
+function hasControl(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2028 || c === 0x2029) return true;
+  }
+  return false;
+}
+
+/** Bidirectional formatting characters. */
+const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /**
  * Why `name` cannot be stored as a file name, or `undefined` when it can.
  *
  * A valid name is a single path component that is safe on every system the
- * server may run on: 1 to 255 UTF-8 bytes; no `/`, `\`, NUL or other control
- * characters; not `.` or `..`; not a Windows device name (`CON`, `NUL.txt`, …);
+ * server may run on and reads as what it is (see the module documentation):
+ * 1 to 255 UTF-8 bytes; no `/`, `\`, control characters (C0, C1, NEL, line
+ * and paragraph separators), bidirectional controls or byte order mark; not
+ * `.` or `..`; not a Windows device name (`CON`, `NUL.txt`, `COM1 .txt`, …);
  * no trailing dot or space; none of `<>:"|?*`.
  */
 export function fileNameProblem(name: string): string | undefined {
@@ -40,10 +71,9 @@ export function fileNameProblem(name: string): string | undefined {
     return `the file name has ${size} bytes, more than ${MAX_FILE_NAME_LENGTH}`;
   }
   if (name === "." || name === "..") return `the file name is ${JSON.stringify(name)}`;
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return "the file name contains a control character";
-  }
+  if (hasControl(name)) return "the file name contains a control character";
+  if (BIDI_CONTROL.test(name)) return "the file name contains a bidirectional control character";
+  if (name.includes("\ufeff")) return "the file name contains a byte order mark (U+FEFF)";
   if (name.includes("/") || name.includes("\\")) return "the file name contains a path separator";
   if (/[<>:"|?*]/.test(name)) return "the file name contains a character Windows forbids";
   if (WINDOWS_DEVICE.test(name)) return "the file name is a Windows device name";

@@ -106,7 +106,10 @@ export function decodeFileNameField(field: Uint8Array): string {
   }
   let name: string;
   try {
-    name = new TextDecoder("utf-8", { fatal: true }).decode(field.subarray(0, end));
+    // ignoreBOM keeps a leading U+FEFF, so that fileNameProblem refuses it.
+    name = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(
+      field.subarray(0, end),
+    );
   } catch (error) {
     throw new ProtocolError("Cannot decode file name: it is not valid UTF-8", { cause: error });
   }
