@@ -33,6 +33,7 @@
  */
 
 import type { ClientId } from "../protocol/mod.ts";
+import { formatBytes } from "../protocol/units.ts";
 import type { StagedFile } from "./file_store.ts";
 import { type FileStore, StorageError } from "./file_store.ts";
 import type { FileLimits, Registry } from "./registry.ts";
@@ -71,6 +72,38 @@ export interface ConfirmedUpload {
 
 /** Why a commit was refused by a limit: `files` or `bytes`. */
 export type CommitRefusal = "files" | "bytes";
+
+/** The 1607 text for an upload a limit refused. */
+export function limitText(fileName: string, limit: CommitRefusal, limits: FileLimits): string {
+  return limit === "files"
+    ? `Cannot store ${fileName}: you already store the most files allowed (${limits.maxFiles})`
+    : `Cannot store ${fileName}: it would take you past the ${
+      formatBytes(limits.maxBytes)
+    } you may store`;
+}
+
+/**
+ * The early check, at an upload's first packet: why it would be refused at
+ * commit as things stand (a same-name file counts as replaced), or
+ * `undefined`. The commit checks again, across instances.
+ */
+export async function admission(
+  options: CommitOptions,
+  clientId: ClientId,
+  fileName: string,
+  size: number,
+): Promise<string | undefined> {
+  const { registry, limits } = options;
+  const [usage, existing] = await Promise.all([
+    registry.usage(clientId),
+    registry.file(clientId, fileName),
+  ]);
+  const files = usage.files + (existing === undefined ? 1 : 0);
+  const bytes = usage.bytes - (existing?.size ?? 0) + size;
+  if (files > limits.maxFiles) return limitText(fileName, "files", limits);
+  if (bytes > limits.maxBytes) return limitText(fileName, "bytes", limits);
+  return undefined;
+}
 
 function crashIf(step: CommitStep, options: CommitOptions): void {
   if (options.crashAt === step) Deno.kill(Deno.pid, "SIGKILL");

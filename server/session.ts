@@ -63,11 +63,11 @@ import {
   ResponseCode,
   wrapAesKey,
 } from "../protocol/mod.ts";
-import { type CommitOptions, commitUpload } from "./commit.ts";
+import { admission, type CommitOptions, commitUpload, limitText } from "./commit.ts";
 import { type FileStore, StorageError } from "./file_store.ts";
 import type { Registry } from "./registry.ts";
 import type { TimedConn } from "./timed_conn.ts";
-import { receiveUpload, type UploadResult } from "./upload.ts";
+import { receiveUpload, UploadRefusedError, type UploadResult } from "./upload.ts";
 import { answeredCksum } from "./verdict.ts";
 
 /** Largest payload of an unknown request that is skipped rather than closing the connection. */
@@ -461,8 +461,13 @@ export class ClientSession {
         store: this.#ctx.store,
         maxFileSize: this.#ctx.maxFileSize,
         logger: this.#logger,
+        admit: (fileName, size) => admission(this.#ctx.commit, signedIn.clientId, fileName, size),
       });
     } catch (error) {
+      if (error instanceof UploadRefusedError) {
+        await this.#reject(RequestCode.SendFile, error.message);
+        return;
+      }
       await this.#storageFailed(error, signedIn, RequestCode.SendFile);
       return;
     } finally {
@@ -557,7 +562,7 @@ export class ClientSession {
       return;
     }
     if (refusal !== undefined) {
-      await this.#reject(RequestCode.CrcOk, this.#limitText(fileName, refusal));
+      await this.#reject(RequestCode.CrcOk, limitText(fileName, refusal, this.#ctx.commit.limits));
       return;
     }
     this.#logger.info("File {fileName} from {name} verified and stored", {
@@ -575,13 +580,6 @@ export class ClientSession {
       name: signedIn.name,
     });
     await this.#reject(code, "the server could not store the file");
-  }
-
-  #limitText(fileName: string, limit: "files" | "bytes"): string {
-    const { maxFiles, maxBytes } = this.#ctx.commit.limits;
-    return limit === "files"
-      ? `Cannot store ${fileName}: you already store the most files allowed (${maxFiles})`
-      : `Cannot store ${fileName}: it would take you past the ${maxBytes} bytes allowed`;
   }
 
   /** Discards the upload awaiting a verdict, if any; never touches a stored file. */
