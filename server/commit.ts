@@ -38,9 +38,6 @@ import type { StagedFile } from "./file_store.ts";
 import { type FileStore, StorageError } from "./file_store.ts";
 import type { FileLimits, Registry } from "./registry.ts";
 
-/** The steps of a commit, for fault injection in tests (see {@linkcode CommitOptions.crashAt}). */
-export type CommitStep = "before-begin" | "after-begin" | "after-commit" | "after-finish";
-
 /** What a commit needs. */
 export interface CommitOptions {
   /** The registry. */
@@ -49,11 +46,6 @@ export interface CommitOptions {
   limits: FileLimits;
   /** This server instance. */
   instanceId: string;
-  /**
-   * Tests only: the step after which the process kills itself (SIGKILL), to
-   * prove that every crash point is recoverable.
-   */
-  crashAt?: CommitStep | undefined;
 }
 
 /** A confirmed upload to commit. */
@@ -105,10 +97,6 @@ export async function admission(
   return undefined;
 }
 
-function crashIf(step: CommitStep, options: CommitOptions): void {
-  if (options.crashAt === step) Deno.kill(Deno.pid, "SIGKILL");
-}
-
 /**
  * Puts a confirmed upload in its final place and records it. Returns
  * `undefined` when it is stored, or the limit that refused it (then the
@@ -123,7 +111,6 @@ export async function commitUpload(
 ): Promise<CommitRefusal | undefined> {
   const { registry } = options;
   const { staged } = upload;
-  crashIf("before-begin", options);
   const start = await registry.beginCommit({
     clientId: upload.clientId,
     fileName: upload.fileName,
@@ -137,7 +124,6 @@ export async function commitUpload(
     await staged.discard();
     return start.refused;
   }
-  crashIf("after-begin", options);
   try {
     await staged.commit();
   } catch (error) {
@@ -146,9 +132,7 @@ export async function commitUpload(
     const reason = error instanceof Error ? error.message : String(error);
     throw new StorageError(`Cannot store ${upload.fileName}: ${reason}`, { cause: error });
   }
-  crashIf("after-commit", options);
   await registry.finishCommit(start.id);
-  crashIf("after-finish", options);
   return undefined;
 }
 
