@@ -7,7 +7,7 @@
  * | 825     | nobody is signed in on this connection                     | 1600 or 1601  |
  * | 826     | the name is the one this connection registered with 825    | 1602 (1601 if the name was taken meanwhile) |
  * | 827     | the header id and name match a registered client           | 1605 or 1606  |
- * | 828     | after 826 or 827 on this connection, with that client's id | 1603          |
+ * | 828     | after 826 or 827 on this connection, with that client's id | 1603 (1607 over the client's limits) |
  * | 900     | after a 1603 on this connection                            | 1604          |
  * | 901     | after a 1603 on this connection; the next request must be 828 | none       |
  * | 902     | after a 1603 on this connection                            | 1604          |
@@ -35,8 +35,12 @@
  * such 1607s the connection is closed. A frame that cannot be parsed
  * (a payload size wrong for its code, a bad packet, 828 before a key
  * exchange) gets 1607 and the connection is closed. An upload the server
- * cannot store (disk full, folder unwritable) is read to its end, then gets
- * 1607 instead of 1603, and the connection goes on.
+ * cannot store (disk full, folder unwritable), or that would take the client
+ * past its limits (checked at the first packet, again at commit), is read to
+ * its end, then gets 1607 instead of 1603, and the connection goes on.
+ *
+ * Frames are read with the protocol's request-frame reader (`readRequestHeader`,
+ * `readRequestPayload`), uploads by `upload.ts`.
  *
  * @module
  */
@@ -47,15 +51,16 @@ import {
   type ClientId,
   clientIdToHex,
   decodeRequest,
-  decodeRequestHeader,
   encodeResponse,
   ExactReader,
   generateAesKey,
   importAesKey,
   importPublicKey,
+  isConnectionLost,
   ProtocolError,
+  readRequestHeader,
+  readRequestPayload,
   type Request,
-  REQUEST_HEADER_SIZE,
   RequestCode,
   type RequestHeader,
   requestPayloadSize,
@@ -211,10 +216,10 @@ export class ClientSession {
         this.#waitingForRequest = true;
         this.#idleSince = performance.now();
         this.#conn.beginRequest();
-        const bytes = await reader.readExactOrEnd(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE);
+        const header = await readRequestHeader(reader);
         this.#waitingForRequest = false;
-        if (bytes === null) break;
-        if (!(await this.#handle(decodeRequestHeader(bytes), reader))) {
+        if (header === null) break;
+        if (!(await this.#handle(header, reader))) {
           reason = "the server closed it after an error";
           break;
         }
@@ -266,10 +271,7 @@ export class ClientSession {
       });
       return "truncated frame";
     }
-    if (
-      error instanceof Deno.errors.ConnectionReset || error instanceof Deno.errors.BrokenPipe ||
-      error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted
-    ) {
+    if (isConnectionLost(error)) {
       this.#logger.warn("Connection {connection} from {peer} lost: {reason}", {
         reason: String(error),
       });
@@ -281,26 +283,9 @@ export class ClientSession {
 
   /** Handles one request; returns whether the connection goes on. */
   async #handle(header: RequestHeader, reader: ExactReader): Promise<boolean> {
-    const { code, payloadSize } = header;
-    const expected = requestPayloadSize(code);
-    if (expected === undefined) {
-      const skip = payloadSize <= MAX_SKIPPED_PAYLOAD;
-      await this.#reject(code, `unknown request code ${code}`);
-      if (!skip) {
-        this.#logger.warn("Closing {peer}: payload of {payloadSize} bytes is too large to skip", {
-          payloadSize,
-        });
-        return false;
-      }
-      await reader.skip(payloadSize);
-      return true;
-    }
-    if (payloadSize !== expected) {
-      throw new ProtocolError(
-        `Cannot accept request ${code}: payload size ${payloadSize} instead of ${expected}`,
-      );
-    }
-    const payload = await reader.readExact(expected, expected);
+    const { code } = header;
+    if (requestPayloadSize(code) === undefined) return await this.#skipUnknown(header, reader);
+    const payload = await readRequestPayload(reader, header);
     this.#conn.endHeader();
     if (this.#expectUpload && code !== RequestCode.SendFile) {
       await this.#forgetAwaiting();
@@ -332,6 +317,20 @@ export class ClientSession {
         await this.#verdict(header.clientId, request.code);
         return true;
     }
+  }
+
+  /** An unknown code: 1607, then its payload is skipped (small) or the connection closed. */
+  async #skipUnknown(header: RequestHeader, reader: ExactReader): Promise<boolean> {
+    const { code, payloadSize } = header;
+    await this.#reject(code, `unknown request code ${code}`);
+    if (payloadSize > MAX_SKIPPED_PAYLOAD) {
+      this.#logger.warn("Closing {peer}: payload of {payloadSize} bytes is too large to skip", {
+        payloadSize,
+      });
+      return false;
+    }
+    await reader.skip(payloadSize);
+    return true;
   }
 
   async #register(name: string): Promise<void> {
