@@ -17,6 +17,7 @@ import {
 import { concat } from "../harness/bytes.ts";
 import { listNames } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
+import { parseCommandLine, UsageError } from "../server/cli/command_line.ts";
 import { SqliteRegistry } from "../server/registry_sqlite.ts";
 
 const bytes = (size: number) => new Uint8Array(size).fill(0x61);
@@ -84,3 +85,12 @@ async function uploadFrames(me: TestIdentity, name: string, data: Uint8Array) {
   const content = await encryptContent(me.aesKey, data);
   return concat(buildPackets(content, data.length, encodeFileNameField(name)));
 }
+
+Deno.test("quota: --max-files and --max-stored set the limits; bad values are usage errors", () => {
+  const command = parseCommandLine(["--max-files", "5", "--max-stored", "1GB"]);
+  assert.ok(command.kind === "serve");
+  assert.equal(command.maxStoredFiles, 5);
+  assert.equal(command.maxStoredBytes, 1e9);
+  assert.throws(() => parseCommandLine(["--max-files", "0"]), UsageError);
+  assert.throws(() => parseCommandLine(["--max-stored", "lots"]), UsageError);
+});

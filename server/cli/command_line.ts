@@ -12,6 +12,7 @@ import { isLogLevel, type LogLevel } from "@logtape/logtape";
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../../protocol/mod.ts";
 import { ByteSizeError, formatBytes, parseByteSize } from "../../protocol/units.ts";
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "../registry.ts";
 
 /** The usage text of `server --help`. */
 export const USAGE = `Usage: server [options]
@@ -27,6 +28,9 @@ Options:
                         (default: ${formatBytes(DEFAULT_MAX_FILE_SIZE)}; at most ${
   formatBytes(MAX_ENCODABLE_FILE_SIZE)
 }, what the protocol carries)
+  --max-files N         most files one client may store (default: ${DEFAULT_MAX_FILES})
+  --max-stored SIZE     most bytes one client may store: 100GB, 1TiB, or bytes
+                        (default: ${formatBytes(DEFAULT_MAX_BYTES)})
   --log-level LEVEL     trace, debug, info, warning, error or fatal (default: info)
   -h, --help            show this help
   -V, --version         show the version
@@ -65,6 +69,8 @@ export type Command =
     port?: number;
     host?: string;
     maxFileSize: number;
+    maxStoredFiles?: number;
+    maxStoredBytes?: number;
     logLevel: LogLevel;
   };
 
@@ -73,6 +79,8 @@ const OPTIONS = {
   port: { type: "string" },
   host: { type: "string" },
   "max-file-size": { type: "string" },
+  "max-files": { type: "string" },
+  "max-stored": { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
@@ -82,7 +90,7 @@ type OptionName = keyof typeof OPTIONS;
 
 /** The options each command accepts, beyond `--dir`, `--help`, `--version`. */
 const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
-  serve: ["port", "host", "max-file-size", "log-level"],
+  serve: ["port", "host", "max-file-size", "max-files", "max-stored", "log-level"],
 };
 
 /**
@@ -134,7 +142,14 @@ function checkOptionNames(args: string[]): void {
 
 function serveCommand(
   dir: string,
-  values: { port?: string; host?: string; "max-file-size"?: string; "log-level"?: string },
+  values: {
+    port?: string;
+    host?: string;
+    "max-file-size"?: string;
+    "max-files"?: string;
+    "max-stored"?: string;
+    "log-level"?: string;
+  },
 ): Command {
   const logLevel = values["log-level"] ?? "info";
   if (!isLogLevel(logLevel)) {
@@ -150,6 +165,12 @@ function serveCommand(
       ? DEFAULT_MAX_FILE_SIZE
       : parseMaxFileSize(values["max-file-size"]),
     ...(values.port === undefined ? {} : { port: parsePort(values.port) }),
+    ...(values["max-files"] === undefined
+      ? {}
+      : { maxStoredFiles: parseMaxFiles(values["max-files"]) }),
+    ...(values["max-stored"] === undefined
+      ? {}
+      : { maxStoredBytes: parseMaxStored(values["max-stored"]) }),
     ...(values.host === undefined ? {} : { host: values.host }),
   };
 }
@@ -191,4 +212,30 @@ export function parseMaxFileSize(text: string): number {
     );
   }
   return size;
+}
+
+/**
+ * Parses `--max-files`: a whole number of files, at least 1.
+ *
+ * @throws {UsageError} when it is not one.
+ */
+export function parseMaxFiles(text: string): number {
+  if (!/^[0-9]{1,15}$/.test(text) || Number(text) < 1) {
+    throw new UsageError(`Cannot use --max-files ${text}: it is a number of files, at least 1`);
+  }
+  return Number(text);
+}
+
+/**
+ * Parses `--max-stored`: a size with an optional unit.
+ *
+ * @throws {UsageError} saying why the value is refused.
+ */
+export function parseMaxStored(text: string): number {
+  try {
+    return parseByteSize(text);
+  } catch (error) {
+    if (!(error instanceof ByteSizeError)) throw error;
+    throw new UsageError(`Cannot use --max-stored ${text}: ${error.message}`, { cause: error });
+  }
 }

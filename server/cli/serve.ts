@@ -38,7 +38,7 @@ export async function serve(options: ServeOptions): Promise<void> {
 /** Creates the data folder and sends the log there (see logging.ts). */
 async function openLog(dir: string, level: LogLevel): Promise<AsyncDisposable> {
   try {
-    await Deno.mkdir(dir, { recursive: true });
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 }); // 0700 when new (issue 11 §3)
     return await setupLogging({ dir, level });
   } catch (error) {
     const reason = error instanceof Deno.errors.NotCapable
