@@ -181,7 +181,14 @@ export class LocalFileStore implements FileStore {
     // The intent is deleted before a staged file is discarded, so a staged
     // file that is gone was renamed: the commit reached its final place.
     if (await exists(staged)) {
-      await Deno.rename(staged, final);
+      try {
+        await Deno.rename(staged, final);
+      } catch {
+        // The final name cannot be written (a folder in the way): as at run time,
+        // the commit fails and the older file, if any, stays.
+        await Deno.remove(staged).catch(() => {});
+        return "discarded";
+      }
       await syncFolder(join(final, ".."));
       return "committed";
     }

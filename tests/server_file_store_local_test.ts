@@ -1,0 +1,82 @@
+/**
+ * The local folder file store: staging, commit, discard, recovery after a
+ * crash, removal of abandoned staged files, and locations that cannot leave
+ * a client's folder.
+ */
+
+import assert from "node:assert/strict";
+import { clientIdToHex } from "../protocol/mod.ts";
+import { LocalFileStore } from "../server/file_store_local.ts";
+import type { CommitIntent } from "../server/registry.ts";
+import { listNames } from "./support/reliability.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("local file store", async (t) => {
+  const root = await Deno.makeTempDir({ prefix: "file_store_" });
+  const id = crypto.getRandomValues(new Uint8Array(16));
+  const folder = `${root}/${clientIdToHex(id)}`;
+  const store = await LocalFileStore.open(root);
+  const intentOf = (staged: { location: string; stagingRef: string }): CommitIntent => ({
+    clientId: id,
+    fileName: "a.txt",
+    location: staged.location,
+    stagingRef: staged.stagingRef,
+    size: 3,
+    cksum: 0,
+    instanceId: "test",
+  });
+  try {
+    await t.step("nothing is visible under the final name before commit", async () => {
+      const staged = await store.begin(id, "a.txt");
+      await staged.write(text("one"));
+      await staged.seal();
+      assert.deepEqual(await store.list(id), []);
+      await staged.commit();
+      assert.deepEqual(await store.list(id), ["a.txt"]);
+      assert.equal(staged.location, `${clientIdToHex(id)}/a.txt`);
+    });
+    await t.step("discard is idempotent and never touches the stored file", async () => {
+      const staged = await store.begin(id, "a.txt");
+      await staged.write(text("two"));
+      await staged.discard();
+      await staged.discard();
+      assert.deepEqual(await listNames(folder), ["a.txt"]);
+      assert.equal(await Deno.readTextFile(`${folder}/a.txt`), "one");
+    });
+    await t.step("recover: a staged file still there is moved in place", async () => {
+      const staged = await store.begin(id, "a.txt");
+      await staged.write(text("new"));
+      await staged.seal();
+      assert.equal(await store.recover(intentOf(staged)), "committed");
+      assert.equal(await Deno.readTextFile(`${folder}/a.txt`), "new");
+      assert.equal(await store.recover(intentOf(staged)), "committed"); // renamed already
+    });
+    await t.step("recover: a final name taken by a folder discards the staged file", async () => {
+      await Deno.mkdir(`${folder}/blocked.txt/inside`, { recursive: true });
+      const staged = await store.begin(id, "blocked.txt");
+      await staged.seal();
+      assert.equal(
+        await store.recover({ ...intentOf(staged), fileName: "blocked.txt" }),
+        "discarded",
+      );
+      assert.deepEqual(await listNames(folder), ["a.txt", "blocked.txt"]);
+    });
+    await t.step("removeAbandoned removes staged files that are not live, only them", async () => {
+      const live = await store.begin(id, "live.txt");
+      const dead = await store.begin(id, "dead.txt");
+      const removed = await store.removeAbandoned((ref) => ref === live.stagingRef);
+      assert.deepEqual(removed, [`${root}/${dead.stagingRef}`]);
+      await live.discard();
+    });
+    await t.step("locations cannot leave a client's folder", async () => {
+      for (const location of ["../x", `${clientIdToHex(id)}/../../x`, "a/b", "/etc/passwd"]) {
+        await assert.rejects(store.delete(location), RangeError, location);
+      }
+      await store.delete(`${clientIdToHex(id)}/missing.txt`); // missing: not an error
+    });
+  } finally {
+    await store.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
