@@ -335,7 +335,12 @@ export class ClientSession {
 
   async #register(name: string): Promise<void> {
     if (this.#registered !== undefined || this.#signedIn !== undefined) {
-      await this.#reject(RequestCode.Register, "a client is already signed in on this connection");
+      await this.#reject(
+        RequestCode.Register,
+        this.#signedIn !== undefined
+          ? "a client is already signed in on this connection"
+          : `this connection is registering ${this.#registered!.name}: send its key (826)`,
+      );
       return;
     }
     if (await this.#registry.clientByName(name) !== undefined) {

@@ -63,6 +63,9 @@ Deno.test("registration: the second of two 825s for one free name wins only if i
     using second = await RawClient.connect(port);
     const firstId = await first.register("Both");
     const secondId = await second.register("Both"); // 825 reserves nothing: free still
+    // One registration at a time on a connection.
+    await first.request(ZERO_CLIENT_ID, { code: RequestCode.Register, name: "Other" });
+    assert.match(await first.expectError(), /registering Both: send its key/);
     const keys = await generateRsaKeyPair();
     await second.sendPublicKey(secondId, "Both", keys);
     await first.request(firstId, {
