@@ -222,8 +222,10 @@ export interface TestIdentity {
 
 /** Registers `name` and exchanges keys on `client`'s connection. */
 export async function signUp(client: RawClient, name: string): Promise<TestIdentity> {
-  const clientId = await client.register(name);
+  // The key pair first: generating it between 825 and 826 could outlast a
+  // short idle timeout on a loaded machine.
   const keys = await generateRsaKeyPair();
+  const clientId = await client.register(name);
   const aesKey = await client.sendPublicKey(clientId, name, keys);
   return { name, clientId, keys, aesKey };
 }
