@@ -12,12 +12,22 @@ import { ROOT } from "../scripts/permissions.ts";
 import { startServer } from "../server/server.ts";
 import { patternBytes } from "./support/client_process.ts";
 
+/**
+ * What `deno` needs of the environment to find itself and its cache. The
+ * tests may read only the variables they name (deno.json), so these are
+ * passed on by name.
+ */
+const DENO_ENVIRONMENT = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "TMPDIR"];
+
 /** Runs `deno task --config <repo>/deno.json client ...args` in `cwd`, as a user would. */
 async function runTask(args: string[], cwd: string) {
-  const env = Deno.env.toObject();
   // deno task keeps an INIT_CWD it inherits (as npm does): start from none,
   // as a user's shell would.
-  delete env.INIT_CWD;
+  const env: Record<string, string> = {};
+  for (const name of DENO_ENVIRONMENT) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "--config", join(ROOT, "deno.json"), "client", ...args],
     cwd,
