@@ -220,11 +220,18 @@ export interface TestIdentity {
   aesKey: Uint8Array;
 }
 
-/** Registers `name` and exchanges keys on `client`'s connection. */
-export async function signUp(client: RawClient, name: string): Promise<TestIdentity> {
-  // The key pair first: generating it between 825 and 826 could outlast a
-  // short idle timeout on a loaded machine.
-  const keys = await generateRsaKeyPair();
+/**
+ * Registers `name` and exchanges keys on `client`'s connection. The key pair
+ * is made before the 825, so a short idle timeout never fires between 825 and
+ * 826; pass `keys` made before connecting when even the first request must
+ * come quickly (a server with an idle timeout of a few hundred ms).
+ */
+export async function signUp(
+  client: RawClient,
+  name: string,
+  keys?: RsaKeyPair,
+): Promise<TestIdentity> {
+  keys ??= await generateRsaKeyPair();
   const clientId = await client.register(name);
   const aesKey = await client.sendPublicKey(clientId, name, keys);
   return { name, clientId, keys, aesKey };

@@ -10,6 +10,7 @@ import {
   clientIdToHex,
   encodeFileNameField,
   encodeRequestHeader,
+  generateRsaKeyPair,
   RequestCode,
   ResponseCode,
   ZERO_CLIENT_ID,
@@ -95,8 +96,9 @@ Deno.test("server: the idle timeout closes a silent client, one that stops mid-h
     using silent = await RawClient.connect(port);
     using midHeader = await RawClient.connect(port);
     await midHeader.send(new Uint8Array(5));
+    const keys = await generateRsaKeyPair(); // before connecting: the idle timeout is short
     using midUpload = await RawClient.connect(port);
-    const me = await signUp(midUpload, "Sleeper");
+    const me = await signUp(midUpload, "Sleeper", keys);
     const bytes = await uploadBytes(me, "s.bin", randomBytes(20_000));
     await midUpload.send(bytes.subarray(0, 10_000));
     await Promise.all([silent.readEnd(), midHeader.readEnd(), midUpload.readEnd()]);

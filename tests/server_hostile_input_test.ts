@@ -20,6 +20,7 @@ import {
   encodePacketHeader,
   encodeRequestHeader,
   FILE_NAME_FIELD_SIZE,
+  generateRsaKeyPair,
   NAME_FIELD_SIZE,
   packetCount,
   RequestCode,
@@ -329,8 +330,10 @@ Deno.test("server: hostile input gets 1607 or a closed connection and a log line
       let n = 0;
       for (const hostile of CASES) {
         await t.step(hostile.name, async () => {
+          // Keys first: the server's idle timeout here is short.
+          const keys = hostile.signedIn ? await generateRsaKeyPair() : undefined;
           using client = await RawClient.connect(port);
-          const me = hostile.signedIn ? await signUp(client, `Hostile ${n++}`) : undefined;
+          const me = keys ? await signUp(client, `Hostile ${n++}`, keys) : undefined;
           const before = records.length;
           await hostile.send(client, me);
           if (hostile.outcome !== "close") {
