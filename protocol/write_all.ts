@@ -28,3 +28,26 @@ export async function writeAll(writer: Writer, bytes: Uint8Array): Promise<void>
   let written = 0;
   while (written < bytes.length) written += await writer.write(bytes.subarray(written));
 }
+
+/** Anything with a Deno-style `writeSync` (a file, stdout, stderr). */
+export interface SyncWriter {
+  /** Writes up to `p.length` bytes of `p`; returns the count written. */
+  writeSync(p: Uint8Array): number;
+}
+
+/**
+ * Writes all of `bytes` to `writer` synchronously, calling `writeSync` until
+ * nothing is left: the blocking twin of {@linkcode writeAll}, for a log file
+ * or a terminal written between two awaits.
+ *
+ * @example
+ * ```ts
+ * import { writeAllSync } from "./write_all.ts";
+ *
+ * writeAllSync(Deno.stderr, new TextEncoder().encode("done\n"));
+ * ```
+ */
+export function writeAllSync(writer: SyncWriter, bytes: Uint8Array): void {
+  let written = 0;
+  while (written < bytes.length) written += writer.writeSync(bytes.subarray(written));
+}

@@ -6,7 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { isConnectionLost, isNetworkFailure, withDeadline, writeAll } from "../protocol/mod.ts";
+import {
+  isConnectionLost,
+  isNetworkFailure,
+  withDeadline,
+  writeAll,
+  writeAllSync,
+} from "../protocol/mod.ts";
 
 Deno.test("writeAll writes every byte through short writes", async () => {
   const taken: number[] = [];
@@ -22,6 +28,20 @@ Deno.test("writeAll writes every byte through short writes", async () => {
   assert.deepEqual(taken, [...bytes]);
   await writeAll(writer, new Uint8Array(0));
   assert.equal(taken.length, 100);
+});
+
+Deno.test("writeAllSync writes every byte through short writes", () => {
+  const taken: number[] = [];
+  const writer = {
+    writeSync(p: Uint8Array): number {
+      const n = Math.min(7, p.length);
+      taken.push(...p.subarray(0, n));
+      return n;
+    },
+  };
+  const bytes = new Uint8Array(50).map((_, i) => 255 - i);
+  writeAllSync(writer, bytes);
+  assert.deepEqual(taken, [...bytes]);
 });
 
 Deno.test("writeAll passes the writer's failure on", async () => {
