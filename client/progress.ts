@@ -151,10 +151,16 @@ export class Progress {
     if (!this.#quiet) this.note(text);
   }
 
-  /** Starts the progress of a new file: the next update begins a new bar. */
+  /**
+   * Starts the progress of a new file, and its clock: the speed counts from
+   * here, not from the first update (which comes after the first write).
+   */
   start(): void {
     this.#clearBar(true);
-    this.#attempt = 0;
+    this.#attempt = 1;
+    this.#start = this.#now();
+    this.#lastDraw = -Infinity;
+    this.#lastQuarter = -1;
   }
 
   /** Reports `sent` of `total` file bytes sent in send number `attempt`. */
@@ -170,7 +176,7 @@ export class Progress {
     const fraction = total === 0 ? 1 : sent / total;
     const elapsed = (now - this.#start) / 1000;
     const speed = elapsed > 0 ? sent / elapsed : 0;
-    const left = speed > 0 ? (total - sent) / speed : Infinity;
+    const left = sent >= total ? 0 : speed > 0 ? (total - sent) / speed : Infinity;
     const percent = Math.floor(fraction * 100);
     if (this.#terminal) {
       if (sent < total && now - this.#lastDraw < REDRAW_MS) return;

@@ -139,3 +139,22 @@ Deno.test("formatBar drops the time left, the speed, then the counts as the term
     true,
   );
 });
+
+Deno.test("start() starts the clock, so the first frame has a speed, and a finished file has no time left", () => {
+  const out = recorder();
+  const clock = { now: 0 };
+  const progress = new Progress({
+    sink: out.sink,
+    terminal: true,
+    quiet: false,
+    now: () => clock.now,
+  });
+  progress.start();
+  clock.now += 500;
+  progress.update(6, 6, 1);
+  progress.end();
+  assert.equal(
+    out.text(),
+    "\r\u001b[2K[########################] 6 B / 6 B 100% 12 B/s 0:00 left\n",
+  );
+});
