@@ -9,7 +9,7 @@
  * `cli/serve.ts`, and every failure formatted in `cli/report.ts`: an expected
  * one (bad usage, a port in use, a locked or corrupt database, a data folder
  * out of reach) is one line, anything else a bug with its stack. Exit codes:
- * 0 success (a clean shutdown), 1 an expected failure, 2 bad usage, 3 a bug.
+ * 0 success (a clean shutdown), 1 an expected failure, 2 bad usage, 70 a bug.
  *
  * @module
  */

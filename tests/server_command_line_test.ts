@@ -135,7 +135,7 @@ Deno.test("server command line: expected failures are one line, a bug comes with
     const bug = new TypeError("Cannot read properties of undefined", { cause: new Error("inner") });
     const failure = describeFailure(bug);
     assert.equal(failure.code, ExitCode.Bug);
-    assert.equal(ExitCode.Bug, 3);
+    assert.equal(ExitCode.Bug, 70);
     assert.match(failure.text, /^server: internal error, a bug/);
     assert.match(failure.text, /TypeError: Cannot read properties of undefined\n\s+at /);
     assert.match(failure.text, /Caused by: Error: inner/);

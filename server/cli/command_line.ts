@@ -37,7 +37,7 @@ Options:
 
 Exit codes: 0 success (the server after a clean shutdown), 1 an expected failure
 (the port is in use, the database is locked, ...), 2 bad usage,
-3 an internal error (a bug: the message comes with its stack).
+70 an internal error (a bug: the message comes with its stack).
 `;
 
 /** The command line does not parse; the message says why, in one line. */

@@ -8,7 +8,7 @@
  * | 0    | success; for the server, a clean shutdown                              |
  * | 1    | an expected failure: port in use, database locked or corrupt, data folder out of reach, unknown client |
  * | 2    | bad usage                                                             |
- * | 3    | an internal error: a bug                                              |
+ * | 70   | an internal error: a bug (EX_SOFTWARE, as the client)                  |
  *
  * @module
  */
@@ -25,7 +25,7 @@ export const ExitCode = {
   /** Bad usage. */
   Usage: 2,
   /** An internal error: a bug, reported with its stack. */
-  Bug: 3,
+  Bug: 70,
 } as const;
 
 /** One of {@linkcode ExitCode}. */
