@@ -61,7 +61,7 @@ export interface Failure {
  * ```ts
  * import { describeFailure } from "./report.ts";
  * const failure = describeFailure(new TypeError("x is undefined"));
- * console.assert(failure.code === 3);
+ * console.assert(failure.code === 70);
  * ```
  */
 export function describeFailure(error: unknown): Failure {
