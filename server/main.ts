@@ -3,10 +3,13 @@
  *
  * ```text
  * server [--dir DIR] [--port PORT] [--host HOST] [--max-file-size SIZE] [--log-level LEVEL]
+ * server clients [--dir DIR] [--json]
+ * server files [NAME] [--dir DIR] [--json]
+ * server forget NAME [--delete-files] [--dir DIR]
  * ```
  *
  * The command line is parsed in `cli/command_line.ts`, the server run in
- * `cli/serve.ts`, and every failure formatted in `cli/report.ts`: an expected
+ * `cli/serve.ts`, the operator commands in `cli/operator.ts`, and every failure formatted in `cli/report.ts`: an expected
  * one (bad usage, a port in use, a locked or corrupt database, a data folder
  * out of reach) is one line, anything else a bug with its stack. Exit codes:
  * 0 success (a clean shutdown), 1 an expected failure, 2 bad usage, 70 a bug.
@@ -16,6 +19,14 @@
 
 import denoConfig from "../deno.json" with { type: "json" };
 import { type Command, parseCommandLine, USAGE } from "./cli/command_line.ts";
+import {
+  clientRows,
+  clientsTable,
+  fileRows,
+  filesTable,
+  forgetClient,
+  openOperatorStorage,
+} from "./cli/operator.ts";
 import { describeFailure, ExitCode } from "./cli/report.ts";
 import { serve } from "./cli/serve.ts";
 
@@ -45,7 +56,37 @@ async function run(command: Command): Promise<number> {
       await serve(options);
       return ExitCode.Ok;
     }
+    default:
+      await runOperatorCommand(command);
+      return ExitCode.Ok;
   }
+}
+
+async function runOperatorCommand(
+  command: Extract<Command, { kind: "clients" | "files" | "forget" }>,
+): Promise<void> {
+  await using storage = await openOperatorStorage(command.dir);
+  let text: string;
+  switch (command.kind) {
+    case "clients": {
+      const rows = await clientRows(storage.registry);
+      text = command.json ? json(rows) : clientsTable(rows);
+      break;
+    }
+    case "files": {
+      const rows = await fileRows(storage, command.name);
+      text = command.json ? json(rows) : filesTable(rows, command.name);
+      break;
+    }
+    case "forget":
+      text = await forgetClient(storage, command.name, command.deleteFiles);
+      break;
+  }
+  console.log(text.replace(/\n$/, ""));
+}
+
+function json(rows: unknown[]): string {
+  return `${JSON.stringify(rows, null, 2)}\n`;
 }
 
 if (import.meta.main) {

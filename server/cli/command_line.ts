@@ -1,8 +1,12 @@
 /**
- * The server's command line, parsed into one {@linkcode Command}.
+ * The server's command line, parsed into one {@linkcode Command}: run the
+ * server, or one of the operator commands that read or change its registry.
  *
  * ```text
  * server [--dir DIR] [--port PORT] [--host HOST] [--max-file-size SIZE] [--log-level LEVEL]
+ * server clients [--dir DIR] [--json]
+ * server files [NAME] [--dir DIR] [--json]
+ * server forget NAME [--delete-files] [--dir DIR]
  * ```
  *
  * @module
@@ -15,9 +19,14 @@ import { ByteSizeError, formatBytes, parseByteSize } from "../../protocol/units.
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "../registry.ts";
 
 /** The usage text of `server --help`. */
-export const USAGE = `Usage: server [options]
+export const USAGE = `Usage: server [options]                      run the server
+       server clients [--json]               list the registered clients
+       server files [NAME] [--json]          list the stored files (of client NAME)
+       server forget NAME [--delete-files]   forget a client: its name is free again;
+                                             with --delete-files, its files are deleted too
 
-Receives files from clients over the protocol v3 (see docs/protocol.md).
+Receives files from clients over the protocol v3 (see docs/protocol.md). The
+operator commands work on the same data folder, also while the server runs.
 
 Options:
   --dir DIR             data folder: port.info, received_files/, server.db, server.log
@@ -32,11 +41,13 @@ Options:
   --max-stored SIZE     most bytes one client may store: 100GB, 1TiB, or bytes
                         (default: ${formatBytes(DEFAULT_MAX_BYTES)})
   --log-level LEVEL     trace, debug, info, warning, error or fatal (default: info)
+  --json                operator commands: print JSON instead of a table
+  --delete-files        forget: also delete the client's files
   -h, --help            show this help
   -V, --version         show the version
 
 Exit codes: 0 success (the server after a clean shutdown), 1 an expected failure
-(the port is in use, the database is locked, ...), 2 bad usage,
+(the port is in use, the database is locked, an unknown client, ...), 2 bad usage,
 70 an internal error (a bug: the message comes with its stack).
 `;
 
@@ -72,7 +83,10 @@ export type Command =
     maxStoredFiles?: number;
     maxStoredBytes?: number;
     logLevel: LogLevel;
-  };
+  }
+  | Common & { kind: "clients"; json: boolean }
+  | Common & { kind: "files"; name?: string; json: boolean }
+  | Common & { kind: "forget"; name: string; deleteFiles: boolean };
 
 const OPTIONS = {
   dir: { type: "string" },
@@ -82,6 +96,8 @@ const OPTIONS = {
   "max-files": { type: "string" },
   "max-stored": { type: "string" },
   "log-level": { type: "string" },
+  json: { type: "boolean" },
+  "delete-files": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -91,6 +107,9 @@ type OptionName = keyof typeof OPTIONS;
 /** The options each command accepts, beyond `--dir`, `--help`, `--version`. */
 const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   serve: ["port", "host", "max-file-size", "max-files", "max-stored", "log-level"],
+  clients: ["json"],
+  files: ["json"],
+  forget: ["delete-files"],
 };
 
 /**
@@ -112,11 +131,11 @@ export function parseCommandLine(args: string[]): Command {
   const { values, positionals } = parsed;
   if (values.help) return { kind: "help" };
   if (values.version) return { kind: "version" };
-  const [name = "serve"] = positionals;
+  const [name = "serve", ...rest] = positionals;
   const allowed = COMMAND_OPTIONS[name];
   if (allowed === undefined || name === "serve" && positionals.length > 0) {
     throw new UsageError(
-      `Cannot run ${JSON.stringify(name)}: the server takes options only`,
+      `Cannot run ${JSON.stringify(name)}: the commands are clients, files and forget`,
     );
   }
   for (const option of Object.keys(values) as OptionName[]) {
@@ -125,7 +144,36 @@ export function parseCommandLine(args: string[]): Command {
     }
   }
   const dir = values.dir ?? ".";
-  return serveCommand(dir, values);
+  switch (name) {
+    case "clients":
+      expectArguments(name, rest, 0);
+      return { kind: "clients", dir, json: values.json ?? false };
+    case "files":
+      expectArguments(name, rest, 1);
+      return {
+        kind: "files",
+        dir,
+        json: values.json ?? false,
+        ...(rest[0] ? { name: rest[0] } : {}),
+      };
+    case "forget":
+      if (rest.length === 0) {
+        throw new UsageError("Cannot run server forget: it needs a client name");
+      }
+      expectArguments(name, rest, 1);
+      return { kind: "forget", dir, name: rest[0]!, deleteFiles: values["delete-files"] ?? false };
+    default:
+      return serveCommand(dir, values);
+  }
+}
+
+function expectArguments(command: string, rest: string[], max: number): void {
+  if (rest.length > max) {
+    throw new UsageError(
+      `Cannot run server ${command}: unexpected ${JSON.stringify(rest[max])}` +
+        (max === 1 ? " (a name with spaces needs quotes)" : ""),
+    );
+  }
 }
 
 /** Names an unknown option in plain words (before `parseArgs` would, at length). */
