@@ -40,6 +40,7 @@ import {
   type TextFormatter,
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
+import { writeAllSync } from "../protocol/mod.ts";
 import { join } from "node:path";
 
 /** Name of the log file in the data folder. */
@@ -212,8 +213,6 @@ class RotationWatcher {
 function lineSink(file: { writeSync(p: Uint8Array): number }): Sink {
   const encoder = new TextEncoder();
   return (record) => {
-    const bytes = encoder.encode(formatLogLine(record));
-    let written = 0;
-    while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
+    writeAllSync(file, encoder.encode(formatLogLine(record)));
   };
 }
