@@ -33,7 +33,7 @@
  */
 
 import { join } from "node:path";
-import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
+import { bytesToHex, type ClientId, clientIdToHex, writeAll } from "../protocol/mod.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 
@@ -101,9 +101,7 @@ class LocalStagedFile implements StagedFile {
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    const file = this.#open("write");
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    await writeAll(this.#open("write"), bytes);
   }
 
   async seal(): Promise<void> {
