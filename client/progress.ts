@@ -9,6 +9,8 @@
  * @module
  */
 
+import { writeAllSync } from "../protocol/mod.ts";
+
 /** Where progress goes: anything with a synchronous write (`Deno.stderr`). */
 export interface ProgressSink {
   /** Writes part of `p`; returns the count written. */
@@ -135,9 +137,7 @@ export class Progress {
   }
 
   #write(text: string): void {
-    const bytes = this.#encoder.encode(text);
-    let written = 0;
-    while (written < bytes.length) written += this.#sink.writeSync(bytes.subarray(written));
+    writeAllSync(this.#sink, this.#encoder.encode(text));
   }
 
   /** Prints a line of its own (clearing the bar first), even when quiet. */
