@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { clientIdToHex } from "../protocol/mod.ts";
 import type { CommitIntent } from "../server/registry.ts";
 import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import { delay } from "./support/reliability.ts";
 
 /** The schema of the first version: clients without a key, files.path. */
 const OLD_SCHEMA = `
@@ -143,7 +144,7 @@ Deno.test("registry: beginCommit counts a same-name file as replaced, refuses pa
         secondStarted = true;
         return start;
       });
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await delay(20);
       assert.equal(secondStarted, false);
       await registry.finishCommit(first.id);
       const started = await second;
