@@ -38,9 +38,13 @@ async function clientFolder(port: number, file: string, identity: boolean): Prom
 }
 
 /** Compares what the client sent with the recording, skipping public keys and content. */
-function assertSameRequests(sent: Uint8Array, recording: Uint8Array, sameContent: boolean): void {
-  const ours = splitRequests(sent);
-  const theirs = splitRequests(recording);
+async function assertSameRequests(
+  sent: Uint8Array,
+  recording: Uint8Array,
+  sameContent: boolean,
+): Promise<void> {
+  const ours = await splitRequests(sent);
+  const theirs = await splitRequests(recording);
   assert.deepEqual(ours.map((r) => r.header.code), theirs.map((r) => r.header.code));
   for (let i = 0; i < ours.length; i++) {
     const a = ours[i]!;
@@ -66,7 +70,7 @@ function assertSameRequests(sent: Uint8Array, recording: Uint8Array, sameContent
 }
 
 Deno.test("client replays s2: reconnect with the reference's info.me, byte-identical", async () => {
-  const responses = splitResponses(await readFixture("s2-reconnect.s2c"));
+  const responses = await splitResponses(await readFixture("s2-reconnect.s2c"));
   const server = startFakeServer(async (peer) => {
     for (const response of responses) {
       assert.ok(await peer.read());
@@ -79,7 +83,7 @@ Deno.test("client replays s2: reconnect with the reference's info.me, byte-ident
     const run = await runClient(["--dir", dir, "--no-wait"]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /confirmed block16\.bin/);
-    assertSameRequests(server.peers[0]!.bytes(), await readFixture("s2-reconnect.c2s"), true);
+    await assertSameRequests(server.peers[0]!.bytes(), await readFixture("s2-reconnect.c2s"), true);
     await Deno.remove(dir, { recursive: true });
   } finally {
     await server.close();
@@ -97,7 +101,7 @@ async function answerPublicKey(peer: FakePeer, clientId: Uint8Array): Promise<Ui
 }
 
 Deno.test("client replays s1: first registration sends what the reference sent", async () => {
-  const [registered, , received, ack] = splitResponses(await readFixture("s1-register.s2c"));
+  const [registered, , received, ack] = await splitResponses(await readFixture("s1-register.s2c"));
   const sample = await readFixture("sample.bin");
   let plain: Uint8Array | undefined;
   const server = startFakeServer(async (peer) => {
@@ -116,7 +120,7 @@ Deno.test("client replays s1: first registration sends what the reference sent",
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stderr, "");
     assert.deepEqual(plain, sample);
-    assertSameRequests(server.peers[0]!.bytes(), await readFixture("s1-register.c2s"), false);
+    await assertSameRequests(server.peers[0]!.bytes(), await readFixture("s1-register.c2s"), false);
     const me = parseMeInfo(await Deno.readTextFile(join(dir, "me.info")));
     assert.equal(me.name, "Golden User");
     assert.equal(clientIdToHex(me.clientId), "2a3d65eef69243b7ae0d6f7ffe362c48");
@@ -132,7 +136,7 @@ Deno.test("client replays s1: first registration sends what the reference sent",
 });
 
 Deno.test("client replays s3: 1606 text, then registers again on the same connection", async () => {
-  const [denied, registered, , received, ack] = splitResponses(
+  const [denied, registered, , received, ack] = await splitResponses(
     await readFixture("s3-restart.s2c"),
   );
   const server = startFakeServer(async (peer) => {
@@ -151,7 +155,7 @@ Deno.test("client replays s3: 1606 text, then registers again on the same connec
     const run = await runClient(["--dir", dir, "--no-wait"]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /1606/);
-    assertSameRequests(server.peers[0]!.bytes(), await readFixture("s3-restart.c2s"), false);
+    await assertSameRequests(server.peers[0]!.bytes(), await readFixture("s3-restart.c2s"), false);
     const me = parseMeInfo(await Deno.readTextFile(join(dir, "me.info")));
     assert.equal(clientIdToHex(me.clientId), "3a140f887520492487daea867d7ea7cd");
     if (Deno.build.os !== "windows") {

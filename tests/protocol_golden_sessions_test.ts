@@ -63,8 +63,8 @@ function trailer(content: Uint8Array): number {
 
 for (const session of SESSIONS) {
   Deno.test(`golden ${session.name}: every frame decodes and the upload checks out`, async () => {
-    const requests = splitRequests(await readFixture(`${session.name}.c2s`));
-    const responses = splitResponses(await readFixture(`${session.name}.s2c`));
+    const requests = await splitRequests(await readFixture(`${session.name}.c2s`));
+    const responses = await splitResponses(await readFixture(`${session.name}.s2c`));
     assert.deepEqual(
       requests.map((r) => `${r.header.code}:${clientIdToHex(r.header.clientId).slice(0, 6)}`),
       session.requests,
@@ -126,7 +126,7 @@ for (const session of SESSIONS) {
 }
 
 Deno.test("golden s3-restart: the reference's 1606 is text", async () => {
-  const responses = splitResponses(await readFixture("s3-restart.s2c"));
+  const responses = await splitResponses(await readFixture("s3-restart.s2c"));
   const denied = decodeResponse(responses[0]!.header.code, responses[0]!.payload);
   assert.deepEqual(denied, {
     code: 1606,

@@ -47,8 +47,8 @@ async function replay(
   files: Record<string, Uint8Array>,
   initialId?: Uint8Array,
 ): Promise<Uint8Array> {
-  const requests = splitRequests(await readFixture(`${session}.c2s`));
-  const recorded = splitResponses(await readFixture(`${session}.s2c`)).map((r) =>
+  const requests = await splitRequests(await readFixture(`${session}.c2s`));
+  const recorded = (await splitResponses(await readFixture(`${session}.s2c`))).map((r) =>
     decodeResponse(r.header.code, r.payload)
   );
   const privateKey = await importPrivateKey(parsePrivateKey(await readFixtureText(keyFile)));

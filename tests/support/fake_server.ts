@@ -54,6 +54,11 @@ export class FakePeer {
   /** Every byte the client sent on this connection. */
   readonly received: Uint8Array[] = [];
 
+  /**
+   * Wraps an accepted connection; every byte read from it is recorded.
+   *
+   * @param conn The connection, owned by the peer from now on.
+   */
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
     const received = this.received;

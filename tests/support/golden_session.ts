@@ -1,22 +1,23 @@
 /**
  * Splits the recorded reference sessions (`fixtures/*.c2s`, `*.s2c`) into
- * frames with the protocol codecs and the `PacketDecoder`, so tests can check
- * every byte was accounted for and replay them. The recordings are whole in
- * memory, so this works on byte arrays, synchronously; the frame readers
- * (`readRequestFrame`, ...) do the same over a socket.
+ * frames with the protocol's frame readers and `PacketDecoder`, the same
+ * that read a socket, so tests can check every byte was accounted for and
+ * replay them.
  *
  * @module
  */
 
 import {
+  byteSourceOf,
   chunkLength,
   decodePacketHeader,
-  decodeRequestHeader,
-  decodeResponseHeader,
+  ExactReader,
   PACKET_CHUNK_SIZE,
   PACKET_HEADER_SIZE,
   PacketDecoder,
   type PacketHeader,
+  readRequestFrame,
+  readResponseFrameOrEnd,
   REQUEST_HEADER_SIZE,
   RequestCode,
   type RequestHeader,
@@ -71,24 +72,25 @@ export interface RecordedResponse {
   payload: Uint8Array;
 }
 
-/** Splits a client-to-server recording into requests; throws on leftovers. */
-export function splitRequests(stream: Uint8Array): RecordedRequest[] {
+/**
+ * Splits a client-to-server recording into requests with the protocol's
+ * frame reader and packet decoder; throws on leftovers or a cut frame.
+ */
+export async function splitRequests(stream: Uint8Array): Promise<RecordedRequest[]> {
+  const reader = new ExactReader(byteSourceOf(stream));
   const requests: RecordedRequest[] = [];
   let offset = 0;
-  while (offset < stream.length) {
+  for (let frame = await readRequestFrame(reader); frame !== null;) {
+    const { header, payload } = frame;
     const start = offset;
-    const header = decodeRequestHeader(stream.subarray(offset));
-    offset += REQUEST_HEADER_SIZE;
-    const payload = stream.subarray(offset, offset + header.payloadSize);
-    offset += header.payloadSize;
+    offset += REQUEST_HEADER_SIZE + payload.length;
     let upload: Upload = { packets: [], content: new Uint8Array(0), size: 0 };
     if (header.code === RequestCode.SendFile) upload = splitPackets(stream.subarray(offset));
+    await reader.skip(upload.size);
     offset += upload.size;
-    if (offset > stream.length) {
-      throw new RangeError(`Cannot split requests: frame at ${start} is cut`);
-    }
     const { packets, content } = upload;
     requests.push({ header, bytes: stream.subarray(start, offset), payload, packets, content });
+    frame = await readRequestFrame(reader);
   }
   return requests;
 }
@@ -121,20 +123,20 @@ function splitPackets(stream: Uint8Array): Upload {
   return { packets, content, size: PACKET_HEADER_SIZE + size };
 }
 
-/** Splits a server-to-client recording into responses; throws on leftovers. */
-export function splitResponses(stream: Uint8Array): RecordedResponse[] {
+/**
+ * Splits a server-to-client recording into responses with the protocol's
+ * frame reader; throws on leftovers or a cut frame.
+ */
+export async function splitResponses(stream: Uint8Array): Promise<RecordedResponse[]> {
+  const reader = new ExactReader(byteSourceOf(stream));
   const responses: RecordedResponse[] = [];
   let offset = 0;
-  while (offset < stream.length) {
+  for (let frame = await readResponseFrameOrEnd(reader); frame !== null;) {
+    const { header, payload } = frame;
     const start = offset;
-    const header = decodeResponseHeader(stream.subarray(offset));
-    offset += RESPONSE_HEADER_SIZE;
-    const payload = stream.subarray(offset, offset + header.payloadSize);
-    offset += header.payloadSize;
-    if (offset > stream.length) {
-      throw new RangeError(`Cannot split responses: frame at ${start} is cut`);
-    }
+    offset += RESPONSE_HEADER_SIZE + payload.length;
     responses.push({ header, bytes: stream.subarray(start, offset), payload });
+    frame = await readResponseFrameOrEnd(reader);
   }
   return responses;
 }

@@ -98,7 +98,11 @@ export async function sizeOf(path: string): Promise<number> {
 export class SeededRandom {
   #state: number;
 
-  /** @param seed Any 32-bit number; 0 is replaced by 1. */
+  /**
+   * Starts the sequence of `seed`.
+   *
+   * @param seed Any 32-bit number; 0 is replaced by 1.
+   */
   constructor(seed: number) {
     this.#state = seed >>> 0 || 1;
   }
