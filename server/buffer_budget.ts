@@ -53,13 +53,17 @@ export interface BudgetMember extends Disposable {
    * or the member has left.
    */
   acquire(wanted: number, minimum: number): Promise<BufferGrant>;
-  /** Leaves the budget (its grants stay until released); does nothing the second time. */
+  /**
+   * Leaves the budget, giving back what its grants still hold (an upload
+   * that failed midway loses nothing); does nothing the second time.
+   */
   leave(): void;
 }
 
 interface Waiter {
   wanted: number;
   minimum: number;
+  onRelease: () => void;
   resolve: (grant: BufferGrant) => void;
 }
 
@@ -116,23 +120,28 @@ export class BufferBudget {
   join(): BudgetMember {
     this.#members++;
     let left = false;
+    const held = new Set<BufferGrant>();
     const leave = () => {
       if (left) return;
       left = true;
       this.#members--;
+      for (const grant of held) grant.release();
       this.#serve(); // larger shares for the rest
     };
     return {
-      acquire: (wanted, minimum) => {
-        if (left) return Promise.reject(new RangeError("Cannot acquire memory: the member left"));
-        return this.#acquire(wanted, minimum);
+      acquire: async (wanted, minimum) => {
+        if (left) throw new RangeError("Cannot acquire memory: the member left");
+        const grant = await this.#acquire(wanted, minimum, () => held.delete(grant));
+        if (left) grant.release();
+        else held.add(grant);
+        return grant;
       },
       leave,
       [Symbol.dispose]: leave,
     };
   }
 
-  #acquire(wanted: number, minimum: number): Promise<BufferGrant> {
+  #acquire(wanted: number, minimum: number, onRelease: () => void): Promise<BufferGrant> {
     if (!(minimum >= 1 && minimum <= wanted && minimum <= this.#total)) {
       return Promise.reject(
         new RangeError(
@@ -141,7 +150,7 @@ export class BufferBudget {
       );
     }
     return new Promise((resolve) => {
-      this.#queue.push({ wanted, minimum, resolve });
+      this.#queue.push({ wanted, minimum, onRelease, resolve });
       this.#serve();
     });
   }
@@ -154,11 +163,11 @@ export class BufferBudget {
       if (free < waiter.minimum) return;
       this.#queue.shift();
       const bytes = Math.max(waiter.minimum, Math.min(waiter.wanted, this.fairShare, free));
-      waiter.resolve(this.#grant(bytes));
+      waiter.resolve(this.#grant(bytes, waiter.onRelease));
     }
   }
 
-  #grant(bytes: number): BufferGrant {
+  #grant(bytes: number, onRelease: () => void): BufferGrant {
     this.#inUse += bytes;
     this.#peak = Math.max(this.#peak, this.#inUse);
     let released = false;
@@ -166,6 +175,7 @@ export class BufferBudget {
       if (released) return;
       released = true;
       this.#inUse -= bytes;
+      onRelease();
       this.#serve();
     };
     return { bytes, release, [Symbol.dispose]: release };

@@ -44,6 +44,17 @@ Deno.test("buffer budget: grants", async (t) => {
     using third = await a.acquire(90 * KIB, 10 * KIB);
     assert.equal(third.bytes, 25 * KIB); // exactly what is free
   });
+  await t.step("leaving gives back what the member's grants still hold", async () => {
+    const budget = new BufferBudget(MIB);
+    const member = budget.join();
+    const kept = await member.acquire(100 * KIB, KIB);
+    await member.acquire(100 * KIB, KIB);
+    kept.release();
+    assert.equal(budget.inUse, 100 * KIB);
+    member.leave();
+    assert.equal(budget.inUse, 0);
+    assert.equal(budget.members, 0);
+  });
   await t.step("invalid requests are refused", async () => {
     const budget = new BufferBudget(MIB);
     using member = budget.join();
