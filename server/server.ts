@@ -23,6 +23,7 @@ import { openLocalStorage, recoverStorage, type Storage } from "./storage.ts";
 import { DataFolderError } from "./errors.ts";
 import { formatAddress, listen, type Listener, type Listening, plainHost } from "./listen.ts";
 import { readPortInfo } from "./port_info.ts";
+import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./buffer_budget.ts";
 import { ConnectionSlots } from "./connection_slots.ts";
 import { ClientSession } from "./session.ts";
 import { TimedConn } from "./timed_conn.ts";
@@ -94,6 +95,11 @@ export interface ServerOptions {
   maxStoredFiles?: number;
   /** Most bytes one client may store; default 100 GB. */
   maxStoredBytes?: number;
+  /**
+   * The memory every upload's batch buffers come from (see buffer_budget.ts);
+   * default a budget of {@linkcode DEFAULT_UPLOAD_BUFFER_BUDGET} bytes.
+   */
+  uploadBuffers?: BufferBudget;
 }
 
 /** A started server. */
@@ -139,6 +145,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
       DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    uploadBuffers: options.uploadBuffers ?? new BufferBudget(DEFAULT_UPLOAD_BUFFER_BUDGET),
   };
   const slots = new ConnectionSlots<Slot>({
     maxConnections: limits.maxConnections,
@@ -204,6 +211,7 @@ interface Limits {
   maxConnections: number;
   maxConnectionsPerAddress: number;
   shutdownGraceMs: number;
+  uploadBuffers: BufferBudget;
 }
 
 /** A session in a connection slot: what {@linkcode ConnectionSlots} sees of it. */
@@ -315,7 +323,12 @@ class Server implements RunningServer {
       }),
       peer,
       this.#nextId++,
-      { store: this.#storage.store, maxFileSize: limits.maxFileSize, commit: limits.commit },
+      {
+        store: this.#storage.store,
+        maxFileSize: limits.maxFileSize,
+        commit: limits.commit,
+        uploadBuffers: limits.uploadBuffers,
+      },
     );
     const slot = new Slot(session, address);
     this.#slots.add(slot);

@@ -68,6 +68,7 @@ import {
   ResponseCode,
   wrapAesKey,
 } from "../protocol/mod.ts";
+import type { BufferBudget } from "./buffer_budget.ts";
 import { admission, type CommitOptions, commitUpload, limitText } from "./commit.ts";
 import { type FileStore, StorageError } from "./file_store.ts";
 import type { Registry } from "./registry.ts";
@@ -105,6 +106,8 @@ export interface SessionContext {
   maxFileSize: number;
   /** The registry, the per-client limits and this instance, for commits. */
   commit: CommitOptions;
+  /** The memory every upload's batch buffers come from. */
+  uploadBuffers: BufferBudget;
 }
 
 /** The client signed in on this connection and its key. */
@@ -464,6 +467,7 @@ export class ClientSession {
         aesKey: signedIn.aesKey,
         store: this.#ctx.store,
         maxFileSize: this.#ctx.maxFileSize,
+        buffers: this.#ctx.uploadBuffers,
         logger: this.#logger,
         admit: (fileName, size) => admission(this.#ctx.commit, signedIn.clientId, fileName, size),
       });

@@ -7,8 +7,9 @@
  *    anything is written. An upload the session does not admit (the client
  *    is over its limits) is read to its end and dropped.
  * 2. Packets are read in batches of up to 128 (about 1 MiB) straight from the
- *    connection (`upload_content.ts`, with the protocol's packet decoder);
- *    each header must match the first one. The last 4 content bytes are the
+ *    connection (`upload_content.ts`, with the protocol's packet decoder),
+ *    into memory from the server's shared budget (`buffer_budget.ts`): under
+ *    load, batches get smaller or wait. Each header must match the first one. The last 4 content bytes are the
  *    client's cksum (the trailer), not ciphertext.
  * 3. The ciphertext of each batch is decrypted (AES-256-CBC, streamed), cut
  *    to the original size (the reference never unpads), checksummed and
@@ -40,6 +41,7 @@ import {
   type ExactReader,
   releaseBuffer,
 } from "../protocol/mod.ts";
+import type { BufferBudget } from "./buffer_budget.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
 import { collectYoungGarbage } from "./memory.ts";
 import { UploadContentReader } from "./upload_content.ts";
@@ -47,7 +49,7 @@ import { uploadFileName } from "./upload_name.ts";
 import { UploadStaging } from "./upload_staging.ts";
 import { uploadRefusal } from "./verdict.ts";
 
-export { BATCH_PACKETS } from "./upload_content.ts";
+export { BATCH_BYTES_PER_PACKET, BATCH_PACKETS } from "./upload_content.ts";
 
 /**
  * Batches between young-generation collections (see memory.ts): often enough
@@ -83,6 +85,8 @@ export interface UploadOptions {
   store: FileStore;
   /** Largest original file size accepted. */
   maxFileSize: number;
+  /** The memory the batch buffers come from, shared by every upload. */
+  buffers: BufferBudget;
   /** Where progress goes. */
   logger: Logger;
   /**
@@ -130,7 +134,11 @@ export interface UploadResult {
  */
 export async function receiveUpload(options: UploadOptions): Promise<UploadResult> {
   const started = performance.now();
-  const content = await UploadContentReader.start(options.reader, options.maxFileSize);
+  using content = await UploadContentReader.start(
+    options.reader,
+    options.maxFileSize,
+    options.buffers,
+  );
   const { contentSize, originalSize, fileNameField } = content.first;
   const fileName = uploadFileName(fileNameField);
   options.logger.info("Upload of {fileName} started: {originalSize} bytes in {packets} packets", {
@@ -182,9 +190,10 @@ async function decryptAll(
 ): Promise<void> {
   let pending: Promise<void> = Promise.resolve();
   try {
-    for (let cipher = await content.next(); cipher !== null; cipher = await content.next()) {
+    for (let batch = await content.next(); batch !== null; batch = await content.next()) {
       await pending;
-      pending = plaintext.add(cipher);
+      const { cipher, release } = batch;
+      pending = plaintext.add(cipher).finally(release);
       pending.catch(() => {}); // awaited below; never an unhandled rejection
       onProgress(content.received);
     }
