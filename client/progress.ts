@@ -2,9 +2,9 @@
  * Upload progress on stderr. On a terminal: one bar redrawn in place, with
  * bytes, percent, speed and time left, cut to fit the terminal's width (the
  * bar shrinks first, then the time left, the speed and the byte counts go),
- * so that it never wraps into a trail of lines. Elsewhere (a pipe, a log file): a few
- * plain lines, at the start, every quarter and the end. Quiet: nothing but
- * notes that matter (retries). Stdout is never touched.
+ * so that it never wraps into a trail of lines. Elsewhere (a pipe, a log
+ * file): a few plain lines, at the start, every quarter and the end. Quiet:
+ * nothing but notes that matter (retries). Stdout is never touched.
  *
  * @module
  */
