@@ -253,6 +253,19 @@ export async function encryptContent(
   return content;
 }
 
+/** The bytes of a whole 828 upload of `data`, header included, to send in parts. */
+export async function uploadBytes(
+  me: { clientId: Uint8Array; aesKey: Uint8Array },
+  name: string,
+  data: Uint8Array,
+): Promise<Uint8Array> {
+  const content = await encryptContent(me.aesKey, data);
+  return concat([
+    encodeRequestHeader(me.clientId, RequestCode.SendFile, 0),
+    ...buildPackets(content, data.length, encodeFileNameField(name)),
+  ]);
+}
+
 /**
  * Cuts `content` into packets, one array each (header + chunk), with the
  * fields a correct client sends; tests may then reorder or corrupt them.

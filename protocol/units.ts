@@ -99,3 +99,18 @@ export function parseByteSize(text: string): number {
   }
   return Math.round(size);
 }
+
+/**
+ * A count and its noun, singular for exactly one: `1 packet`, `0 packets`,
+ * `2 connections`.
+ *
+ * @example
+ * ```ts
+ * import { plural } from "./units.ts";
+ * console.assert(plural(1, "packet") === "1 packet");
+ * console.assert(plural(3, "upload") === "3 uploads");
+ * ```
+ */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}

@@ -42,6 +42,7 @@ import {
 import { getRotatingFileSink } from "@logtape/file";
 import { writeAllSync } from "../protocol/mod.ts";
 import { join } from "node:path";
+import { withContextPrefix } from "./log_context.ts";
 
 /** Name of the log file in the data folder. */
 export const LOG_FILE = "server.log";
@@ -90,16 +91,17 @@ export function escapeControlCharacters(text: string): string {
 }
 
 /**
- * One log line: `<time> [<LVL>] <category>: <message>\n`. Strings appear
+ * One log line: `<time> [<LVL>] <category>: <message>\n`, the message
+ * after the connection and client it is about (see log_context.ts). Strings appear
  * without quotes; every value (a string, or another value as inspected, an
  * error with its stack) has its control characters escaped, so a line never
  * spans two.
  */
-export const formatLogLine: TextFormatter = getTextFormatter({
+export const formatLogLine: TextFormatter = withContextPrefix(getTextFormatter({
   value: (value, inspect) =>
     escapeControlCharacters(typeof value === "string" ? value : inspect(value)),
   sanitize: { sgr: "escape", newlines: "escape" },
-});
+}));
 
 /** How to set up logging. */
 export interface LoggingOptions {

@@ -15,7 +15,7 @@
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { bytesToHex, DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
-import { formatBytes } from "../protocol/units.ts";
+import { formatBytes, plural } from "../protocol/units.ts";
 import type { CommitOptions } from "./commit.ts";
 import { RECEIVED_FILES_DIR } from "./file_store_local.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./registry.ts";
@@ -352,10 +352,32 @@ class Server implements RunningServer {
     return this.#closing;
   }
 
+  /** What each busy connection is doing. */
+  #activities(): string[] {
+    return [...this.#sessions.keys()].flatMap((session) => session.activity ?? []);
+  }
+
+  /** Says how many uploads the shutdown waits for, for how long, and which. */
+  #announceShutdown(): void {
+    const busy = this.#activities();
+    const idle = this.#sessions.size - busy.length;
+    const closing = idle === 0 ? "" : `; closing ${plural(idle, "idle connection")}`;
+    if (busy.length === 0) {
+      logger.info("Shutting down: no upload in progress{closing}", { closing });
+      return;
+    }
+    logger.info("Shutting down: waiting up to {seconds} s for {uploads}{closing}: {which}", {
+      seconds: this.#limits.shutdownGraceMs / 1000,
+      uploads: plural(busy.length, "upload"),
+      closing,
+      which: busy.join("; "),
+    });
+  }
+
   async #shutdown(): Promise<void> {
-    logger.info("Shutting down: {count} connections open", { count: this.#sessions.size });
     this.#listener.close();
     await this.#acceptLoop;
+    this.#announceShutdown();
     for (const session of this.#sessions.keys()) session.shutdown();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => {
@@ -364,8 +386,10 @@ class Server implements RunningServer {
     await Promise.race([Promise.all(this.#sessions.values()), grace]);
     clearTimeout(timer);
     if (this.#sessions.size > 0) {
-      logger.warn("Grace period over: closing {count} busy connections", {
-        count: this.#sessions.size,
+      const busy = this.#activities();
+      logger.warn("Grace period over: closing {connections}{which}", {
+        connections: plural(this.#sessions.size, "connection"),
+        which: busy.length === 0 ? "" : `: ${busy.join("; ")}`,
       });
     }
     for (const session of this.#sessions.keys()) session.abort();

@@ -45,7 +45,9 @@
  * @module
  */
 
-import { getLogger, type Logger } from "@logtape/logtape";
+import type { Logger } from "@logtape/logtape";
+import { join } from "node:path";
+import { formatBytes } from "../protocol/units.ts";
 import {
   bytesEqual,
   type ClientId,
@@ -72,6 +74,7 @@ import type { BufferBudget } from "./buffer_budget.ts";
 import { admission, type CommitOptions, commitUpload, limitText } from "./commit.ts";
 import { type FileStore, StorageError } from "./file_store.ts";
 import type { Registry } from "./registry.ts";
+import { connectionLogger, forClient } from "./log_context.ts";
 import type { TimedConn } from "./timed_conn.ts";
 import { receiveUpload, UploadRefusedError, type UploadResult } from "./upload.ts";
 import { answeredCksum } from "./verdict.ts";
@@ -129,8 +132,11 @@ interface AwaitingVerdict {
 export class ClientSession {
   readonly #conn: TimedConn;
   readonly #ctx: SessionContext;
-  readonly #logger: Logger;
+  readonly #id: number;
+  #logger: Logger;
   readonly #peer: string;
+  /** The name of the file being received, once its first packet is read. */
+  #receiving: string | undefined;
   #registered: { clientId: ClientId; name: string } | undefined;
   #signedIn: SignedIn | undefined;
   #awaiting: AwaitingVerdict | undefined;
@@ -154,9 +160,10 @@ export class ClientSession {
     this.#conn = conn;
     this.#peer = peer;
     this.#ctx = ctx;
-    this.#logger = getLogger(["server", "session"]).with({ connection: id, peer });
+    this.#id = id;
+    this.#logger = connectionLogger(id).with({ peer });
     conn.onTimeout = () => {
-      this.#logger.warn("Connection {connection} from {peer} timed out: no data in time");
+      this.#logger.warn("Timed out: no data in time");
     };
   }
 
@@ -170,6 +177,21 @@ export class ClientSession {
 
   get busy(): boolean {
     return this.#uploading || this.#awaiting !== undefined || this.#expectUpload;
+  }
+
+  /**
+   * What a busy connection is doing, for the shutdown message:
+   * `connection 3 (Alice) receiving report.pdf`; `undefined` when not busy.
+   */
+  get activity(): string | undefined {
+    if (!this.busy) return undefined;
+    const who = this.#signedIn === undefined
+      ? `connection ${this.#id}`
+      : `connection ${this.#id} (${this.#signedIn.name})`;
+    const awaiting = this.#awaiting?.upload.fileName;
+    if (this.#uploading) return `${who} receiving ${this.#receiving ?? "a file"}`;
+    if (awaiting !== undefined) return `${who}: ${awaiting} awaits the client's confirmation`;
+    return `${who}: the client is to send its file again`;
   }
 
   /**
@@ -211,7 +233,7 @@ export class ClientSession {
 
   /** Serves requests until the end; never rejects. */
   async run(): Promise<void> {
-    this.#logger.info("Connection {connection} opened from {peer}");
+    this.#logger.info("Opened from {peer}");
     const reader = new ExactReader(this.#conn, READ_BUFFER_SIZE);
     let reason = "the client closed it";
     try {
@@ -243,13 +265,13 @@ export class ClientSession {
           count: this.#rejections - LOGGED_REJECTIONS,
         });
       }
-      this.#logger.info("Connection {connection} from {peer} closed: {reason}", { reason });
+      this.#logger.info("Closed: {reason}", { reason });
     }
   }
 
   async #failed(error: unknown): Promise<string> {
     if (this.#evictedFor !== undefined) {
-      this.#logger.warn("Connection {connection} from {peer} closed by the server: {reason}", {
+      this.#logger.warn("Closed by the server: {reason}", {
         reason: this.#evictedFor,
       });
       return this.#evictedFor;
@@ -263,24 +285,24 @@ export class ClientSession {
     if (this.#conn.timedOut) return "idle timeout"; // logged when it fired
     if (this.#shuttingDown && this.#conn.closed) return "the server is shutting down";
     if (error instanceof ProtocolError) {
-      this.#logger.warn("Rejected from {peer}: {reason}; closing", { reason: error.message });
+      this.#logger.warn("Rejected: {reason}; closing", { reason: error.message });
       await this.#send({ code: ResponseCode.GeneralError, text: shortText(error.message) })
         .catch(() => {});
       return "protocol error";
     }
     if (error instanceof Deno.errors.UnexpectedEof) {
-      this.#logger.warn("Connection {connection} from {peer} ended mid-frame: {reason}", {
+      this.#logger.warn("Ended in the middle of a request: {reason}", {
         reason: error.message,
       });
       return "truncated frame";
     }
     if (isConnectionLost(error)) {
-      this.#logger.warn("Connection {connection} from {peer} lost: {reason}", {
+      this.#logger.warn("Lost: {reason}", {
         reason: String(error),
       });
       return "connection lost";
     }
-    this.#logger.error("Connection {connection} from {peer} failed: {error}", { error });
+    this.#logger.error("Failed: {error}", { error });
     return "internal error";
   }
 
@@ -327,7 +349,7 @@ export class ClientSession {
     const { code, payloadSize } = header;
     await this.#reject(code, `unknown request code ${code}`);
     if (payloadSize > MAX_SKIPPED_PAYLOAD) {
-      this.#logger.warn("Closing {peer}: payload of {payloadSize} bytes is too large to skip", {
+      this.#logger.warn("Closing: a payload of {payloadSize} bytes is too large to skip", {
         payloadSize,
       });
       return false;
@@ -440,6 +462,7 @@ export class ClientSession {
     const raw = generateAesKey();
     const wrappedKey = await wrapAesKey(publicKey, raw);
     this.#signedIn = { clientId, name, aesKey: await importAesKey(raw) };
+    this.#logger = forClient(this.#logger, name);
     raw.fill(0);
     await this.#forgetAwaiting();
     await this.#send({ code, clientId, wrappedKey });
@@ -469,21 +492,25 @@ export class ClientSession {
         maxFileSize: this.#ctx.maxFileSize,
         buffers: this.#ctx.uploadBuffers,
         logger: this.#logger,
-        admit: (fileName, size) => admission(this.#ctx.commit, signedIn.clientId, fileName, size),
+        admit: (fileName, size) => {
+          this.#receiving = fileName;
+          return admission(this.#ctx.commit, signedIn.clientId, fileName, size);
+        },
       });
     } catch (error) {
       if (error instanceof UploadRefusedError) {
         await this.#reject(RequestCode.SendFile, error.message);
         return;
       }
-      await this.#storageFailed(error, signedIn, RequestCode.SendFile);
+      await this.#storageFailed(error, RequestCode.SendFile);
       return;
     } finally {
       this.#uploading = false;
+      this.#receiving = undefined;
     }
     this.#awaiting = { upload };
     await this.#registry.touchClient(signedIn.clientId);
-    this.#logUpload(signedIn, upload);
+    this.#logUpload(upload);
     await this.#send({
       code: ResponseCode.FileReceived,
       clientId: signedIn.clientId,
@@ -493,22 +520,24 @@ export class ClientSession {
     });
   }
 
-  #logUpload(signedIn: SignedIn, upload: UploadResult): void {
+  #logUpload(upload: UploadResult): void {
     const seconds = upload.durationMs / 1000;
+    const speed = upload.originalSize === 0 || seconds <= 0
+      ? ""
+      : `, ${formatBytes(Math.round(upload.originalSize / seconds))}/s`;
     this.#logger.info(
-      "Upload of {fileName} from {name} ended: {size} bytes, cksum {cksum}, trailer {trailer}, " +
-        "{outcome}, {seconds} s, {mbps} MB/s",
+      "Received {fileName}: {size}, cksum {cksum}, the client's cksum {clientCksum}; {outcome}; " +
+        "{seconds} s{speed}",
       {
         fileName: upload.fileName,
-        name: signedIn.name,
-        size: upload.originalSize,
+        size: formatBytes(upload.originalSize),
         cksum: upload.cksum,
-        trailer: upload.trailer,
+        clientCksum: upload.trailer,
         outcome: upload.refusal === undefined
-          ? "staged until the client confirms it"
-          : `not kept (${upload.refusal})`,
+          ? "kept aside until the client confirms it"
+          : `not kept: ${upload.refusal}`,
         seconds: Number(seconds.toFixed(3)),
-        mbps: Number((upload.originalSize / 1e6 / Math.max(seconds, 1e-6)).toFixed(1)),
+        speed,
       },
     );
   }
@@ -536,15 +565,13 @@ export class ClientSession {
     await upload.staged?.discard().catch(() => {});
     if (code === RequestCode.CrcRetry) {
       this.#expectUpload = true;
-      this.#logger.info("Client {name} will send {fileName} again (901)", {
+      this.#logger.info("The client will send {fileName} again (901)", {
         fileName: upload.fileName,
-        name: signedIn.name,
       });
       return;
     }
-    this.#logger.warn("Client {name} gave up on {fileName} (902)", {
+    this.#logger.warn("The client gave up on {fileName} (902)", {
       fileName: upload.fileName,
-      name: signedIn.name,
     });
     await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
   }
@@ -566,27 +593,24 @@ export class ClientSession {
         cksum: upload.cksum,
       }, this.#ctx.commit);
     } catch (error) {
-      await this.#storageFailed(error, signedIn, RequestCode.CrcOk);
+      await this.#storageFailed(error, RequestCode.CrcOk);
       return;
     }
     if (refusal !== undefined) {
       await this.#reject(RequestCode.CrcOk, limitText(fileName, refusal, this.#ctx.commit.limits));
       return;
     }
-    this.#logger.info("File {fileName} from {name} verified and stored", {
+    this.#logger.info("{fileName} confirmed by the client and stored in {path}", {
       fileName,
-      name: signedIn.name,
+      path: storedPath(this.#ctx.store, staged.location),
     });
     await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
   }
 
   /** Answers a storage failure with 1607 (the connection goes on); rethrows anything else. */
-  async #storageFailed(error: unknown, signedIn: SignedIn, code: number): Promise<void> {
+  async #storageFailed(error: unknown, code: number): Promise<void> {
     if (!(error instanceof StorageError)) throw error;
-    this.#logger.error("{message}; the upload from {name} was dropped", {
-      message: error.message,
-      name: signedIn.name,
-    });
+    this.#logger.error("{message}; the upload was dropped", { message: error.message });
     await this.#reject(code, "the server could not store the file");
   }
 
@@ -600,7 +624,7 @@ export class ClientSession {
 
   async #reject(code: number, reason: string): Promise<void> {
     if (++this.#rejections <= LOGGED_REJECTIONS) {
-      this.#logger.warn("Rejected request {code} from {peer}: {reason}", { code, reason });
+      this.#logger.warn("Rejected request {code}: {reason}", { code, reason });
     }
     await this.#send({ code: ResponseCode.GeneralError, text: shortText(reason) });
   }
@@ -612,4 +636,10 @@ export class ClientSession {
 
 function shortText(text: string): string {
   return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT - 3)}...`;
+}
+
+/** Where a stored file is, as an operator finds it: a path for the local store. */
+function storedPath(store: FileStore, location: string): string {
+  const root = (store as { root?: unknown }).root;
+  return typeof root === "string" ? join(root, location) : location;
 }

@@ -43,6 +43,7 @@ import {
 } from "../protocol/mod.ts";
 import type { BufferBudget } from "./buffer_budget.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
+import { formatBytes, plural } from "../protocol/units.ts";
 import { collectYoungGarbage } from "./memory.ts";
 import { UploadContentReader } from "./upload_content.ts";
 import { uploadFileName } from "./upload_name.ts";
@@ -141,10 +142,10 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
   );
   const { contentSize, originalSize, fileNameField } = content.first;
   const fileName = uploadFileName(fileNameField);
-  options.logger.info("Upload of {fileName} started: {originalSize} bytes in {packets} packets", {
+  options.logger.info("Upload of {fileName} started: {size} in {packets}", {
     fileName,
-    originalSize,
-    packets: content.totalPackets,
+    size: formatBytes(originalSize),
+    packets: plural(content.totalPackets, "packet"),
   });
   const notAdmitted = await options.admit?.(fileName, originalSize);
   if (notAdmitted !== undefined) {

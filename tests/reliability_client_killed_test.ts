@@ -41,7 +41,7 @@ Deno.test("reliability: a client killed mid-upload frees its connection and its 
       }
 
       const closed = (record: LogRecord) =>
-        String(record.rawMessage).startsWith("Connection {connection} from {peer}") &&
+        record.rawMessage === "Closed: {reason}" &&
         record.properties.connection === 1;
       await waitUntil("the server to free the connection", () => logs.records.some(closed));
       await waitUntil(

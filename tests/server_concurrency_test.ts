@@ -8,22 +8,13 @@ import assert from "node:assert/strict";
 import {
   cksum,
   clientIdToHex,
-  encodeFileNameField,
-  encodeRequestHeader,
   generateRsaKeyPair,
   RequestCode,
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
 import { startServer } from "../server/server.ts";
-import {
-  buildPackets,
-  encryptContent,
-  randomBytes,
-  RawClient,
-  signUp,
-} from "../harness/raw_client.ts";
-import { concat } from "../harness/bytes.ts";
+import { randomBytes, RawClient, signUp, uploadBytes } from "../harness/raw_client.ts";
 import { withServer } from "./support/test_server.ts";
 import { delay } from "./support/reliability.ts";
 
@@ -44,19 +35,6 @@ async function waitForTemporaryFile(folder: string): Promise<void> {
     await delay(10);
   }
   assert.ok(await hasTemporaryFile(folder), "the upload did not start");
-}
-
-/** The bytes of a whole 828 upload of `data`, header included. */
-async function uploadBytes(
-  me: { clientId: Uint8Array; aesKey: Uint8Array },
-  name: string,
-  data: Uint8Array,
-): Promise<Uint8Array> {
-  const content = await encryptContent(me.aesKey, data);
-  return concat([
-    encodeRequestHeader(me.clientId, RequestCode.SendFile, 0),
-    ...buildPackets(content, data.length, encodeFileNameField(name)),
-  ]);
 }
 
 Deno.test("server: 20 clients upload at once, each gets its own file", async () => {

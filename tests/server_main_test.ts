@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_PORT, RequestCode, ResponseCode } from "../protocol/mod.ts";
 import { readPortInfo } from "../server/port_info.ts";
-import { randomBytes, RawClient, signUp } from "../harness/raw_client.ts";
+import { randomBytes, RawClient, signUp, uploadBytes } from "../harness/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { freePort } from "./support/ports.ts";
 import { delay } from "./support/reliability.ts";
@@ -129,15 +129,18 @@ Deno.test({
         for (
           const expected of [
             /Listening on 127\.0\.0\.1:\d+/,
-            /Connection 1 opened from 127\.0\.0\.1:\d+/,
-            /Registered Logged User as [0-9a-f]{32}/,
-            /Key exchange with Logged User/,
-            /Upload of logged\.bin started: 70000 bytes in 9 packets/,
-            /Upload of logged\.bin from Logged User ended: 70000 bytes, cksum \d+, .* s, [\d.]+ MB\/s/,
-            /File logged\.bin from Logged User verified/,
-            /Rejected request 4242 .*unknown request code 4242/,
-            /Reconnected Logged User/,
-            /Connection 1 from 127\.0\.0\.1:\d+ closed/,
+            // Issue 12 reworded these: each line of a connection names it, and its client
+            // once known; sizes in units, correct plurals, where the file was stored.
+            /connection 1: Opened from 127\.0\.0\.1:\d+/,
+            /connection 1: Registered Logged User as [0-9a-f]{32}/,
+            /connection 1 \(Logged User\): Key exchange with Logged User/,
+            /connection 1 \(Logged User\): Upload of logged\.bin started: 70 kB in 9 packets/,
+            /connection 1 \(Logged User\): Received logged\.bin: 70 kB, cksum \d+, the client's cksum \d+; kept aside until the client confirms it; [\d.]+ s, [\d.]+ [kMG]?B\/s/,
+            /connection 1 \(Logged User\): logged\.bin confirmed by the client and stored in .*received_files.[0-9a-f]{32}.logged\.bin\n/,
+            /connection 1 \(Logged User\): Rejected request 4242: unknown request code 4242/,
+            /connection 2 \(Logged User\): Reconnected Logged User/,
+            /connection 1 \(Logged User\): Closed: the client closed it/,
+            /Shutting down: no upload in progress\n/,
             new RegExp(`${signal} received: shutting down`),
             /Server stopped/,
           ]
@@ -201,8 +204,8 @@ Deno.test({
       } finally {
         assert.equal((await server.stop()).code, 0, server.stderr);
       }
-      assert.match(server.stderr, /opened from 127\.0\.0\.1:\d+/, "IPv4 peers are plain");
-      assert.match(server.stderr, /opened from \[::1\]:\d+/);
+      assert.match(server.stderr, /Opened from 127\.0\.0\.1:\d+/, "IPv4 peers are plain");
+      assert.match(server.stderr, /Opened from \[::1\]:\d+/);
       assert.doesNotMatch(server.stderr, /::ffff:/);
     });
   },
@@ -257,4 +260,34 @@ Deno.test("server main: deno task server --dir elsewhere says the task may use .
     );
     assert.match(text, /--allow-read=DIR --allow-write=DIR .*server\/main\.ts --dir DIR/);
   });
+});
+
+Deno.test({
+  name: "server main: on a signal it says how many uploads it waits for, for how long, and which",
+  ignore: WINDOWS,
+  async fn() {
+    await withDir(async (dir) => {
+      const server = await ServerProcess.start(dir, ["--host", "127.0.0.1", "--port", "0"]);
+      using idle = await RawClient.connect(server.port);
+      using client = await RawClient.connect(server.port);
+      const me = await signUp(client, "Slow Sender");
+      const bytes = await uploadBytes(me, "slow.bin", randomBytes(100_000));
+      await client.send(bytes.subarray(0, 50_000));
+      for (let i = 0; i < 500 && !/Upload of slow\.bin started/.test(server.stderr); i++) {
+        await delay(10);
+      }
+      const status = await server.stop("SIGINT");
+      assert.equal(status.code, 0, server.stderr);
+      assert.match(
+        server.stderr,
+        /Shutting down: waiting up to 5 s for 1 upload; closing 1 idle connection: connection 2 \(Slow Sender\) receiving slow\.bin\n/,
+      );
+      assert.match(
+        server.stderr,
+        /Grace period over: closing 1 connection: connection 2 \(Slow Sender\) receiving slow\.bin\n/,
+      );
+      assert.match(server.stderr, /in 1 packet|in 13 packets/);
+      void idle;
+    });
+  },
 });

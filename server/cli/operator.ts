@@ -15,7 +15,7 @@
 
 import { join } from "node:path";
 import { clientIdToHex } from "../../protocol/mod.ts";
-import { formatBytes } from "../../protocol/units.ts";
+import { formatBytes, plural } from "../../protocol/units.ts";
 import type { FileStore } from "../file_store.ts";
 import { RECEIVED_FILES_DIR } from "../file_store_local.ts";
 import type { ClientRecord, FileRecord, Registry, Usage } from "../registry.ts";
@@ -172,11 +172,6 @@ function noSuchClient(name: string): string {
   return `no client is called ${JSON.stringify(name)} (server clients lists them)`;
 }
 
-/** `1 file`, `2 files`, `0 files`. */
-export function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
-}
-
 function isoTime(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -200,7 +195,7 @@ export function clientsTable(rows: ClientRow[]): string {
       formatBytes(row.bytes),
     ]),
     [false, false, false, false, true, true],
-  ) + `${count(rows.length, "client")}\n`;
+  ) + `${plural(rows.length, "client")}\n`;
 }
 
 /** The files as a table, or a line saying there are none. */
@@ -221,7 +216,7 @@ export function filesTable(rows: FileRow[], clientName?: string): string {
       row.path,
     ]),
     [false, false, true, true, false, false, false],
-  ) + `${count(rows.length, "file")}, ${formatBytes(bytes)}\n`;
+  ) + `${plural(rows.length, "file")}, ${formatBytes(bytes)}\n`;
 }
 
 /** Aligned columns, two spaces apart; `right` aligns numbers right. */
