@@ -1,0 +1,470 @@
+/**
+ * A {@linkcode Registry} in PostgreSQL, shared by several server instances
+ * (the `postgres` driver from npm).
+ *
+ * ```text
+ * clients(id bytea PK, name text UNIQUE, public_key bytea, registered_at bigint, last_seen bigint)
+ * files(client_id bytea FK, file_name text, location text, size bigint, cksum bigint,
+ *       verified boolean, time bigint, PK(client_id, file_name))
+ * intents(id bigserial PK, client_id bytea, file_name text, location text, staging_ref text,
+ *         size bigint, cksum bigint, instance_id text, holder text, created_at bigint)
+ * ```
+ *
+ * What the engine enforces, so that any number of instances agree:
+ *
+ * | promise                         | how                                                                 |
+ * | ------------------------------- | ------------------------------------------------------------------- |
+ * | one name, one client            | `UNIQUE (name)`, `INSERT ... ON CONFLICT DO NOTHING`                |
+ * | one commit per (client, name)   | a session advisory lock on a reserved connection, held until finish |
+ * | limits across instances         | the client's row locked (`FOR UPDATE`) while counting and recording |
+ * | who is alive                    | each registry holds an advisory lock for its {@linkcode PostgresRegistry.holder} as long as its session lives |
+ *
+ * An instance that dies loses its session, so its locks go at once, with no
+ * heartbeat to tune: {@linkcode PostgresRegistry.pendingCommits} returns the
+ * intents of holders whose lock can be taken, that is of dead instances only.
+ *
+ * @example
+ * ```ts ignore
+ * const registry = await PostgresRegistry.open("postgres://ft@127.0.0.1:5432/ft");
+ * console.log(await registry.listClients());
+ * await registry.close();
+ * ```
+ *
+ * @module
+ */
+
+import postgres from "postgres";
+import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
+import { RegistryError } from "./errors.ts";
+import type {
+  ClientRecord,
+  CommitIntent,
+  CommitStart,
+  FileLimits,
+  FileRecord,
+  PendingCommit,
+  Registry,
+  Usage,
+} from "./registry.ts";
+
+/** The schema version this code writes (kept in `ft_schema`). */
+export const POSTGRES_SCHEMA_VERSION = 1;
+
+/** Advisory lock namespace (first int4 key) of instance liveness locks. */
+const LIVENESS_NAMESPACE = 0x4654; // "FT"
+/** Advisory lock (single bigint key) serialising schema creation. */
+const SCHEMA_LOCK = 0x46545343_48454d41n; // "FTSCHEMA"
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS ft_schema (version integer NOT NULL);
+CREATE TABLE IF NOT EXISTS clients (
+  id bytea PRIMARY KEY,
+  name text NOT NULL UNIQUE,
+  public_key bytea NOT NULL,
+  registered_at bigint NOT NULL,
+  last_seen bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+  client_id bytea NOT NULL REFERENCES clients(id),
+  file_name text NOT NULL,
+  location text NOT NULL,
+  size bigint NOT NULL,
+  cksum bigint NOT NULL,
+  verified boolean NOT NULL,
+  time bigint NOT NULL,
+  PRIMARY KEY (client_id, file_name)
+);
+CREATE TABLE IF NOT EXISTS intents (
+  id bigserial PRIMARY KEY,
+  client_id bytea NOT NULL,
+  file_name text NOT NULL,
+  location text NOT NULL,
+  staging_ref text NOT NULL,
+  size bigint NOT NULL,
+  cksum bigint NOT NULL,
+  instance_id text NOT NULL,
+  holder text NOT NULL,
+  created_at bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intents_client ON intents (client_id);
+`;
+
+type Sql = postgres.Sql;
+type Reserved = postgres.ReservedSql;
+type Row = postgres.Row;
+
+/** How to open the registry. */
+export interface PostgresRegistryOptions {
+  /** Most connections to the server (each commit in progress holds one). Default 10. */
+  maxConnections?: number;
+}
+
+function toClient(row: Row): ClientRecord {
+  return {
+    id: new Uint8Array(row.id),
+    name: row.name,
+    publicKey: new Uint8Array(row.public_key),
+    registeredAt: Number(row.registered_at),
+    lastSeen: Number(row.last_seen),
+  };
+}
+
+function toFile(row: Row): FileRecord {
+  return {
+    clientId: new Uint8Array(row.client_id),
+    fileName: row.file_name,
+    location: row.location,
+    size: Number(row.size),
+    cksum: Number(row.cksum),
+    verified: row.verified,
+    time: Number(row.time),
+  };
+}
+
+function toIntent(row: Row): PendingCommit {
+  return {
+    id: String(row.id),
+    clientId: new Uint8Array(row.client_id),
+    fileName: row.file_name,
+    location: row.location,
+    stagingRef: row.staging_ref,
+    size: Number(row.size),
+    cksum: Number(row.cksum),
+    instanceId: row.instance_id,
+  };
+}
+
+function commitLockKey(clientId: ClientId, fileName: string): string {
+  return `${clientIdToHex(clientId)}/${fileName}`;
+}
+
+/** A URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(an unparsable URL)";
+  }
+}
+
+/**
+ * The driver's options, every one given: the driver would otherwise read
+ * `PG*` environment variables (and the OS user name) for each one missing,
+ * which the server is not allowed to (only `PGAPPNAME` is read regardless).
+ */
+function driverOptions(url: string, max: number): postgres.Options<Record<string, never>> {
+  let password = "";
+  let user = "postgres";
+  let query = new URLSearchParams();
+  try {
+    const parsed = new URL(url);
+    password = decodeURIComponent(parsed.password);
+    if (parsed.username !== "") user = decodeURIComponent(parsed.username);
+    query = parsed.searchParams;
+  } catch {
+    // The driver reports an unparsable URL itself.
+  }
+  const settings: Record<string, unknown> = {
+    max,
+    ssl: false,
+    sslnegotiation: null,
+    idle_timeout: 0,
+    connect_timeout: 10,
+    max_lifetime: null,
+    max_pipeline: 100,
+    backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 5),
+    keep_alive: 60,
+    prepare: true,
+    debug: false,
+    fetch_types: true,
+    publications: "alltables",
+  };
+  // What the URL says (`?sslmode=require`, ...) wins over these defaults.
+  if (query.has("sslmode")) delete settings.ssl;
+  for (const key of query.keys()) delete settings[key];
+  return {
+    ...settings,
+    user,
+    pass: () => password,
+    target_session_attrs: "read-write",
+    onnotice: () => {},
+    connection: { application_name: "file-transfer-server" },
+  } as postgres.Options<Record<string, never>>;
+}
+
+/** One commit in progress: its reserved connection holds the (client, file name) lock. */
+interface HeldCommit {
+  connection: Reserved;
+  key: string;
+}
+
+/** The registry in PostgreSQL. */
+export class PostgresRegistry implements Registry {
+  /** This registry's liveness identity: intents it records carry it. */
+  readonly holder: string;
+  #sql: Sql;
+  #liveness: Reserved;
+  #held = new Map<string, HeldCommit>();
+
+  private constructor(sql: Sql, liveness: Reserved, holder: string) {
+    this.#sql = sql;
+    this.#liveness = liveness;
+    this.holder = holder;
+  }
+
+  /**
+   * Connects, creates the tables if needed (safe when several instances
+   * start at once) and takes this instance's liveness lock.
+   *
+   * @throws {RegistryError} `Cannot open registry <url>: <reason>` when the
+   * server is unreachable, refuses the login, or the schema is newer.
+   */
+  static async open(url: string, options: PostgresRegistryOptions = {}): Promise<PostgresRegistry> {
+    const sql = postgres(url, driverOptions(url, options.maxConnections ?? 10));
+    const holder = bytesToHex(crypto.getRandomValues(new Uint8Array(8)));
+    let liveness: Reserved | undefined;
+    try {
+      await sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK.toString()}::bigint)`;
+        await tx.unsafe(SCHEMA);
+        const [row] = await tx`SELECT max(version) AS version FROM ft_schema`;
+        const version = row?.version == null ? undefined : Number(row.version);
+        if (version === undefined) {
+          await tx`INSERT INTO ft_schema (version) VALUES (${POSTGRES_SCHEMA_VERSION})`;
+        } else if (version > POSTGRES_SCHEMA_VERSION) {
+          throw new Error(
+            `its schema is version ${version}, newer than this server's ${POSTGRES_SCHEMA_VERSION}`,
+          );
+        }
+      });
+      liveness = await sql.reserve();
+      await liveness`SELECT pg_advisory_lock(${LIVENESS_NAMESPACE}, hashtext(${holder}))`;
+    } catch (error) {
+      liveness?.release();
+      await sql.end({ timeout: 1 }).catch(() => {});
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new RegistryError(`Cannot open registry ${redactUrl(url)}: ${reason}`, {
+        cause: error,
+      });
+    }
+    return new PostgresRegistry(sql, liveness, holder);
+  }
+
+  /** Whether the registry instance `holder` still has its session (always true for this one). */
+  async isAlive(holder: string): Promise<boolean> {
+    if (holder === this.holder) return true;
+    return await this.#sql.begin(async (tx) => {
+      const [row] = await tx`
+        SELECT pg_try_advisory_xact_lock(${LIVENESS_NAMESPACE}, hashtext(${holder})) AS free`;
+      return row?.free !== true;
+    });
+  }
+
+  async addClient(client: { id: ClientId; name: string; publicKey: Uint8Array }): Promise<boolean> {
+    const now = Date.now();
+    const rows = await this.#sql`
+      INSERT INTO clients (id, name, public_key, registered_at, last_seen)
+      VALUES (${client.id}, ${client.name}, ${client.publicKey}, ${now}, ${now})
+      ON CONFLICT DO NOTHING RETURNING id`;
+    return rows.length === 1;
+  }
+
+  async clientByName(name: string): Promise<ClientRecord | undefined> {
+    const [row] = await this.#sql`SELECT * FROM clients WHERE name = ${name}`;
+    return row === undefined ? undefined : toClient(row);
+  }
+
+  async clientById(id: ClientId): Promise<ClientRecord | undefined> {
+    const [row] = await this.#sql`SELECT * FROM clients WHERE id = ${id}`;
+    return row === undefined ? undefined : toClient(row);
+  }
+
+  async touchClient(id: ClientId): Promise<void> {
+    await this.#sql`UPDATE clients SET last_seen = ${Date.now()} WHERE id = ${id}`;
+  }
+
+  async usage(clientId: ClientId): Promise<Usage> {
+    const [row] = await this.#sql`
+      SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files
+      WHERE client_id = ${clientId}`;
+    return { files: Number(row?.files ?? 0), bytes: Number(row?.bytes ?? 0) };
+  }
+
+  async file(clientId: ClientId, fileName: string): Promise<FileRecord | undefined> {
+    const [row] = await this.#sql`
+      SELECT * FROM files WHERE client_id = ${clientId} AND file_name = ${fileName}`;
+    return row === undefined ? undefined : toFile(row);
+  }
+
+  async beginCommit(intent: CommitIntent, limits: FileLimits): Promise<CommitStart> {
+    const key = commitLockKey(intent.clientId, intent.fileName);
+    const connection = await this.#sql.reserve();
+    let start: CommitStart | undefined;
+    try {
+      await connection`SELECT pg_advisory_lock(hashtextextended(${key}, 0))`;
+      try {
+        start = await this.#recordIntent(connection, intent, limits);
+      } finally {
+        if (start === undefined || "refused" in start) {
+          await connection`SELECT pg_advisory_unlock(hashtextextended(${key}, 0))`;
+        }
+      }
+    } finally {
+      if (start === undefined || "refused" in start) connection.release();
+    }
+    if ("id" in start) this.#held.set(start.id, { connection, key });
+    return start;
+  }
+
+  /** In one transaction on `connection`: locks the client's row, checks the limits, records the intent. */
+  async #recordIntent(
+    connection: Reserved,
+    intent: CommitIntent,
+    limits: FileLimits,
+  ): Promise<CommitStart> {
+    await connection`BEGIN`;
+    try {
+      const [client] = await connection`
+        SELECT id FROM clients WHERE id = ${intent.clientId} FOR UPDATE`;
+      if (client === undefined) {
+        throw new RangeError(
+          `Cannot commit ${intent.fileName}: client ${
+            clientIdToHex(intent.clientId)
+          } is not registered`,
+        );
+      }
+      const [row] = await connection`
+        SELECT
+          (SELECT count(*) FROM files WHERE client_id = ${intent.clientId}
+             AND file_name <> ${intent.fileName}) +
+          (SELECT count(*) FROM intents WHERE client_id = ${intent.clientId}
+             AND file_name <> ${intent.fileName}) AS files,
+          (SELECT coalesce(sum(size), 0) FROM files WHERE client_id = ${intent.clientId}
+             AND file_name <> ${intent.fileName}) +
+          (SELECT coalesce(sum(size), 0) FROM intents WHERE client_id = ${intent.clientId}
+             AND file_name <> ${intent.fileName}) AS bytes`;
+      const files = Number(row?.files ?? 0) + 1;
+      const bytes = Number(row?.bytes ?? 0) + intent.size;
+      let start: CommitStart;
+      if (files > limits.maxFiles) {
+        start = { refused: "files" };
+      } else if (bytes > limits.maxBytes) {
+        start = { refused: "bytes" };
+      } else {
+        const [inserted] = await connection`
+          INSERT INTO intents (client_id, file_name, location, staging_ref, size, cksum,
+                               instance_id, holder, created_at)
+          VALUES (${intent.clientId}, ${intent.fileName}, ${intent.location}, ${intent.stagingRef},
+                  ${intent.size}, ${intent.cksum}, ${intent.instanceId}, ${this.holder},
+                  ${Date.now()})
+          RETURNING id`;
+        start = { id: String(inserted!.id) };
+      }
+      await connection`COMMIT`;
+      return start;
+    } catch (error) {
+      await connection`ROLLBACK`.catch(() => {});
+      throw error;
+    }
+  }
+
+  async finishCommit(id: string): Promise<void> {
+    try {
+      await this.#sql.begin(async (tx) => {
+        const [intent] = await tx`DELETE FROM intents WHERE id = ${id} RETURNING *`;
+        if (intent === undefined) {
+          throw new RangeError(`Cannot finish commit ${id}: no such intent`);
+        }
+        await tx`
+          INSERT INTO files (client_id, file_name, location, size, cksum, verified, time)
+          VALUES (${intent.client_id}, ${intent.file_name}, ${intent.location}, ${intent.size},
+                  ${intent.cksum}, true, ${Date.now()})
+          ON CONFLICT (client_id, file_name) DO UPDATE SET
+            location = excluded.location, size = excluded.size, cksum = excluded.cksum,
+            verified = true, time = excluded.time`;
+      });
+    } finally {
+      await this.#release(id);
+    }
+  }
+
+  async abandonCommit(id: string): Promise<void> {
+    try {
+      await this.#sql`DELETE FROM intents WHERE id = ${id}`;
+    } finally {
+      await this.#release(id);
+    }
+  }
+
+  /** Releases the (client, file name) lock of a commit this registry began. */
+  async #release(id: string): Promise<void> {
+    const held = this.#held.get(id);
+    if (held === undefined) return;
+    this.#held.delete(id);
+    try {
+      await held.connection`SELECT pg_advisory_unlock(hashtextextended(${held.key}, 0))`;
+    } finally {
+      held.connection.release();
+    }
+  }
+
+  async pendingCommits(): Promise<PendingCommit[]> {
+    const holders = await this.#sql`SELECT DISTINCT holder FROM intents`;
+    const dead: string[] = [];
+    for (const { holder } of holders) {
+      if (!await this.isAlive(holder)) dead.push(holder);
+    }
+    if (dead.length === 0) return [];
+    const rows = await this.#sql`SELECT * FROM intents WHERE holder IN ${
+      this.#sql(dead)
+    } ORDER BY id`;
+    return rows.map(toIntent);
+  }
+
+  async listClients(): Promise<Array<ClientRecord & Usage>> {
+    const rows = await this.#sql`
+      SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes
+      FROM clients LEFT JOIN files ON files.client_id = clients.id
+      GROUP BY clients.id ORDER BY clients.name`;
+    return rows.map((row) => ({
+      ...toClient(row),
+      files: Number(row.files),
+      bytes: Number(row.bytes),
+    }));
+  }
+
+  async listFiles(clientName?: string): Promise<Array<FileRecord & { clientName: string }>> {
+    const rows = clientName === undefined
+      ? await this.#sql`
+          SELECT files.*, clients.name AS client_name
+          FROM files JOIN clients ON clients.id = files.client_id
+          ORDER BY clients.name, files.file_name`
+      : await this.#sql`
+          SELECT files.*, clients.name AS client_name
+          FROM files JOIN clients ON clients.id = files.client_id
+          WHERE clients.name = ${clientName} ORDER BY files.file_name`;
+    return rows.map((row) => ({ ...toFile(row), clientName: row.client_name }));
+  }
+
+  async forgetClient(
+    name: string,
+  ): Promise<{ client: ClientRecord; files: FileRecord[] } | undefined> {
+    return await this.#sql.begin(async (tx) => {
+      const [row] = await tx`SELECT * FROM clients WHERE name = ${name} FOR UPDATE`;
+      if (row === undefined) return undefined;
+      const client = toClient(row);
+      const files = (await tx`DELETE FROM files WHERE client_id = ${client.id} RETURNING *`)
+        .map(toFile);
+      await tx`DELETE FROM clients WHERE id = ${client.id}`;
+      return { client, files };
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const id of [...this.#held.keys()]) await this.#release(id).catch(() => {});
+    this.#liveness.release();
+    await this.#sql.end({ timeout: 5 });
+  }
+}
