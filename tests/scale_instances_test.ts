@@ -1,0 +1,300 @@
+/**
+ * Several server instances behind HAProxy (TCP mode), sharing a PostgreSQL
+ * registry and an S3 bucket (Ceph's gateway), all real processes on
+ * 127.0.0.1:
+ *
+ * - a client registered through one instance reconnects and uploads through
+ *   another;
+ * - clients racing for one name through both instances: exactly one gets it;
+ * - one client's limits hold across instances;
+ * - an instance killed mid-upload leaves nothing visible; the client's retry
+ *   lands on the other instance and succeeds; the killed instance, restarted,
+ *   removes what its dead upload left in staging.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { GetObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { cksum, type ClientId, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
+import { S3FileStore, soleInstance } from "../server/file_store_s3.ts";
+import { PostgresRegistry } from "../server/registry_postgres.ts";
+import { fillPattern, RawClient, signUp, uploadStream } from "./support/raw_client.ts";
+import { waitUntil } from "./support/reliability.ts";
+import { ServerProcess } from "./support/server_process.ts";
+import {
+  type HaproxyService,
+  ignoreWithoutServices,
+  type PostgresService,
+  type S3Service,
+  startCeph,
+  startHaproxy,
+  startPostgres,
+} from "./support/services.ts";
+
+const BUCKET = "instances";
+
+/** One server instance: its process, folder and port. */
+interface Instance {
+  name: string;
+  dir: string;
+  port: number;
+  process: ServerProcess;
+}
+
+function storageArgs(registryUrl: string): string[] {
+  return ["--registry", registryUrl, "--store", `s3://${BUCKET}`];
+}
+
+function storageEnv(s3: S3Service): Record<string, string> {
+  return {
+    FT_S3_ENDPOINT: s3.endpoint,
+    AWS_REGION: s3.region,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
+async function startInstance(
+  name: string,
+  dir: string,
+  registryUrl: string,
+  s3: S3Service,
+  port = 0,
+  extra: string[] = [],
+): Promise<Instance> {
+  const process = await ServerProcess.start(
+    dir,
+    ["--host", "127.0.0.1", "--port", String(port), ...storageArgs(registryUrl), ...extra],
+    { env: storageEnv(s3) },
+  );
+  return { name, dir, port: process.port, process };
+}
+
+/** How often `text` appears in an instance's log so far. */
+function mentions(instance: Instance, text: string): number {
+  return instance.process.stderr.split(text).length - 1;
+}
+
+/** The instance whose log mentions `text` more than `before` says. */
+function servedBy(instances: Instance[], text: string, before: number[]): Instance | undefined {
+  return instances.find((instance, i) => mentions(instance, text) > before[i]!);
+}
+
+/** Uploads `data` as `fileName` on `client` and confirms it (900, expecting 1604). */
+async function uploadAndConfirm(
+  client: RawClient,
+  clientId: ClientId,
+  aesKey: Uint8Array,
+  fileName: string,
+  data: Uint8Array,
+): Promise<void> {
+  const received = await client.upload(clientId, aesKey, fileName, data);
+  assert.equal(received.cksum, cksum(data));
+  await client.request(clientId, { code: RequestCode.CrcValid, fileName });
+  await client.expect(ResponseCode.Confirmed);
+}
+
+async function readObject(s3: S3Service, key: string): Promise<Uint8Array | undefined> {
+  const client = s3.client();
+  try {
+    const got = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    return await got.Body!.transformToByteArray();
+  } catch {
+    return undefined;
+  } finally {
+    client.destroy();
+  }
+}
+
+async function stagedUploads(s3: S3Service): Promise<number> {
+  const client = s3.client();
+  try {
+    return ((await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? [])
+      .length;
+  } finally {
+    client.destroy();
+  }
+}
+
+Deno.test({
+  name: "instances behind HAProxy share one PostgreSQL registry and one S3 bucket",
+  ignore: ignoreWithoutServices("instances behind HAProxy", ["postgres", "s3", "haproxy"]),
+  async fn(t) {
+    const root = await Deno.makeTempDir({ prefix: "scale_instances_" });
+    let pg: PostgresService | undefined;
+    let s3: S3Service | undefined;
+    let lb: HaproxyService | undefined;
+    const instances: Instance[] = [];
+    try {
+      [pg, s3] = await Promise.all([startPostgres(), startCeph({ bucket: BUCKET })]);
+      const registryUrl = await pg.createDatabase("instances");
+      for (const name of ["a", "b"]) {
+        instances.push(await startInstance(name, join(root, name), registryUrl, s3));
+      }
+      lb = await startHaproxy(instances.map((instance) => instance.port));
+      const lbPort = lb.port;
+      const registry = await PostgresRegistry.open(registryUrl);
+      const s3Service = s3;
+
+      try {
+        await t.step(
+          "a client registered through one instance uploads through another",
+          async () => {
+            const name = "Roamer";
+            let before = instances.map((i) => mentions(i, `Registered ${name}`));
+            const first = await RawClient.connect(lbPort);
+            const identity = await signUp(first, name);
+            first.close();
+            const home = servedBy(instances, `Registered ${name}`, before);
+            assert.ok(home !== undefined, "no instance logged the registration");
+            let elsewhere = false;
+            for (let attempt = 0; attempt < 6 && !elsewhere; attempt++) {
+              before = instances.map((i) => mentions(i, `Reconnected ${name}`));
+              const client = await RawClient.connect(lbPort);
+              try {
+                const aesKey = await client.reconnect(
+                  identity.clientId,
+                  name,
+                  identity.keys.privateKey,
+                );
+                const data = new TextEncoder().encode(`attempt ${attempt}`);
+                await uploadAndConfirm(client, identity.clientId, aesKey, "roam.txt", data);
+                assert.deepEqual(
+                  await readObject(s3Service, `${clientIdToHex(identity.clientId)}/roam.txt`),
+                  data,
+                );
+              } finally {
+                client.close();
+              }
+              elsewhere = servedBy(instances, `Reconnected ${name}`, before) !== home;
+            }
+            assert.ok(elsewhere, "every reconnect landed on the instance that registered it");
+          },
+        );
+
+        await t.step(
+          "clients racing for one name through both instances: one gets it",
+          async () => {
+            for (let round = 0; round < 8; round++) {
+              const name = `Racer${round}`;
+              const outcomes = await Promise.all([0, 1, 2, 3].map(async () => {
+                const client = await RawClient.connect(lbPort);
+                try {
+                  return (await signUp(client, name)).clientId;
+                } catch {
+                  return undefined;
+                } finally {
+                  client.close();
+                }
+              }));
+              const winners = outcomes.filter((id) => id !== undefined);
+              assert.equal(
+                winners.length,
+                1,
+                `round ${round}: ${winners.length} clients got ${name}`,
+              );
+              assert.deepEqual((await registry.clientByName(name))?.id, winners[0]);
+            }
+            for (const instance of instances) {
+              assert.ok(mentions(instance, "Registered Racer") > 0, `${instance.name} got no race`);
+            }
+          },
+        );
+
+        await t.step(
+          "an instance killed mid-upload leaves nothing; the retry succeeds",
+          async () => {
+            const name = "Survivor";
+            const fileName = "big.bin";
+            const size = 24 * 1024 * 1024;
+            const signup = await RawClient.connect(lbPort);
+            const identity = await signUp(signup, name);
+            signup.close();
+            const key = `${clientIdToHex(identity.clientId)}/${fileName}`;
+
+            // Start an upload, and kill the instance serving it half-way through.
+            const before = instances.map((i) => mentions(i, `Reconnected ${name}`));
+            const doomed = await RawClient.connect(lbPort);
+            const aesKey = await doomed.reconnect(
+              identity.clientId,
+              name,
+              identity.keys.privateKey,
+            );
+            const victim = servedBy(instances, `Reconnected ${name}`, before)!;
+            assert.ok(victim !== undefined);
+            const { frames } = uploadStream(identity.clientId, aesKey, fileName, size);
+            let sent = 0;
+            for await (const frame of frames) {
+              await doomed.send(frame);
+              sent += frame.length;
+              if (sent > size / 2) break;
+            }
+            await waitUntil(() => stagedUploads(s3Service).then((n) => n > 0), 10_000);
+            victim.process.child.kill("SIGKILL");
+            await victim.process.wait();
+            doomed.close();
+
+            assert.equal(await readObject(s3Service, key), undefined, "a partial file is visible");
+            assert.equal(await registry.file(identity.clientId, fileName), undefined);
+
+            // The client tries again through the load balancer: the other instance serves it.
+            const retry = await RawClient.connect(lbPort);
+            try {
+              const key2 = await retry.reconnect(identity.clientId, name, identity.keys.privateKey);
+              const upload = uploadStream(identity.clientId, key2, fileName, size);
+              for await (const frame of upload.frames) await retry.send(frame);
+              const received = (await retry.expect(ResponseCode.FileReceived)).response as {
+                cksum: number;
+              };
+              assert.equal(received.cksum, await upload.cksum);
+              await retry.request(identity.clientId, { code: RequestCode.CrcValid, fileName });
+              await retry.expect(ResponseCode.Confirmed);
+            } finally {
+              retry.close();
+            }
+            const stored = await readObject(s3Service, key);
+            assert.equal(stored?.length, size);
+            const expected = new Uint8Array(size);
+            fillPattern(expected, 0);
+            assert.deepEqual(stored, expected);
+            assert.equal((await registry.file(identity.clientId, fileName))?.size, size);
+
+            // The killed instance comes back on its port and clears its dead upload.
+            const index = instances.indexOf(victim);
+            instances[index] = await startInstance(
+              victim.name,
+              victim.dir,
+              registryUrl,
+              s3Service,
+              victim.port,
+            );
+            assert.equal(await stagedUploads(s3Service), 0);
+            const check = await S3FileStore.open({
+              endpoint: s3Service.endpoint,
+              region: s3Service.region,
+              accessKeyId: s3Service.accessKeyId,
+              secretAccessKey: s3Service.secretAccessKey,
+              bucket: BUCKET,
+              liveness: soleInstance(),
+            });
+            try {
+              assert.deepEqual(await check.list(identity.clientId), [fileName]);
+            } finally {
+              await check.close();
+            }
+          },
+        );
+      } finally {
+        await registry.close();
+      }
+    } finally {
+      await lb?.stop();
+      for (const instance of instances) await instance.process.stop();
+      await s3?.stop();
+      await pg?.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
