@@ -36,6 +36,7 @@ import {
   run,
   ServiceError,
   serviceFolder,
+  sleep,
 } from "./daemon.ts";
 
 /** The programs this service needs, with their Debian package. */
@@ -126,6 +127,23 @@ rgw_gc_processor_period = 5
 `;
 }
 
+/** Runs `step` up to 5 times, 300 ms apart; the last failure comes with the tail of `log`. */
+async function retry(what: string, log: string, step: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      await step();
+      return;
+    } catch (error) {
+      if (attempt === 5) {
+        throw new ServiceError(`${(error as Error).message}\n${await logTail(log)}`, {
+          cause: error,
+        });
+      }
+      await sleep(300);
+    }
+  }
+}
+
 /** Whether radosgw answers an S3 request at `endpoint`. */
 async function gatewayAnswers(endpoint: string, port: number): Promise<boolean> {
   if (!await accepts(port)) return false;
@@ -200,27 +218,25 @@ export async function startCeph(options: CephOptions = {}): Promise<S3Service> {
     await mon.waitUntil("listening", () => accepts(monPort), 15_000);
 
     // The OSD's own start-up commands (device class, crush location) may reach
-    // the monitor before it knows the cluster's fsid, which makes the OSD give
-    // up; they are turned off in ceph.conf and done here, in one CLI run.
+    // the monitor before the client knows the cluster's fsid, which makes the
+    // OSD give up; they are turned off in ceph.conf and done here, in one CLI
+    // run, retried while the monitor refuses them for that same reason.
     const osdUuid = crypto.randomUUID();
     const osdId = "0";
-    await run(
-      "sh",
-      [
-        "-c",
-        'printf "%s\\n" "osd new $2 0" "osd crush add osd.0 1 root=default" | "$1" -c "$3" --connect-timeout 20',
+    await retry("add an OSD to the Ceph cluster", join(dir, "log", "mon.a.log"), () =>
+      run(
         "sh",
-        programs.ceph,
-        osdUuid,
-        conf,
-      ],
-      "add an OSD to the Ceph cluster",
-      { timeoutMs: 30_000 },
-    ).catch(async (error) => {
-      throw new ServiceError(`${error.message}\n${await logTail(join(dir, "log", "mon.a.log"))}`, {
-        cause: error,
-      });
-    });
+        [
+          "-c",
+          'printf "%s\\n" "osd new $2 0" "osd crush add osd.0 1 root=default" | "$1" -c "$3" --connect-timeout 20',
+          "sh",
+          programs.ceph,
+          osdUuid,
+          conf,
+        ],
+        "add an OSD to the Ceph cluster",
+        { timeoutMs: 30_000 },
+      ));
     await run(programs["ceph-osd"], [
       "-c",
       conf,
