@@ -64,6 +64,7 @@ import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
 import { StartupError } from "./errors.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
+import type { InstanceLiveness } from "./instance_liveness.ts";
 import { createS3Client, type S3Settings } from "./s3_client.ts";
 
 /** Size of each part but the last: S3's minimum, 5 MiB. */
@@ -78,20 +79,6 @@ const CLIENT_FOLDER = /^[0-9a-f]{32}$/;
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const MAX_NAME_BYTES = 255;
-
-/** Which server instances are alive (from the shared registry, or just this one). */
-export interface InstanceLiveness {
-  /** This instance's identity. */
-  readonly holder: string;
-  /** Whether the instance `holder` is alive. */
-  isAlive(holder: string): Promise<boolean>;
-}
-
-/** A liveness for a store that only this instance uses: everyone else is gone. */
-export function soleInstance(): InstanceLiveness {
-  const holder = bytesToHex(crypto.getRandomValues(new Uint8Array(8)));
-  return { holder, isAlive: (other) => Promise.resolve(other === holder) };
-}
 
 /** The object store cannot be used: unreachable, no such bucket, credentials refused. */
 export class ObjectStoreError extends StartupError {

@@ -65,7 +65,7 @@ async function run(command: Command): Promise<number> {
 async function runOperatorCommand(
   command: Extract<Command, { kind: "clients" | "files" | "forget" }>,
 ): Promise<void> {
-  await using storage = await openOperatorStorage(command.dir);
+  await using storage = await openOperatorStorage(command.dir, command);
   let text: string;
   switch (command.kind) {
     case "clients": {

@@ -36,6 +36,7 @@
 import postgres from "postgres";
 import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
 import { RegistryError } from "./errors.ts";
+import { redactUrl } from "./redact_url.ts";
 import type {
   ClientRecord,
   CommitIntent,
@@ -136,17 +137,6 @@ function toIntent(row: Row): PendingCommit {
 
 function commitLockKey(clientId: ClientId, fileName: string): string {
   return `${clientIdToHex(clientId)}/${fileName}`;
-}
-
-/** A URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== "") parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(an unparsable URL)";
-  }
 }
 
 /**

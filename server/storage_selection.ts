@@ -25,13 +25,14 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { StartupError } from "./errors.ts";
 import type { FileStore } from "./file_store.ts";
 import { LocalFileStore, RECEIVED_FILES_DIR } from "./file_store_local.ts";
-import { type InstanceLiveness, S3FileStore, soleInstance } from "./file_store_s3.ts";
+import { type InstanceLiveness, soleInstance } from "./instance_liveness.ts";
+import { redactUrl } from "./redact_url.ts";
 import type { Registry } from "./registry.ts";
-import { PostgresRegistry, redactUrl } from "./registry_postgres.ts";
 import { SqliteRegistry } from "./registry_sqlite.ts";
 import type { S3Settings } from "./s3_client.ts";
 import { DATABASE_FILE, type Storage, storageOf } from "./storage.ts";
@@ -138,6 +139,12 @@ export function describeSelection(selection: StorageSelection): string {
   return `registry: ${registry}; files: ${store}`;
 }
 
+/** Where a stored file is, for people: `s3://bucket/<key>` or a path. */
+export function locationOf(selection: StorageSelection, dir: string, location: string): string {
+  if (selection.s3 !== undefined) return `s3://${selection.s3.bucket}/${location}`;
+  return join(selection.folder ?? join(dir, RECEIVED_FILES_DIR), location);
+}
+
 /**
  * A local folder shared by instances through a shared registry: start-up
  * removes only the temporary files nobody has written to for a while, since
@@ -180,6 +187,8 @@ async function openRegistry(
       liveness: soleInstance(),
     };
   }
+  // Loaded only when chosen: the default server needs neither driver.
+  const { PostgresRegistry } = await import("./registry_postgres.ts");
   const registry = await PostgresRegistry.open(selection.registryUrl);
   return { registry, liveness: registry };
 }
@@ -196,6 +205,7 @@ export async function openStorage(dir: string, selection: StorageSelection): Pro
   try {
     let store: FileStore;
     if (selection.s3 !== undefined) {
+      const { S3FileStore } = await import("./file_store_s3.ts");
       store = await S3FileStore.open({ ...selection.s3, liveness });
     } else {
       const local = await LocalFileStore.open(selection.folder ?? join(dir, RECEIVED_FILES_DIR));
@@ -206,4 +216,32 @@ export async function openStorage(dir: string, selection: StorageSelection): Pro
     await registry.close();
     throw error;
   }
+}
+
+/**
+ * A variable of the environment, or undefined when it is unset or the server
+ * may not read it (then it cannot have been meant for this server).
+ */
+export function environment(name: string): string | undefined {
+  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+    return undefined;
+  }
+  return Deno.env.get(name);
+}
+
+/**
+ * What `server` runs with: the storage the options and environment select,
+ * opened, or undefined for the default pair (which the server opens itself).
+ *
+ * @throws {StartupError} when the selection is wrong or an engine cannot be used.
+ */
+export async function openSelectedStorage(
+  dir: string,
+  options: { registry?: string | undefined; store?: string | undefined },
+): Promise<Storage | undefined> {
+  const selection = storageSelection(options, environment);
+  if (isDefaultSelection(selection)) return undefined;
+  const storage = await openStorage(dir, selection);
+  getLogger(["server"]).info("Storage: {storage}", { storage: describeSelection(selection) });
+  return storage;
 }

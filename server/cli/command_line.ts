@@ -43,6 +43,11 @@ Options:
   --log-level LEVEL     trace, debug, info, warning, error or fatal (default: info)
   --json                operator commands: print JSON instead of a table
   --delete-files        forget: also delete the client's files
+  --registry URL        a shared PostgreSQL registry, postgres://user:password@host:port/db
+                        (env FT_REGISTRY_URL; default: server.db, SQLite, in --dir)
+  --store STORE         s3://BUCKET (with FT_S3_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID,
+                        AWS_SECRET_ACCESS_KEY) or a folder (env FT_STORE; default:
+                        received_files/ in --dir)
   -h, --help            show this help
   -V, --version         show the version
 
@@ -69,6 +74,10 @@ export class UsageError extends Error {
 interface Common {
   /** The data folder. */
   dir: string;
+  /** `--registry`: a shared PostgreSQL registry (see server/storage_selection.ts). */
+  registry?: string;
+  /** `--store`: `s3://bucket` or a folder. */
+  store?: string;
 }
 
 /** What the command line asks for. */
@@ -98,6 +107,8 @@ const OPTIONS = {
   "log-level": { type: "string" },
   json: { type: "boolean" },
   "delete-files": { type: "boolean" },
+  registry: { type: "string" },
+  store: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -106,10 +117,19 @@ type OptionName = keyof typeof OPTIONS;
 
 /** The options each command accepts, beyond `--dir`, `--help`, `--version`. */
 const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
-  serve: ["port", "host", "max-file-size", "max-files", "max-stored", "log-level"],
-  clients: ["json"],
-  files: ["json"],
-  forget: ["delete-files"],
+  serve: [
+    "port",
+    "host",
+    "max-file-size",
+    "max-files",
+    "max-stored",
+    "log-level",
+    "registry",
+    "store",
+  ],
+  clients: ["json", "registry", "store"],
+  files: ["json", "registry", "store"],
+  forget: ["delete-files", "registry", "store"],
 };
 
 /**
@@ -144,6 +164,23 @@ export function parseCommandLine(args: string[]): Command {
     }
   }
   const dir = values.dir ?? ".";
+  return { ...commandOf(name, rest, values, dir), ...storageOptions(values) };
+}
+
+/** `--registry` and `--store`, which every command takes. */
+function storageOptions(values: { registry?: string; store?: string }) {
+  return {
+    ...(values.registry === undefined ? {} : { registry: values.registry }),
+    ...(values.store === undefined ? {} : { store: values.store }),
+  };
+}
+
+function commandOf(
+  name: string,
+  rest: string[],
+  values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"],
+  dir: string,
+): Command {
   switch (name) {
     case "clients":
       expectArguments(name, rest, 0);

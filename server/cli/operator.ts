@@ -20,6 +20,13 @@ import type { FileStore } from "../file_store.ts";
 import { RECEIVED_FILES_DIR } from "../file_store_local.ts";
 import type { ClientRecord, FileRecord, Registry, Usage } from "../registry.ts";
 import { DATABASE_FILE, openLocalStorage } from "../storage.ts";
+import {
+  environment,
+  isDefaultSelection,
+  locationOf,
+  openStorage,
+  storageSelection,
+} from "../storage_selection.ts";
 import { OperatorError } from "./report.ts";
 import { outsidePermissions } from "./serve.ts";
 
@@ -76,7 +83,19 @@ export interface FileRow {
  */
 export async function openOperatorStorage(
   dir: string,
+  options: { registry?: string | undefined; store?: string | undefined } = {},
 ): Promise<OperatorStorage & AsyncDisposable> {
+  // A shared registry or another store (--registry, --store, FT_*): see storage_selection.ts.
+  const selection = storageSelection(options, environment);
+  if (!isDefaultSelection(selection)) {
+    const shared = await openStorage(dir, selection);
+    return {
+      registry: shared.registry,
+      store: shared.store,
+      where: (location) => locationOf(selection, dir, location),
+      [Symbol.asyncDispose]: () => shared.close(),
+    };
+  }
   const database = join(dir, DATABASE_FILE);
   try {
     await Deno.stat(database);

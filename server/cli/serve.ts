@@ -10,6 +10,7 @@ import { getLogger, type LogLevel } from "@logtape/logtape";
 import { DataFolderError } from "../errors.ts";
 import { setupLogging } from "../logging.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server.ts";
+import { openSelectedStorage } from "../storage_selection.ts";
 
 export { LOG_FILE } from "../logging.ts";
 
@@ -17,6 +18,10 @@ export { LOG_FILE } from "../logging.ts";
 export interface ServeOptions extends ServerOptions {
   /** The lowest level logged. */
   logLevel: LogLevel;
+  /** `--registry` (see server/storage_selection.ts). */
+  registry?: string;
+  /** `--store`. */
+  store?: string;
 }
 
 /**
@@ -28,8 +33,9 @@ export interface ServeOptions extends ServerOptions {
 export async function serve(options: ServeOptions): Promise<void> {
   const logging = await openLog(options.dir, options.logLevel);
   try {
-    const { logLevel: _, ...serverOptions } = options;
-    await runUntilSignalled(serverOptions);
+    const { logLevel: _, registry, store, ...serverOptions } = options;
+    const storage = await openSelectedStorage(options.dir, { registry, store });
+    await runUntilSignalled(storage === undefined ? serverOptions : { ...serverOptions, storage });
   } finally {
     await logging[Symbol.asyncDispose]();
   }

@@ -16,6 +16,8 @@ const START_TIMEOUT_MS = 20_000;
 export interface SpawnOptions {
   /** Largest file the process may write, in bytes (rounded up to 512): a disk that fills up. */
   fileSizeLimit?: number;
+  /** Environment variables to add (such as the storage settings). */
+  env?: Record<string, string>;
 }
 
 /** A server child process. */
@@ -72,11 +74,13 @@ export class ServerProcess {
         "--v8-flags=--expose-gc", // as the `server` task: see server/memory.ts
         `--allow-read=${dir}`,
         `--allow-write=${dir}`,
+        "--allow-env", // as the `server` task: storage settings (server/storage_selection.ts)
         MAIN,
         "--dir",
         dir,
         ...args,
       ],
+      ...(options.env === undefined ? {} : { env: options.env }),
       stdin: "null",
       stdout: "null",
       stderr: "piped",
