@@ -17,12 +17,8 @@ import {
 import { type ClientId, clientIdToHex } from "../protocol/mod.ts";
 import type { FileStore, StagedFile } from "../server/file_store.ts";
 import { isTemporaryName, LocalFileStore } from "../server/file_store_local.ts";
-import {
-  type InstanceLiveness,
-  MARKER_PREFIX,
-  S3FileStore,
-  soleInstance,
-} from "../server/file_store_s3.ts";
+import { MARKER_PREFIX, S3FileStore } from "../server/file_store_s3.ts";
+import { type InstanceLiveness, soleInstance } from "../server/instance_liveness.ts";
 import type { CommitIntent } from "../server/registry.ts";
 import { ignoreWithoutServices, type S3Service, startCeph } from "./support/services.ts";
 

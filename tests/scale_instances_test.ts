@@ -18,7 +18,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GetObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { cksum, type ClientId, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
-import { S3FileStore, soleInstance } from "../server/file_store_s3.ts";
+import { S3FileStore } from "../server/file_store_s3.ts";
+import { soleInstance } from "../server/instance_liveness.ts";
 import { PostgresRegistry } from "../server/registry_postgres.ts";
 import { fillPattern, RawClient, signUp, uploadStream } from "./support/raw_client.ts";
 import { waitUntil } from "./support/reliability.ts";
@@ -92,8 +93,8 @@ async function uploadAndConfirm(
 ): Promise<void> {
   const received = await client.upload(clientId, aesKey, fileName, data);
   assert.equal(received.cksum, cksum(data));
-  await client.request(clientId, { code: RequestCode.CrcValid, fileName });
-  await client.expect(ResponseCode.Confirmed);
+  await client.request(clientId, { code: RequestCode.CrcOk, fileName });
+  await client.expect(ResponseCode.Ack);
 }
 
 async function readObject(s3: S3Service, key: string): Promise<Uint8Array | undefined> {
@@ -231,7 +232,10 @@ Deno.test({
               sent += frame.length;
               if (sent > size / 2) break;
             }
-            await waitUntil(() => stagedUploads(s3Service).then((n) => n > 0), 10_000);
+            await waitUntil(
+              "a multipart upload",
+              () => stagedUploads(s3Service).then((n) => n > 0),
+            );
             victim.process.child.kill("SIGKILL");
             await victim.process.wait();
             doomed.close();
@@ -249,8 +253,8 @@ Deno.test({
                 cksum: number;
               };
               assert.equal(received.cksum, await upload.cksum);
-              await retry.request(identity.clientId, { code: RequestCode.CrcValid, fileName });
-              await retry.expect(ResponseCode.Confirmed);
+              await retry.request(identity.clientId, { code: RequestCode.CrcOk, fileName });
+              await retry.expect(ResponseCode.Ack);
             } finally {
               retry.close();
             }
