@@ -6,7 +6,7 @@
  * - a client registered through one instance reconnects and uploads through
  *   another;
  * - clients racing for one name through both instances: exactly one gets it;
- * - one client's limits hold across instances;
+ * - one client's limits hold across instances (in-process servers, to set the limit);
  * - an instance killed mid-upload leaves nothing visible; the client's retry
  *   lands on the other instance and succeeds; the killed instance, restarted,
  *   removes what its dead upload left in staging.
@@ -21,6 +21,8 @@ import { cksum, type ClientId, clientIdToHex, RequestCode, ResponseCode } from "
 import { S3FileStore } from "../server/file_store_s3.ts";
 import { soleInstance } from "../server/instance_liveness.ts";
 import { PostgresRegistry } from "../server/registry_postgres.ts";
+import { startServer } from "../server/server.ts";
+import { openStorage } from "../server/storage_selection.ts";
 import { fillPattern, RawClient, signUp, uploadStream } from "./support/raw_client.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";
@@ -46,6 +48,15 @@ interface Instance {
 
 function storageArgs(registryUrl: string): string[] {
   return ["--registry", registryUrl, "--store", `s3://${BUCKET}`];
+}
+
+function storageSettings(s3: S3Service) {
+  return {
+    endpoint: s3.endpoint,
+    region: s3.region,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+  };
 }
 
 function storageEnv(s3: S3Service): Record<string, string> {
@@ -204,6 +215,61 @@ Deno.test({
           },
         );
 
+        await t.step("one client's limits hold across instances", async () => {
+          const quotaUrl = await pg!.createDatabase("quotas");
+          const servers = [];
+          for (const name of ["q1", "q2"]) {
+            const dir = join(root, name);
+            const storage = await openStorage(dir, {
+              registryUrl: quotaUrl,
+              s3: { ...storageSettings(s3Service), bucket: BUCKET },
+            });
+            servers.push(
+              await startServer({ dir, host: "127.0.0.1", port: 0, storage, maxStoredFiles: 3 }),
+            );
+          }
+          const quotaLb = await startHaproxy(servers.map((server) => server.port));
+          const quotaRegistry = await PostgresRegistry.open(quotaUrl);
+          try {
+            const signup = await RawClient.connect(quotaLb.port);
+            const identity = await signUp(signup, "Quota");
+            signup.close();
+            const codes = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => {
+              const client = await RawClient.connect(quotaLb.port);
+              try {
+                const aesKey = await client.reconnect(
+                  identity.clientId,
+                  "Quota",
+                  identity.keys.privateKey,
+                );
+                const fileName = `file${i}.txt`;
+                await client.upload(identity.clientId, aesKey, fileName, new Uint8Array([i]));
+                await client.request(identity.clientId, { code: RequestCode.CrcOk, fileName });
+                return (await client.readResponse()).code;
+              } finally {
+                client.close();
+              }
+            }));
+            assert.equal(codes.filter((code) => code === ResponseCode.Ack).length, 3);
+            assert.equal(codes.filter((code) => code === ResponseCode.GeneralError).length, 3);
+            assert.deepEqual(await quotaRegistry.usage(identity.clientId), { files: 3, bytes: 3 });
+            const check = await S3FileStore.open({
+              ...storageSettings(s3Service),
+              bucket: BUCKET,
+              liveness: soleInstance(),
+            });
+            try {
+              assert.equal((await check.list(identity.clientId)).length, 3);
+            } finally {
+              await check.close();
+            }
+          } finally {
+            await quotaRegistry.close();
+            await quotaLb.stop();
+            for (const server of servers) await server.close();
+          }
+        });
+
         await t.step(
           "an instance killed mid-upload leaves nothing; the retry succeeds",
           async () => {
@@ -276,10 +342,7 @@ Deno.test({
             );
             assert.equal(await stagedUploads(s3Service), 0);
             const check = await S3FileStore.open({
-              endpoint: s3Service.endpoint,
-              region: s3Service.region,
-              accessKeyId: s3Service.accessKeyId,
-              secretAccessKey: s3Service.secretAccessKey,
+              ...storageSettings(s3Service),
               bucket: BUCKET,
               liveness: soleInstance(),
             });
