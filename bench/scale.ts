@@ -20,7 +20,7 @@
 import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CLIENT_PERMISSION_FLAGS, ROOT, serverPermissionFlags } from "../scripts/compile.ts";
+import { CLIENT_PERMISSION_FLAGS, ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import { type S3Service, startCeph } from "../scripts/services/ceph.ts";
 import { findProgram } from "../scripts/services/daemon.ts";
 import { type HaproxyService, startHaproxy } from "../scripts/services/haproxy.ts";

@@ -23,7 +23,7 @@ import { soleInstance } from "../server/instance_liveness.ts";
 import { PostgresRegistry } from "../server/registry_postgres.ts";
 import { startServer } from "../server/server.ts";
 import { openStorage } from "../server/storage_selection.ts";
-import { fillPattern, RawClient, signUp, uploadStream } from "./support/raw_client.ts";
+import { fillPattern, RawClient, signUp, uploadStream } from "../harness/raw_client.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import {

@@ -14,6 +14,7 @@ import type { ClientId } from "../protocol/mod.ts";
 import type { CommitIntent, Registry } from "../server/registry.ts";
 import { PostgresRegistry } from "../server/registry_postgres.ts";
 import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import { delay } from "./support/reliability.ts";
 import { ignoreWithoutServices, type PostgresService, startPostgres } from "./support/services.ts";
 
 /** Opens a fresh registry; `reopen` opens another over the same data (a restart). */
@@ -68,7 +69,7 @@ async function stillPending(promise: Promise<unknown>): Promise<boolean> {
   const marker = Symbol("pending");
   const result = await Promise.race([
     promise.then(() => "settled"),
-    new Promise((resolve) => setTimeout(() => resolve(marker), 200)),
+    delay(200).then(() => marker),
   ]);
   return result === marker;
 }
@@ -99,7 +100,7 @@ const CASES: Case[] = [
   ["touching a client moves its last-seen time", async (registry) => {
     const id = await addClient(registry, "Carol");
     const before = (await registry.clientById(id))!.lastSeen;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await delay(5);
     await registry.touchClient(id);
     assert.ok((await registry.clientById(id))!.lastSeen > before);
   }],
