@@ -33,6 +33,7 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import postgres from "postgres";
 import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
 import { RegistryError } from "./errors.ts";
@@ -94,11 +95,22 @@ type Sql = postgres.Sql;
 type Reserved = postgres.ReservedSql;
 type Row = postgres.Row;
 
+/** Default for {@linkcode PostgresRegistryOptions.livenessCheckMs}. */
+export const DEFAULT_LIVENESS_CHECK_MS = 5_000;
+
 /** How to open the registry. */
 export interface PostgresRegistryOptions {
   /** Most connections to the server (each commit in progress holds one). Default 10. */
   maxConnections?: number;
+  /**
+   * How often the session holding the liveness lock is checked, and the lock
+   * taken again on a new session if PostgreSQL lost it (a restart, a cut
+   * connection). Default 5 s.
+   */
+  livenessCheckMs?: number;
 }
+
+const logger = getLogger(["server", "registry"]);
 
 function toClient(row: Row): ClientRecord {
   return {
@@ -197,11 +209,40 @@ export class PostgresRegistry implements Registry {
   #sql: Sql;
   #liveness: Reserved;
   #held = new Map<string, HeldCommit>();
+  #watch: ReturnType<typeof setInterval>;
+  #checking = false;
 
-  private constructor(sql: Sql, liveness: Reserved, holder: string) {
+  private constructor(sql: Sql, liveness: Reserved, holder: string, checkMs: number) {
     this.#sql = sql;
     this.#liveness = liveness;
     this.holder = holder;
+    this.#watch = setInterval(() => this.#checkLiveness(), checkMs);
+    Deno.unrefTimer(Number(this.#watch)); // a forgotten close() must not keep the process up
+  }
+
+  /** Takes this instance's liveness lock on a fresh session if the one holding it is gone. */
+  async #checkLiveness(): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      await this.#liveness`SELECT 1`;
+    } catch {
+      try {
+        this.#liveness.release();
+      } catch {
+        // Already gone with its connection.
+      }
+      try {
+        const fresh = await this.#sql.reserve();
+        await fresh`SELECT pg_advisory_lock(${LIVENESS_NAMESPACE}, hashtext(${this.holder}))`;
+        this.#liveness = fresh;
+        logger.warn("Lost the PostgreSQL session that shows this instance alive; took it again");
+      } catch (error) {
+        logger.error("Cannot show this instance alive in PostgreSQL: {error}", { error });
+      }
+    } finally {
+      this.#checking = false;
+    }
   }
 
   /**
@@ -239,7 +280,12 @@ export class PostgresRegistry implements Registry {
         cause: error,
       });
     }
-    return new PostgresRegistry(sql, liveness, holder);
+    return new PostgresRegistry(
+      sql,
+      liveness,
+      holder,
+      options.livenessCheckMs ?? DEFAULT_LIVENESS_CHECK_MS,
+    );
   }
 
   /** Whether the registry instance `holder` still has its session (always true for this one). */
@@ -453,6 +499,7 @@ export class PostgresRegistry implements Registry {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#watch);
     for (const id of [...this.#held.keys()]) await this.#release(id).catch(() => {});
     this.#liveness.release();
     await this.#sql.end({ timeout: 5 });

@@ -10,11 +10,12 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import postgres from "postgres";
 import type { ClientId } from "../protocol/mod.ts";
 import type { CommitIntent, Registry } from "../server/registry.ts";
 import { PostgresRegistry } from "../server/registry_postgres.ts";
 import { SqliteRegistry } from "../server/registry_sqlite.ts";
-import { delay } from "./support/reliability.ts";
+import { delay, waitUntil } from "./support/reliability.ts";
 import { ignoreWithoutServices, type PostgresService, startPostgres } from "./support/services.ts";
 
 /** Opens a fresh registry; `reopen` opens another over the same data (a restart). */
@@ -334,6 +335,32 @@ Deno.test({
         } finally {
           await a.close();
           await b.close();
+        }
+      });
+
+      await t.step("an instance whose session is cut shows itself alive again", async () => {
+        const url = await freshDatabase(pg);
+        const cut = await PostgresRegistry.open(url, { livenessCheckMs: 100 });
+        const other = await PostgresRegistry.open(url);
+        const admin = postgres(url, { max: 1, onnotice: () => {} });
+        try {
+          assert.equal(await other.isAlive(cut.holder), true);
+          await admin`
+            SELECT pg_terminate_backend(pid) FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND classid = ${0x4654}
+              AND objid::int = hashtext(${cut.holder})`;
+          await waitUntil("the lock to be taken again", async () => {
+            const [row] = await admin`
+              SELECT count(*) AS n FROM pg_locks
+              WHERE locktype = 'advisory' AND granted AND classid = ${0x4654}
+                AND objid::int = hashtext(${cut.holder})`;
+            return Number(row?.n) === 1;
+          });
+          assert.equal(await other.isAlive(cut.holder), true);
+        } finally {
+          await admin.end();
+          await cut.close();
+          await other.close();
         }
       });
 
