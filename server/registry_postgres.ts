@@ -8,6 +8,7 @@
  *       verified boolean, time bigint, PK(client_id, file_name))
  * intents(id bigserial PK, client_id bytea, file_name text, location text, staging_ref text,
  *         size bigint, cksum bigint, instance_id text, holder text, created_at bigint)
+ * commit_locks(key text PK, holder text, acquired_at bigint)
  * ```
  *
  * What the engine enforces, so that any number of instances agree:
@@ -15,13 +16,16 @@
  * | promise                         | how                                                                 |
  * | ------------------------------- | ------------------------------------------------------------------- |
  * | one name, one client            | `UNIQUE (name)`, `INSERT ... ON CONFLICT DO NOTHING`                |
- * | one commit per (client, name)   | a session advisory lock on a reserved connection, held until finish |
+ * | one commit per (client, name)   | a `commit_locks` row (primary key), deleted with the intent          |
  * | limits across instances         | the client's row locked (`FOR UPDATE`) while counting and recording |
  * | who is alive                    | each registry holds an advisory lock for its {@linkcode PostgresRegistry.holder} as long as its session lives |
  *
- * An instance that dies loses its session, so its locks go at once, with no
- * heartbeat to tune: {@linkcode PostgresRegistry.pendingCommits} returns the
- * intents of holders whose lock can be taken, that is of dead instances only.
+ * An instance that dies loses its session, so its liveness lock goes at once,
+ * with no heartbeat to tune: {@linkcode PostgresRegistry.pendingCommits}
+ * returns the intents of holders whose lock can be taken, that is of dead
+ * instances only, and a commit lock row of a dead holder may be taken over.
+ * The liveness session is a connection of its own, checked every few seconds
+ * and its lock taken again if PostgreSQL lost it (a restart, a cut link).
  *
  * @example
  * ```ts ignore
@@ -89,10 +93,14 @@ CREATE TABLE IF NOT EXISTS intents (
   created_at bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS intents_client ON intents (client_id);
+CREATE TABLE IF NOT EXISTS commit_locks (
+  key text PRIMARY KEY,
+  holder text NOT NULL,
+  acquired_at bigint NOT NULL
+);
 `;
 
 type Sql = postgres.Sql;
-type Reserved = postgres.ReservedSql;
 type Row = postgres.Row;
 
 /** Default for {@linkcode PostgresRegistryOptions.livenessCheckMs}. */
@@ -100,7 +108,7 @@ export const DEFAULT_LIVENESS_CHECK_MS = 5_000;
 
 /** How to open the registry. */
 export interface PostgresRegistryOptions {
-  /** Most connections to the server (each commit in progress holds one). Default 10. */
+  /** Most connections to the server for requests, besides the liveness session. Default 10. */
   maxConnections?: number;
   /**
    * How often the session holding the liveness lock is checked, and the lock
@@ -196,53 +204,24 @@ function driverOptions(url: string, max: number): postgres.Options<Record<string
   } as postgres.Options<Record<string, never>>;
 }
 
-/** One commit in progress: its reserved connection holds the (client, file name) lock. */
-interface HeldCommit {
-  connection: Reserved;
-  key: string;
-}
+/** How long a commit waits between two tries for a (client, file name) lock held elsewhere. */
+const LOCK_RETRY_MS = 25;
 
 /** The registry in PostgreSQL. */
 export class PostgresRegistry implements Registry {
-  /** This registry's liveness identity: intents it records carry it. */
+  /** This registry's liveness identity: intents and commit locks it records carry it. */
   readonly holder: string;
   #sql: Sql;
-  #liveness: Reserved;
-  #held = new Map<string, HeldCommit>();
+  #liveness: Sql;
   #watch: ReturnType<typeof setInterval>;
   #checking = false;
 
-  private constructor(sql: Sql, liveness: Reserved, holder: string, checkMs: number) {
+  private constructor(sql: Sql, liveness: Sql, holder: string, checkMs: number) {
     this.#sql = sql;
     this.#liveness = liveness;
     this.holder = holder;
     this.#watch = setInterval(() => this.#checkLiveness(), checkMs);
     Deno.unrefTimer(Number(this.#watch)); // a forgotten close() must not keep the process up
-  }
-
-  /** Takes this instance's liveness lock on a fresh session if the one holding it is gone. */
-  async #checkLiveness(): Promise<void> {
-    if (this.#checking) return;
-    this.#checking = true;
-    try {
-      await this.#liveness`SELECT 1`;
-    } catch {
-      try {
-        this.#liveness.release();
-      } catch {
-        // Already gone with its connection.
-      }
-      try {
-        const fresh = await this.#sql.reserve();
-        await fresh`SELECT pg_advisory_lock(${LIVENESS_NAMESPACE}, hashtext(${this.holder}))`;
-        this.#liveness = fresh;
-        logger.warn("Lost the PostgreSQL session that shows this instance alive; took it again");
-      } catch (error) {
-        logger.error("Cannot show this instance alive in PostgreSQL: {error}", { error });
-      }
-    } finally {
-      this.#checking = false;
-    }
   }
 
   /**
@@ -254,8 +233,9 @@ export class PostgresRegistry implements Registry {
    */
   static async open(url: string, options: PostgresRegistryOptions = {}): Promise<PostgresRegistry> {
     const sql = postgres(url, driverOptions(url, options.maxConnections ?? 10));
+    // One session of its own, kept open, holds the liveness lock.
+    const liveness = postgres(url, driverOptions(url, 1));
     const holder = bytesToHex(crypto.getRandomValues(new Uint8Array(8)));
-    let liveness: Reserved | undefined;
     try {
       await sql.begin(async (tx) => {
         await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK.toString()}::bigint)`;
@@ -270,10 +250,9 @@ export class PostgresRegistry implements Registry {
           );
         }
       });
-      liveness = await sql.reserve();
       await liveness`SELECT pg_advisory_lock(${LIVENESS_NAMESPACE}, hashtext(${holder}))`;
     } catch (error) {
-      liveness?.release();
+      await liveness.end({ timeout: 1 }).catch(() => {});
       await sql.end({ timeout: 1 }).catch(() => {});
       const reason = error instanceof Error ? error.message : String(error);
       throw new RegistryError(`Cannot open registry ${redactUrl(url)}: ${reason}`, {
@@ -286,6 +265,32 @@ export class PostgresRegistry implements Registry {
       holder,
       options.livenessCheckMs ?? DEFAULT_LIVENESS_CHECK_MS,
     );
+  }
+
+  /**
+   * Takes this instance's liveness lock again if its session lost it (the
+   * driver opens a new session silently, without the old one's locks).
+   */
+  async #checkLiveness(): Promise<void> {
+    if (this.#checking) return;
+    this.#checking = true;
+    try {
+      const [row] = await this.#liveness`
+        SELECT EXISTS (
+          SELECT 1 FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
+            AND classid = ${LIVENESS_NAMESPACE} AND objid::int = hashtext(${this.holder})
+        ) AS held`;
+      if (row?.held !== true) {
+        await this
+          .#liveness`SELECT pg_advisory_lock(${LIVENESS_NAMESPACE}, hashtext(${this.holder}))`;
+        logger.warn("Lost the PostgreSQL session that shows this instance alive; took it again");
+      }
+    } catch (error) {
+      logger.error("Cannot show this instance alive in PostgreSQL: {error}", { error });
+    } finally {
+      this.#checking = false;
+    }
   }
 
   /** Whether the registry instance `holder` still has its session (always true for this one). */
@@ -336,34 +341,45 @@ export class PostgresRegistry implements Registry {
 
   async beginCommit(intent: CommitIntent, limits: FileLimits): Promise<CommitStart> {
     const key = commitLockKey(intent.clientId, intent.fileName);
-    const connection = await this.#sql.reserve();
-    let start: CommitStart | undefined;
+    await this.#lock(key);
     try {
-      await connection`SELECT pg_advisory_lock(hashtextextended(${key}, 0))`;
-      try {
-        start = await this.#recordIntent(connection, intent, limits);
-      } finally {
-        if (start === undefined || "refused" in start) {
-          await connection`SELECT pg_advisory_unlock(hashtextextended(${key}, 0))`;
-        }
-      }
-    } finally {
-      if (start === undefined || "refused" in start) connection.release();
+      const start = await this.#recordIntent(intent, limits);
+      if ("refused" in start) await this.#unlock(key);
+      return start;
+    } catch (error) {
+      await this.#unlock(key).catch(() => {});
+      throw error;
     }
-    if ("id" in start) this.#held.set(start.id, { connection, key });
-    return start;
   }
 
-  /** In one transaction on `connection`: locks the client's row, checks the limits, records the intent. */
-  async #recordIntent(
-    connection: Reserved,
-    intent: CommitIntent,
-    limits: FileLimits,
-  ): Promise<CommitStart> {
-    await connection`BEGIN`;
-    try {
-      const [client] = await connection`
-        SELECT id FROM clients WHERE id = ${intent.clientId} FOR UPDATE`;
+  /**
+   * Takes the (client, file name) lock: a `commit_locks` row. Waits while a
+   * live instance holds it; takes it over from a dead one.
+   */
+  async #lock(key: string): Promise<void> {
+    while (true) {
+      const taken = await this.#sql`
+        INSERT INTO commit_locks (key, holder, acquired_at)
+        VALUES (${key}, ${this.holder}, ${Date.now()})
+        ON CONFLICT DO NOTHING RETURNING key`;
+      if (taken.length === 1) return;
+      const [row] = await this.#sql`SELECT holder FROM commit_locks WHERE key = ${key}`;
+      if (row !== undefined && !await this.isAlive(row.holder)) {
+        await this.#sql`DELETE FROM commit_locks WHERE key = ${key} AND holder = ${row.holder}`;
+        continue;
+      }
+      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
+    }
+  }
+
+  async #unlock(key: string): Promise<void> {
+    await this.#sql`DELETE FROM commit_locks WHERE key = ${key} AND holder = ${this.holder}`;
+  }
+
+  /** In one transaction: locks the client's row, checks the limits, records the intent. */
+  async #recordIntent(intent: CommitIntent, limits: FileLimits): Promise<CommitStart> {
+    return await this.#sql.begin(async (tx) => {
+      const [client] = await tx`SELECT id FROM clients WHERE id = ${intent.clientId} FOR UPDATE`;
       if (client === undefined) {
         throw new RangeError(
           `Cannot commit ${intent.fileName}: client ${
@@ -371,7 +387,7 @@ export class PostgresRegistry implements Registry {
           } is not registered`,
         );
       }
-      const [row] = await connection`
+      const [row] = await tx`
         SELECT
           (SELECT count(*) FROM files WHERE client_id = ${intent.clientId}
              AND file_name <> ${intent.fileName}) +
@@ -383,67 +399,48 @@ export class PostgresRegistry implements Registry {
              AND file_name <> ${intent.fileName}) AS bytes`;
       const files = Number(row?.files ?? 0) + 1;
       const bytes = Number(row?.bytes ?? 0) + intent.size;
-      let start: CommitStart;
-      if (files > limits.maxFiles) {
-        start = { refused: "files" };
-      } else if (bytes > limits.maxBytes) {
-        start = { refused: "bytes" };
-      } else {
-        const [inserted] = await connection`
-          INSERT INTO intents (client_id, file_name, location, staging_ref, size, cksum,
-                               instance_id, holder, created_at)
-          VALUES (${intent.clientId}, ${intent.fileName}, ${intent.location}, ${intent.stagingRef},
-                  ${intent.size}, ${intent.cksum}, ${intent.instanceId}, ${this.holder},
-                  ${Date.now()})
-          RETURNING id`;
-        start = { id: String(inserted!.id) };
-      }
-      await connection`COMMIT`;
-      return start;
-    } catch (error) {
-      await connection`ROLLBACK`.catch(() => {});
-      throw error;
-    }
+      if (files > limits.maxFiles) return { refused: "files" } as const;
+      if (bytes > limits.maxBytes) return { refused: "bytes" } as const;
+      const [inserted] = await tx`
+        INSERT INTO intents (client_id, file_name, location, staging_ref, size, cksum,
+                             instance_id, holder, created_at)
+        VALUES (${intent.clientId}, ${intent.fileName}, ${intent.location}, ${intent.stagingRef},
+                ${intent.size}, ${intent.cksum}, ${intent.instanceId}, ${this.holder},
+                ${Date.now()})
+        RETURNING id`;
+      return { id: String(inserted!.id) };
+    });
   }
 
   async finishCommit(id: string): Promise<void> {
-    try {
-      await this.#sql.begin(async (tx) => {
-        const [intent] = await tx`DELETE FROM intents WHERE id = ${id} RETURNING *`;
-        if (intent === undefined) {
-          throw new RangeError(`Cannot finish commit ${id}: no such intent`);
-        }
-        await tx`
-          INSERT INTO files (client_id, file_name, location, size, cksum, verified, time)
-          VALUES (${intent.client_id}, ${intent.file_name}, ${intent.location}, ${intent.size},
-                  ${intent.cksum}, true, ${Date.now()})
-          ON CONFLICT (client_id, file_name) DO UPDATE SET
-            location = excluded.location, size = excluded.size, cksum = excluded.cksum,
-            verified = true, time = excluded.time`;
-      });
-    } finally {
-      await this.#release(id);
-    }
+    await this.#sql.begin(async (tx) => {
+      const [intent] = await tx`DELETE FROM intents WHERE id = ${id} RETURNING *`;
+      if (intent === undefined) {
+        throw new RangeError(`Cannot finish commit ${id}: no such intent`);
+      }
+      await tx`
+        INSERT INTO files (client_id, file_name, location, size, cksum, verified, time)
+        VALUES (${intent.client_id}, ${intent.file_name}, ${intent.location}, ${intent.size},
+                ${intent.cksum}, true, ${Date.now()})
+        ON CONFLICT (client_id, file_name) DO UPDATE SET
+          location = excluded.location, size = excluded.size, cksum = excluded.cksum,
+          verified = true, time = excluded.time`;
+      await tx`
+        DELETE FROM commit_locks
+        WHERE key = ${commitLockKey(new Uint8Array(intent.client_id), intent.file_name)}
+          AND holder = ${intent.holder}`;
+    });
   }
 
   async abandonCommit(id: string): Promise<void> {
-    try {
-      await this.#sql`DELETE FROM intents WHERE id = ${id}`;
-    } finally {
-      await this.#release(id);
-    }
-  }
-
-  /** Releases the (client, file name) lock of a commit this registry began. */
-  async #release(id: string): Promise<void> {
-    const held = this.#held.get(id);
-    if (held === undefined) return;
-    this.#held.delete(id);
-    try {
-      await held.connection`SELECT pg_advisory_unlock(hashtextextended(${held.key}, 0))`;
-    } finally {
-      held.connection.release();
-    }
+    await this.#sql.begin(async (tx) => {
+      const [intent] = await tx`DELETE FROM intents WHERE id = ${id} RETURNING *`;
+      if (intent === undefined) return;
+      await tx`
+        DELETE FROM commit_locks
+        WHERE key = ${commitLockKey(new Uint8Array(intent.client_id), intent.file_name)}
+          AND holder = ${intent.holder}`;
+    });
   }
 
   async pendingCommits(): Promise<PendingCommit[]> {
@@ -453,9 +450,8 @@ export class PostgresRegistry implements Registry {
       if (!await this.isAlive(holder)) dead.push(holder);
     }
     if (dead.length === 0) return [];
-    const rows = await this.#sql`SELECT * FROM intents WHERE holder IN ${
-      this.#sql(dead)
-    } ORDER BY id`;
+    const rows = await this.#sql`
+      SELECT * FROM intents WHERE holder IN ${this.#sql(dead)} ORDER BY id`;
     return rows.map(toIntent);
   }
 
@@ -500,8 +496,8 @@ export class PostgresRegistry implements Registry {
 
   async close(): Promise<void> {
     clearInterval(this.#watch);
-    for (const id of [...this.#held.keys()]) await this.#release(id).catch(() => {});
-    this.#liveness.release();
+    await this.#sql`DELETE FROM commit_locks WHERE holder = ${this.holder}`.catch(() => {});
     await this.#sql.end({ timeout: 5 });
+    await this.#liveness.end({ timeout: 5 });
   }
 }
