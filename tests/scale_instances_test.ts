@@ -89,9 +89,14 @@ function mentions(instance: Instance, text: string): number {
   return instance.process.stderr.split(text).length - 1;
 }
 
-/** The instance whose log mentions `text` more than `before` says. */
-function servedBy(instances: Instance[], text: string, before: number[]): Instance | undefined {
-  return instances.find((instance, i) => mentions(instance, text) > before[i]!);
+/**
+ * The instance whose log mentions `text` more than `before` says (its log
+ * line may come a little after its answer).
+ */
+async function servedBy(instances: Instance[], text: string, before: number[]): Promise<Instance> {
+  const find = () => instances.find((instance, i) => mentions(instance, text) > before[i]!);
+  await waitUntil(`an instance to log ${JSON.stringify(text)}`, () => find() !== undefined);
+  return find()!;
 }
 
 /** Uploads `data` as `fileName` on `client` and confirms it (900, expecting 1604). */
@@ -159,8 +164,7 @@ Deno.test({
             const first = await RawClient.connect(lbPort);
             const identity = await signUp(first, name);
             first.close();
-            const home = servedBy(instances, `Registered ${name}`, before);
-            assert.ok(home !== undefined, "no instance logged the registration");
+            const home = await servedBy(instances, `Registered ${name}`, before);
             let elsewhere = false;
             for (let attempt = 0; attempt < 6 && !elsewhere; attempt++) {
               before = instances.map((i) => mentions(i, `Reconnected ${name}`));
@@ -180,7 +184,7 @@ Deno.test({
               } finally {
                 client.close();
               }
-              elsewhere = servedBy(instances, `Reconnected ${name}`, before) !== home;
+              elsewhere = await servedBy(instances, `Reconnected ${name}`, before) !== home;
             }
             assert.ok(elsewhere, "every reconnect landed on the instance that registered it");
           },
@@ -289,8 +293,7 @@ Deno.test({
               name,
               identity.keys.privateKey,
             );
-            const victim = servedBy(instances, `Reconnected ${name}`, before)!;
-            assert.ok(victim !== undefined);
+            const victim = await servedBy(instances, `Reconnected ${name}`, before);
             const { frames } = uploadStream(identity.clientId, aesKey, fileName, size);
             let sent = 0;
             for await (const frame of frames) {
