@@ -128,7 +128,7 @@ rgw_gc_processor_period = 5
 }
 
 /** Runs `step` up to 5 times, 300 ms apart; the last failure comes with the tail of `log`. */
-async function retry(what: string, log: string, step: () => Promise<unknown>): Promise<void> {
+async function retry(log: string, step: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1;; attempt++) {
     try {
       await step();
@@ -223,7 +223,7 @@ export async function startCeph(options: CephOptions = {}): Promise<S3Service> {
     // run, retried while the monitor refuses them for that same reason.
     const osdUuid = crypto.randomUUID();
     const osdId = "0";
-    await retry("add an OSD to the Ceph cluster", join(dir, "log", "mon.a.log"), () =>
+    await retry(join(dir, "log", "mon.a.log"), () =>
       run(
         "sh",
         [
