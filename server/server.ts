@@ -268,6 +268,15 @@ class Server implements RunningServer {
         conn = await this.#listener.accept();
       } catch (error) {
         if (this.#closing !== undefined || error instanceof Deno.errors.BadResource) return;
+        if (
+          error instanceof Deno.errors.NotConnected ||
+          error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.ConnectionAborted
+        ) {
+          // The peer left before we took its connection (a load balancer's health check).
+          logger.debug("A connection was gone before it was accepted: {error}", { error });
+          continue;
+        }
         logger.error("Cannot accept a connection: {error}", { error });
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
