@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CLIENT_PERMISSION_FLAGS, ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import { type S3Service, startCeph } from "../scripts/services/ceph.ts";
-import { findProgram } from "../scripts/services/daemon.ts";
+import { accepts, findProgram, freePort, sleep } from "../scripts/services/daemon.ts";
 import { type HaproxyService, startHaproxy } from "../scripts/services/haproxy.ts";
 import { type PostgresService, startPostgres } from "../scripts/services/postgres.ts";
 import { formatMb, ProcessMonitor } from "./support/process_monitor.ts";
@@ -53,11 +53,6 @@ interface Server {
 /** Where a server keeps its state: the default, or the shared engines. */
 type Backend = { kind: "local" } | { kind: "shared"; registryUrl: string; s3: S3Service };
 
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
-}
-
 async function startServer(dir: string, backend: Backend): Promise<Server> {
   await Deno.mkdir(dir, { recursive: true });
   const port = freePort();
@@ -73,47 +68,30 @@ async function startServer(dir: string, backend: Backend): Promise<Server> {
     AWS_ACCESS_KEY_ID: backend.s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: backend.s3.secretAccessKey,
   };
+  const args = [join(ROOT, "server/main.ts"), "--dir", dir, "--port", String(port)];
+  args.push("--host", "127.0.0.1", "--log-level", "warning", ...storage);
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...flags,
-      join(ROOT, "server/main.ts"),
-      "--dir",
-      dir,
-      "--port",
-      String(port),
-      "--host",
-      "127.0.0.1",
-      "--log-level",
-      "warning",
-      ...storage,
-    ],
+    args: ["run", ...flags, ...args],
     env,
     stdin: "null",
     stdout: "null",
     stderr: "inherit",
   }).spawn();
   const monitor = new ProcessMonitor(child.pid);
-  for (let attempt = 0;; attempt++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch (error) {
-      if (attempt > 400) {
-        throw new Error("Cannot start server: it never listened", { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  const deadline = Date.now() + 20_000;
+  while (!await accepts(port)) {
+    if (Date.now() > deadline) throw new Error("Cannot benchmark: a server never listened");
+    await sleep(50);
   }
-  return {
-    port,
-    monitor,
-    async stop() {
+  const stop = async () => {
+    try {
       child.kill("SIGTERM");
       await child.status;
+    } finally {
       monitor.stop();
-    },
+    }
   };
+  return { port, monitor, stop };
 }
 
 /** Writes `bytes` pseudo-random bytes to `path`, 1 MB at a time. */
@@ -132,16 +110,10 @@ async function writeRandomFile(path: string, bytes: number): Promise<void> {
 
 /** Runs one client process in `dir`; resolves to its wall time and exit code. */
 async function runClient(dir: string): Promise<{ seconds: number; code: number; stderr: string }> {
+  const client = [join(ROOT, "client/main.ts"), "--dir", dir, "--quiet"];
   const start = performance.now();
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...CLIENT_PERMISSION_FLAGS,
-      join(ROOT, "client/main.ts"),
-      "--dir",
-      dir,
-      "--quiet",
-    ],
+    args: ["run", ...CLIENT_PERMISSION_FLAGS, ...client],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
