@@ -6,6 +6,7 @@
  * - a client registered through one instance reconnects and uploads through
  *   another;
  * - clients racing for one name through both instances: exactly one gets it;
+ * - the operator commands list and forget through the shared registry and bucket;
  * - one client's limits hold across instances (in-process servers, to set the limit);
  * - an instance killed mid-upload leaves nothing visible; the client's retry
  *   lands on the other instance and succeeds; the killed instance, restarted,
@@ -18,6 +19,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GetObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { cksum, type ClientId, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
+import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
+import type { ClientRow, FileRow } from "../server/cli/operator.ts";
 import { S3FileStore } from "../server/file_store_s3.ts";
 import { soleInstance } from "../server/instance_liveness.ts";
 import { PostgresRegistry } from "../server/registry_postgres.ts";
@@ -111,6 +114,38 @@ async function uploadAndConfirm(
   assert.equal(received.cksum, cksum(data));
   await client.request(clientId, { code: RequestCode.CrcOk, fileName });
   await client.expect(ResponseCode.Ack);
+}
+
+/** Runs an operator command (`server clients ...`) on the shared engines; returns its JSON. */
+async function operator<T>(
+  registryUrl: string,
+  s3: S3Service,
+  ...args: string[]
+): Promise<T> {
+  const cwd = await Deno.makeTempDir({ prefix: "scale_operator_" });
+  try {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...serverPermissionFlags(),
+        `${ROOT}/server/main.ts`,
+        ...args,
+        "--dir",
+        ".data",
+        ...storageArgs(registryUrl),
+      ],
+      cwd,
+      env: storageEnv(s3),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    assert.equal(code, 0, decoder.decode(stderr));
+    return (args.includes("--json") ? JSON.parse(decoder.decode(stdout)) : undefined) as T;
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
 }
 
 async function readObject(s3: S3Service, key: string): Promise<Uint8Array | undefined> {
@@ -218,6 +253,32 @@ Deno.test({
             }
           },
         );
+
+        await t.step("operator commands list and forget through the shared engines", async () => {
+          const clients = await operator<ClientRow[]>(registryUrl, s3Service, "clients", "--json");
+          const roamer = clients.find((client) => client.name === "Roamer");
+          assert.equal(roamer?.files, 1);
+          const files = await operator<FileRow[]>(
+            registryUrl,
+            s3Service,
+            "files",
+            "Roamer",
+            "--json",
+          );
+          const key = `${roamer!.id}/roam.txt`;
+          assert.deepEqual(files.map((file) => file.path), [`s3://${BUCKET}/${key}`]);
+          assert.ok(await readObject(s3Service, key) !== undefined);
+          await operator(registryUrl, s3Service, "forget", "Roamer", "--delete-files");
+          assert.equal(await readObject(s3Service, key), undefined);
+          assert.equal(await registry.clientByName("Roamer"), undefined);
+          // The name is free again, for any instance.
+          const client = await RawClient.connect(lbPort);
+          try {
+            await signUp(client, "Roamer");
+          } finally {
+            client.close();
+          }
+        });
 
         await t.step("one client's limits hold across instances", async () => {
           const quotaUrl = await pg!.createDatabase("quotas");
