@@ -20,6 +20,8 @@
  * @module
  */
 
+import { connectSecure } from "../client/tls_connect.ts";
+import { PaddingEncryptor } from "../protocol/padded_content.ts";
 import assert from "node:assert/strict";
 import {
   AesCbcEncryptor,
@@ -66,11 +68,11 @@ export interface RawResponse {
 /** One raw connection to a server. */
 export class RawClient {
   /** The underlying connection. */
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   #reader: ExactReader;
   #closed = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.conn = conn;
     this.#reader = new ExactReader(conn);
   }
@@ -80,6 +82,11 @@ export class RawClient {
     const conn = await Deno.connect({ hostname, port });
     conn.setNoDelay(true); // a header and its packets go in separate writes
     return new RawClient(conn);
+  }
+
+  /** Connects to the secure port `port` on 127.0.0.1, trusting only `certificate` (DER). */
+  static async connectSecure(port: number, certificate: Uint8Array): Promise<RawClient> {
+    return new RawClient(await connectSecure("127.0.0.1", port, certificate, 10_000));
   }
 
   /** Sends raw bytes. */
@@ -177,7 +184,7 @@ export class RawClient {
    */
   async upload(
     clientId: ClientId,
-    aesKey: Uint8Array,
+    aesKey: Uint8Array | null,
     fileName: string,
     data: Uint8Array,
     options: { trailer?: number } = {},
@@ -238,15 +245,18 @@ export async function signUp(
 }
 
 /**
- * The 828 content of `data`: AES-256-CBC ciphertext followed by the cksum
- * (or `trailer`, to lie about it) as u32 LE.
+ * The 828 content of `data`: AES-256-CBC ciphertext (with `aesKey` null, the
+ * secure port's padded plaintext) followed by the cksum (or `trailer`, to lie
+ * about it) as u32 LE.
  */
 export async function encryptContent(
-  aesKey: Uint8Array,
+  aesKey: Uint8Array | null,
   data: Uint8Array,
   trailer: number = cksum(data),
 ): Promise<Uint8Array> {
-  const cipher = await aesEncrypt(await importAesKey(aesKey), data);
+  const cipher = aesKey === null
+    ? await padOnly(data)
+    : await aesEncrypt(await importAesKey(aesKey), data);
   const content = new Uint8Array(cipher.length + CKSUM_TRAILER_SIZE);
   content.set(cipher, 0);
   new DataView(content.buffer).setUint32(cipher.length, trailer, true);
@@ -264,6 +274,12 @@ export async function uploadBytes(
     encodeRequestHeader(me.clientId, RequestCode.SendFile, 0),
     ...buildPackets(content, data.length, encodeFileNameField(name)),
   ]);
+}
+
+/** The secure port's content body: `data` and its PKCS#7 padding. */
+async function padOnly(data: Uint8Array): Promise<Uint8Array> {
+  const padding = new PaddingEncryptor();
+  return concat([await padding.update(data), await padding.finish()]);
 }
 
 /**

@@ -19,8 +19,8 @@ export interface Listener {
   readonly port: number;
   /** How the addresses are printed: `[::]:1256 (IPv6 and IPv4)`. */
   readonly description: string;
-  /** The next connection, from whichever address. */
-  accept(): Promise<Deno.TcpConn>;
+  /** The next connection, from whichever address (TCP, or TLS for the secure port). */
+  accept(): Promise<Deno.Conn>;
   /** Stops listening; pending {@linkcode Listener.accept} calls reject. */
   close(): void;
 }
@@ -55,32 +55,50 @@ export function plainHost(hostname: string): string {
   return mapped === null ? hostname : mapped[1]!;
 }
 
+/** A certificate and key in PEM: the secure port listens with TLS. */
+export interface TlsCredentials {
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** The private key, PEM. */
+  key: string;
+}
+
 /**
  * Listens on `host`, or on both IPv6 and IPv4 when `host` is undefined (see
- * the module table).
+ * the module table); with `tls`, every listener is a TLS listener.
  *
  * @throws {PortInUseError} when the port is taken.
  * @throws {ListenError} when the address cannot be listened on.
  */
-export function listen(host: string | undefined, port: number): Listening {
+export function listen(host: string | undefined, port: number, tls?: TlsCredentials): Listening {
+  const open = (hostname: string, port: number): Deno.Listener =>
+    tls === undefined
+      ? Deno.listen({ hostname, port, transport: "tcp" })
+      : Deno.listenTls({ hostname, port, ...tls });
+  const listenOn = (hostname: string, port: number) => listenOnly(open, hostname, port);
   if (host !== undefined) {
     const listener = listenOn(host, port);
-    return { listener: new Listeners([listener], formatAddress(host, listener.addr.port)) };
+    return {
+      listener: new Listeners(
+        [listener],
+        formatAddress(host, (listener.addr as Deno.NetAddr).port),
+      ),
+    };
   }
-  let v6: Deno.TcpListener;
+  let v6: Deno.Listener;
   try {
-    v6 = Deno.listen({ hostname: "::", port, transport: "tcp" });
+    v6 = open("::", port);
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) throw portInUse("::", port, error);
     const v4 = listenOn("0.0.0.0", port);
     return {
-      listener: new Listeners([v4], formatAddress("0.0.0.0", v4.addr.port)),
+      listener: new Listeners([v4], formatAddress("0.0.0.0", (v4.addr as Deno.NetAddr).port)),
       note: `IPv6 is not available (${(error as Error).message}): listening on IPv4 only`,
     };
   }
-  const bound = v6.addr.port;
+  const bound = (v6.addr as Deno.NetAddr).port;
   try {
-    const v4 = Deno.listen({ hostname: "0.0.0.0", port: bound, transport: "tcp" });
+    const v4 = open("0.0.0.0", bound);
     return {
       listener: new Listeners(
         [v6, v4],
@@ -100,9 +118,13 @@ export function listen(host: string | undefined, port: number): Listening {
   }
 }
 
-function listenOn(hostname: string, port: number): Deno.TcpListener {
+function listenOnly(
+  open: (hostname: string, port: number) => Deno.Listener,
+  hostname: string,
+  port: number,
+): Deno.Listener {
   try {
-    return Deno.listen({ hostname, port, transport: "tcp" });
+    return open(hostname, port);
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) throw portInUse(hostname, port, error);
     throw new ListenError(
@@ -116,24 +138,24 @@ function portInUse(hostname: string, port: number, cause: unknown): PortInUseErr
   return new PortInUseError(formatAddress(hostname, port), port, { cause });
 }
 
-type Accepted = { index: number; conn: Deno.TcpConn } | { index: number; error: unknown };
+type Accepted = { index: number; conn: Deno.Conn } | { index: number; error: unknown };
 
 /** One or more listeners on the same port, accepted from as one. */
 class Listeners implements Listener {
   readonly port: number;
   readonly description: string;
-  #listeners: Deno.TcpListener[];
+  #listeners: Deno.Listener[];
   /** Each listener's accept in flight, so no connection is lost between calls. */
   #pending: (Promise<Accepted> | undefined)[];
 
-  constructor(listeners: Deno.TcpListener[], description: string) {
+  constructor(listeners: Deno.Listener[], description: string) {
     this.#listeners = listeners;
     this.#pending = listeners.map(() => undefined);
-    this.port = listeners[0]!.addr.port;
+    this.port = (listeners[0]!.addr as Deno.NetAddr).port;
     this.description = description;
   }
 
-  async accept(): Promise<Deno.TcpConn> {
+  async accept(): Promise<Deno.Conn> {
     if (this.#listeners.length === 1) return await this.#listeners[0]!.accept();
     const pending = this.#listeners.map((listener, index) =>
       this.#pending[index] ??= listener.accept().then(

@@ -25,7 +25,9 @@ import { formatAddress, listen, type Listener, type Listening, plainHost } from 
 import { readPortInfo } from "./port_info.ts";
 import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./buffer_budget.ts";
 import { ConnectionSlots } from "./connection_slots.ts";
-import { ClientSession } from "./session.ts";
+import { ClientSession, type SessionContext } from "./session.ts";
+import { defaultSecurePort, listenSecure, type SecurePort } from "./tls_listener.ts";
+import { formatFingerprint } from "../protocol/fingerprint.ts";
 import { TimedConn } from "./timed_conn.ts";
 
 export { DATABASE_FILE } from "./storage.ts";
@@ -52,6 +54,12 @@ export interface ServerOptions {
   port?: number;
   /** Address to listen on; default all interfaces, IPv6 and IPv4 (see listen.ts). */
   host?: string;
+  /**
+   * The secure mode's TLS port (see tls_listener.ts); default the plain port
+   * plus one (any free port when the plain port is 0); `false` turns the
+   * secure mode off.
+   */
+  securePort?: number | false;
   /** Largest original file size accepted; default 800 MB. */
   maxFileSize?: number;
   /** How long one read or write may wait; default 30 s. */
@@ -106,6 +114,10 @@ export interface ServerOptions {
 export interface RunningServer {
   /** The port actually bound. */
   readonly port: number;
+  /** The secure port actually bound; `undefined` when the secure mode is off. */
+  readonly securePort: number | undefined;
+  /** SHA-256 of the server's certificate; `undefined` when the secure mode is off. */
+  readonly fingerprint: Uint8Array | undefined;
   /**
    * Stops accepting, closes idle connections, lets running uploads finish
    * for up to the grace period, then closes every connection and the
@@ -173,6 +185,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     throw error;
   }
   const { listener } = listening;
+  let secure: SecurePort | undefined;
+  try {
+    if (options.securePort !== false) {
+      const securePort = options.securePort ?? defaultSecurePort(port);
+      secure = await listenSecure(options.dir, options.host, securePort);
+    }
+  } catch (error) {
+    listener.close();
+    await storage.close();
+    throw error;
+  }
   const commit: CommitOptions = {
     registry: storage.registry,
     limits: {
@@ -181,12 +204,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     instanceId: bytesToHex(crypto.getRandomValues(new Uint8Array(8))),
   };
-  const server = new Server(listener, storage, { commit, ...limits }, slots);
+  const server = new Server(listener, secure, storage, { commit, ...limits }, slots);
   if (listening.note !== undefined) logger.warn("{note}", { note: listening.note });
   logger.info(
     "Listening on {address}; data in {dir}; files up to {maxFileSize}",
     { address: listener.description, dir: options.dir, maxFileSize: formatBytes(maxFileSize) },
   );
+  if (secure !== undefined) {
+    logger.info("Secure mode (TLS) on {address}; certificate fingerprint {fingerprint}", {
+      address: secure.listener.description,
+      fingerprint: formatFingerprint(secure.identity.fingerprint),
+    });
+  }
   return server;
 }
 
@@ -200,6 +229,9 @@ async function prepareDataFolder(receivedDir: string): Promise<void> {
     });
   }
 }
+
+/** What a port adds to its sessions' context. */
+type SessionMode = Pick<SessionContext, "discoveryAnswer" | "secure">;
 
 interface Limits {
   commit: CommitOptions;
@@ -235,8 +267,10 @@ class Slot {
 
 class Server implements RunningServer {
   readonly port: number;
+  readonly securePort: number | undefined;
+  readonly fingerprint: Uint8Array | undefined;
   readonly finished: Promise<void>;
-  #listener: Listener;
+  #listeners: Listener[];
   #storage: Storage;
   #limits: Limits;
   #sessions = new Map<ClientSession, Promise<void>>();
@@ -248,24 +282,33 @@ class Server implements RunningServer {
 
   constructor(
     listener: Listener,
+    secure: SecurePort | undefined,
     storage: Storage,
     limits: Limits,
     slots: ConnectionSlots<Slot>,
   ) {
-    this.#listener = listener;
     this.#storage = storage;
     this.#limits = limits;
     this.#slots = slots;
     this.port = listener.port;
+    this.securePort = secure?.listener.port;
+    this.fingerprint = secure?.identity.fingerprint;
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
-    this.#acceptLoop = this.#accept();
+    // The same sessions on both ports: the plain one also answers discovery,
+    // the secure one also asks for the key proof.
+    const accepting = secure === undefined ? [this.#accept(listener, {})] : [
+      this.#accept(listener, { discoveryAnswer: secure.discoveryAnswer }),
+      this.#accept(secure.listener, { secure: { fingerprint: secure.identity.fingerprint } }),
+    ];
+    this.#listeners = secure === undefined ? [listener] : [listener, secure.listener];
+    this.#acceptLoop = Promise.all(accepting).then(() => {});
   }
 
-  async #accept(): Promise<void> {
+  async #accept(listener: Listener, mode: SessionMode): Promise<void> {
     while (this.#closing === undefined) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
-        conn = await this.#listener.accept();
+        conn = await listener.accept();
       } catch (error) {
         if (this.#closing !== undefined || error instanceof Deno.errors.BadResource) return;
         if (
@@ -281,9 +324,10 @@ class Server implements RunningServer {
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
-      const peer = formatAddress(conn.remoteAddr.hostname, conn.remoteAddr.port);
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      const peer = formatAddress(remote.hostname, remote.port);
       try {
-        conn.setNoDelay(true); // responses are single small writes
+        (conn as Deno.TcpConn).setNoDelay?.(true); // responses are single small writes (not on TLS)
       } catch {
         // The peer is already gone; the session will notice.
       }
@@ -291,12 +335,12 @@ class Server implements RunningServer {
         conn.close();
         return;
       }
-      const address = plainHost(conn.remoteAddr.hostname);
+      const address = plainHost(remote.hostname);
       if (!this.#makeRoom(address, peer)) {
         conn.close();
         continue;
       }
-      this.#open(conn, address, peer);
+      this.#open(conn, address, peer, mode);
     }
   }
 
@@ -322,7 +366,7 @@ class Server implements RunningServer {
   }
 
   /** Serves `conn` in a new session, with its sign-in deadline. */
-  #open(conn: Deno.TcpConn, address: string, peer: string): void {
+  #open(conn: Deno.Conn, address: string, peer: string, mode: SessionMode): void {
     const limits = this.#limits;
     const session = new ClientSession(
       new TimedConn(conn, {
@@ -337,6 +381,7 @@ class Server implements RunningServer {
         maxFileSize: limits.maxFileSize,
         commit: limits.commit,
         uploadBuffers: limits.uploadBuffers,
+        ...mode,
       },
     );
     const slot = new Slot(session, address);
@@ -384,7 +429,7 @@ class Server implements RunningServer {
   }
 
   async #shutdown(): Promise<void> {
-    this.#listener.close();
+    for (const listener of this.#listeners) listener.close();
     await this.#acceptLoop;
     this.#announceShutdown();
     for (const session of this.#sessions.keys()) session.shutdown();

@@ -11,6 +11,11 @@
  * | 900     | after a 1603 on this connection                            | 1604          |
  * | 901     | after a 1603 on this connection; the next request must be 828 | none       |
  * | 902     | after a 1603 on this connection                            | 1604          |
+ * | 850     | plain port, secure mode on: the discovery request (issue 13) | 1650        |
+ * | 851     | secure port, after 1602 or 1605: the key proof (`tls_proof.ts`) | 1604, or 1607 and closed |
+ *
+ * On the secure port (TLS), 828, 900, 901 and 902 need the key proof first,
+ * and the 828 content is the padded plaintext, not AES-CBC (TLS encrypts).
  *
  * A client is recorded only when its key arrives (826): 825 checks that the
  * name is free and hands out an id, but reserves nothing. Name and id travel
@@ -76,6 +81,9 @@ import { type FileStore, StorageError } from "./file_store.ts";
 import type { Registry } from "./registry.ts";
 import { connectionLogger, forClient } from "./log_context.ts";
 import type { TimedConn } from "./timed_conn.ts";
+import { KeyProofGate } from "./tls_proof.ts";
+import { DISCOVERY_REQUEST_CODE } from "../protocol/discovery.ts";
+import { KEY_PROOF_REQUEST_CODE, KEY_PROOF_SIZE } from "../protocol/key_proof.ts";
 import { receiveUpload, UploadRefusedError, type UploadResult } from "./upload.ts";
 import { answeredCksum } from "./verdict.ts";
 
@@ -111,6 +119,10 @@ export interface SessionContext {
   commit: CommitOptions;
   /** The memory every upload's batch buffers come from. */
   uploadBuffers: BufferBudget;
+  /** On the plain port when the secure mode is on: the discovery answer to send to 850. */
+  discoveryAnswer?: Uint8Array;
+  /** On the secure port: the certificate's fingerprint, to which key proofs are bound. */
+  secure?: { fingerprint: Uint8Array };
 }
 
 /** The client signed in on this connection and its key. */
@@ -147,6 +159,8 @@ export class ClientSession {
   #shuttingDown = false;
   #evictedFor: string | undefined;
   #rejections = 0;
+  /** On the secure port: whether the client proved its key (851). */
+  readonly #proofGate: KeyProofGate | undefined;
 
   /**
    * Creates a session; {@linkcode ClientSession.run} serves it.
@@ -160,6 +174,9 @@ export class ClientSession {
     this.#conn = conn;
     this.#peer = peer;
     this.#ctx = ctx;
+    this.#proofGate = ctx.secure === undefined
+      ? undefined
+      : new KeyProofGate(ctx.secure.fingerprint);
     this.#id = id;
     this.#logger = connectionLogger(id).with({ peer });
     conn.onTimeout = () => {
@@ -214,9 +231,12 @@ export class ClientSession {
       : undefined;
   }
 
-  /** Whether a client signed in on this connection (826 or 827 accepted). */
+  /**
+   * Whether a client signed in on this connection (826 or 827 accepted; on
+   * the secure port, and its key proven).
+   */
   get signedIn(): boolean {
-    return this.#signedIn !== undefined;
+    return this.#signedIn !== undefined && (this.#proofGate?.proven ?? true);
   }
 
   /** Closes the connection for `reason` (to make room for a new one, say). */
@@ -290,6 +310,20 @@ export class ClientSession {
         .catch(() => {});
       return "protocol error";
     }
+    if (error instanceof Deno.errors.InvalidData && this.#proofGate !== undefined) {
+      this.#logger.warn("Connection {connection} from {peer}: TLS failed: {reason}", {
+        reason: error.message,
+      });
+      return "TLS error";
+    }
+    if (
+      error instanceof Deno.errors.UnexpectedEof && this.#proofGate !== undefined &&
+      this.#waitingForRequest && this.#conn.awaitingRequest
+    ) {
+      // TLS without close_notify, between two requests: frames are
+      // self-delimiting, so nothing was cut; as a plain close.
+      return "the client closed it";
+    }
     if (error instanceof Deno.errors.UnexpectedEof) {
       this.#logger.warn("Ended in the middle of a request: {reason}", {
         reason: error.message,
@@ -309,6 +343,15 @@ export class ClientSession {
   /** Handles one request; returns whether the connection goes on. */
   async #handle(header: RequestHeader, reader: ExactReader): Promise<boolean> {
     const { code } = header;
+    if (code === DISCOVERY_REQUEST_CODE && this.#ctx.discoveryAnswer !== undefined) {
+      this.#conn.endHeader();
+      await this.#conn.write(this.#ctx.discoveryAnswer);
+      return true;
+    }
+    if (code === KEY_PROOF_REQUEST_CODE && this.#proofGate !== undefined) {
+      await this.#keyProof(header, reader, this.#proofGate);
+      return true;
+    }
     if (requestPayloadSize(code) === undefined) return await this.#skipUnknown(header, reader);
     const payload = await readRequestPayload(reader, header);
     this.#conn.endHeader();
@@ -341,6 +384,44 @@ export class ClientSession {
       default:
         await this.#verdict(header.clientId, request.code);
         return true;
+    }
+  }
+
+  /**
+   * Checks a key proof (851, secure port only): the client shows it could
+   * unwrap the AES key just sent. Right: 1604. Wrong, or none due: 1607 and
+   * the connection closes.
+   */
+  async #keyProof(header: RequestHeader, reader: ExactReader, gate: KeyProofGate): Promise<void> {
+    if (header.payloadSize !== KEY_PROOF_SIZE) {
+      throw new ProtocolError(
+        `Cannot accept key proof: payload size ${header.payloadSize} instead of ${KEY_PROOF_SIZE}`,
+      );
+    }
+    const proof = await reader.readExact(KEY_PROOF_SIZE, KEY_PROOF_SIZE);
+    this.#conn.endHeader();
+    const signedIn = this.#signedIn;
+    if (signedIn === undefined || !gate.due || !bytesEqual(header.clientId, signedIn.clientId)) {
+      throw new ProtocolError("Cannot accept key proof: no AES key sent to this client awaits one");
+    }
+    if (!gate.check(proof)) {
+      throw new ProtocolError(
+        `Cannot accept key proof: ${signedIn.name} did not prove it holds the private key`,
+      );
+    }
+    this.#logger.info("{name} ({clientId}) proved it holds its private key", {
+      name: signedIn.name,
+      clientId: clientIdToHex(signedIn.clientId),
+    });
+    await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
+  }
+
+  /** On the secure port, nothing acts under an identity before its key proof. */
+  #requireProof(what: string): void {
+    if (this.#proofGate !== undefined && !this.#proofGate.proven) {
+      throw new ProtocolError(
+        `Cannot accept ${what}: the client has not proven it holds its private key (851)`,
+      );
     }
   }
 
@@ -463,6 +544,7 @@ export class ClientSession {
     const wrappedKey = await wrapAesKey(publicKey, raw);
     this.#signedIn = { clientId, name, aesKey: await importAesKey(raw) };
     this.#logger = forClient(this.#logger, name);
+    await this.#proofGate?.challenge(raw);
     raw.fill(0);
     await this.#forgetAwaiting();
     await this.#send({ code, clientId, wrappedKey });
@@ -480,6 +562,7 @@ export class ClientSession {
         "Cannot accept file: the header's client id is not this connection's",
       );
     }
+    this.#requireProof("file");
     await this.#forgetAwaiting();
     this.#uploading = true;
     let upload: UploadResult;
@@ -487,7 +570,8 @@ export class ClientSession {
       upload = await receiveUpload({
         reader,
         clientId: signedIn.clientId,
-        aesKey: signedIn.aesKey,
+        // Inside TLS the content is not encrypted a second time.
+        aesKey: this.#proofGate === undefined ? signedIn.aesKey : null,
         store: this.#ctx.store,
         maxFileSize: this.#ctx.maxFileSize,
         buffers: this.#ctx.uploadBuffers,
@@ -556,6 +640,7 @@ export class ClientSession {
       await this.#reject(code, "the header's client id is not this connection's");
       return;
     }
+    this.#requireProof(`request ${code}`);
     const { upload } = awaiting;
     this.#awaiting = undefined;
     if (code === RequestCode.CrcOk) {

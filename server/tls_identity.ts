@@ -33,6 +33,7 @@ import "reflect-metadata"; // @peculiar/x509's dependency injection needs it loa
 import * as x509 from "@peculiar/x509";
 import { join } from "node:path";
 import { SECURE_SERVER_NAME } from "../protocol/discovery.ts";
+import { StartupError } from "./errors.ts";
 import { certificateFingerprint } from "../protocol/fingerprint.ts";
 import { decodePem, encodePem } from "../protocol/pem.ts";
 
@@ -57,8 +58,8 @@ export interface ServerIdentity {
   fingerprint: Uint8Array;
 }
 
-/** The identity file is missing, unreadable, or does not hold a usable identity. */
-export class ServerIdentityError extends Error {
+/** The identity file is unreadable, or does not hold a usable identity: the server cannot start. */
+export class ServerIdentityError extends StartupError {
   /**
    * Creates the error.
    *

@@ -34,6 +34,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { type ContentDecryptor, PaddingDecryptor } from "../protocol/padded_content.ts";
 import {
   AesCbcDecryptor,
   Cksum,
@@ -80,8 +81,12 @@ export interface UploadOptions {
   reader: ExactReader;
   /** The uploading client. */
   clientId: ClientId;
-  /** The AES key of this connection's key exchange. */
-  aesKey: CryptoKey;
+  /**
+   * The AES key of this connection's key exchange; `null` on the secure
+   * port, where the content is the padded plaintext inside TLS
+   * (`protocol/padded_content.ts`).
+   */
+  aesKey: CryptoKey | null;
   /** Where the upload is staged. */
   store: FileStore;
   /** Largest original file size accepted. */
@@ -206,14 +211,14 @@ async function decryptAll(
 
 /** Decrypts, cuts to the original size, checksums and stages the plaintext. */
 class Plaintext {
-  readonly #decryptor: AesCbcDecryptor;
+  readonly #decryptor: ContentDecryptor;
   readonly #sum = new Cksum();
   readonly #staging: UploadStaging;
   #remaining: number;
   #batches = 0;
 
-  constructor(aesKey: CryptoKey, originalSize: number, staging: UploadStaging) {
-    this.#decryptor = new AesCbcDecryptor(aesKey);
+  constructor(aesKey: CryptoKey | null, originalSize: number, staging: UploadStaging) {
+    this.#decryptor = aesKey === null ? new PaddingDecryptor() : new AesCbcDecryptor(aesKey);
     this.#remaining = originalSize;
     this.#staging = staging;
   }

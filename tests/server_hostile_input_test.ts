@@ -369,7 +369,12 @@ Deno.test("server: hostile input gets 1607 or a closed connection and a log line
     const files = (await listFiles(dir, { folders: true })).filter((f) =>
       !/^received_files\/[0-9a-f]{32}\/$/.test(f) && !/^server\.db(-wal|-shm)?$/.test(f)
     );
-    assert.deepEqual(files, ["received_files/", `received_files/${survivor}/ok.bin`]);
+    // The secure mode's identity (issue 13) is the one other file.
+    assert.deepEqual(files, [
+      "received_files/",
+      `received_files/${survivor}/ok.bin`,
+      "server_identity.pem",
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -79,6 +79,11 @@ export class ServerProcess {
         "--dir",
         dir,
         ...args,
+        // The secure port is the plain one plus one by default, which a test
+        // cannot reserve: any free port, unless the test chose.
+        ...(args.some((arg) => /^--(secure-port|no-secure)/.test(arg))
+          ? []
+          : ["--secure-port", "0"]),
       ],
       ...(options.env === undefined ? {} : { env: options.env }),
       stdin: "null",

@@ -1,0 +1,69 @@
+/**
+ * The secure port: a TLS listener with the server's identity
+ * (`tls_identity.ts`), on the same addresses as the plain port, serving the
+ * same sessions. The plain port learns from here what to answer to the
+ * discovery request.
+ *
+ * | port                  | default            | speaks                                      |
+ * |-----------------------|--------------------|---------------------------------------------|
+ * | plain (`--port`)      | port.info, 1256    | protocol v3, plus the discovery answer      |
+ * | secure (`--secure-port`) | plain port + 1  | TLS, inside it protocol v3 and the key proof |
+ *
+ * @module
+ */
+
+import { encodeDiscoveryResponse } from "../protocol/discovery.ts";
+import { StartupError } from "./errors.ts";
+import { listen, type Listening } from "./listen.ts";
+import { loadOrCreateServerIdentity, type ServerIdentity } from "./tls_identity.ts";
+
+/** A listening secure port. */
+export interface SecurePort extends Listening {
+  /** The identity it presents. */
+  identity: ServerIdentity;
+  /** Whether the identity was created by this start. */
+  created: boolean;
+  /** The whole discovery answer the plain port sends (1650 with this port and certificate). */
+  discoveryAnswer: Uint8Array;
+}
+
+/** The secure port for a plain port: the next one, or any free port when the plain one is 0. */
+export function defaultSecurePort(plainPort: number): number {
+  return plainPort === 0 ? 0 : plainPort + 1;
+}
+
+/**
+ * Loads (or creates) the identity in `dir` and listens with TLS on `host`
+ * (both IPv6 and IPv4 when undefined) and `port`.
+ *
+ * @throws {ServerIdentityError} when the identity is unusable.
+ * @throws {StartupError} (from `./errors.ts`) when the port cannot be
+ * listened on; the message names the options to change it.
+ */
+export async function listenSecure(
+  dir: string,
+  host: string | undefined,
+  port: number,
+): Promise<SecurePort> {
+  const { identity, created } = await loadOrCreateServerIdentity(dir);
+  let listening: Listening;
+  try {
+    listening = listen(host, port, { cert: identity.certificatePem, key: identity.privateKeyPem });
+  } catch (error) {
+    if (!(error instanceof StartupError)) throw error;
+    throw new StartupError(
+      `${error.message.replace(/^Cannot listen on /, "Cannot listen for the secure mode on ")}; ` +
+        "choose its port with --secure-port PORT, or turn the secure mode off with --no-secure",
+      { cause: error },
+    );
+  }
+  return {
+    ...listening,
+    identity,
+    created,
+    discoveryAnswer: encodeDiscoveryResponse({
+      securePort: listening.listener.port,
+      certificate: identity.certificate,
+    }),
+  };
+}
