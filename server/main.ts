@@ -29,6 +29,7 @@ import {
 } from "./cli/operator.ts";
 import { describeFailure, ExitCode } from "./cli/report.ts";
 import { serve } from "./cli/serve.ts";
+import { describeFingerprint } from "./tls_fingerprint_command.ts";
 
 export { LOG_FILE } from "./cli/serve.ts";
 
@@ -50,6 +51,9 @@ async function run(command: Command): Promise<number> {
       return ExitCode.Ok;
     case "version":
       console.log(`server ${denoConfig.version}`);
+      return ExitCode.Ok;
+    case "fingerprint":
+      console.log(await describeFingerprint(command.dir));
       return ExitCode.Ok;
     case "serve": {
       const { kind: _, ...options } = command;

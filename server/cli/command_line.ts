@@ -7,6 +7,7 @@
  * server clients [--dir DIR] [--json]
  * server files [NAME] [--dir DIR] [--json]
  * server forget NAME [--delete-files] [--dir DIR]
+ * server fingerprint [--dir DIR]
  * ```
  *
  * @module
@@ -24,6 +25,8 @@ export const USAGE = `Usage: server [options]                      run the serve
        server files [NAME] [--json]          list the stored files (of client NAME)
        server forget NAME [--delete-files]   forget a client: its name is free again;
                                              with --delete-files, its files are deleted too
+       server fingerprint                    print the secure mode's certificate
+                                             fingerprint, which clients pin
 
 Receives files from clients over the protocol v3 (see docs/protocol.md). The
 operator commands work on the same data folder, also while the server runs.
@@ -33,6 +36,8 @@ Options:
                         (default: the working directory)
   --port PORT           port to listen on; overrides port.info (default: port.info, else 1256)
   --host HOST           address to listen on (default: all, IPv6 and IPv4)
+  --secure-port PORT    the secure mode's TLS port (default: the port plus one)
+  --no-secure           no secure mode: no TLS port, plain protocol v3 only
   --max-file-size SIZE  largest file accepted: 800MB, 1.5GB, 512MiB, or bytes
                         (default: ${formatBytes(DEFAULT_MAX_FILE_SIZE)}; at most ${
   formatBytes(MAX_ENCODABLE_FILE_SIZE)
@@ -88,12 +93,14 @@ export type Command =
     kind: "serve";
     port?: number;
     host?: string;
+    securePort?: number | false;
     maxFileSize: number;
     maxStoredFiles?: number;
     maxStoredBytes?: number;
     logLevel: LogLevel;
   }
   | Common & { kind: "clients"; json: boolean }
+  | Common & { kind: "fingerprint" }
   | Common & { kind: "files"; name?: string; json: boolean }
   | Common & { kind: "forget"; name: string; deleteFiles: boolean };
 
@@ -105,6 +112,8 @@ const OPTIONS = {
   "max-files": { type: "string" },
   "max-stored": { type: "string" },
   "log-level": { type: "string" },
+  "secure-port": { type: "string" },
+  "no-secure": { type: "boolean" },
   json: { type: "boolean" },
   "delete-files": { type: "boolean" },
   registry: { type: "string" },
@@ -126,7 +135,10 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     "log-level",
     "registry",
     "store",
+    "secure-port",
+    "no-secure",
   ],
+  fingerprint: [],
   clients: ["json", "registry", "store"],
   files: ["json", "registry", "store"],
   forget: ["delete-files", "registry", "store"],
@@ -155,7 +167,7 @@ export function parseCommandLine(args: string[]): Command {
   const allowed = COMMAND_OPTIONS[name];
   if (allowed === undefined || name === "serve" && positionals.length > 0) {
     throw new UsageError(
-      `Cannot run ${JSON.stringify(name)}: the commands are clients, files and forget`,
+      `Cannot run ${JSON.stringify(name)}: the commands are clients, files, forget and fingerprint`,
     );
   }
   for (const option of Object.keys(values) as OptionName[]) {
@@ -199,6 +211,9 @@ function commandOf(
       }
       expectArguments(name, rest, 1);
       return { kind: "forget", dir, name: rest[0]!, deleteFiles: values["delete-files"] ?? false };
+    case "fingerprint":
+      expectArguments(name, rest, 0);
+      return { kind: "fingerprint", dir };
     default:
       return serveCommand(dir, values);
   }
@@ -234,6 +249,8 @@ function serveCommand(
     "max-files"?: string;
     "max-stored"?: string;
     "log-level"?: string;
+    "secure-port"?: string;
+    "no-secure"?: boolean;
   },
 ): Command {
   const logLevel = values["log-level"] ?? "info";
@@ -257,7 +274,19 @@ function serveCommand(
       ? {}
       : { maxStoredBytes: parseMaxStored(values["max-stored"]) }),
     ...(values.host === undefined ? {} : { host: values.host }),
+    ...securePortOption(values["secure-port"], values["no-secure"]),
   };
+}
+
+function securePortOption(
+  port: string | undefined,
+  off: boolean | undefined,
+): { securePort?: number | false } {
+  if (off && port !== undefined) {
+    throw new UsageError("Cannot use --secure-port with --no-secure: choose one");
+  }
+  if (off) return { securePort: false };
+  return port === undefined ? {} : { securePort: parsePort(port, "--secure-port") };
 }
 
 function describe(command: string): string {
@@ -269,9 +298,9 @@ function describe(command: string): string {
  *
  * @throws {UsageError} when it is not a port.
  */
-export function parsePort(text: string): number {
+export function parsePort(text: string, option = "--port"): number {
   if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) {
-    throw new UsageError(`Cannot use --port ${text}: a port is a number from 0 to 65535`);
+    throw new UsageError(`Cannot use ${option} ${text}: a port is a number from 0 to 65535`);
   }
   return Number(text);
 }
