@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { parseFingerprint } from "../protocol/fingerprint.ts";
 import { ConfigError } from "./client_error.ts";
 import { DEFAULT_TIMEOUT_MS } from "./connection.ts";
 
@@ -29,6 +30,10 @@ PATH...  send these files instead of line 3, one after another on one
          connection; relative paths are relative to where you typed the
          command. A summary at the end says which arrived.
 
+With a server that offers the secure mode, the client pins its certificate
+in known_servers on first contact (like ssh's known_hosts) and from then on
+talks to it only over TLS; it never falls back to the plain protocol.
+
 On first use the client registers and writes me.info and priv.key beside
 transfer.info (keep them: they are your identity). If it ever has to
 register again, it first moves the old ones aside as me.info.<id>.old and
@@ -42,6 +47,11 @@ Options:
   --no-wait             never wait for Enter before closing
   --retries <n>         connection retries after the first attempt (default ${DEFAULT_RETRIES})
   --retry-delay <ms>    first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
+  --secure              refuse the plain protocol v3, even on first contact (only
+                        the secure mode: TLS with a pinned server certificate)
+  --pin <fingerprint>   the server's certificate fingerprint, as its operator
+                        reads it out (SHA256:...): authenticates even the first
+                        contact, or re-pins a server whose identity changed
   --timeout <ms>        give up on a response that takes longer than this, or a
                         write that makes no progress for this long
                         (default ${DEFAULT_TIMEOUT_MS}; 0: wait forever)
@@ -75,6 +85,10 @@ export interface Options {
   timeout: number;
   /** `--standalone-exec`. */
   standaloneExec: string | undefined;
+  /** `--secure`. */
+  secure: boolean;
+  /** `--pin`, parsed. */
+  pin: Uint8Array | undefined;
   /** `--help`. */
   help: boolean;
   /** `--version`. */
@@ -94,6 +108,14 @@ function nonNegativeInteger(text: string | undefined, fallback: number, option: 
     throw usageError(`${option} needs a whole number, got ${JSON.stringify(text)}`);
   }
   return Number(text);
+}
+
+function parsePin(text: string): Uint8Array {
+  try {
+    return parseFingerprint(text);
+  } catch (error) {
+    throw usageError(`--pin: ${(error as Error).message.replace(/^Cannot parse /, "")}`, error);
+  }
 }
 
 /**
@@ -116,6 +138,8 @@ export function parseOptions(args: string[]): Options {
         "retry-delay": { type: "string" },
         timeout: { type: "string" },
         "standalone-exec": { type: "string" },
+        secure: { type: "boolean" },
+        pin: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -134,6 +158,8 @@ export function parseOptions(args: string[]): Options {
     retryDelay: nonNegativeInteger(values["retry-delay"], DEFAULT_RETRY_DELAY_MS, "--retry-delay"),
     timeout: nonNegativeInteger(values.timeout, DEFAULT_TIMEOUT_MS, "--timeout"),
     standaloneExec: values["standalone-exec"],
+    secure: values.secure ?? false,
+    pin: values.pin === undefined ? undefined : parsePin(values.pin),
     help: values.help ?? false,
     version: values.version ?? false,
   };

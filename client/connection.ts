@@ -56,8 +56,10 @@ const UNKNOWN_HOST_CODES = new Set(["ENOTFOUND", "EAI_NONAME", "EAI_NODATA", "EN
  * Explains a failed connect: a lost or refused connection is retryable; a
  * host name that does not resolve is a configuration error; anything else is
  * returned unchanged (a bug, reported with its stack).
+ *
+ * @param source Where host and port were written, for the hint.
  */
-async function connectFailure(
+export async function connectFailure(
   host: string,
   port: number,
   source: string,

@@ -152,6 +152,8 @@ async function send(plan: Plan, options: Options, progress: Progress): Promise<F
     timeout: options.timeout,
     retries: options.retries,
     retryDelay: options.retryDelay,
+    requireSecure: options.secure,
+    ...(options.pin === undefined ? {} : { pin: options.pin }),
     onNote: (note) => progress.note(note),
     onInfo: (text) => progress.info(text),
     onProgress: (sent, size, attempt) => progress.update(sent, size, attempt),

@@ -17,7 +17,7 @@
  */
 
 import { ClientError, NetworkError } from "./client_error.ts";
-import { ServerConnection } from "./connection.ts";
+import { connectToServer } from "./tls_policy.ts";
 import { ClientSession, type Confirmed, type SignInOptions } from "./session.ts";
 import type { UploadFile } from "./upload_file.ts";
 
@@ -35,6 +35,10 @@ export interface SendFilesOptions extends SignInOptions {
   retries: number;
   /** `--retry-delay`, in ms. */
   retryDelay: number;
+  /** `--secure`: refuse the plain protocol even on first contact. */
+  requireSecure?: boolean;
+  /** `--pin`: the fingerprint the server's certificate must have. */
+  pin?: Uint8Array;
   /** A file's upload begins (`index` counts from 0). */
   onFileStart?: (file: UploadFile, index: number) => void;
   /** Progress of each send of the current file: file bytes sent, file size, send number. */
@@ -99,11 +103,16 @@ export async function sendFiles(
   while (run.pending.length > 0) {
     run.uploadsOnConnection = 0;
     try {
-      const connection = await ServerConnection.open(options.host, options.port, options.timeout, {
-        source: options.source,
+      // Over TLS when the server is pinned or offers the secure mode (tls_policy.ts).
+      const { connection, secure } = await connectToServer({
+        ...options,
+        timeoutMs: options.timeout,
       });
       try {
-        const session = await ClientSession.signIn(connection, options);
+        const session = await ClientSession.signIn(connection, {
+          ...options,
+          ...(secure === undefined ? {} : { secure }),
+        });
         await uploadOnConnection(session, run, options);
       } finally {
         connection.close();

@@ -43,6 +43,7 @@ import {
 } from "./client_error.ts";
 import { protocolViolation, type ServerConnection } from "./connection.ts";
 import { loadIdentity, saveIdentity, setAsideIdentity } from "./identity_store.ts";
+import { proveKeyPossession } from "./tls_proof.ts";
 import { sendFile } from "./upload.ts";
 import type { UploadFile } from "./upload_file.ts";
 
@@ -77,6 +78,11 @@ export interface SignInOptions {
   onNote?: (note: string) => void;
   /** One-line information (registration), hidden by `--quiet`. */
   onInfo?: (info: string) => void;
+  /**
+   * Set when the connection is the secure mode's TLS connection: each AES key
+   * is then proven (851) before it is used, bound to this fingerprint.
+   */
+  secure?: { fingerprint: Uint8Array };
 }
 
 /** A file the server confirmed. */
@@ -124,13 +130,20 @@ async function expect<C extends Response["code"]>(
   );
 }
 
+/**
+ * Unwraps the AES key. In the secure mode, proves to the server that we
+ * could, and returns `null`: inside TLS the content is not encrypted a second
+ * time (`protocol/padded_content.ts`).
+ */
 async function unwrapSessionKey(
   connection: ServerConnection,
   privateKey: CryptoKey,
   wrapped: Uint8Array,
-): Promise<CryptoKey> {
+  proof: { clientId: ClientId; secure: SignInOptions["secure"] },
+): Promise<CryptoKey | null> {
+  let raw: Uint8Array;
   try {
-    return await importAesKey(await unwrapAesKey(privateKey, wrapped));
+    raw = await unwrapAesKey(privateKey, wrapped);
   } catch (error) {
     throw new RejectedError({
       action: `talk to the server at ${connection.address}`,
@@ -138,6 +151,14 @@ async function unwrapSessionKey(
       hint: "Check that the address is the server you registered with",
     }, { cause: error });
   }
+  if (proof.secure !== undefined) {
+    await proveKeyPossession(connection, proof.clientId, raw, proof.secure.fingerprint);
+    raw.fill(0);
+    return null;
+  }
+  const key = await importAesKey(raw);
+  raw.fill(0);
+  return key;
 }
 
 /**
@@ -173,13 +194,14 @@ export class ClientSession {
   /** Whether signing in registered (825/826). */
   readonly registered: boolean;
   #connection: ServerConnection;
-  #key: CryptoKey;
+  /** The AES key; `null` inside TLS (the content is the padded plaintext). */
+  #key: CryptoKey | null;
   #onNote: ((note: string) => void) | undefined;
 
   /** Made by {@linkcode ClientSession.signIn} only. */
   constructor(
     connection: ServerConnection,
-    signedIn: { clientId: ClientId; key: CryptoKey; registered: boolean },
+    signedIn: { clientId: ClientId; key: CryptoKey | null; registered: boolean },
     onNote: ((note: string) => void) | undefined,
   ) {
     this.#connection = connection;
@@ -235,7 +257,10 @@ export class ClientSession {
         hint: "Check that the address is the server you registered with",
       });
     }
-    const key = await unwrapSessionKey(connection, privateKey, answer.wrappedKey);
+    const key = await unwrapSessionKey(connection, privateKey, answer.wrappedKey, {
+      clientId: identity.clientId,
+      secure: options.secure,
+    });
     return new ClientSession(
       connection,
       { clientId: identity.clientId, key, registered: false },
@@ -351,7 +376,10 @@ async function register(
     encodeRequest(clientId, { code: RequestCode.PublicKey, name: options.name, publicKey }),
   );
   const accepted = await expect(connection, "send our public key", ResponseCode.KeyAccepted);
-  const key = await unwrapSessionKey(connection, privateKey, accepted.wrappedKey);
+  const key = await unwrapSessionKey(connection, privateKey, accepted.wrappedKey, {
+    clientId,
+    secure: options.secure,
+  });
   const moved = await setAsideIdentity(options.folder, previous);
   if (moved.length > 0) {
     const id = previous === undefined ? "" : ` (id ${clientIdToHex(previous.clientId)})`;

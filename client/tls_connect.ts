@@ -25,27 +25,33 @@
 import { SECURE_SERVER_NAME } from "../protocol/discovery.ts";
 import { encodePem } from "../protocol/pem.ts";
 import { isNetworkFailure } from "../protocol/mod.ts";
+import { connectFailure, openConnection } from "./connection.ts";
 
 /** Why the secure connection could not be made. */
 export class SecureConnectError extends Error {
   /** What failed; see the module documentation. */
   readonly kind: "unreachable" | "certificate" | "handshake";
+  /** Why, without the action: `Connection refused (os error 111)`. */
+  readonly reason: string;
 
   /**
    * Creates the error.
    *
    * @param kind What failed.
-   * @param message `Cannot <action>: <reason>`.
+   * @param action What could not be done: `connect to 127.0.0.1:1257`.
+   * @param reason Why.
    * @param options Pass `cause` to keep the origin.
    */
   constructor(
     kind: "unreachable" | "certificate" | "handshake",
-    message: string,
+    action: string,
+    reason: string,
     options?: ErrorOptions,
   ) {
-    super(message, options);
+    super(`Cannot ${action}: ${reason}`, options);
     this.name = "SecureConnectError";
     this.kind = kind;
+    this.reason = reason;
   }
 }
 
@@ -54,26 +60,26 @@ export class SecureConnectError extends Error {
  * `certificate` (DER) can pass.
  *
  * @param timeoutMs Longest wait for the handshake; 0 for no limit.
- * @throws {SecureConnectError} when the connection or the handshake fails.
+ * @param source Where the host was written, for hints.
+ * @throws {SecureConnectError} when the connection or the handshake fails;
+ * a `ConfigError` when the host name does not exist.
  */
 export async function connectSecure(
   host: string,
   securePort: number,
   certificate: Uint8Array,
   timeoutMs: number,
+  source = "transfer.info line 1",
 ): Promise<Deno.TlsConn> {
   const address = host.includes(":") ? `[${host}]:${securePort}` : `${host}:${securePort}`;
   let tcp: Deno.TcpConn;
   try {
-    tcp = await Deno.connect({ hostname: host, port: securePort, transport: "tcp" });
-    tcp.setNoDelay(true);
+    tcp = await openConnection(host, securePort) as Deno.TcpConn;
   } catch (error) {
-    if (!isNetworkFailure(error)) throw error;
-    throw new SecureConnectError(
-      "unreachable",
-      `Cannot connect to ${address}: ${(error as Error).message}`,
-      { cause: error },
-    );
+    if (!isNetworkFailure(error)) throw await connectFailure(host, securePort, source, error);
+    throw new SecureConnectError("unreachable", `connect to ${address}`, (error as Error).message, {
+      cause: error,
+    });
   }
   const conn = await Deno.startTls(tcp, {
     hostname: SECURE_SERVER_NAME,
@@ -109,20 +115,23 @@ function classifyHandshakeError(
   if (timedOut) {
     return new SecureConnectError(
       "unreachable",
-      `Cannot finish the TLS handshake with ${address}: no answer in ${timeoutMs / 1000} s`,
+      `finish the TLS handshake with ${address}`,
+      `no answer in ${timeoutMs / 1000} s`,
       { cause: error },
     );
   }
   if (/certificate|UnknownIssuer|NotValidForName|BadSignature/i.test(message)) {
     return new SecureConnectError(
       "certificate",
-      `Cannot authenticate ${address}: its certificate is not the pinned one (${message})`,
+      `authenticate ${address}`,
+      `its certificate is not the pinned one (${message})`,
       { cause: error },
     );
   }
   return new SecureConnectError(
     "handshake",
-    `Cannot finish the TLS handshake with ${address}: ${message}`,
+    `finish the TLS handshake with ${address}`,
+    message,
     { cause: error },
   );
 }

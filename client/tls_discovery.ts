@@ -32,7 +32,7 @@ import {
   RESPONSE_HEADER_SIZE,
   writeAll,
 } from "../protocol/mod.ts";
-import { networkError, protocolViolation } from "./connection.ts";
+import { connectFailure, openConnection, protocolViolation } from "./connection.ts";
 
 /** Longest wait for the discovery answer; the reference answers by closing at once. */
 export const DISCOVERY_TIMEOUT_MS = 10_000;
@@ -47,20 +47,22 @@ export type Discovery =
  *
  * @param timeoutMs Longest wait for the answer (capped at
  * {@linkcode DISCOVERY_TIMEOUT_MS}); 0 means that cap.
- * @throws {ClientError} exit code 3 if the server cannot be reached, 4 if it
- * answers a malformed offer.
+ * @param source Where host and port were written, for hints.
+ * @throws {ClientError} exit code 3 if the server cannot be reached, 2 if the
+ * host does not exist, 4 if it answers a malformed offer.
  */
 export async function discoverSecureMode(
   host: string,
   port: number,
   timeoutMs: number = DISCOVERY_TIMEOUT_MS,
+  source = "transfer.info line 1",
 ): Promise<Discovery> {
   const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-  let conn: Deno.TcpConn;
+  let conn: Deno.Conn;
   try {
-    conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
+    conn = await openConnection(host, port);
   } catch (error) {
-    throw networkError(`connect to ${address}`, error);
+    throw await connectFailure(host, port, source, error);
   }
   const wait = timeoutMs === 0 ? DISCOVERY_TIMEOUT_MS : Math.min(timeoutMs, DISCOVERY_TIMEOUT_MS);
   let timedOut = false;

@@ -22,6 +22,7 @@
 import { bytesEqual } from "../protocol/mod.ts";
 import { certificateFingerprint, formatFingerprint } from "../protocol/fingerprint.ts";
 import { type ClientError, NetworkError, RejectedError } from "./client_error.ts";
+import { ServerConnection } from "./connection.ts";
 import { findKnownServer, type KnownServer, loadKnownServers, pinServer } from "./known_servers.ts";
 import { connectSecure, SecureConnectError } from "./tls_connect.ts";
 import { discoverSecureMode } from "./tls_discovery.ts";
@@ -36,6 +37,8 @@ export interface TransportOptions {
   port: number;
   /** Longest wait for a connection step; 0 for no limit. */
   timeoutMs: number;
+  /** Where host and port were written, for hints (`transfer.info line 1`). */
+  source?: string;
   /** `--secure`: refuse the plain protocol even on first contact. */
   requireSecure?: boolean;
   /** `--pin`: the fingerprint the server must have. */
@@ -79,7 +82,12 @@ export async function openTransport(options: TransportOptions): Promise<Transpor
   const expected = pin ?? known?.fingerprint;
   const pinnedIn = pin !== undefined ? "--pin" : `${path} line ${known?.line}`;
   const address = displayAddress(options.host, options.port);
-  const discovery = await discoverSecureMode(options.host, options.port, options.timeoutMs);
+  const discovery = await discoverSecureMode(
+    options.host,
+    options.port,
+    options.timeoutMs,
+    options.source,
+  );
   if (discovery.offer === undefined) {
     if (expected !== undefined) {
       throw new RejectedError({
@@ -137,10 +145,16 @@ async function connect(
 ): Promise<Deno.TlsConn> {
   const address = displayAddress(options.host, options.port);
   try {
-    return await connectSecure(options.host, entry.securePort, certificate, options.timeoutMs);
+    return await connectSecure(
+      options.host,
+      entry.securePort,
+      certificate,
+      options.timeoutMs,
+      options.source,
+    );
   } catch (error) {
     if (!(error instanceof SecureConnectError)) throw error;
-    const reason = error.message.replace(/^Cannot [^:]*: /, "");
+    const reason = error.reason;
     if (error.kind === "certificate") {
       if (pinnedIn === undefined) {
         throw new RejectedError({
@@ -179,6 +193,37 @@ function certificateChanged(
       `${HOW_TO_CHECK}; only if the new one is theirs, re-pin with ` +
       "--pin <fingerprint> (or delete the line in known_servers)",
   }, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Opens the connection a session runs on: over TLS when
+ * {@linkcode openTransport} says so, else plain v3 on a new connection.
+ *
+ * @returns The connection, and `secure` (for the key proof) when it is TLS.
+ * @throws {ClientError} as {@linkcode openTransport} and `ServerConnection.open` do.
+ */
+export async function connectToServer(
+  options: TransportOptions,
+): Promise<{ connection: ServerConnection; secure?: { fingerprint: Uint8Array } }> {
+  const transport = await openTransport(options);
+  if (!transport.secure) {
+    return {
+      connection: await ServerConnection.open(
+        options.host,
+        options.port,
+        options.timeoutMs,
+        options.source === undefined ? {} : { source: options.source },
+      ),
+    };
+  }
+  return {
+    connection: ServerConnection.over(
+      transport.conn,
+      displayAddress(options.host, options.port),
+      options.timeoutMs,
+    ),
+    secure: { fingerprint: transport.fingerprint },
+  };
 }
 
 function displayAddress(host: string, port: number): string {

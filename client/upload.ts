@@ -20,6 +20,7 @@
  * @module
  */
 
+import { type ContentEncryptor, PaddingEncryptor } from "../protocol/padded_content.ts";
 import {
   AesCbcEncryptor,
   Cksum,
@@ -44,8 +45,12 @@ export const READ_BATCH_SIZE = 1024 * 1024;
 export interface SendFileOptions {
   /** The checked file. */
   file: UploadFile;
-  /** The AES key from 1602/1605. */
-  key: CryptoKey;
+  /**
+   * The AES key from 1602/1605; `null` inside the secure mode's TLS
+   * connection, where the content is the padded plaintext
+   * (`protocol/padded_content.ts`).
+   */
+  key: CryptoKey | null;
   /** Our client id, for the request header. */
   clientId: ClientId;
   /**
@@ -83,16 +88,16 @@ function changed(file: UploadFile, reason: string): ConfigError {
 class ContentSource {
   #file: Deno.FsFile;
   #info: UploadFile;
-  #encryptor: AesCbcEncryptor;
+  #encryptor: ContentEncryptor;
   #cksum = new Cksum();
   #buffer = new Uint8Array(READ_BATCH_SIZE);
   #read = 0;
   #done = false;
 
-  constructor(file: Deno.FsFile, info: UploadFile, key: CryptoKey) {
+  constructor(file: Deno.FsFile, info: UploadFile, key: CryptoKey | null) {
     this.#file = file;
     this.#info = info;
-    this.#encryptor = new AesCbcEncryptor(key);
+    this.#encryptor = key === null ? new PaddingEncryptor() : new AesCbcEncryptor(key);
   }
 
   /** The next piece of content, or `null` after the trailer. */

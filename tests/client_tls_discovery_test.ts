@@ -14,7 +14,7 @@ import { delay } from "./support/reliability.ts";
 const CERTIFICATE = crypto.getRandomValues(new Uint8Array(300));
 
 async function discoverFrom(script: (peer: FakePeer) => Promise<void>, timeoutMs = 5000) {
-  const server = startFakeServer(script);
+  const server = startFakeServer(script, { seeDiscovery: true });
   try {
     const result = await discoverSecureMode("127.0.0.1", server.port, timeoutMs);
     // Discovery is the first and only thing on its connection, and carries nothing else.

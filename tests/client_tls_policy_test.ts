@@ -62,7 +62,7 @@ function plainServer(offer: { securePort: number; identity: ServerIdentity } | u
         certificate: offer.identity.certificate,
       }),
     );
-  });
+  }, { seeDiscovery: true });
 }
 
 async function withFolder(run: (folder: string) => Promise<void>): Promise<void> {

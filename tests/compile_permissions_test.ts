@@ -60,7 +60,15 @@ Deno.test("server/main.ts and client/main.ts transfer a file with exactly the ba
   // The server's data folder is its working directory, as for a double-clicked binary.
   await Deno.writeTextFile(join(serverDir, "port.info"), `${port}\n`);
   const server = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...serverPermissionFlags(), join(ROOT, "server/main.ts"), "--host", "127.0.0.1"],
+    args: [
+      "run",
+      ...serverPermissionFlags(),
+      join(ROOT, "server/main.ts"),
+      "--host",
+      "127.0.0.1",
+      "--secure-port",
+      String(freePort()),
+    ],
     cwd: serverDir,
     stdin: "null",
     stdout: "piped",
@@ -87,6 +95,9 @@ Deno.test("server/main.ts and client/main.ts transfer a file with exactly the ba
     for (const run of [first, second]) {
       assert.doesNotMatch(run.stderr, /NotCapable|Requires|permission/i);
     }
+    // Both runs used the secure mode: the first pinned the server, the second used the pin.
+    assert.match(first.stderr, /first contact with .*: pinned its certificate/);
+    assert.match(await Deno.readTextFile(join(clientDir, "known_servers")), /^127\.0\.0\.1:/m);
     const { clientId } = parseMeInfo(await Deno.readTextFile(join(clientDir, "me.info")));
     assert.deepEqual(
       await Deno.readFile(join(serverDir, "received_files", clientIdToHex(clientId), "data.bin")),

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { DISCOVERY_REQUEST_CODE } from "../../protocol/discovery.ts";
 import {
   aesDecrypt,
   CKSUM_TRAILER_SIZE,
@@ -20,8 +21,8 @@ import {
   PACKET_HEADER_SIZE,
   PacketDecoder,
   type PacketHeader,
-  readRequestFrame,
   readRequestHeader,
+  readRequestPayload,
   RequestCode,
   type RequestHeader,
   type Response,
@@ -51,6 +52,7 @@ export interface FakeRequest {
 export class FakePeer {
   #conn: Deno.Conn;
   #reader: ExactReader;
+  #peeked: RequestHeader | null | undefined;
   /** Every byte the client sent on this connection. */
   readonly received: Uint8Array[] = [];
 
@@ -77,9 +79,9 @@ export class FakePeer {
    * against its first header, as our server does.
    */
   async read(): Promise<FakeRequest | null> {
-    const frame = await readRequestFrame(this.#reader);
-    if (frame === null) return null;
-    const { header, payload } = frame;
+    const header = await this.readHeader();
+    if (header === null) return null;
+    const payload = await readRequestPayload(this.#reader, header);
     const request: FakeRequest = {
       clientId: header.clientId,
       code: header.code,
@@ -96,7 +98,15 @@ export class FakePeer {
    * discovery request is one the v3 frame readers do not know).
    */
   readHeader(): Promise<RequestHeader | null> {
-    return readRequestHeader(this.#reader);
+    const peeked = this.#peeked;
+    this.#peeked = undefined;
+    return peeked === undefined ? readRequestHeader(this.#reader) : Promise.resolve(peeked);
+  }
+
+  /** Reads the first request header, and keeps it for the next read. */
+  async peekHeader(): Promise<RequestHeader | null> {
+    this.#peeked = await this.readHeader();
+    return this.#peeked;
   }
 
   async #readPackets(request: FakeRequest): Promise<void> {
@@ -142,8 +152,10 @@ export class FakePeer {
 export interface FakeServer {
   /** The port it listens on. */
   port: number;
-  /** The connections accepted so far. */
+  /** The connections accepted so far (but the discovery requests', see below). */
   peers: FakePeer[];
+  /** How many connections opened with the secure mode's discovery request. */
+  readonly discoveries: number;
   /** Errors thrown by scripts (other than the client closing). */
   errors: unknown[];
   /** Stops listening, closes every connection and waits for every script. */
@@ -153,21 +165,40 @@ export interface FakeServer {
 /**
  * Starts a fake server that runs `script` for each connection; the
  * connection is closed when the script returns.
+ *
+ * Like the reference server, it closes a connection that opens with the
+ * secure mode's discovery request (code 850), without running `script`
+ * (only counted in `discoveries`): our client then opens a new connection
+ * for its session. With `seeDiscovery`, `script` gets those too.
  */
 export function startFakeServer(
   script: (peer: FakePeer, index: number) => Promise<void>,
+  options: { seeDiscovery?: boolean } = {},
 ): FakeServer {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const peers: FakePeer[] = [];
   const errors: unknown[] = [];
   const running: Promise<void>[] = [];
+  const accepted: FakePeer[] = [];
+  let discoveries = 0;
+  const serve = async (peer: FakePeer) => {
+    if (!options.seeDiscovery) {
+      const first = await peer.peekHeader().catch(() => null);
+      if (first?.code === DISCOVERY_REQUEST_CODE) {
+        discoveries++;
+        return;
+      }
+    }
+    const index = peers.length;
+    peers.push(peer);
+    await script(peer, index);
+  };
   const accepting = (async () => {
     for await (const conn of listener) {
       const peer = new FakePeer(conn);
-      const index = peers.length;
-      peers.push(peer);
+      accepted.push(peer);
       running.push(
-        script(peer, index).catch((error) => {
+        serve(peer).catch((error) => {
           if (!(error instanceof Deno.errors.UnexpectedEof)) errors.push(error);
         }).finally(() => peer.close()),
       );
@@ -178,11 +209,14 @@ export function startFakeServer(
     port: (listener.addr as Deno.NetAddr).port,
     peers,
     errors,
+    get discoveries() {
+      return discoveries;
+    },
     close() {
       closing ??= (async () => {
         listener.close();
         await accepting.catch(() => {});
-        for (const peer of peers) peer.close();
+        for (const peer of accepted) peer.close();
         await Promise.all(running);
       })();
       return closing;
