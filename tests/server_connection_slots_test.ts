@@ -10,6 +10,8 @@ import { ConnectionSlots, type SlotHolder } from "../server/connection_slots.ts"
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { delay, within } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
+import { ServerProcess } from "./support/server_process.ts";
+import { parseCommandLine, UsageError } from "../server/cli/command_line.ts";
 
 interface Holder extends SlotHolder {
   name: string;
@@ -157,4 +159,48 @@ Deno.test("server: past the per-address cap, that address's oldest unsigned conn
       for (const client of early) client.close();
     }
   }, { maxConnectionsPerAddress: 3 });
+});
+
+Deno.test("server command line: --max-connections and --max-per-address set the slot limits", async (t) => {
+  await t.step("parsed into the server's options", () => {
+    const command = parseCommandLine(["--max-connections", "512", "--max-per-address", "8"]);
+    assert.equal(command.kind, "serve");
+    if (command.kind !== "serve") return;
+    assert.equal(command.maxConnections, 512);
+    assert.equal(command.maxConnectionsPerAddress, 8);
+  });
+  for (const args of [["--max-connections", "0"], ["--max-per-address", "many"]]) {
+    await t.step(`${args.join(" ")} is a usage error`, () => {
+      assert.throws(() => parseCommandLine(args), UsageError);
+    });
+  }
+  await t.step("a server process holds one address to --max-per-address", async () => {
+    const dir = await Deno.makeTempDir();
+    const server = await ServerProcess.start(dir, [
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--no-secure",
+      "--max-per-address",
+      "2",
+    ]);
+    const early = await Promise.all([
+      RawClient.connect(server.port),
+      RawClient.connect(server.port),
+    ]);
+    try {
+      using newcomer = await RawClient.connect(server.port);
+      await signUp(newcomer, "Third From Here");
+      await within(
+        "one of the first two to be closed",
+        Promise.race(early.map((c) => c.readEnd())),
+        5_000,
+      );
+    } finally {
+      for (const client of early) client.close();
+      await server.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
 });

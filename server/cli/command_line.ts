@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../../protocol/mod.ts";
 import { ByteSizeError, formatBytes, parseByteSize } from "../../protocol/units.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "../registry.ts";
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from "../server.ts";
 
 /** The usage text of `server --help`. */
 export const USAGE = `Usage: server [options]                      run the server
@@ -45,6 +46,9 @@ Options:
   --max-files N         most files one client may store (default: ${DEFAULT_MAX_FILES})
   --max-stored SIZE     most bytes one client may store: 100GB, 1TiB, or bytes
                         (default: ${formatBytes(DEFAULT_MAX_BYTES)})
+  --max-connections N   most connections open at once (default: ${DEFAULT_MAX_CONNECTIONS})
+  --max-per-address N   most connections open at once from one address
+                        (default: ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
   --log-level LEVEL     trace, debug, info, warning, error or fatal (default: info)
   --json                operator commands: print JSON instead of a table
   --delete-files        forget: also delete the client's files
@@ -97,6 +101,8 @@ export type Command =
     maxFileSize: number;
     maxStoredFiles?: number;
     maxStoredBytes?: number;
+    maxConnections?: number;
+    maxConnectionsPerAddress?: number;
     logLevel: LogLevel;
   }
   | Common & { kind: "clients"; json: boolean }
@@ -111,6 +117,8 @@ const OPTIONS = {
   "max-file-size": { type: "string" },
   "max-files": { type: "string" },
   "max-stored": { type: "string" },
+  "max-connections": { type: "string" },
+  "max-per-address": { type: "string" },
   "log-level": { type: "string" },
   "secure-port": { type: "string" },
   "no-secure": { type: "boolean" },
@@ -132,6 +140,8 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     "max-file-size",
     "max-files",
     "max-stored",
+    "max-connections",
+    "max-per-address",
     "log-level",
     "registry",
     "store",
@@ -248,6 +258,8 @@ function serveCommand(
     "max-file-size"?: string;
     "max-files"?: string;
     "max-stored"?: string;
+    "max-connections"?: string;
+    "max-per-address"?: string;
     "log-level"?: string;
     "secure-port"?: string;
     "no-secure"?: boolean;
@@ -269,10 +281,20 @@ function serveCommand(
     ...(values.port === undefined ? {} : { port: parsePort(values.port) }),
     ...(values["max-files"] === undefined
       ? {}
-      : { maxStoredFiles: parseMaxFiles(values["max-files"]) }),
+      : { maxStoredFiles: parseCount("--max-files", values["max-files"], "files") }),
     ...(values["max-stored"] === undefined
       ? {}
       : { maxStoredBytes: parseMaxStored(values["max-stored"]) }),
+    ...(values["max-connections"] === undefined ? {} : {
+      maxConnections: parseCount("--max-connections", values["max-connections"], "connections"),
+    }),
+    ...(values["max-per-address"] === undefined ? {} : {
+      maxConnectionsPerAddress: parseCount(
+        "--max-per-address",
+        values["max-per-address"],
+        "connections",
+      ),
+    }),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...securePortOption(values["secure-port"], values["no-secure"]),
   };
@@ -329,13 +351,23 @@ export function parseMaxFileSize(text: string): number {
 }
 
 /**
- * Parses `--max-files`: a whole number of files, at least 1.
+ * Parses a count option (`--max-files`, `--max-connections`,
+ * `--max-per-address`): a whole number, at least 1.
  *
- * @throws {UsageError} when it is not one.
+ * @example
+ * ```ts
+ * import { parseCount } from "./command_line.ts";
+ * console.log(parseCount("--max-connections", "512", "connections")); // 512
+ * ```
+ *
+ * @param option The option's name, for the message.
+ * @param text What the user typed.
+ * @param unit What is counted, for the message ("files", "connections").
+ * @throws {UsageError} when it is not a whole number of at least 1.
  */
-export function parseMaxFiles(text: string): number {
+export function parseCount(option: string, text: string, unit: string): number {
   if (!/^[0-9]{1,15}$/.test(text) || Number(text) < 1) {
-    throw new UsageError(`Cannot use --max-files ${text}: it is a number of files, at least 1`);
+    throw new UsageError(`Cannot use ${option} ${text}: it is a number of ${unit}, at least 1`);
   }
   return Number(text);
 }
