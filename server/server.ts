@@ -39,6 +39,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_HEADER_TIMEOUT_MS = 5_000;
 /** Default for {@linkcode ServerOptions.signInTimeoutMs}. */
 export const DEFAULT_SIGN_IN_TIMEOUT_MS = 15_000;
+/** How often a sign-in deadline that found a request in progress looks again. */
+const SIGN_IN_RECHECK_MS = 100;
 /** Default for {@linkcode ServerOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 256;
 /** Default for {@linkcode ServerOptions.maxConnectionsPerAddress}: a quarter of the slots. */
@@ -386,11 +388,19 @@ class Server implements RunningServer {
     );
     const slot = new Slot(session, address);
     this.#slots.add(slot);
-    const signInDeadline = setTimeout(() => {
+    // At the deadline a request still being answered (an 826 whose key is
+    // being stored) is let finish, under its own request deadline: closing
+    // it then would leave a stored key its client never learns was accepted.
+    const checkSignIn = (): void => {
       if (session.signedIn) return;
+      if (session.handlingRequest) {
+        signInDeadline = setTimeout(checkSignIn, SIGN_IN_RECHECK_MS);
+        return;
+      }
       this.#slots.remove(slot);
       session.evict(`nobody signed in within ${limits.signInTimeoutMs / 1000} s`);
-    }, limits.signInTimeoutMs);
+    };
+    let signInDeadline = setTimeout(checkSignIn, limits.signInTimeoutMs);
     this.#sessions.set(
       session,
       session.run().finally(() => {

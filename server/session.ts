@@ -239,6 +239,15 @@ export class ClientSession {
     return this.#signedIn !== undefined && (this.#proofGate?.proven ?? true);
   }
 
+  /**
+   * Whether a request is being read or answered: its header has arrived and
+   * the session is not yet waiting for the next one. A sign-in in progress
+   * (an 826 whose key is being stored, say) is let finish.
+   */
+  get handlingRequest(): boolean {
+    return !this.#waitingForRequest;
+  }
+
   /** Closes the connection for `reason` (to make room for a new one, say). */
   evict(reason: string): void {
     this.#evictedFor ??= reason;

@@ -5,7 +5,15 @@
  */
 
 import assert from "node:assert/strict";
-import { encodeRequestHeader, RequestCode, ZERO_CLIENT_ID } from "../protocol/mod.ts";
+import {
+  encodeRequest,
+  encodeRequestHeader,
+  generateRsaKeyPair,
+  REQUEST_HEADER_SIZE,
+  RequestCode,
+  ResponseCode,
+  ZERO_CLIENT_ID,
+} from "../protocol/mod.ts";
 import { ConnectionSlots, type SlotHolder } from "../server/connection_slots.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { delay, within } from "./support/reliability.ts";
@@ -203,4 +211,22 @@ Deno.test("server command line: --max-connections and --max-per-address set the 
       await Deno.remove(dir, { recursive: true });
     }
   });
+});
+
+Deno.test("server: a registration still being answered at the sign-in deadline finishes", async () => {
+  await withServer(async ({ port }) => {
+    const keys = await generateRsaKeyPair(); // made first: the deadline is short
+    using client = await RawClient.connect(port);
+    const clientId = await client.register("Slow Key");
+    const frame = encodeRequest(clientId, {
+      code: RequestCode.PublicKey,
+      name: "Slow Key",
+      publicKey: keys.publicKey,
+    });
+    // The header and half the payload before the deadline, the rest after it.
+    await client.send(frame.subarray(0, REQUEST_HEADER_SIZE + 80));
+    await delay(700);
+    await client.send(frame.subarray(REQUEST_HEADER_SIZE + 80));
+    await client.expect(ResponseCode.KeyAccepted);
+  }, { idleTimeoutMs: 10_000, signInTimeoutMs: 400 });
 });
