@@ -79,6 +79,8 @@ async function startServer(dir: string): Promise<ServerProcess> {
       "127.0.0.1",
       "--log-level",
       "warning",
+      // Plain protocol v3: the secure mode is measured beside it by bench/secure_transfer.ts.
+      "--no-secure",
     ],
     stdin: "null",
     stdout: "null",
