@@ -156,6 +156,17 @@ async function gatewayAnswers(endpoint: string, port: number): Promise<boolean> 
   }
 }
 
+/** The cluster's folder, configuration and ports, shared by the steps below. */
+interface Cluster {
+  dir: string;
+  fsid: string;
+  conf: string;
+  monPort: number;
+  rgwPort: number;
+  programs: Record<(typeof CEPH_PROGRAMS)[number][0], string>;
+  daemons: Daemon[];
+}
+
 /**
  * Starts the cluster, creates a user and a bucket; throws a
  * {@linkcode ServiceError} with the failing daemon's log when it cannot.
@@ -163,151 +174,35 @@ async function gatewayAnswers(endpoint: string, port: number): Promise<boolean> 
 export async function startCeph(options: CephOptions = {}): Promise<S3Service> {
   const programs = Object.fromEntries(
     CEPH_PROGRAMS.map(([program, pkg]) => [program, requireProgram(program, pkg)]),
-  ) as Record<(typeof CEPH_PROGRAMS)[number][0], string>;
+  ) as Cluster["programs"];
   const dir = await serviceFolder("ceph");
-  const daemons: Daemon[] = [];
+  const cluster: Cluster = {
+    dir,
+    fsid: crypto.randomUUID(),
+    conf: join(dir, "ceph.conf"),
+    monPort: freePort(),
+    rgwPort: freePort(),
+    programs,
+    daemons: [],
+  };
   const stop = async () => {
-    for (const daemon of daemons.reverse()) await daemon.stop();
+    for (const daemon of cluster.daemons.reverse()) await daemon.stop();
     await removeFolder(dir);
   };
   try {
-    for (const sub of ["run", "log", "mon", "osd/osd.0", "rgw"]) {
-      await Deno.mkdir(join(dir, sub), { recursive: true });
-    }
-    const fsid = crypto.randomUUID();
-    const monPort = freePort();
-    const rgwPort = freePort();
-    const conf = join(dir, "ceph.conf");
-    await Deno.writeTextFile(
-      conf,
-      cephConf(dir, fsid, monPort, rgwPort, options.memstoreBytes ?? 4 * 1024 ** 3),
-    );
-    const monmap = join(dir, "monmap");
-    await run(programs.monmaptool, [
-      "--create",
-      "--clobber",
-      "--fsid",
-      fsid,
-      "--addv",
-      "a",
-      `[v1:127.0.0.1:${monPort}]`,
-      monmap,
-    ], "create the Ceph monitor map");
-    await run(programs["ceph-authtool"], [
-      "--create-keyring",
-      join(dir, "keyring"),
-      "--gen-key",
-      "-n",
-      "mon.",
-      "--cap",
-      "mon",
-      "allow *",
-    ], "create the Ceph keyring");
-    await run(
-      programs["ceph-mon"],
-      ["-c", conf, "--mkfs", "-i", "a", "--monmap", monmap],
-      "create the Ceph monitor's store",
-    );
-    const mon = Daemon.spawn(
-      "ceph-mon",
-      programs["ceph-mon"],
-      ["-f", "-c", conf, "-i", "a"],
-      join(dir, "log", "mon.a.out"),
-    );
-    daemons.push(mon);
-    await mon.waitUntil("listening", () => accepts(monPort), 15_000);
-
-    // The OSD's own start-up commands (device class, crush location) may reach
-    // the monitor before the client knows the cluster's fsid, which makes the
-    // OSD give up; they are turned off in ceph.conf and done here, in one CLI
-    // run, retried while the monitor refuses them for that same reason.
-    const osdUuid = crypto.randomUUID();
-    const osdId = "0";
-    await retry(join(dir, "log", "mon.a.log"), () =>
-      run(
-        "sh",
-        [
-          "-c",
-          'printf "%s\\n" "osd new $2 0" "osd crush add osd.0 1 root=default" | "$1" -c "$3" --connect-timeout 20',
-          "sh",
-          programs.ceph,
-          osdUuid,
-          conf,
-        ],
-        "add an OSD to the Ceph cluster",
-        { timeoutMs: 30_000 },
-      ));
-    await run(programs["ceph-osd"], [
-      "-c",
-      conf,
-      "-i",
-      osdId,
-      "--mkfs",
-      "--osd-uuid",
-      osdUuid,
-    ], "create the OSD's store");
-    const osd = Daemon.spawn(
-      "ceph-osd",
-      programs["ceph-osd"],
-      ["-f", "-c", conf, "-i", osdId],
-      join(dir, "log", `osd.${osdId}.out`),
-    );
-    daemons.push(osd);
-
-    const endpoint = `http://127.0.0.1:${rgwPort}`;
-    const rgw = Daemon.spawn(
-      "radosgw",
-      programs.radosgw,
-      ["-f", "-c", conf, "-n", "client.rgw"],
-      join(dir, "log", "client.rgw.out"),
-    );
-    daemons.push(rgw);
-    try {
-      await rgw.waitUntil("answering S3", () => gatewayAnswers(endpoint, rgwPort), 60_000, 50);
-    } catch (error) {
-      const more = [
-        await logTail(join(dir, "log", "client.rgw.log")),
-        await logTail(join(dir, "log", `osd.${osdId}.log`), 15),
-      ].join("\n");
-      throw new ServiceError(`${(error as Error).message}\n${more}`, { cause: error });
-    }
-
-    const accessKeyId = "ft-test-access";
-    const secretAccessKey = crypto.randomUUID();
-    await run(programs["radosgw-admin"], [
-      "-c",
-      conf,
-      "-n",
-      "client.admin",
-      "user",
-      "create",
-      "--uid=ft",
-      "--display-name=ft",
-      `--access-key=${accessKeyId}`,
-      `--secret-key=${secretAccessKey}`,
-    ], "create the S3 user");
-
+    await writeConfiguration(cluster, options.memstoreBytes ?? 4 * 1024 ** 3);
+    await startMonitor(cluster);
+    await startOsd(cluster);
+    const endpoint = await startGateway(cluster);
+    const credentials = await createS3User(cluster);
+    const client = () => createS3Client({ endpoint, region: CEPH_REGION, ...credentials });
+    const createBucket = (name: string) => createBucketWith(client(), name);
     const bucket = options.bucket ?? "ft-test";
-    const client = () =>
-      createS3Client({ endpoint, region: CEPH_REGION, accessKeyId, secretAccessKey });
-    const createBucket = async (name: string) => {
-      const s3 = client();
-      try {
-        await s3.send(new CreateBucketCommand({ Bucket: name }));
-      } catch (error) {
-        throw new ServiceError(`Cannot create bucket ${name}: ${(error as Error).message}`, {
-          cause: error,
-        });
-      } finally {
-        s3.destroy();
-      }
-    };
     await createBucket(bucket);
     return {
       endpoint,
       region: CEPH_REGION,
-      accessKeyId,
-      secretAccessKey,
+      ...credentials,
       bucket,
       client,
       createBucket,
@@ -317,5 +212,152 @@ export async function startCeph(options: CephOptions = {}): Promise<S3Service> {
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/** Makes the cluster's folders and writes its ceph.conf. */
+async function writeConfiguration(cluster: Cluster, memstoreBytes: number): Promise<void> {
+  for (const sub of ["run", "log", "mon", "osd/osd.0", "rgw"]) {
+    await Deno.mkdir(join(cluster.dir, sub), { recursive: true });
+  }
+  await Deno.writeTextFile(
+    cluster.conf,
+    cephConf(cluster.dir, cluster.fsid, cluster.monPort, cluster.rgwPort, memstoreBytes),
+  );
+}
+
+/** Creates the monitor's map, keyring and store, then runs it until it listens. */
+async function startMonitor(cluster: Cluster): Promise<void> {
+  const { dir, conf, fsid, programs } = cluster;
+  const monmap = join(dir, "monmap");
+  await run(programs.monmaptool, [
+    "--create",
+    "--clobber",
+    "--fsid",
+    fsid,
+    "--addv",
+    "a",
+    `[v1:127.0.0.1:${cluster.monPort}]`,
+    monmap,
+  ], "create the Ceph monitor map");
+  await run(programs["ceph-authtool"], [
+    "--create-keyring",
+    join(dir, "keyring"),
+    "--gen-key",
+    "-n",
+    "mon.",
+    "--cap",
+    "mon",
+    "allow *",
+  ], "create the Ceph keyring");
+  await run(
+    programs["ceph-mon"],
+    ["-c", conf, "--mkfs", "-i", "a", "--monmap", monmap],
+    "create the Ceph monitor's store",
+  );
+  const mon = Daemon.spawn(
+    "ceph-mon",
+    programs["ceph-mon"],
+    ["-f", "-c", conf, "-i", "a"],
+    join(dir, "log", "mon.a.out"),
+  );
+  cluster.daemons.push(mon);
+  await mon.waitUntil("listening", () => accepts(cluster.monPort), 15_000);
+}
+
+/** Registers OSD 0 with the monitor, creates its store and runs it. */
+async function startOsd(cluster: Cluster): Promise<void> {
+  const { dir, conf, programs } = cluster;
+  // The OSD's own start-up commands (device class, crush location) may reach
+  // the monitor before the client knows the cluster's fsid, which makes the
+  // OSD give up; they are turned off in ceph.conf and done here, in one CLI
+  // run, retried while the monitor refuses them for that same reason.
+  const osdUuid = crypto.randomUUID();
+  const osdId = "0";
+  await retry(join(dir, "log", "mon.a.log"), () =>
+    run(
+      "sh",
+      [
+        "-c",
+        'printf "%s\\n" "osd new $2 0" "osd crush add osd.0 1 root=default" | "$1" -c "$3" --connect-timeout 20',
+        "sh",
+        programs.ceph,
+        osdUuid,
+        conf,
+      ],
+      "add an OSD to the Ceph cluster",
+      { timeoutMs: 30_000 },
+    ));
+  await run(programs["ceph-osd"], [
+    "-c",
+    conf,
+    "-i",
+    osdId,
+    "--mkfs",
+    "--osd-uuid",
+    osdUuid,
+  ], "create the OSD's store");
+  cluster.daemons.push(Daemon.spawn(
+    "ceph-osd",
+    programs["ceph-osd"],
+    ["-f", "-c", conf, "-i", osdId],
+    join(dir, "log", `osd.${osdId}.out`),
+  ));
+}
+
+/** Runs radosgw until it answers S3; returns its endpoint. */
+async function startGateway(cluster: Cluster): Promise<string> {
+  const { dir, conf, programs, rgwPort } = cluster;
+  const endpoint = `http://127.0.0.1:${rgwPort}`;
+  const rgw = Daemon.spawn(
+    "radosgw",
+    programs.radosgw,
+    ["-f", "-c", conf, "-n", "client.rgw"],
+    join(dir, "log", "client.rgw.out"),
+  );
+  cluster.daemons.push(rgw);
+  try {
+    await rgw.waitUntil("answering S3", () => gatewayAnswers(endpoint, rgwPort), 60_000, 50);
+  } catch (error) {
+    const more = [
+      await logTail(join(dir, "log", "client.rgw.log")),
+      await logTail(join(dir, "log", "osd.0.log"), 15),
+    ].join("\n");
+    throw new ServiceError(`${(error as Error).message}\n${more}`, { cause: error });
+  }
+  return endpoint;
+}
+
+/** Creates the S3 user the tests sign their requests as. */
+async function createS3User(
+  cluster: Cluster,
+): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+  const accessKeyId = "ft-test-access";
+  const secretAccessKey = crypto.randomUUID();
+  await run(cluster.programs["radosgw-admin"], [
+    "-c",
+    cluster.conf,
+    "-n",
+    "client.admin",
+    "user",
+    "create",
+    "--uid=ft",
+    "--display-name=ft",
+    `--access-key=${accessKeyId}`,
+    `--secret-key=${secretAccessKey}`,
+  ], "create the S3 user");
+  return { accessKeyId, secretAccessKey };
+}
+
+/** Creates bucket `name` with `s3`, then closes the client. */
+async function createBucketWith(s3: S3Client, name: string): Promise<void> {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
+  } catch (error) {
+    throw new ServiceError(`Cannot create bucket ${name}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  } finally {
+    s3.destroy();
   }
 }
