@@ -65,6 +65,22 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** Makes the client folders below `root` 0700 and their files 0600, where they are not. */
+async function makeContentsPrivate(root: string): Promise<void> {
+  const tighten = async (path: string, mode: number) => {
+    const { mode: current } = await Deno.lstat(path);
+    if (current !== null && (current & 0o777) !== mode) await Deno.chmod(path, mode);
+  };
+  for await (const folder of Deno.readDir(root)) {
+    if (!folder.isDirectory || !CLIENT_FOLDER.test(folder.name)) continue;
+    const path = join(root, folder.name);
+    await tighten(path, 0o700);
+    for await (const entry of Deno.readDir(path)) {
+      if (entry.isFile) await tighten(join(path, entry.name), 0o600);
+    }
+  }
+}
+
 /** Syncs a folder so that a rename in it survives a power loss (best effort). */
 async function syncFolder(path: string): Promise<void> {
   if (Deno.build.os === "windows") return;
@@ -145,9 +161,14 @@ export class LocalFileStore implements FileStore {
     this.root = root;
   }
 
-  /** Opens the store at `root`, creating the folder (0700) if needed. */
+  /**
+   * Opens the store at `root`, creating the folder if needed. The folder and
+   * what is in it are made private (folders 0700, files 0600), which also
+   * tightens what an older version stored under umask 022.
+   */
   static async open(root: string): Promise<LocalFileStore> {
     await makePrivateFolder(root);
+    if (CAN_CHMOD) await makeContentsPrivate(root);
     return new LocalFileStore(root);
   }
 

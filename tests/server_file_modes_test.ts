@@ -43,3 +43,25 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "modes: files and folders an older version stored 0644 and 0755 are made private at start-up",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "server_old_modes_" });
+    try {
+      const folder = `${dir}/received_files/${"ab".repeat(16)}`;
+      await Deno.mkdir(folder, { recursive: true, mode: 0o755 });
+      await Deno.chmod(folder, 0o755);
+      await Deno.writeTextFile(`${folder}/old.txt`, "stored by an older version");
+      await Deno.chmod(`${folder}/old.txt`, 0o644);
+      await withServer(async () => {
+        assert.equal((await mode(folder)).toString(8), "700");
+        assert.equal((await mode(`${folder}/old.txt`)).toString(8), "600");
+      }, { dir });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
