@@ -158,3 +158,48 @@ Deno.test("registry: beginCommit counts a same-name file as replaced, refuses pa
     await registry.close();
   }
 });
+
+Deno.test("registry: operator views list clients with their usage and files; forgetting a client frees its name", async () => {
+  const registry = await SqliteRegistry.open(":memory:");
+  try {
+    const alice = randomId();
+    const bob = randomId();
+    await registry.addClient({ id: alice, name: "Alice", publicKey: new Uint8Array(160) });
+    await registry.addClient({ id: bob, name: "Bob", publicKey: new Uint8Array(160) });
+    const limits = { maxFiles: 10, maxBytes: 1000 };
+    for (
+      const [id, name, size] of [[alice, "a.txt", 5], [alice, "b.txt", 7], [
+        bob,
+        "c.txt",
+        1,
+      ]] as const
+    ) {
+      const start = await registry.beginCommit(intent(id, name, size), limits);
+      assert.ok("id" in start);
+      await registry.finishCommit(start.id);
+    }
+    const clients = await registry.listClients();
+    assert.deepEqual(clients.map((c) => [c.name, c.files, c.bytes]), [["Alice", 2, 12], [
+      "Bob",
+      1,
+      1,
+    ]]);
+    assert.deepEqual((await registry.listFiles()).map((f) => [f.clientName, f.fileName]), [
+      ["Alice", "a.txt"],
+      ["Alice", "b.txt"],
+      ["Bob", "c.txt"],
+    ]);
+    assert.deepEqual((await registry.listFiles("Bob")).map((f) => f.fileName), ["c.txt"]);
+    const forgotten = await registry.forgetClient("Alice");
+    assert.deepEqual(forgotten?.client.id, alice);
+    assert.deepEqual(forgotten?.files.map((f) => f.fileName).sort(), ["a.txt", "b.txt"]);
+    assert.equal(await registry.forgetClient("Alice"), undefined);
+    assert.equal(await registry.clientById(alice), undefined);
+    assert.equal(
+      await registry.addClient({ id: randomId(), name: "Alice", publicKey: new Uint8Array(160) }),
+      true,
+    );
+  } finally {
+    await registry.close();
+  }
+});
