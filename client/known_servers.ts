@@ -37,6 +37,7 @@
 import { join } from "node:path";
 import {
   certificateFingerprint,
+  FingerprintSyntaxError,
   formatFingerprint,
   parseFingerprint,
 } from "../protocol/fingerprint.ts";
@@ -126,7 +127,8 @@ function parseLine(fields: string[], path: string, line: number): KnownServer {
   try {
     fingerprint = parseFingerprint(fingerprintText);
   } catch (error) {
-    throw lineError(path, line, (error as Error).message.replace(/^Cannot parse /, ""));
+    if (!(error instanceof FingerprintSyntaxError)) throw error;
+    throw lineError(path, line, `fingerprint ${JSON.stringify(error.text)}: ${error.reason}`);
   }
   const entry: KnownServer = { ...address, securePort: Number(portText), fingerprint, line };
   if (certificateText !== undefined) {

@@ -64,12 +64,33 @@ export function formatFingerprintHex(hash: Uint8Array): string {
   return [...hash].map((byte) => byte.toString(16).padStart(2, "0").toUpperCase()).join(":");
 }
 
+/** A fingerprint that does not parse: the text and why, kept apart. */
+export class FingerprintSyntaxError extends SyntaxError {
+  /** The text that does not parse. */
+  readonly text: string;
+  /** Why it does not parse. */
+  readonly reason: string;
+
+  /**
+   * Creates the error: `Cannot parse fingerprint "<text>": <reason>`.
+   *
+   * @param text The text that does not parse.
+   * @param reason Why.
+   */
+  constructor(text: string, reason: string) {
+    super(`Cannot parse fingerprint ${JSON.stringify(text)}: ${reason}`);
+    this.name = "FingerprintSyntaxError";
+    this.text = text;
+    this.reason = reason;
+  }
+}
+
 /**
  * Reads a fingerprint in either printed form: `SHA256:<43 Base64 characters>`
  * (padding `=` allowed), or 64 hex digits, with or without colons between
  * the pairs (`openssl`'s `sha256 Fingerprint=` prefix allowed too).
  *
- * @throws {SyntaxError} if the text is neither.
+ * @throws {FingerprintSyntaxError} if the text is neither.
  */
 export function parseFingerprint(text: string): Uint8Array {
   const trimmed = text.trim();
@@ -78,10 +99,7 @@ export function parseFingerprint(text: string): Uint8Array {
     if (/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]$/.test(base64)) {
       return Uint8Array.from(atob(`${base64}=`), (char) => char.charCodeAt(0));
     }
-    throw new SyntaxError(
-      `Cannot parse fingerprint ${JSON.stringify(text)}: after ${FINGERPRINT_PREFIX} come ` +
-        "43 Base64 characters",
-    );
+    throw new FingerprintSyntaxError(text, `after ${FINGERPRINT_PREFIX} come 43 Base64 characters`);
   }
   const hex = trimmed.replace(/^sha256 fingerprint=/i, "");
   if (/^[0-9A-Fa-f]{64}$/.test(hex) || /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$/.test(hex)) {
@@ -91,8 +109,8 @@ export function parseFingerprint(text: string): Uint8Array {
       (_, i) => parseInt(digits.slice(2 * i, 2 * i + 2), 16),
     );
   }
-  throw new SyntaxError(
-    `Cannot parse fingerprint ${JSON.stringify(text)}: expected ${FINGERPRINT_PREFIX} and ` +
-      "43 Base64 characters, or 32 hex pairs separated by colons",
+  throw new FingerprintSyntaxError(
+    text,
+    `expected ${FINGERPRINT_PREFIX} and 43 Base64 characters, or 32 hex pairs separated by colons`,
   );
 }
