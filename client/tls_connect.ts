@@ -120,6 +120,9 @@ function classifyHandshakeError(
       { cause: error },
     );
   }
+  // Deno raises every failed handshake as the same class (InvalidData), and
+  // only rustls's text says whether the certificate was refused: here, and
+  // only here, the message is the signal. It is quoted, never rewritten.
   if (/certificate|UnknownIssuer|NotValidForName|BadSignature/i.test(message)) {
     return new SecureConnectError(
       "certificate",
