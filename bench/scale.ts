@@ -26,6 +26,7 @@ import { accepts, findProgram, freePort, sleep } from "../scripts/services/daemo
 import { type HaproxyService, startHaproxy } from "../scripts/services/haproxy.ts";
 import { type PostgresService, startPostgres } from "../scripts/services/postgres.ts";
 import { formatMb, ProcessMonitor } from "./support/process_monitor.ts";
+import { writeRandomFile } from "./support/random_file.ts";
 
 const MB = 1_000_000;
 const BUCKET = "bench";
@@ -92,20 +93,6 @@ async function startServer(dir: string, backend: Backend): Promise<Server> {
     }
   };
   return { port, monitor, stop };
-}
-
-/** Writes `bytes` pseudo-random bytes to `path`, 1 MB at a time. */
-async function writeRandomFile(path: string, bytes: number): Promise<void> {
-  const chunk = new Uint8Array(MB);
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  for (let done = 0; done < bytes;) {
-    for (let i = 0; i < chunk.length; i += 65_536) {
-      crypto.getRandomValues(chunk.subarray(i, i + 65_536));
-    }
-    const part = chunk.subarray(0, Math.min(chunk.length, bytes - done));
-    for (let offset = 0; offset < part.length;) offset += await file.write(part.subarray(offset));
-    done += part.length;
-  }
 }
 
 /** Runs one client process in `dir`; resolves to its wall time and exit code. */

@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { CLIENT_PERMISSION_FLAGS, ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import { ProcessMonitor } from "./support/process_monitor.ts";
+import { writeRandomFile } from "./support/random_file.ts";
 
 const MB = 1_000_000;
 /** The issue's bound: secure time / plain time. */
@@ -85,20 +86,6 @@ async function startServer(dir: string, secure: boolean) {
   };
 }
 
-/** Writes `size` bytes of random data (no two megabytes alike). */
-async function writeRandomFile(path: string): Promise<void> {
-  const block = new Uint8Array(MB);
-  for (let offset = 0; offset < MB; offset += 65_536) {
-    crypto.getRandomValues(block.subarray(offset, offset + 65_536));
-  }
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  for (let written = 0; written < size; written += MB) {
-    block[0] = written / MB;
-    const part = block.subarray(0, Math.min(MB, size - written));
-    for (let offset = 0; offset < part.length;) offset += await file.write(part.subarray(offset));
-  }
-}
-
 /** Runs the client in `dir` once; resolves to its wall time and CPU seconds. */
 async function upload(dir: string, args: string[] = []): Promise<{ wall: number; cpu: number }> {
   const start = performance.now();
@@ -132,7 +119,7 @@ const scratch = await Deno.makeTempDir({ prefix: "secure-bench-" });
 const servers: Awaited<ReturnType<typeof startServer>>[] = [];
 try {
   const file = join(scratch, "upload.bin");
-  await writeRandomFile(file);
+  await writeRandomFile(file, size);
   const modes = [
     { name: "plain ", secure: false, args: [] as string[], dir: "", server: 0 },
     { name: "secure", secure: true, args: ["--secure"], dir: "", server: 1 },

@@ -29,6 +29,7 @@ import {
 import { CLIENT_PERMISSION_FLAGS, serverPermissionFlags } from "../scripts/permissions.ts";
 import { ServerConnection } from "../client/connection.ts";
 import { formatMb, formatSeconds, ProcessMonitor } from "./support/process_monitor.ts";
+import { writeRandomFile } from "./support/random_file.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const MB = 1_000_000;
@@ -110,19 +111,6 @@ async function startServer(dir: string): Promise<ServerProcess> {
   };
 }
 
-async function writeTestFile(path: string, size: number): Promise<void> {
-  const block = new Uint8Array(MB);
-  for (let offset = 0; offset < MB; offset += 65_536) {
-    crypto.getRandomValues(block.subarray(offset, offset + 65_536));
-  }
-  using file = await Deno.open(path, { write: true, create: true, truncate: true });
-  for (let written = 0; written < size; written += MB) {
-    block[0] = written / MB; // no two megabytes alike
-    const part = block.subarray(0, Math.min(MB, size - written));
-    for (let offset = 0; offset < part.length;) offset += await file.write(part.subarray(offset));
-  }
-}
-
 async function prepareClient(dir: string, port: number, name: string, file: string) {
   await Deno.mkdir(dir, { recursive: true });
   await Deno.writeTextFile(join(dir, "transfer.info"), `127.0.0.1:${port}\n${name}\n${file}\n`);
@@ -160,7 +148,7 @@ async function benchSize(size: number): Promise<void> {
   const dir = join(scratch, `size-${size}`);
   const server = await startServer(join(dir, "server"));
   const file = join(dir, "upload.bin");
-  await writeTestFile(file, size);
+  await writeRandomFile(file, size);
   await prepareClient(join(dir, "client"), server.port, `bench ${size}`, file);
   const rates: number[] = [];
   let clientRss = 0;
@@ -197,7 +185,7 @@ async function benchLoad(): Promise<void> {
   const dir = join(scratch, "load");
   const server = await startServer(join(dir, "server"));
   const file = join(dir, "upload.bin");
-  await writeTestFile(file, 10 * MB);
+  await writeRandomFile(file, 10 * MB);
   try {
     for (let i = 0; i < loadClients; i++) {
       await prepareClient(join(dir, `client-${i}`), server.port, `load client ${i}`, file);
