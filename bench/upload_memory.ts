@@ -9,9 +9,9 @@
  * 2. One 200 MB upload alone, as fast as the server takes it: prints MB/s
  *    and the server's peak resident memory.
  *
- * The server runs as a separate process (`bench/support/bench_server.ts`,
- * with the flags of `deno task server`); the clients are raw protocol
- * clients in this process.
+ * The server runs as a separate process (`server/main.ts` with the compiled
+ * server's flags, and `--max-per-address` raised to the connection cap);
+ * the clients are raw protocol clients in this process.
  *
  * Run: `deno task bench:memory [--uploads 250] [--size 4] [--single 200]`
  *
@@ -34,9 +34,11 @@ import {
 } from "../protocol/mod.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { formatMb, ProcessMonitor } from "./support/process_monitor.ts";
+import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
+import { accepts, freePort, sleep } from "../scripts/services/daemon.ts";
+import { DEFAULT_MAX_CONNECTIONS } from "../server/server.ts";
 
 const MB = 1_000_000;
-const SERVER = new URL("./support/bench_server.ts", import.meta.url).pathname;
 
 const { values: options } = parseArgs({
   options: {
@@ -55,32 +57,38 @@ interface BenchServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts `server/main.ts` as the compiled server runs, in `dir`, with the
+ * per-address cap raised to the connection cap: here one address stands for
+ * every client.
+ */
 async function startBenchServer(dir: string): Promise<BenchServer> {
+  await Deno.mkdir(dir, { recursive: true });
+  const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
+    cwd: dir,
     args: [
       "run",
-      "--allow-net",
-      `--allow-read=${dir}`,
-      `--allow-write=${dir}`,
-      "--v8-flags=--expose-gc",
-      SERVER,
-      dir,
+      ...serverPermissionFlags(),
+      join(ROOT, "server/main.ts"),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--no-secure",
+      "--max-per-address",
+      String(DEFAULT_MAX_CONNECTIONS),
+      "--log-level",
+      "warning",
     ],
     stdin: "null",
-    stdout: "piped",
+    stdout: "null",
     stderr: "inherit",
   }).spawn();
-  let port = 0;
-  let output = "";
-  for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-    output += text;
-    const match = /^listening on (\d+)$/m.exec(output);
-    if (match !== null) {
-      port = Number(match[1]);
-      break;
-    }
+  for (let attempt = 0; !(await accepts(port)); attempt++) {
+    if (attempt === 200) throw new Error("Cannot benchmark: the server never listened");
+    await sleep(50);
   }
-  if (port === 0) throw new Error("Cannot benchmark: the server never listened");
   const monitor = new ProcessMonitor(child.pid);
   return {
     port,
