@@ -9,9 +9,9 @@
 
 export * from "./aes_cbc.ts";
 export * from "./cksum.ts";
-export * from "./connection_lost.ts";
+export * from "../common/connection_lost.ts";
 export * from "./constants.ts";
-export * from "./deadline.ts";
+export * from "../common/deadline.ts";
 export * from "./errors.ts";
 export * from "./exact_reader.ts";
 export * from "./fields.ts";
@@ -23,8 +23,8 @@ export * from "./packet.ts";
 export * from "./packet_decoder.ts";
 export * from "./packet_encoder.ts";
 export * from "./packet_writer.ts";
-export * from "./release_buffer.ts";
+export * from "../common/release_buffer.ts";
 export * from "./requests.ts";
 export * from "./responses.ts";
 export * from "./rsa.ts";
-export * from "./write_all.ts";
+export * from "../common/write_all.ts";

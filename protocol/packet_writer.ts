@@ -8,7 +8,7 @@
  */
 
 import { FULL_PACKET_SIZE, PacketEncoder, type UploadFields } from "./packet_encoder.ts";
-import { writeAll, type Writer } from "./write_all.ts";
+import { writeAll, type Writer } from "../common/write_all.ts";
 
 /** Packets per write by default: 128 packets of 8192 bytes, 1 MiB. */
 export const PACKETS_PER_WRITE = 128;

@@ -10,6 +10,7 @@
  * | `client/`                 | `server/`          | the two sides share only `protocol/`                 |
  * | `protocol/`, `server/`, `client/` | `harness/` | the programs never depend on test tooling   |
  * | anything outside `tests/` | `tests/`           | tests depend on the code, never the other way round |
+ * | `common/`                 | any other folder   | the general helpers lie below every other folder     |
  *
  * `harness/` holds what tests, benchmarks and soak runs share (the raw-bytes
  * client), so that none of them needs to import `tests/`.
@@ -29,7 +30,7 @@ import { ROOT } from "./permissions.ts";
 
 /** One import between two files of the repository, as paths relative to its root. */
 export interface ImportEdge {
-  /** The importing file, e.g. `server/session.ts`. */
+  /** The importing file, e.g. `server/session/session.ts`. */
   from: string;
   /** The imported file, e.g. `protocol/mod.ts`. */
   to: string;
@@ -55,6 +56,10 @@ export const IMPORT_RULES: readonly ImportRule[] = [
   { from: "server/", to: "harness/", reason: "the programs never depend on test tooling" },
   { from: "client/", to: "harness/", reason: "the programs never depend on test tooling" },
   { from: "*", to: "tests/", reason: "nothing outside tests/ depends on the tests" },
+  { from: "common/", to: "protocol/", reason: "common/ lies below every other folder" },
+  { from: "common/", to: "server/", reason: "common/ lies below every other folder" },
+  { from: "common/", to: "client/", reason: "common/ lies below every other folder" },
+  { from: "common/", to: "harness/", reason: "common/ lies below every other folder" },
 ];
 
 /** The rule `edge` breaks, or `undefined`. */

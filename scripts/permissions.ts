@@ -54,7 +54,7 @@ export function permissionFlagsOfTask(task: string): string[] {
   for (const word of words.slice(2, script === -1 ? undefined : script)) {
     const match = /^(--(?:allow|deny)-[a-z]+)(?:=(.*))?$/.exec(word);
     if (match === null) {
-      // The server asks V8 for young-generation collections (server/memory.ts).
+      // The server asks V8 for young-generation collections (server/upload/memory.ts).
       if (word === "--no-prompt" || word.startsWith("--v8-flags=")) flags.push(word);
       continue;
     }

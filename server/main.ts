@@ -29,7 +29,7 @@ import {
 } from "./cli/operator.ts";
 import { describeFailure, ExitCode } from "./cli/report.ts";
 import { serve } from "./cli/serve.ts";
-import { describeFingerprint } from "./tls_fingerprint_command.ts";
+import { describeFingerprint } from "./cli/fingerprint_command.ts";
 
 export { LOG_FILE } from "./cli/serve.ts";
 

@@ -15,22 +15,22 @@
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { bytesToHex, DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
-import { formatBytes, plural } from "../protocol/units.ts";
-import type { CommitOptions } from "./commit.ts";
-import { RECEIVED_FILES_DIR } from "./file_store_local.ts";
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./registry.ts";
-import { openLocalStorage, recoverStorage, type Storage } from "./storage.ts";
+import { formatBytes, plural } from "../common/units.ts";
+import type { CommitOptions } from "./upload/commit.ts";
+import { RECEIVED_FILES_DIR } from "./storage/file_store_local.ts";
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./storage/registry.ts";
+import { openLocalStorage, recoverStorage, type Storage } from "./storage/storage.ts";
 import { DataFolderError } from "./errors.ts";
-import { formatAddress, listen, type Listener, type Listening, plainHost } from "./listen.ts";
-import { readPortInfo } from "./port_info.ts";
-import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./buffer_budget.ts";
-import { ConnectionSlots } from "./connection_slots.ts";
-import { ClientSession, type SessionContext } from "./session.ts";
-import { defaultSecurePort, listenSecure, type SecurePort } from "./tls_listener.ts";
+import { formatAddress, listen, type Listener, type Listening, plainHost } from "./net/listen.ts";
+import { readPortInfo } from "./net/port_info.ts";
+import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./upload/buffer_budget.ts";
+import { ConnectionSlots } from "./net/connection_slots.ts";
+import { ClientSession, type SessionContext } from "./session/session.ts";
+import { defaultSecurePort, listenSecure, type SecurePort } from "./net/tls_listener.ts";
 import { formatFingerprint } from "../protocol/fingerprint.ts";
-import { TimedConn } from "./timed_conn.ts";
+import { TimedConn } from "./net/timed_conn.ts";
 
-export { DATABASE_FILE } from "./storage.ts";
+export { DATABASE_FILE } from "./storage/storage.ts";
 /** Default for {@linkcode ServerOptions.idleTimeoutMs}. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 /** Default for {@linkcode ServerOptions.requestTimeoutMs}. */

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { join } from "node:path";
 import { type ClientId, clientIdToHex, parseMeInfo, parsePrivateKey } from "../protocol/mod.ts";
-import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { startServer } from "../server/server.ts";
 import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
 import { readFixture } from "./support/golden_session.ts";

@@ -16,7 +16,7 @@ import {
   createServerIdentityText,
   parseServerIdentity,
   readServerIdentity,
-} from "../server/tls_identity.ts";
+} from "../server/identity/tls_identity.ts";
 import { type ClientRun, patternBytes, runClient } from "./support/client_process.ts";
 import { freePort } from "./support/ports.ts";
 

@@ -9,7 +9,7 @@ import {
   createServerIdentityText,
   parseServerIdentity,
   type ServerIdentity,
-} from "../server/tls_identity.ts";
+} from "../server/identity/tls_identity.ts";
 import { type FakeServer, startFakeServer } from "./support/fake_server.ts";
 
 const GENUINE = await parseServerIdentity(await createServerIdentityText());

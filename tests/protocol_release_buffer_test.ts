@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { releaseBuffer } from "../protocol/release_buffer.ts";
+import { releaseBuffer } from "../common/release_buffer.ts";
 
 Deno.test("releaseBuffer detaches the buffer behind a view, and tolerates doing it twice", () => {
   const bytes = new Uint8Array(1024 * 1024).subarray(16, 32);

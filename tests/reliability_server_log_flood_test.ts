@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodeRequestHeader, RequestCode, ResponseCode, ZERO_CLIENT_ID } from "../protocol/mod.ts";
-import { LOG_FILE } from "../server/logging.ts";
-import { LOGGED_REJECTIONS, MAX_REJECTIONS } from "../server/session.ts";
+import { LOG_FILE } from "../server/log/logging.ts";
+import { LOGGED_REJECTIONS, MAX_REJECTIONS } from "../server/session/session.ts";
 import { captureServerLogs } from "./support/log_capture.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { listNames, sizeOf } from "./support/reliability.ts";

@@ -15,11 +15,11 @@ import {
   ListObjectsV2Command,
 } from "@aws-sdk/client-s3";
 import { type ClientId, clientIdToHex } from "../protocol/mod.ts";
-import type { FileStore, StagedFile } from "../server/file_store.ts";
-import { isTemporaryName, LocalFileStore } from "../server/file_store_local.ts";
-import { MARKER_PREFIX, S3FileStore } from "../server/file_store_s3.ts";
-import { type InstanceLiveness, soleInstance } from "../server/instance_liveness.ts";
-import type { CommitIntent } from "../server/registry.ts";
+import type { FileStore, StagedFile } from "../server/storage/file_store.ts";
+import { isTemporaryName, LocalFileStore } from "../server/storage/file_store_local.ts";
+import { MARKER_PREFIX, S3FileStore } from "../server/storage/file_store_s3.ts";
+import { type InstanceLiveness, soleInstance } from "../server/storage/instance_liveness.ts";
+import type { CommitIntent } from "../server/storage/registry.ts";
 import { ignoreWithoutServices, type S3Service, startCeph } from "./support/services.ts";
 
 /** A store and what the test needs to look behind it. */

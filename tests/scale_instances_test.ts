@@ -21,11 +21,11 @@ import { GetObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s
 import { cksum, type ClientId, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
 import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import type { ClientRow, FileRow } from "../server/cli/operator.ts";
-import { S3FileStore } from "../server/file_store_s3.ts";
-import { soleInstance } from "../server/instance_liveness.ts";
-import { PostgresRegistry } from "../server/registry_postgres.ts";
+import { S3FileStore } from "../server/storage/file_store_s3.ts";
+import { soleInstance } from "../server/storage/instance_liveness.ts";
+import { PostgresRegistry } from "../server/storage/registry_postgres.ts";
 import { startServer } from "../server/server.ts";
-import { openStorage } from "../server/storage_selection.ts";
+import { openStorage } from "../server/storage/storage_selection.ts";
 import { fillPattern, RawClient, signUp, uploadStream } from "../harness/raw_client.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";

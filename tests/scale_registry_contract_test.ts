@@ -12,9 +12,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
 import type { ClientId } from "../protocol/mod.ts";
-import type { CommitIntent, Registry } from "../server/registry.ts";
-import { PostgresRegistry } from "../server/registry_postgres.ts";
-import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import type { CommitIntent, Registry } from "../server/storage/registry.ts";
+import { PostgresRegistry } from "../server/storage/registry_postgres.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { delay, waitUntil } from "./support/reliability.ts";
 import { ignoreWithoutServices, type PostgresService, startPostgres } from "./support/services.ts";
 

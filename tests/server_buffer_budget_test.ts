@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BufferBudget } from "../server/buffer_budget.ts";
+import { BufferBudget } from "../server/upload/buffer_budget.ts";
 import { delay, SeededRandom } from "./support/reliability.ts";
 
 const KIB = 1024;

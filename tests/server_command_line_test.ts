@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
-import { formatBytes, parseByteSize } from "../protocol/units.ts";
+import { formatBytes, parseByteSize } from "../common/units.ts";
 import { parseCommandLine, parseMaxFileSize, UsageError } from "../server/cli/command_line.ts";
 import { describeFailure, ExitCode } from "../server/cli/report.ts";
 import { DataFolderError, PortInUseError, RegistryError } from "../server/errors.ts";

@@ -14,7 +14,7 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { ConnectionSlots, type SlotHolder } from "../server/connection_slots.ts";
+import { ConnectionSlots, type SlotHolder } from "../server/net/connection_slots.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { delay, within } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";

@@ -12,11 +12,11 @@
 
 import assert from "node:assert/strict";
 import { cksum, clientIdToHex, RequestCode } from "../protocol/mod.ts";
-import type { FileStore, StagedFile } from "../server/file_store.ts";
-import type { Registry } from "../server/registry.ts";
-import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import type { FileStore, StagedFile } from "../server/storage/file_store.ts";
+import type { Registry } from "../server/storage/registry.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { startServer } from "../server/server.ts";
-import { openLocalStorage, storageOf } from "../server/storage.ts";
+import { openLocalStorage, storageOf } from "../server/storage/storage.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { listNames } from "./support/reliability.ts";
 

@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { clientIdToHex } from "../protocol/mod.ts";
-import { LocalFileStore } from "../server/file_store_local.ts";
-import type { CommitIntent } from "../server/registry.ts";
+import { LocalFileStore } from "../server/storage/file_store_local.ts";
+import type { CommitIntent } from "../server/storage/registry.ts";
 import { listNames } from "./support/reliability.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);

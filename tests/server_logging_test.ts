@@ -13,7 +13,7 @@ import {
   LOG_FILE,
   setupLogging,
   WARNING_BURST,
-} from "../server/logging.ts";
+} from "../server/log/logging.ts";
 import { delay, listNames } from "./support/reliability.ts";
 
 /** Swallows what would go to stderr. */

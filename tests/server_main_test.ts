@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_PORT, RequestCode, ResponseCode } from "../protocol/mod.ts";
-import { readPortInfo } from "../server/port_info.ts";
+import { readPortInfo } from "../server/net/port_info.ts";
 import { randomBytes, RawClient, signUp, uploadBytes } from "../harness/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { freePort } from "./support/ports.ts";

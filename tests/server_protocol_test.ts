@@ -12,7 +12,7 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { withServer } from "./support/test_server.ts";
 

@@ -18,7 +18,7 @@ import { concat } from "../harness/bytes.ts";
 import { listNames } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
 import { parseCommandLine, UsageError } from "../server/cli/command_line.ts";
-import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 
 const bytes = (size: number) => new Uint8Array(size).fill(0x61);
 

@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { clientIdToHex } from "../protocol/mod.ts";
-import type { CommitIntent } from "../server/registry.ts";
-import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import type { CommitIntent } from "../server/storage/registry.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { delay } from "./support/reliability.ts";
 
 /** The schema of the first version: clients without a key, files.path. */

@@ -14,7 +14,7 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { startServer } from "../server/server.ts";
 import { RawClient, signUp, uploadStream } from "../harness/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";

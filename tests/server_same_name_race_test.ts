@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { cksum, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
-import { SqliteRegistry } from "../server/registry_sqlite.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { listNames } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";

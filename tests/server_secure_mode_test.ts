@@ -21,7 +21,7 @@ import {
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
 import { ROOT } from "../scripts/permissions.ts";
-import { readServerIdentity } from "../server/tls_identity.ts";
+import { readServerIdentity } from "../server/identity/tls_identity.ts";
 import { captureServerLogs, type LogCapture } from "./support/log_capture.ts";
 import { RawClient, type TestIdentity } from "../harness/raw_client.ts";
 import { type TestServer, withServer } from "./support/test_server.ts";

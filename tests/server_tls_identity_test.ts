@@ -14,7 +14,7 @@ import {
   SERVER_IDENTITY_FILE,
   type ServerIdentity,
   ServerIdentityError,
-} from "../server/tls_identity.ts";
+} from "../server/identity/tls_identity.ts";
 
 /** A TLS listener on 127.0.0.1:0 that echoes one line per connection. */
 function echoServer(cert: string, key: string): { port: number; close(): Promise<void> } {

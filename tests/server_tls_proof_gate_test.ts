@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { computeKeyProof } from "../protocol/key_proof.ts";
-import { KeyProofGate } from "../server/tls_proof.ts";
+import { KeyProofGate } from "../server/session/tls_proof.ts";
 
 const FINGERPRINT = crypto.getRandomValues(new Uint8Array(32));
 

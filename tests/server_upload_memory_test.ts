@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { cksum } from "../protocol/mod.ts";
-import { BufferBudget } from "../server/buffer_budget.ts";
-import { BATCH_BYTES_PER_PACKET, BATCH_PACKETS } from "../server/upload.ts";
+import { BufferBudget } from "../server/upload/buffer_budget.ts";
+import { BATCH_BYTES_PER_PACKET, BATCH_PACKETS } from "../server/upload/upload.ts";
 import { randomBytes, RawClient, signUp } from "../harness/raw_client.ts";
 import { withServer } from "./support/test_server.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { writeAll } from "../../protocol/write_all.ts";
+import { writeAll } from "../../common/write_all.ts";
 
 const MB = 1_000_000;
 

@@ -24,7 +24,7 @@
  */
 
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client } from "../../server/s3_client.ts";
+import { createS3Client } from "../../server/storage/s3_client.ts";
 import { join } from "node:path";
 import {
   accepts,

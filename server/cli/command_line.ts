@@ -16,8 +16,8 @@
 import { isLogLevel, type LogLevel } from "@logtape/logtape";
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../../protocol/mod.ts";
-import { ByteSizeError, formatBytes, parseByteSize } from "../../protocol/units.ts";
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "../registry.ts";
+import { ByteSizeError, formatBytes, parseByteSize } from "../../common/units.ts";
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "../storage/registry.ts";
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from "../server.ts";
 
 /** The usage text of `server --help`. */
@@ -83,7 +83,7 @@ export class UsageError extends Error {
 interface Common {
   /** The data folder. */
   dir: string;
-  /** `--registry`: a shared PostgreSQL registry (see server/storage_selection.ts). */
+  /** `--registry`: a shared PostgreSQL registry (see server/storage/storage_selection.ts). */
   registry?: string;
   /** `--store`: `s3://bucket` or a folder. */
   store?: string;

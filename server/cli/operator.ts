@@ -15,18 +15,18 @@
 
 import { join } from "node:path";
 import { clientIdToHex } from "../../protocol/mod.ts";
-import { formatBytes, plural } from "../../protocol/units.ts";
-import type { FileStore } from "../file_store.ts";
-import { RECEIVED_FILES_DIR } from "../file_store_local.ts";
-import type { ClientRecord, FileRecord, Registry, Usage } from "../registry.ts";
-import { DATABASE_FILE, openLocalStorage } from "../storage.ts";
+import { formatBytes, plural } from "../../common/units.ts";
+import type { FileStore } from "../storage/file_store.ts";
+import { RECEIVED_FILES_DIR } from "../storage/file_store_local.ts";
+import type { ClientRecord, FileRecord, Registry, Usage } from "../storage/registry.ts";
+import { DATABASE_FILE, openLocalStorage } from "../storage/storage.ts";
 import {
   environment,
   isDefaultSelection,
   locationOf,
   openStorage,
   storageSelection,
-} from "../storage_selection.ts";
+} from "../storage/storage_selection.ts";
 import { OperatorError } from "./report.ts";
 import { outsidePermissions } from "./serve.ts";
 

@@ -8,17 +8,17 @@
 
 import { getLogger, type LogLevel } from "@logtape/logtape";
 import { DataFolderError } from "../errors.ts";
-import { setupLogging } from "../logging.ts";
+import { setupLogging } from "../log/logging.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server.ts";
-import { openSelectedStorage } from "../storage_selection.ts";
+import { openSelectedStorage } from "../storage/storage_selection.ts";
 
-export { LOG_FILE } from "../logging.ts";
+export { LOG_FILE } from "../log/logging.ts";
 
 /** What {@linkcode serve} needs. */
 export interface ServeOptions extends ServerOptions {
   /** The lowest level logged. */
   logLevel: LogLevel;
-  /** `--registry` (see server/storage_selection.ts). */
+  /** `--registry` (see server/storage/storage_selection.ts). */
   registry?: string;
   /** `--store`. */
   store?: string;

@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import { withDeadline } from "../../protocol/deadline.ts";
+import { withDeadline } from "../../common/deadline.ts";
 
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {

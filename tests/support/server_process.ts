@@ -6,7 +6,7 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { withDeadline } from "../../protocol/deadline.ts";
+import { withDeadline } from "../../common/deadline.ts";
 
 const MAIN = fileURLToPath(new URL("../../server/main.ts", import.meta.url));
 /** How long a server may take to say it listens. */
@@ -71,10 +71,10 @@ export class ServerProcess {
         ...(limit.length === 0 ? [] : [Deno.execPath()]),
         "run",
         "--allow-net",
-        "--v8-flags=--expose-gc", // as the `server` task: see server/memory.ts
+        "--v8-flags=--expose-gc", // as the `server` task: see server/upload/memory.ts
         `--allow-read=${dir}`,
         `--allow-write=${dir}`,
-        "--allow-env", // as the `server` task: storage settings (server/storage_selection.ts)
+        "--allow-env", // as the `server` task: storage settings (server/storage/storage_selection.ts)
         MAIN,
         "--dir",
         dir,

@@ -10,7 +10,7 @@
  * @example
  * ```ts
  * import { uploadFileName } from "./upload_name.ts";
- * import { encodeFileNameField } from "../protocol/mod.ts";
+ * import { encodeFileNameField } from "../../protocol/mod.ts";
  *
  * const decomposed = "cafe\u0301.txt"; // "e" + combining acute accent
  * console.log(uploadFileName(encodeFileNameField(decomposed)) === "caf\u00e9.txt"); // true
@@ -19,8 +19,8 @@
  * @module
  */
 
-import { decodeFileNameField, fileNameProblem, ProtocolError } from "../protocol/mod.ts";
-import { isTemporaryName } from "./file_store_local.ts";
+import { decodeFileNameField, fileNameProblem, ProtocolError } from "../../protocol/mod.ts";
+import { isTemporaryName } from "../storage/file_store_local.ts";
 
 /**
  * Decodes, checks and normalises an upload's file name field.

@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import { UploadStaging } from "./upload_staging.ts";
- * import type { FileStore } from "./file_store.ts";
+ * import type { FileStore } from "../storage/file_store.ts";
  *
  * async function stage(store: FileStore, bytes: Uint8Array) {
  *   const staging = await UploadStaging.begin(store, new Uint8Array(16), "a.txt");
@@ -23,8 +23,8 @@
  * @module
  */
 
-import type { ClientId } from "../protocol/mod.ts";
-import { type FileStore, type StagedFile, StorageError } from "./file_store.ts";
+import type { ClientId } from "../../protocol/mod.ts";
+import { type FileStore, type StagedFile, StorageError } from "../storage/file_store.ts";
 
 /** A staged upload and its storage-failure latch. */
 export class UploadStaging {

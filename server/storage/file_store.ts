@@ -33,7 +33,7 @@
  * @module
  */
 
-import type { ClientId } from "../protocol/mod.ts";
+import type { ClientId } from "../../protocol/mod.ts";
 import type { CommitIntent } from "./registry.ts";
 
 /** One upload being staged. */

@@ -14,7 +14,7 @@
  * ```ts
  * import { UploadContentReader } from "./upload_content.ts";
  * import { BufferBudget } from "./buffer_budget.ts";
- * import { byteSourceOf, ExactReader, encodeFileNameField, PacketEncoder } from "../protocol/mod.ts";
+ * import { byteSourceOf, ExactReader, encodeFileNameField, PacketEncoder } from "../../protocol/mod.ts";
  *
  * const upload = { contentSize: 20, originalSize: 15, fileNameField: encodeFileNameField("a.txt") };
  * const wire = new Uint8Array(287);
@@ -39,7 +39,7 @@ import {
   PacketDecoder,
   type PacketHeader,
   releaseBuffer,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 import type { BudgetMember, BufferBudget } from "./buffer_budget.ts";
 
 /** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */

@@ -12,8 +12,12 @@
  */
 
 import { join } from "node:path";
-import { formatFingerprint, formatFingerprintHex } from "../protocol/fingerprint.ts";
-import { readServerIdentity, SERVER_IDENTITY_FILE, ServerIdentityError } from "./tls_identity.ts";
+import { formatFingerprint, formatFingerprintHex } from "../../protocol/fingerprint.ts";
+import {
+  readServerIdentity,
+  SERVER_IDENTITY_FILE,
+  ServerIdentityError,
+} from "../identity/tls_identity.ts";
 
 /**
  * The fingerprint of the identity in `dir`, in both printed forms.

@@ -2,7 +2,7 @@
  * Keeping resident memory flat during uploads.
  *
  * The big buffers of an upload are reused or released at once
- * (`protocol/release_buffer.ts`), but every batch still leaves small garbage
+ * (`common/release_buffer.ts`), but every batch still leaves small garbage
  * behind (promises, views, WebCrypto's bookkeeping) that V8 collects late,
  * which at hundreds of MB/s shows as some 30 MB of extra resident memory. A
  * young-generation collection every few batches frees it and costs well

@@ -52,7 +52,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import { join } from "node:path";
-import { formatBytes } from "../protocol/units.ts";
+import { formatBytes } from "../../common/units.ts";
 import {
   bytesEqual,
   type ClientId,
@@ -74,18 +74,18 @@ import {
   type Response,
   ResponseCode,
   wrapAesKey,
-} from "../protocol/mod.ts";
-import type { BufferBudget } from "./buffer_budget.ts";
-import { admission, type CommitOptions, commitUpload, limitText } from "./commit.ts";
-import { type FileStore, StorageError } from "./file_store.ts";
-import type { Registry } from "./registry.ts";
-import { connectionLogger, forClient } from "./log_context.ts";
-import type { TimedConn } from "./timed_conn.ts";
+} from "../../protocol/mod.ts";
+import type { BufferBudget } from "../upload/buffer_budget.ts";
+import { admission, type CommitOptions, commitUpload, limitText } from "../upload/commit.ts";
+import { type FileStore, StorageError } from "../storage/file_store.ts";
+import type { Registry } from "../storage/registry.ts";
+import { connectionLogger, forClient } from "../log/log_context.ts";
+import type { TimedConn } from "../net/timed_conn.ts";
 import { KeyProofGate } from "./tls_proof.ts";
-import { DISCOVERY_REQUEST_CODE } from "../protocol/discovery.ts";
-import { KEY_PROOF_REQUEST_CODE, KEY_PROOF_SIZE } from "../protocol/key_proof.ts";
-import { receiveUpload, UploadRefusedError, type UploadResult } from "./upload.ts";
-import { answeredCksum } from "./verdict.ts";
+import { DISCOVERY_REQUEST_CODE } from "../../protocol/discovery.ts";
+import { KEY_PROOF_REQUEST_CODE, KEY_PROOF_SIZE } from "../../protocol/key_proof.ts";
+import { receiveUpload, UploadRefusedError, type UploadResult } from "../upload/upload.ts";
+import { answeredCksum } from "../upload/verdict.ts";
 
 /** Largest payload of an unknown request that is skipped rather than closing the connection. */
 export const MAX_SKIPPED_PAYLOAD = 4096;

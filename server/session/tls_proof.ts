@@ -13,7 +13,7 @@
  * @example
  * ```ts
  * import { KeyProofGate } from "./tls_proof.ts";
- * import { computeKeyProof } from "../protocol/key_proof.ts";
+ * import { computeKeyProof } from "../../protocol/key_proof.ts";
  * const fingerprint = new Uint8Array(32);
  * const gate = new KeyProofGate(fingerprint);
  * const key = crypto.getRandomValues(new Uint8Array(32));
@@ -26,7 +26,7 @@
  * @module
  */
 
-import { computeKeyProof, keyProofsEqual } from "../protocol/key_proof.ts";
+import { computeKeyProof, keyProofsEqual } from "../../protocol/key_proof.ts";
 
 /** One connection's proof state on the secure port. */
 export class KeyProofGate {

@@ -11,13 +11,13 @@
  * | header   | the request header and payload (not an upload's packets) | never               |
  * | request  | the whole request, an upload's packets included         | by each MiB received |
  *
- * The deadlines themselves are `protocol/deadline.ts`'s; this file only
+ * The deadlines themselves are `common/deadline.ts`'s; this file only
  * decides when each starts and ends.
  *
  * @module
  */
 
-import { type ByteSource, withDeadline, writeAll } from "../protocol/mod.ts";
+import { type ByteSource, withDeadline, writeAll } from "../../protocol/mod.ts";
 
 /** Every this many bytes of a request restart its deadline (a minimum rate). */
 export const REQUEST_PROGRESS_BYTES = 1024 * 1024;

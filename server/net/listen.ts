@@ -11,7 +11,7 @@
  * @module
  */
 
-import { ListenError, PortInUseError } from "./errors.ts";
+import { ListenError, PortInUseError } from "../errors.ts";
 
 /** Accepts connections: one listener, or several on the same port. */
 export interface Listener {

@@ -38,7 +38,7 @@
  * @module
  */
 
-import type { ClientId } from "../protocol/mod.ts";
+import type { ClientId } from "../../protocol/mod.ts";
 
 /** A registered client: one with a public key. */
 export interface ClientRecord {

@@ -33,7 +33,7 @@
  */
 
 import { join } from "node:path";
-import { bytesToHex, type ClientId, clientIdToHex, writeAll } from "../protocol/mod.ts";
+import { bytesToHex, type ClientId, clientIdToHex, writeAll } from "../../protocol/mod.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 

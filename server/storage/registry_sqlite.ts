@@ -34,8 +34,8 @@
  */
 
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import { type ClientId, clientIdToHex } from "../protocol/mod.ts";
-import { RegistryError } from "./errors.ts";
+import { type ClientId, clientIdToHex } from "../../protocol/mod.ts";
+import { RegistryError } from "../errors.ts";
 import type {
   ClientRecord,
   CommitIntent,

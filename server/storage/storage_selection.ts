@@ -27,7 +27,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-import { StartupError } from "./errors.ts";
+import { StartupError } from "../errors.ts";
 import type { FileStore } from "./file_store.ts";
 import { LocalFileStore, RECEIVED_FILES_DIR } from "./file_store_local.ts";
 import { type InstanceLiveness, soleInstance } from "./instance_liveness.ts";

@@ -34,17 +34,17 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { type ContentDecryptor, PaddingDecryptor } from "../protocol/padded_content.ts";
+import { type ContentDecryptor, PaddingDecryptor } from "../../protocol/padded_content.ts";
 import {
   AesCbcDecryptor,
   Cksum,
   type ClientId,
   type ExactReader,
   releaseBuffer,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 import type { BufferBudget } from "./buffer_budget.ts";
-import type { FileStore, StagedFile } from "./file_store.ts";
-import { formatBytes, plural } from "../protocol/units.ts";
+import type { FileStore, StagedFile } from "../storage/file_store.ts";
+import { formatBytes, plural } from "../../common/units.ts";
 import { collectYoungGarbage } from "./memory.ts";
 import { UploadContentReader } from "./upload_content.ts";
 import { uploadFileName } from "./upload_name.ts";

@@ -32,10 +32,10 @@
 import "reflect-metadata"; // @peculiar/x509's dependency injection needs it loaded first
 import * as x509 from "@peculiar/x509";
 import { join } from "node:path";
-import { SECURE_SERVER_NAME } from "../protocol/discovery.ts";
-import { StartupError } from "./errors.ts";
-import { certificateFingerprint } from "../protocol/fingerprint.ts";
-import { decodePem, encodePem } from "../protocol/pem.ts";
+import { SECURE_SERVER_NAME } from "../../protocol/discovery.ts";
+import { StartupError } from "../errors.ts";
+import { certificateFingerprint } from "../../protocol/fingerprint.ts";
+import { decodePem, encodePem } from "../../protocol/pem.ts";
 
 /** The identity file in the data folder. */
 export const SERVER_IDENTITY_FILE = "server_identity.pem";

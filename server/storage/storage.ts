@@ -19,7 +19,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-import { recoverCommits } from "./commit.ts";
+import { recoverCommits } from "../upload/commit.ts";
 import type { FileStore } from "./file_store.ts";
 import { LocalFileStore, RECEIVED_FILES_DIR } from "./file_store_local.ts";
 import type { Registry } from "./registry.ts";

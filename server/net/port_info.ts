@@ -5,7 +5,7 @@
  */
 
 import { join } from "node:path";
-import { DEFAULT_PORT } from "../protocol/mod.ts";
+import { DEFAULT_PORT } from "../../protocol/mod.ts";
 
 /** Name of the port file in the data folder. */
 export const PORT_INFO_FILE = "port.info";

@@ -12,10 +12,10 @@
  * @module
  */
 
-import { encodeDiscoveryResponse } from "../protocol/discovery.ts";
-import { StartupError } from "./errors.ts";
+import { encodeDiscoveryResponse } from "../../protocol/discovery.ts";
+import { StartupError } from "../errors.ts";
 import { listen, type Listening } from "./listen.ts";
-import { loadOrCreateServerIdentity, type ServerIdentity } from "./tls_identity.ts";
+import { loadOrCreateServerIdentity, type ServerIdentity } from "../identity/tls_identity.ts";
 
 /** A listening secure port. */
 export interface SecurePort extends Listening {

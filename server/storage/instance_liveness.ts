@@ -15,7 +15,7 @@
  * @module
  */
 
-import { bytesToHex } from "../protocol/mod.ts";
+import { bytesToHex } from "../../protocol/mod.ts";
 
 /** Which server instances are alive. */
 export interface InstanceLiveness {

@@ -18,8 +18,8 @@
  * @example
  * ```ts
  * import { recoverCommits } from "./commit.ts";
- * import { LocalFileStore } from "./file_store_local.ts";
- * import { SqliteRegistry } from "./registry_sqlite.ts";
+ * import { LocalFileStore } from "../storage/file_store_local.ts";
+ * import { SqliteRegistry } from "../storage/registry_sqlite.ts";
  *
  * const root = await Deno.makeTempDir();
  * const registry = await SqliteRegistry.open(":memory:");
@@ -32,11 +32,11 @@
  * @module
  */
 
-import type { ClientId } from "../protocol/mod.ts";
-import { formatBytes } from "../protocol/units.ts";
-import type { StagedFile } from "./file_store.ts";
-import { type FileStore, StorageError } from "./file_store.ts";
-import type { FileLimits, Registry } from "./registry.ts";
+import type { ClientId } from "../../protocol/mod.ts";
+import { formatBytes } from "../../common/units.ts";
+import type { StagedFile } from "../storage/file_store.ts";
+import { type FileStore, StorageError } from "../storage/file_store.ts";
+import type { FileLimits, Registry } from "../storage/registry.ts";
 
 /** What a commit needs. */
 export interface CommitOptions {

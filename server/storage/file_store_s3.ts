@@ -60,8 +60,8 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
-import { StartupError } from "./errors.ts";
+import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
+import { StartupError } from "../errors.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 import type { InstanceLiveness } from "./instance_liveness.ts";

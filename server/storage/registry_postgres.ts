@@ -39,8 +39,8 @@
 
 import { getLogger } from "@logtape/logtape";
 import postgres from "postgres";
-import { bytesToHex, type ClientId, clientIdToHex } from "../protocol/mod.ts";
-import { RegistryError } from "./errors.ts";
+import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
+import { RegistryError } from "../errors.ts";
 import { redactUrl } from "./redact_url.ts";
 import type {
   ClientRecord,
