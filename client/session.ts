@@ -375,7 +375,21 @@ async function register(
   await connection.send(
     encodeRequest(clientId, { code: RequestCode.PublicKey, name: options.name, publicKey }),
   );
-  const accepted = await expect(connection, "send our public key", ResponseCode.KeyAccepted);
+  const accepted = await expect(
+    connection,
+    "send our public key",
+    ResponseCode.KeyAccepted,
+    ResponseCode.RegisterFailed,
+  );
+  if (accepted.code === ResponseCode.RegisterFailed) {
+    // Another connection registered the name and sent its key first (the
+    // registration race of docs/protocol.md §5): not a protocol violation.
+    throw new RejectedError({
+      action: `register as ${quoted}`,
+      reason: "the name was taken by another client a moment ago: choose another name",
+      hint: "Put it on line 2 of transfer.info and run the client again",
+    });
+  }
   const key = await unwrapSessionKey(connection, privateKey, accepted.wrappedKey, {
     clientId,
     secure: options.secure,

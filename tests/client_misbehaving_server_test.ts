@@ -134,6 +134,22 @@ Deno.test("1601 (name taken) exits with 4 and says to choose another name", asyn
   });
 });
 
+Deno.test("1601 to our public key (a name lost in a race) exits with 4 and says so", async () => {
+  await withFakeServer(async (peer) => {
+    assert.equal((await peer.read())?.code, RequestCode.Register);
+    await peer.send({ code: ResponseCode.Registered, clientId: ID });
+    assert.equal((await peer.read())?.code, RequestCode.PublicKey);
+    await peer.send({ code: ResponseCode.RegisterFailed, text: "Name 'Mallory' is taken" });
+  }, (run) => {
+    assert.equal(run.code, ExitCode.Rejected);
+    assert.match(
+      run.stderr,
+      /Cannot register as "Mallory": the name was taken by another client a moment ago: choose another name\./,
+    );
+    assert.doesNotMatch(run.stderr, /expected 1602|Check that the address/);
+  });
+});
+
 Deno.test("1607 in answer to the upload exits with 4 and shows the server's text", async () => {
   await withFakeServer(async (peer) => {
     await register(peer);

@@ -230,7 +230,7 @@ Deno.test({
   },
 });
 
-Deno.test("server main: deno task server --dir elsewhere says the task may use .data only, and how to run elsewhere", async () => {
+Deno.test("server main: deno task server --dir elsewhere says the task may use .data only, and its hint runs as printed", async () => {
   await withDir(async (dir) => {
     // The server task's permissions, from a working directory holding .data.
     const { code, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -245,6 +245,12 @@ Deno.test("server main: deno task server --dir elsewhere says the task may use .
         ".data",
         "--dir",
         "elsewhere",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--secure-port",
+        "0",
       ],
       cwd: dir,
       stdin: "null",
@@ -258,9 +264,55 @@ Deno.test("server main: deno task server --dir elsewhere says the task may use .
       text,
       /^Cannot prepare the data folder elsewhere: deno task server may only read and write \.data /,
     );
-    assert.match(text, /--allow-read=DIR --allow-write=DIR .*server\/main\.ts --dir DIR/);
+    const command = /run `([^`]+)`/.exec(text)?.[1];
+    assert.ok(command !== undefined, text);
+    assert.match(
+      command,
+      /^deno run --no-prompt .*--allow-read=elsewhere --allow-write=elsewhere /,
+    );
+    assert.match(command, / --port 0 --secure-port 0 --dir elsewhere$/);
+    // The hint, run as printed from the same folder (deno on PATH as the user has it), starts.
+    const server = new Deno.Command("sh", {
+      args: ["-c", `PATH="$DENO_BIN:$PATH" exec ${command}`],
+      env: { DENO_BIN: fileURLToPath(new URL(".", `file://${Deno.execPath()}`)) },
+      cwd: dir,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let log = "";
+    try {
+      const decoder = new TextDecoder();
+      const deadline = Date.now() + 20_000;
+      const reader = server.stderr.getReader();
+      while (!/Listening on/.test(log) && Date.now() < deadline) {
+        const chunk = await withTimeout(reader.read(), deadline - Date.now());
+        if (chunk === undefined || chunk.done) break;
+        log += decoder.decode(chunk.value, { stream: true });
+      }
+      reader.releaseLock();
+      assert.match(log, /Listening on 127\.0\.0\.1:\d+/);
+    } finally {
+      server.kill("SIGTERM");
+      await server.stderr.cancel().catch(() => {});
+      await server.status;
+    }
+    await Deno.stat(`${dir}/elsewhere/server.log`);
   });
 });
+
+/** `promise`, or undefined after `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 Deno.test({
   name: "server main: on a signal it says how many uploads it waits for, for how long, and which",

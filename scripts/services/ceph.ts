@@ -24,7 +24,7 @@
  */
 
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createS3Client } from "../../server/storage/s3_client.ts";
+import { createS3Client, describeS3Error } from "../../server/storage/s3_client.ts";
 import { join } from "node:path";
 import {
   accepts,
@@ -354,7 +354,7 @@ async function createBucketWith(s3: S3Client, name: string): Promise<void> {
   try {
     await s3.send(new CreateBucketCommand({ Bucket: name }));
   } catch (error) {
-    throw new ServiceError(`Cannot create bucket ${name}: ${(error as Error).message}`, {
+    throw new ServiceError(`Cannot create bucket ${name}: ${describeS3Error(error)}`, {
       cause: error,
     });
   } finally {

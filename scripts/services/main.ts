@@ -40,13 +40,13 @@ try {
       stops.push(pg.stop);
       console.log(`export FT_REGISTRY_URL=${pg.url}`);
     } else if (name === "s3") {
-      const s3 = await startCeph({ bucket: "ft" });
+      const s3 = await startCeph({ bucket: "ft-files" });
       stops.push(s3.stop);
       console.log(`export FT_S3_ENDPOINT=${s3.endpoint}`);
       console.log(`export AWS_REGION=${s3.region}`);
       console.log(`export AWS_ACCESS_KEY_ID=${s3.accessKeyId}`);
       console.log(`export AWS_SECRET_ACCESS_KEY=${s3.secretAccessKey}`);
-      console.log(`# server option: --store s3://${s3.bucket}`);
+      console.log(`export FT_STORE=s3://${s3.bucket}`);
     } else {
       throw new ServiceError(`Cannot start ${name}: not a service (postgres, s3)`);
     }

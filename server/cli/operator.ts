@@ -24,6 +24,7 @@ import {
   environment,
   isDefaultSelection,
   locationOf,
+  mayReadEnvironment,
   openStorage,
   storageSelection,
 } from "../storage/storage_selection.ts";
@@ -86,7 +87,7 @@ export async function openOperatorStorage(
   options: { registry?: string | undefined; store?: string | undefined } = {},
 ): Promise<OperatorStorage & AsyncDisposable> {
   // A shared registry or another store (--registry, --store, FT_*): see storage_selection.ts.
-  const selection = storageSelection(options, environment);
+  const selection = storageSelection(options, environment, mayReadEnvironment);
   if (!isDefaultSelection(selection)) {
     const shared = await openStorage(dir, selection);
     return {

@@ -7,6 +7,7 @@
  */
 
 import { getLogger, type LogLevel } from "@logtape/logtape";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { DataFolderError } from "../errors.ts";
 import { setupLogging } from "../log/logging.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server.ts";
@@ -58,9 +59,11 @@ async function openLog(dir: string, level: LogLevel): Promise<AsyncDisposable> {
 
 /**
  * Why a folder is out of reach, and what to do: the compiled server may use
- * its working directory; `deno task server` may use `.data` only.
+ * its working directory; `deno task server` may use `.data` only, and the
+ * hint is a command that runs as printed (the task's permissions for `dir`,
+ * `--no-prompt`, and the rest of `args`, the server's own arguments).
  */
-export function outsidePermissions(dir: string): string {
+export function outsidePermissions(dir: string, args: readonly string[] = Deno.args): string {
   const granted = (path: string) =>
     Deno.permissions.querySync({ name: "write", path }).state === "granted";
   if (granted(".")) {
@@ -69,11 +72,40 @@ export function outsidePermissions(dir: string): string {
   }
   if (granted(".data")) {
     return "deno task server may only read and write .data (the permissions of its task in " +
-      "deno.json); for another folder, run deno run --allow-net --allow-read=DIR " +
-      `--allow-write=DIR --v8-flags=--expose-gc server/main.ts --dir DIR with DIR = ${dir}, ` +
+      `deno.json); for another folder, run \`${runCommandFor(dir, args)}\`, ` +
       "or start the compiled server (deno task compile) in that folder";
   }
   return "the server's --allow-read and --allow-write permissions do not cover it";
+}
+
+/** `deno run` with the server task's permissions for `dir`, and `args` with `--dir dir`. */
+function runCommandFor(dir: string, args: readonly string[]): string {
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--dir") i++;
+    else if (!arg.startsWith("--dir=")) rest.push(arg);
+  }
+  const main = fromFileUrl(new URL("../main.ts", import.meta.url));
+  return [
+    "deno",
+    "run",
+    "--no-prompt",
+    "--allow-net",
+    "--allow-env",
+    `--allow-read=${dir}`,
+    `--allow-write=${dir}`,
+    "--v8-flags=--expose-gc",
+    main,
+    ...rest,
+    "--dir",
+    dir,
+  ].map(shellWord).join(" ");
+}
+
+/** `word` as a POSIX shell reads it back: quoted when it holds anything but safe characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 async function runUntilSignalled(options: ServerOptions): Promise<void> {

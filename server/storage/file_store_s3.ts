@@ -65,7 +65,7 @@ import { StartupError } from "../errors.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 import type { InstanceLiveness } from "./instance_liveness.ts";
-import { createS3Client, type S3Settings } from "./s3_client.ts";
+import { createS3Client, describeS3Error, type S3Settings } from "./s3_client.ts";
 
 /** Size of each part but the last: S3's minimum, 5 MiB. */
 export const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
@@ -312,9 +312,7 @@ export class S3FileStore implements FileStore {
         ? "no such bucket"
         : status === 403
         ? "access denied (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-        : error instanceof Error
-        ? error.message || errorName(error)
-        : String(error);
+        : describeS3Error(error);
       throw new ObjectStoreError(
         `Cannot open object store ${options.bucket} at ${options.endpoint}: ${reason}`,
         { cause: error },

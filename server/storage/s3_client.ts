@@ -65,5 +65,39 @@ export function createS3Client(settings: S3Settings): S3Client {
     authSchemePreference: [],
     sigv4aSigningRegionSet: [],
     userAgentAppId: "",
+    // Read from AWS_DISABLE_CLOCK_SKEW_CORRECTION or ~/.aws/config on the first request
+    // otherwise: a permission prompt before the server listens (issue 19).
+    disableClockSkewCorrection: false,
+    ignoreConfiguredEndpointUrls: true,
   });
+}
+
+/**
+ * What went wrong with an S3 request, for people: the gateway's error code
+ * and HTTP status (`InvalidBucketName, HTTP 400`), with the SDK's message when
+ * it says more than `UnknownError` (which it does for any code it has no
+ * class for, hiding the gateway's real reason).
+ *
+ * @example
+ * ```ts
+ * import { describeS3Error } from "./s3_client.ts";
+ * const error = Object.assign(new Error("UnknownError"), {
+ *   name: "InvalidBucketName",
+ *   $metadata: { httpStatusCode: 400 },
+ * });
+ * console.assert(describeS3Error(error) === "InvalidBucketName, HTTP 400");
+ * ```
+ */
+export function describeS3Error(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const { Code, $metadata } = error as { Code?: unknown; $metadata?: { httpStatusCode?: number } };
+  const code = typeof Code === "string" && Code !== "" ? Code : error.name;
+  const status = $metadata?.httpStatusCode;
+  const message = error.message === "" || error.message === "UnknownError" ||
+      error.message === code
+    ? ""
+    : `: ${error.message}`;
+  const named = code === "Error" || code === "" ? "" : code;
+  const parts = [named, status === undefined ? "" : `HTTP ${status}`].filter((part) => part);
+  return `${parts.join(", ")}${message}` || error.message || "an unknown error";
 }

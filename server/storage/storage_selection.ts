@@ -79,7 +79,9 @@ export class StorageSelectionError extends StartupError {
 
 /**
  * Reads the selection from the options (`--registry`, `--store`) and the
- * environment (see the module table); `env` returns a variable or undefined.
+ * environment (see the module table); `env` returns a variable or undefined,
+ * `mayRead` whether the server may read it at all (so that a variable it may
+ * not read is never reported as unset).
  *
  * @throws {StorageSelectionError} for a registry that is not a PostgreSQL
  * URL, or an `s3://` store without its endpoint or credentials.
@@ -87,6 +89,7 @@ export class StorageSelectionError extends StartupError {
 export function storageSelection(
   options: { registry?: string | undefined; store?: string | undefined },
   env: (name: (typeof STORAGE_ENV)[number]) => string | undefined,
+  mayRead: (name: (typeof STORAGE_ENV)[number]) => boolean = () => true,
 ): StorageSelection {
   const registryUrl = options.registry ?? env("FT_REGISTRY_URL");
   if (registryUrl !== undefined && !/^postgres(ql)?:\/\//.test(registryUrl)) {
@@ -105,6 +108,13 @@ export function storageSelection(
   }
   const missing = (["FT_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] as const)
     .filter((name) => (env(name) ?? "") === "");
+  const unreadable = missing.filter((name) => !mayRead(name));
+  if (unreadable.length > 0) {
+    throw new StorageSelectionError(
+      `Cannot use store ${store}: the server may not read ${unreadable.join(", ")} from the ` +
+        "environment; run it with --allow-env (as deno task server and the compiled server do)",
+    );
+  }
   if (missing.length > 0) {
     throw new StorageSelectionError(
       `Cannot use store ${store}: set ${missing.join(", ")} in the environment`,
@@ -218,30 +228,135 @@ export async function openStorage(dir: string, selection: StorageSelection): Pro
   }
 }
 
+/** Whether the server may read the environment variable `name` (`--allow-env`). */
+export function mayReadEnvironment(name: string): boolean {
+  return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+}
+
 /**
  * A variable of the environment, or undefined when it is unset or the server
- * may not read it (then it cannot have been meant for this server).
+ * may not read it ({@linkcode environmentWarnings} says so at start-up).
  */
 export function environment(name: string): string | undefined {
-  if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-    return undefined;
+  return mayReadEnvironment(name) ? Deno.env.get(name) : undefined;
+}
+
+/** The S3 settings, used only with an `s3://` store. */
+const S3_ENV = ["FT_S3_ENDPOINT", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+
+/** What {@linkcode environmentWarnings} looks at. */
+export interface EnvironmentView {
+  /** A variable's value, or undefined when unset or unreadable. */
+  get(name: string): string | undefined;
+  /** Whether the server may read `name`. */
+  mayRead(name: string): boolean;
+  /** Every variable's name, or undefined when the server may not list them. */
+  names(): string[] | undefined;
+}
+
+/** The process's environment, as far as the server's permissions let it see. */
+export const PROCESS_ENVIRONMENT: EnvironmentView = {
+  get: environment,
+  mayRead: mayReadEnvironment,
+  names: () =>
+    Deno.permissions.querySync({ name: "env" }).state === "granted"
+      ? Object.keys(Deno.env.toObject())
+      : undefined,
+};
+
+/**
+ * The settings this start will not use, one line each, for the start-up log:
+ * storage variables the server may not read (no `--allow-env`), variables set
+ * but overridden by an option or meaningless for the chosen store, `FT_*`
+ * names the server does not know, and a shared registry whose files stay in
+ * this instance's own folder. Never silently ignored (issue 19).
+ *
+ * @example
+ * ```ts
+ * import { environmentWarnings } from "./storage_selection.ts";
+ * const env: Record<string, string> = { FT_S3_ENDPOINT: "http://s3:7480" };
+ * const warnings = environmentWarnings({}, {}, {
+ *   get: (name) => env[name],
+ *   mayRead: () => true,
+ *   names: () => Object.keys(env),
+ * });
+ * console.assert(warnings.length === 1);
+ * ```
+ */
+export function environmentWarnings(
+  options: { registry?: string | undefined; store?: string | undefined },
+  selection: StorageSelection,
+  env: EnvironmentView,
+): string[] {
+  const warnings: string[] = [];
+  const relevant = [
+    ...(options.registry === undefined ? ["FT_REGISTRY_URL"] : []),
+    ...(options.store === undefined ? ["FT_STORE"] : []),
+  ];
+  const unreadable = relevant.filter((name) => !env.mayRead(name));
+  if (unreadable.length > 0) {
+    warnings.push(
+      `Cannot read ${unreadable.join(" and ")} from the environment: the server runs without ` +
+        "--allow-env, so they are ignored if set. Run it with --allow-env, or give " +
+        unreadable.map((name) => name === "FT_STORE" ? "--store" : "--registry").join(" and "),
+    );
   }
-  return Deno.env.get(name);
+  const overridden = [
+    ["FT_REGISTRY_URL", "--registry", options.registry],
+    ["FT_STORE", "--store", options.store],
+  ] as const;
+  for (const [name, option, value] of overridden) {
+    const set = env.get(name);
+    if (value !== undefined && set !== undefined && set !== value) {
+      warnings.push(`${name} is set but not used: ${option} gives another value, which wins`);
+    }
+  }
+  const s3Set = S3_ENV.filter((name) => (env.get(name) ?? "") !== "");
+  if (selection.s3 === undefined && s3Set.some((name) => name !== "AWS_REGION")) {
+    warnings.push(
+      `${s3Set.join(", ")} ${s3Set.length === 1 ? "is" : "are"} set but not used: the files go ` +
+        `to ${describeSelection(selection).replace(/^.*files: /, "")}, not to S3 ` +
+        "(give --store s3://BUCKET or FT_STORE=s3://BUCKET to use it)",
+    );
+  }
+  const known = new Set<string>(STORAGE_ENV);
+  const unknown = (env.names() ?? []).filter((name) => name.startsWith("FT_") && !known.has(name));
+  if (unknown.length > 0) {
+    warnings.push(
+      `${unknown.join(", ")} ${unknown.length === 1 ? "is" : "are"} set but not used: the ` +
+        "server reads FT_REGISTRY_URL, FT_STORE and FT_S3_ENDPOINT only (a misspelling?)",
+    );
+  }
+  if (selection.registryUrl !== undefined && selection.s3 === undefined && !selection.folder) {
+    warnings.push(
+      "The registry is shared (PostgreSQL) but the files go to this instance's own " +
+        `${RECEIVED_FILES_DIR}/: other instances cannot see them. Give --store s3://BUCKET, ` +
+        "or a folder every instance mounts",
+    );
+  }
+  return warnings;
 }
 
 /**
  * What `server` runs with: the storage the options and environment select,
  * opened, or undefined for the default pair (which the server opens itself).
+ * Logs the selection, and a warning for each setting it will not use
+ * ({@linkcode environmentWarnings}).
  *
  * @throws {StartupError} when the selection is wrong or an engine cannot be used.
  */
 export async function openSelectedStorage(
   dir: string,
   options: { registry?: string | undefined; store?: string | undefined },
+  env: EnvironmentView = PROCESS_ENVIRONMENT,
 ): Promise<Storage | undefined> {
-  const selection = storageSelection(options, environment);
+  const logger = getLogger(["server"]);
+  const selection = storageSelection(options, env.get, env.mayRead);
+  for (const warning of environmentWarnings(options, selection, env)) {
+    logger.warn("{warning}", { warning });
+  }
   if (isDefaultSelection(selection)) return undefined;
   const storage = await openStorage(dir, selection);
-  getLogger(["server"]).info("Storage: {storage}", { storage: describeSelection(selection) });
+  logger.info("Storage: {storage}", { storage: describeSelection(selection) });
   return storage;
 }

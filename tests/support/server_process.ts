@@ -18,6 +18,8 @@ export interface SpawnOptions {
   fileSizeLimit?: number;
   /** Environment variables to add (such as the storage settings). */
   env?: Record<string, string>;
+  /** Whether the server may read the environment (`--allow-env`, as the task); default true. */
+  allowEnv?: boolean;
 }
 
 /** A server child process. */
@@ -70,11 +72,13 @@ export class ServerProcess {
         ...limit,
         ...(limit.length === 0 ? [] : [Deno.execPath()]),
         "run",
+        "--no-prompt",
         "--allow-net",
         "--v8-flags=--expose-gc", // as the `server` task: see server/upload/memory.ts
         `--allow-read=${dir}`,
         `--allow-write=${dir}`,
-        "--allow-env", // as the `server` task: storage settings (server/storage/storage_selection.ts)
+        // as the `server` task: storage settings (server/storage/storage_selection.ts)
+        ...(options.allowEnv === false ? [] : ["--allow-env"]),
         MAIN,
         "--dir",
         dir,
