@@ -43,7 +43,7 @@ the command in, else the folder of the client executable.
 Options:
   --dir <folder>        the folder with transfer.info, me.info and priv.key
                         (relative to where you typed the command)
-  -q, --quiet           no progress on stderr, only errors
+  -q, --quiet           print only errors (no progress, retries or results)
   --no-wait             never wait for Enter before closing
   --retries <n>         connection retries after the first attempt (default ${DEFAULT_RETRIES})
   --retry-delay <ms>    first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
@@ -63,8 +63,9 @@ Options:
 
 Exit codes: 0 the server confirmed every file; 2 bad configuration or
 input; 3 network failure; 4 rejected by the server or protocol error; 5
-cksum mismatch after 4 sends; 70 a bug in the client (please report it).
-With several files, the highest code of any file.
+cksum mismatch after 4 sends; 70 a bug in the client (please report it);
+130 interrupted (Ctrl-C). With several files, the highest code of any file.
+Every run appends its result lines to transfer.log in the client's folder.
 `;
 
 /** The parsed command line. */

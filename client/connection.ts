@@ -66,6 +66,13 @@ export async function connectFailure(
   error: unknown,
 ): Promise<unknown> {
   const address = formatAddress(host, port);
+  if (error instanceof Deno.errors.ConnectionRefused) {
+    return new NetworkError({
+      action: `connect to ${address}`,
+      reason: `the server is not running (nothing listens on port ${port}: ${error.message})`,
+      hint: `Check that the server is running and that ${source} names its port, then try again`,
+    }, { cause: error });
+  }
   if (isNetworkFailure(error)) return networkError(`connect to ${address}`, error);
   try {
     await lookup(host);
@@ -223,6 +230,24 @@ export class ServerConnection {
         error,
         this.#bytesReceived > before,
       );
+    }
+  }
+
+  /**
+   * After a write failed (the server closed the connection in the middle of
+   * an upload): the response it sent before closing, if one arrived within
+   * `ms` (a 1607 saying why it stopped reading), else `undefined`. Never
+   * throws.
+   */
+  async responseAfterFailure(ms = 2_000): Promise<Response | undefined> {
+    if (this.#closed) return undefined;
+    try {
+      const frame = await withDeadline(readResponseFrame(this.#reader), ms, {
+        onExpire: () => this.close(),
+      });
+      return decodeResponse(frame.header.code, frame.payload);
+    } catch {
+      return undefined;
     }
   }
 

@@ -23,6 +23,7 @@ import { formatBytes, Progress, terminalColumns } from "./progress.ts";
 import { type FileOutcome, sendFiles } from "./send_files.ts";
 import { checkIdentityName, type Confirmed } from "./session.ts";
 import { loadIdentity } from "./identity_store.ts";
+import { TransferLog } from "./transfer_log.ts";
 import { parseTransferInfo, type TransferInfo, TransferInfoError } from "./transfer_info.ts";
 import { checkUploadFile, type UploadFile } from "./upload_file.ts";
 
@@ -49,19 +50,87 @@ interface Plan {
   count: number;
 }
 
+/** The exit code after Ctrl-C: 128 + SIGINT, as shells report it. */
+export const INTERRUPTED_EXIT_CODE = 130;
+
+/**
+ * What the run has done so far, for `transfer.log`, the summary and a Ctrl-C:
+ * the file being sent and how far, and the outcomes so far.
+ */
+class RunRecord {
+  #log: TransferLog | undefined;
+  #progress: Progress;
+  /** The file being sent, its bytes sent so far, and whether a rerun resumes it. */
+  current: { file: UploadFile; sent: number; resumable: boolean } | undefined;
+  stored = 0;
+  failed = 0;
+
+  constructor(progress: Progress) {
+    this.#progress = progress;
+  }
+
+  /** Starts `transfer.log` in the client's folder. */
+  openLog(folder: string): void {
+    this.#log = new TransferLog(folder, (problem) => this.#progress.note(problem));
+  }
+
+  /** Appends a line to `transfer.log`, once it is open. */
+  log(text: string): void {
+    this.#log?.line(text);
+  }
+
+  /** Ctrl-C: says what was sent and what a rerun does, in the log too. */
+  interrupted(): string {
+    const current = this.current;
+    const done = `${this.stored} ${this.stored === 1 ? "file" : "files"} stored before`;
+    let text: string;
+    if (current === undefined) {
+      text = `interrupted (Ctrl-C); ${done}; nothing was being sent`;
+    } else {
+      const { file, sent, resumable } = current;
+      text = `interrupted (Ctrl-C) while sending ${file.path}: ${formatBytes(sent)} of ` +
+        `${formatBytes(file.size)} sent; ${done}. Run the client again ` +
+        (resumable
+          ? `to resume ${file.name} where it stopped (the server keeps what arrived)`
+          : `to send ${file.name} again (this server does not keep a partial upload)`);
+    }
+    this.log(text);
+    return `client: ${text}`;
+  }
+}
+
+/**
+ * Runs `fn` with Ctrl-C (SIGINT) turned into a message and exit code
+ * {@linkcode INTERRUPTED_EXIT_CODE}.
+ */
+async function withInterruptReport<T>(record: RunRecord, fn: () => Promise<T>): Promise<T> {
+  const onInterrupt = () => {
+    console.error(`\n${record.interrupted()}`);
+    Deno.exit(INTERRUPTED_EXIT_CODE);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    return await fn();
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+}
+
 /**
  * Runs the client with `args`; prints the result lines on stdout and errors
- * and progress on stderr.
+ * and progress on stderr, and appends the result lines to `transfer.log`.
  *
  * @returns The exit code.
  */
 export async function main(args: string[]): Promise<number> {
+  const quiet = args.includes("--quiet") || args.includes("-q");
   const progress = new Progress({
     sink: Deno.stderr,
     terminal: Deno.stderr.isTerminal(),
-    quiet: args.includes("--quiet") || args.includes("-q"),
+    quiet,
     columns: terminalColumns,
   });
+  const record = new RunRecord(progress);
   try {
     const options = parseOptions(args);
     if (options.help) {
@@ -72,22 +141,28 @@ export async function main(args: string[]): Promise<number> {
       console.log(`client ${CLIENT_VERSION}`);
       return ExitCode.Success;
     }
-    const plan = await planRun(options, progress);
-    const sent = plan.files.length === 0 ? [] : await send(plan, options, progress);
-    progress.end();
-    return summarize(plan, sent);
+    return await withInterruptReport(record, async () => {
+      const plan = await planRun(options, progress, record);
+      const sent = plan.files.length === 0 ? [] : await send(plan, options, progress, record);
+      progress.end();
+      return summarize(plan, sent, record, options.quiet);
+    });
   } catch (error) {
     progress.end();
     const { text, exitCode } = reportFailure(error);
     console.error(text);
+    record.log(`failed: ${text.replace(/^client: /, "")}`);
+    record.log(`result: exit code ${exitCode}`);
     return exitCode;
   }
 }
 
 /** Finds the folder, reads transfer.info and checks every file before connecting. */
-async function planRun(options: Options, progress: Progress): Promise<Plan> {
+async function planRun(options: Options, progress: Progress, record: RunRecord): Promise<Plan> {
   const typedIn = invocationDirectory();
   const folder = await findFolder(options, typedIn);
+  record.openLog(folder);
+  record.log(`run: client ${CLIENT_VERSION} in ${folder}`);
   const { info, path: infoPath } = await readTransferInfo(folder, options.paths.length > 0);
   if (info.trimmedLines.length > 0) {
     const numbers = info.trimmedLines;
@@ -114,6 +189,7 @@ async function planRun(options: Options, progress: Progress): Promise<Plan> {
       if (!(error instanceof ConfigError)) throw error;
       if (named.length === 1) throw error;
       console.error(`client: ${error.message}`);
+      record.log(`failed ${path}: ${error.message}`);
       refused.push({ named: path, error });
     }
   }
@@ -133,15 +209,20 @@ function refuseSameName(file: UploadFile, earlier: UploadFile[], source: string)
 }
 
 /** Sends the planned files, printing each outcome as it comes. */
-async function send(plan: Plan, options: Options, progress: Progress): Promise<FileOutcome[]> {
+async function send(
+  plan: Plan,
+  options: Options,
+  progress: Progress,
+  record: RunRecord,
+): Promise<FileOutcome[]> {
   const { info, files } = plan;
   const total = files.reduce((sum, file) => sum + file.size, 0);
   const what = files.length === 1
     ? `${files[0]!.path} (${formatBytes(total)})`
     : `${files.length} files (${formatBytes(total)})`;
-  progress.info(
-    `sending ${what} to ${formatAddress(info.host, info.port)} as ${JSON.stringify(info.name)}`,
-  );
+  const where = `${formatAddress(info.host, info.port)} as ${JSON.stringify(info.name)}`;
+  progress.info(`sending ${what} to ${where}`);
+  record.log(`sending ${what} to ${where}`);
   let lastError: unknown;
   return await sendFiles(files, {
     host: info.host,
@@ -156,8 +237,13 @@ async function send(plan: Plan, options: Options, progress: Progress): Promise<F
     ...(options.pin === undefined ? {} : { pin: options.pin }),
     onNote: (note) => progress.note(note),
     onInfo: (text) => progress.info(text),
-    onProgress: (sent, size, attempt) => progress.update(sent, size, attempt),
-    onFileStart: (file, index) => {
+    onPinned: (text) => record.log(text),
+    onProgress: (sent, size, attempt) => {
+      if (record.current !== undefined) record.current.sent = sent;
+      progress.update(sent, size, attempt);
+    },
+    onFileStart: (file, index, resumable) => {
+      record.current = { file, sent: 0, resumable };
       progress.start();
       if (files.length > 1) {
         progress.info(
@@ -167,9 +253,17 @@ async function send(plan: Plan, options: Options, progress: Progress): Promise<F
     },
     onOutcome: (outcome) => {
       progress.end();
+      record.current = undefined;
       if (outcome.ok) {
-        console.log(confirmation(outcome.file, outcome.confirmed));
-      } else if (outcome.error !== lastError) {
+        record.stored++;
+        const line = confirmation(outcome.file, outcome.confirmed);
+        record.log(line);
+        if (!options.quiet) console.log(`client: ${line}`);
+        return;
+      }
+      record.failed++;
+      record.log(`failed ${outcome.file.path}: ${outcome.error.message}`);
+      if (outcome.error !== lastError) {
         lastError = outcome.error; // The same error ends every file left: say it once.
         console.error(`client: ${outcome.error.message}`);
       }
@@ -178,17 +272,17 @@ async function send(plan: Plan, options: Options, progress: Progress): Promise<F
 }
 
 function confirmation(file: UploadFile, confirmed: Confirmed): string {
-  return `client: the server confirmed ${file.name} (${formatBytes(file.size)}, cksum ` +
+  return `the server confirmed ${file.name} (${formatBytes(file.size)}, cksum ` +
     `${confirmed.cksum}) and stored it as ${JSON.stringify(confirmed.storedName)}` +
     (confirmed.sends > 1 ? ` after ${confirmed.sends} sends` : "");
 }
 
 /**
- * With several files, prints which arrived and which did not.
+ * With several files, prints which arrived and which did not; logs the result.
  *
  * @returns The exit code: 0 when all arrived, else the highest of the failures'.
  */
-function summarize(plan: Plan, sent: FileOutcome[]): number {
+function summarize(plan: Plan, sent: FileOutcome[], record: RunRecord, quiet: boolean): number {
   const arrived = sent.flatMap((outcome) => outcome.ok ? [outcome.file.name] : []);
   const failed = [
     ...plan.refused.map(({ named, error }) => ({ named, error })),
@@ -196,14 +290,13 @@ function summarize(plan: Plan, sent: FileOutcome[]): number {
       outcome.ok ? [] : [{ named: outcome.file.pathAsWritten, error: outcome.error }]
     ),
   ];
-  if (plan.count > 1) {
-    console.log(
-      `client: ${arrived.length} of ${plan.count} files arrived` +
-        (arrived.length > 0 ? ` (${arrived.join(", ")})` : "") +
-        (failed.length > 0 ? `; not sent: ${failed.map((f) => f.named).join(", ")}` : ""),
-    );
-  }
-  return failed.reduce<number>((worst, { error }) => Math.max(worst, error.exitCode), 0);
+  const code = failed.reduce<number>((worst, { error }) => Math.max(worst, error.exitCode), 0);
+  const summary = `${arrived.length} of ${plan.count} files arrived` +
+    (arrived.length > 0 ? ` (${arrived.join(", ")})` : "") +
+    (failed.length > 0 ? `; not sent: ${failed.map((f) => f.named).join(", ")}` : "");
+  if (plan.count > 1 && !quiet) console.log(`client: ${summary}`);
+  record.log(`result: ${summary}; exit code ${code}`);
+  return code;
 }
 
 /** Finds the folder holding transfer.info, or says where it looked. */

@@ -39,8 +39,13 @@ export interface SendFilesOptions extends SignInOptions {
   requireSecure?: boolean;
   /** `--pin`: the fingerprint the server's certificate must have. */
   pin?: Uint8Array;
-  /** A file's upload begins (`index` counts from 0). */
-  onFileStart?: (file: UploadFile, index: number) => void;
+  /**
+   * A file's upload begins (`index` counts from 0); `resumable` says whether
+   * the server keeps what arrives if the upload is cut, for a rerun to resume.
+   */
+  onFileStart?: (file: UploadFile, index: number, resumable: boolean) => void;
+  /** A line for `transfer.log`: a server pinned, with its fingerprint. */
+  onPinned?: (line: string) => void;
   /** Progress of each send of the current file: file bytes sent, file size, send number. */
   onProgress?: (sent: number, total: number, attempt: number) => void;
   /** A file's upload ended. */
@@ -138,7 +143,7 @@ async function uploadOnConnection(
 ): Promise<void> {
   while (run.pending.length > 0 && !(run.onePerConnection && run.uploadsOnConnection > 0)) {
     const file = run.pending[0]!;
-    options.onFileStart?.(file, run.started);
+    options.onFileStart?.(file, run.started, session.resumable);
     const outcome = await session.sendFile(file, options.onProgress);
     run.uploadsOnConnection++;
     run.retry = 0;
@@ -168,7 +173,7 @@ function afterFailure(error: ClientError, run: Run, options: SendFilesOptions): 
 async function retryDelay(error: ClientError, run: Run, options: SendFilesOptions): Promise<void> {
   const delay = options.retryDelay * 2 ** run.retry;
   run.retry++;
-  options.onNote?.(
+  options.onInfo?.(
     `retry ${run.retry} of ${options.retries} in ${(delay / 1000).toFixed(1)} s after: ` +
       `Cannot ${error.action}: ${error.reason}`,
   );

@@ -43,6 +43,7 @@ import {
 } from "./client_error.ts";
 import { protocolViolation, type ServerConnection } from "./connection.ts";
 import { loadIdentity, saveIdentity, setAsideIdentity } from "./identity_store.ts";
+import { formatBytes } from "./progress.ts";
 import { proveKeyPossession } from "./tls_proof.ts";
 import { sendFile } from "./upload.ts";
 import type { UploadFile } from "./upload_file.ts";
@@ -180,6 +181,30 @@ export function checkIdentityName(
   });
 }
 
+/**
+ * The error for a 1607 in answer to an upload: one line naming the server's
+ * size limit when that is why (our server's text says "over the limit of N
+ * bytes").
+ */
+export function uploadRefused(file: UploadFile, text: string): ServerError {
+  const limit = /over the limit of (\d+) bytes/.exec(text);
+  if (limit !== null) {
+    const max = Number(limit[1]);
+    return new ServerError({
+      action: `send ${file.path}`,
+      reason: `the server accepts files of at most ${formatBytes(max)} (${max} bytes), and ` +
+        `this one is ${formatBytes(file.size)} (${file.size} bytes)`,
+      hint: "Ask the server's operator to raise its --max-file-size, or split the file",
+    }, text);
+  }
+  const quoted = text === "" ? "no explanation" : JSON.stringify(text);
+  return new ServerError({
+    action: `send ${file.path}`,
+    reason: `the server refused it (1607: ${quoted})`,
+    hint: "Check the server's log, then try again",
+  }, text);
+}
+
 /** The first printable-ASCII run of a NUL-padded field, or `undefined` when empty. */
 function fieldText(field: Uint8Array): string | undefined {
   const end = field.indexOf(0);
@@ -193,22 +218,27 @@ export class ClientSession {
   readonly clientId: ClientId;
   /** Whether signing in registered (825/826). */
   readonly registered: boolean;
+  /**
+   * Whether the server keeps a cut upload for a later run to resume: the
+   * secure mode's transfer requests (docs/protocol.md §13.4).
+   */
+  readonly resumable: boolean = false;
   #connection: ServerConnection;
   /** The AES key; `null` inside TLS (the content is the padded plaintext). */
   #key: CryptoKey | null;
-  #onNote: ((note: string) => void) | undefined;
+  #onInfo: ((info: string) => void) | undefined;
 
   /** Made by {@linkcode ClientSession.signIn} only. */
   constructor(
     connection: ServerConnection,
     signedIn: { clientId: ClientId; key: CryptoKey | null; registered: boolean },
-    onNote: ((note: string) => void) | undefined,
+    onInfo: ((info: string) => void) | undefined,
   ) {
     this.#connection = connection;
     this.clientId = signedIn.clientId;
     this.#key = signedIn.key;
     this.registered = signedIn.registered;
-    this.#onNote = onNote;
+    this.#onInfo = onInfo;
   }
 
   /**
@@ -264,7 +294,7 @@ export class ClientSession {
     return new ClientSession(
       connection,
       { clientId: identity.clientId, key, registered: false },
-      options.onNote,
+      options.onInfo,
     );
   }
 
@@ -307,6 +337,11 @@ export class ClientSession {
           onProgress: (sent, total) => onProgress?.(sent, total, attempt),
         });
       } catch (error) {
+        // A server that refuses at the first packet answers 1607 and closes.
+        const answer = error instanceof ConfigError
+          ? undefined
+          : await connection.responseAfterFailure();
+        if (answer?.code === ResponseCode.GeneralError) throw uploadRefused(file, answer.text);
         throw connection.failure(`send ${file.name} to ${connection.address}`, error);
       }
       const received = await expect(connection, `send ${file.name}`, ResponseCode.FileReceived);
@@ -326,8 +361,8 @@ export class ClientSession {
           hint: "Check the network and the server, then try again",
         });
       }
-      // A note, not an error: the next send may well succeed.
-      this.#onNote?.(
+      // Information, not an error: the next send may well succeed.
+      this.#onInfo?.(
         `send ${attempt} of ${MAX_SENDS}: the server's cksum ${received.cksum} is not ours ` +
           `(${cksum}); sending again`,
       );
@@ -401,5 +436,5 @@ async function register(
   }
   await saveIdentity(options.folder, { name: options.name, clientId, privateKeyDer });
   options.onInfo?.(`registered as ${quoted}, id ${clientIdToHex(clientId)}`);
-  return new ClientSession(connection, { clientId, key, registered: true }, options.onNote);
+  return new ClientSession(connection, { clientId, key, registered: true }, options.onInfo);
 }

@@ -13,6 +13,7 @@
  * | says nothing for the discovery time | no offer                          |
  * | cannot be reached                   | `ClientError`, exit code 3        |
  * | answers a malformed 1650            | `ClientError`, exit code 4        |
+ * | answers in TLS (its secure port)    | `ClientError`, exit code 2, naming the plain port |
  *
  * @module
  */
@@ -32,6 +33,7 @@ import {
   RESPONSE_HEADER_SIZE,
   writeAll,
 } from "../protocol/mod.ts";
+import { ConfigError } from "./client_error.ts";
 import { connectFailure, openConnection, protocolViolation } from "./connection.ts";
 
 /** Longest wait for the discovery answer; the reference answers by closing at once. */
@@ -49,7 +51,8 @@ export type Discovery =
  * {@linkcode DISCOVERY_TIMEOUT_MS}); 0 means that cap.
  * @param source Where host and port were written, for hints.
  * @throws {ClientError} exit code 3 if the server cannot be reached, 2 if the
- * host does not exist, 4 if it answers a malformed offer.
+ * host does not exist or the port is a server's secure (TLS) port, 4 if it
+ * answers a malformed offer.
  */
 export async function discoverSecureMode(
   host: string,
@@ -57,6 +60,53 @@ export async function discoverSecureMode(
   timeoutMs: number = DISCOVERY_TIMEOUT_MS,
   source = "transfer.info line 1",
 ): Promise<Discovery> {
+  const found = await probe(host, port, timeoutMs, source);
+  if (!("tls" in found)) return found;
+  throw await securePortGiven(host, port, timeoutMs, source);
+}
+
+/**
+ * The port answers in TLS: it is a secure port. The default plain port is
+ * the one below; when that one offers exactly this port, the hint names it.
+ */
+async function securePortGiven(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  source: string,
+): Promise<ConfigError> {
+  let plain: number | undefined;
+  if (port > 1) {
+    const below = await probe(host, port - 1, timeoutMs, source).catch(() => undefined);
+    if (below !== undefined && "offer" in below && below.offer?.securePort === port) {
+      plain = port - 1;
+    }
+  }
+  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  return new ConfigError({
+    action: `talk to the server at ${address}`,
+    reason: plain === undefined
+      ? "that port speaks TLS: it is probably a server's secure port, which the client finds " +
+        "by itself"
+      : "that is the server's secure port",
+    hint: plain === undefined
+      ? `Write the server's plain port (the one its log lists first) on ${source}`
+      : `Use ${plain} on ${source}: the client finds the secure port by itself`,
+  });
+}
+
+/** A TLS record header: an alert or handshake, versions 3.1 to 3.4, read as a response header. */
+function isTlsRecord(head: Uint8Array): boolean {
+  return (head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03 && head[2]! <= 0x04;
+}
+
+/** One discovery exchange; `{ tls: true }` when the port answers in TLS. */
+async function probe(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  source: string,
+): Promise<Discovery | { tls: true }> {
   const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
   let conn: Deno.Conn;
   try {
@@ -75,6 +125,7 @@ export async function discoverSecureMode(
     const reader = new ExactReader(conn, 256);
     const head = await reader.readExactOrEnd(RESPONSE_HEADER_SIZE, RESPONSE_HEADER_SIZE);
     if (head === null) return { reason: "it closed the connection on the discovery request" };
+    if (isTlsRecord(head)) return { tls: true };
     const header = decodeResponseHeader(head);
     if (header.code !== DISCOVERY_RESPONSE_CODE) {
       return { reason: `it answered the discovery request with ${header.code}` };

@@ -22,7 +22,7 @@
 import { bytesEqual } from "../protocol/mod.ts";
 import { certificateFingerprint, formatFingerprint } from "../protocol/fingerprint.ts";
 import { type ClientError, NetworkError, RejectedError } from "./client_error.ts";
-import { ServerConnection } from "./connection.ts";
+import { openConnection, ServerConnection } from "./connection.ts";
 import { findKnownServer, type KnownServer, loadKnownServers, pinServer } from "./known_servers.ts";
 import { connectSecure, SecureConnectError } from "./tls_connect.ts";
 import { discoverSecureMode } from "./tls_discovery.ts";
@@ -45,6 +45,8 @@ export interface TransportOptions {
   pin?: Uint8Array;
   /** One-line information for the user (pinning), hidden by `--quiet`. */
   onInfo?: (info: string) => void;
+  /** A server was pinned: one line with its address and fingerprint, for `transfer.log`. */
+  onPinned?: (line: string) => void;
 }
 
 /** The way to the server: a finished TLS connection, or plain v3 for the caller to open. */
@@ -126,6 +128,10 @@ export async function openTransport(options: TransportOptions): Promise<Transpor
     conn.close();
     throw error;
   }
+  options.onPinned?.(
+    `pinned ${address} (secure port ${securePort}) in ${path}: ${formatFingerprint(fingerprint)}` +
+      (expected !== undefined ? " (the fingerprint given)" : " (first contact)"),
+  );
   options.onInfo?.(
     expected !== undefined
       ? `pinned ${address} in ${path}: its certificate has the fingerprint you gave`
@@ -164,17 +170,86 @@ async function connect(
           hint: `Something may be intercepting the connection; ${HOW_TO_CHECK}`,
         }, { cause: error });
       }
-      throw certificateChanged(address, pinnedIn, entry.fingerprint, undefined, error);
+      const offered = await offeredFingerprint(options);
+      if (offered !== undefined && bytesEqual(offered, entry.fingerprint)) {
+        throw new RejectedError({
+          action: `trust ${address}`,
+          reason: `its secure port ${entry.securePort} presents another certificate than the ` +
+            `pinned ${formatFingerprint(entry.fingerprint)} (${pinnedIn}), which its plain ` +
+            `port still offers (${reason})`,
+          hint: `Something is probably intercepting the connection; ${HOW_TO_CHECK}`,
+        }, { cause: error });
+      }
+      throw certificateChanged(address, pinnedIn, entry.fingerprint, offered, error);
     }
-    throw new NetworkError({
-      action: `reach the secure port ${entry.securePort} of ${address}`,
-      reason,
-      hint: pinnedIn === undefined
-        ? "The server offers the secure mode there; check that its port is open"
-        : `The server is pinned (${pinnedIn}), so the client never falls back to the ` +
-          "unprotected plain protocol v3. Check that the server runs with its secure port " +
-          "open; if its operator turned the secure mode off on purpose, delete that line",
+    if (pinnedIn === undefined) {
+      throw new NetworkError({
+        action: `reach the secure port ${entry.securePort} of ${address}`,
+        reason,
+        hint: "The server offers the secure mode there; check that its port is open",
+      }, { cause: error });
+    }
+    throw await pinnedUnreachable(options, entry, pinnedIn, error);
+  }
+}
+
+/**
+ * A pinned server's secure port does not answer: is the server stopped
+ * (neither port answers), or is only its secure port out of reach? Either
+ * way the client never falls back to the plain protocol.
+ */
+async function pinnedUnreachable(
+  options: TransportOptions,
+  entry: KnownServer,
+  pinnedIn: string,
+  error: SecureConnectError,
+): Promise<NetworkError> {
+  const address = displayAddress(options.host, options.port);
+  if (!(await answers(options.host, options.port))) {
+    return new NetworkError({
+      action: `reach ${address}`,
+      reason: `the server is not running (neither its port ${options.port} nor its secure ` +
+        `port ${entry.securePort} answers: ${error.reason})`,
+      hint: "Start the server, or check the address on " +
+        (options.source ?? "transfer.info line 1") + ", then try again",
     }, { cause: error });
+  }
+  return new NetworkError({
+    action: `reach the secure port ${entry.securePort} of ${address}`,
+    reason: `it does not answer (${error.reason}), while the server's plain port ` +
+      `${options.port} does`,
+    hint: `The server is pinned (${pinnedIn}), so the client talks to it only over its ` +
+      "secure port. Ask the server's operator to check that port (a firewall, --secure-port, " +
+      "--no-secure)",
+  }, { cause: error });
+}
+
+/** Whether something accepts a TCP connection at `host:port`. */
+async function answers(host: string, port: number): Promise<boolean> {
+  try {
+    (await openConnection(host, port)).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The fingerprint the server offers now on its plain port (discovery), to
+ * show beside the pinned one; `undefined` when it offers none.
+ */
+async function offeredFingerprint(options: TransportOptions): Promise<Uint8Array | undefined> {
+  try {
+    const discovery = await discoverSecureMode(
+      options.host,
+      options.port,
+      options.timeoutMs,
+      options.source,
+    );
+    if (discovery.offer === undefined) return undefined;
+    return await certificateFingerprint(discovery.offer.certificate);
+  } catch {
+    return undefined;
   }
 }
 
@@ -185,7 +260,9 @@ function certificateChanged(
   presented: Uint8Array | undefined,
   cause?: unknown,
 ): ClientError {
-  const now = presented === undefined ? "another certificate" : formatFingerprint(presented);
+  const now = presented === undefined
+    ? "another certificate"
+    : `a certificate with the fingerprint ${formatFingerprint(presented)}`;
   return new RejectedError({
     action: `trust ${address}`,
     reason: `it presents ${now}, not the pinned ${formatFingerprint(pinned)} (${pinnedIn})`,

@@ -1,6 +1,7 @@
 /**
  * The file to send, checked before anything goes on the wire: it exists, it
- * is a regular readable file, it is at most 800 MB, and its base name is a
+ * is a regular readable file, its size fits what the protocol carries (about
+ * 4.29 GB; the server's own limit is the server's to say), and its base name is a
  * valid file name; each refusal says what to do about it. Its size and
  * modification time are kept so that a change while it is read can be
  * noticed.
@@ -9,7 +10,7 @@
  */
 
 import { isAbsolute, resolve } from "node:path";
-import { DEFAULT_MAX_FILE_SIZE, fileNameProblem } from "../protocol/mod.ts";
+import { fileNameProblem, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
 import { ConfigError } from "./client_error.ts";
 import { formatBytes } from "./progress.ts";
 import { baseName } from "./transfer_info.ts";
@@ -45,7 +46,7 @@ export async function checkUploadFile(
   base: string,
   pathAsWritten: string,
   source: string,
-  maxFileSize: number = DEFAULT_MAX_FILE_SIZE,
+  maxFileSize: number = MAX_ENCODABLE_FILE_SIZE,
 ): Promise<UploadFile> {
   const path = isAbsolute(pathAsWritten) ? pathAsWritten : resolve(base, pathAsWritten);
   const fail = (reason: string, hint: string, cause?: unknown) =>
@@ -66,7 +67,8 @@ export async function checkUploadFile(
   if (!info.isFile) throw fail("it is not a regular file", `${fixPath} to name a file`);
   if (info.size > maxFileSize) {
     throw fail(
-      `it is ${exactSize(info.size)}, more than the limit of ${exactSize(maxFileSize)}`,
+      `it is ${exactSize(info.size)}, more than the protocol's 4-byte sizes carry ` +
+        `(${exactSize(maxFileSize)})`,
       "Split it into smaller files, or compress it, and send those",
     );
   }

@@ -96,6 +96,7 @@ Deno.test("a 1606 from a malicious server: the old me.info and priv.key are kept
       `priv.key.${GOLDEN_ID}.old`,
       `priv.key.${a1}.old`,
       "transfer.info",
+      "transfer.log",
     ]);
     if (Deno.build.os !== "windows") {
       assert.equal((await Deno.stat(join(dir, `priv.key.${a1}.old`))).mode! & 0o777, 0o600);

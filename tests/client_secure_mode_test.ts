@@ -169,7 +169,7 @@ Deno.test("first contact pins; a later run uses TLS with the pin and never the p
   });
 });
 
-Deno.test("a server with another identity on the same host and ports is refused", async () => {
+Deno.test("a server with another identity on the same host and ports is refused, its new fingerprint beside the pinned one", async () => {
   const port = freePort();
   const securePort = freePort();
   await withSetup({ port, securePort }, async (setup) => {
@@ -181,8 +181,13 @@ Deno.test("a server with another identity on the same host and ports is refused"
       const run = await send(setup.clientDir, port);
       assert.equal(run.code, 4, run.stderr);
       const pinned = formatFingerprint(setup.server.fingerprint!);
-      assert.match(run.stderr, /^client: Cannot trust 127\.0\.0\.1:\d+: it presents another/m);
-      assert.ok(run.stderr.includes(`not the pinned ${pinned}`), run.stderr);
+      const presented = formatFingerprint(other.fingerprint!);
+      assert.ok(
+        run.stderr.includes(
+          `it presents a certificate with the fingerprint ${presented}, not the pinned ${pinned}`,
+        ),
+        run.stderr,
+      );
       assert.match(run.stderr, /server fingerprint/);
       assert.match(run.stderr, /re-pin with --pin/);
       assert.equal(run.stderr.split("\n").filter((line) => /Cannot/.test(line)).length, 1);
@@ -244,7 +249,10 @@ Deno.test("a man in the middle that terminates TLS with its own certificate is r
       );
       const run = await send(setup.clientDir, setup.server.port);
       assert.equal(run.code, 4, run.stderr);
-      assert.match(run.stderr, /Cannot trust .*: it presents another certificate/);
+      assert.match(
+        run.stderr,
+        /Cannot trust .*: its secure port \d+ presents another certificate than the pinned SHA256:\S+ \(\S+ line \d+\), which its plain port still offers/,
+      );
       assert.equal(decrypted, 0, "the client sent nothing the attacker could read");
 
       // On first contact the attacker answers discovery with its own
@@ -265,7 +273,14 @@ Deno.test("a man in the middle that terminates TLS with its own certificate is r
           formatFingerprint(setup.server.fingerprint!),
         ]);
         assert.equal(pinned.code, 4, pinned.stderr);
-        assert.ok(pinned.stderr.includes(`presents ${formatFingerprint(attacker.fingerprint)}`));
+        assert.ok(
+          pinned.stderr.includes(
+            `presents a certificate with the fingerprint ${
+              formatFingerprint(attacker.fingerprint)
+            }`,
+          ),
+          pinned.stderr,
+        );
         assert.equal(decrypted, 0);
       } finally {
         await fake.close();
@@ -277,7 +292,7 @@ Deno.test("a man in the middle that terminates TLS with its own certificate is r
   });
 });
 
-Deno.test("with the secure port closed after pinning, the client refuses to fall back", async () => {
+Deno.test("with the secure port closed after pinning, the client says only that port is down and refuses to fall back", async () => {
   const port = freePort();
   await withSetup({ port, securePort: freePort() }, async (setup) => {
     assert.equal((await send(setup.clientDir, port)).code, 0);
@@ -295,15 +310,40 @@ Deno.test("with the secure port closed after pinning, the client refuses to fall
       assert.equal(run.code, 3, run.stderr);
       assert.match(
         run.stderr,
-        /^client: Cannot reach the secure port \d+ of 127\.0\.0\.1:\d+: Connection refused/m,
+        new RegExp(
+          `^client: Cannot reach the secure port \\d+ of 127\\.0\\.0\\.1:${port}: it does not ` +
+            `answer \\(Connection refused.*\\), while the server's plain port ${port} does\\. ` +
+            "The server is pinned .* talks to it only over its secure port",
+          "m",
+        ),
       );
-      assert.match(run.stderr, /never falls back to the unprotected plain protocol v3/);
-      assert.match(run.stderr, /delete that line/);
+      assert.doesNotMatch(run.stderr, /delete/, "never suggests removing the protection");
       const files = await Array.fromAsync(Deno.readDir(join(setup.serverDir, "received_files")));
       assert.deepEqual(files, [], "nothing was sent in plain");
     } finally {
       await plainOnly.close();
     }
+  });
+});
+
+Deno.test('a pinned server that is stopped is "not running", and no pin is questioned', async () => {
+  const port = freePort();
+  const securePort = freePort();
+  await withSetup({ port, securePort }, async (setup) => {
+    assert.equal((await send(setup.clientDir, port)).code, 0);
+    await setup.server.close();
+    const run = await send(setup.clientDir, port);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^client: Cannot reach 127\\.0\\.0\\.1:${port}: the server is not running \\(neither ` +
+          `its port ${port} nor its secure port ${securePort} answers: .*\\)\\. Start the server`,
+        "m",
+      ),
+    );
+    assert.doesNotMatch(run.stderr, /delete|known_servers/);
+    assert.equal(run.stderr.split("\n").filter((line) => /Cannot/.test(line)).length, 1);
   });
 });
 

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ExitCode } from "../client/client_error.ts";
 import { runClient } from "./support/client_process.ts";
+import { MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
 
 const UNUSED_PORT = (() => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -86,15 +87,18 @@ Deno.test("a folder instead of a file is refused", async () => {
   }, /sub \(.*line 3\): it is not a regular file/);
 });
 
-Deno.test("a file over 800 MB is refused before anything is read", async () => {
+Deno.test("a file larger than the protocol's sizes carry is refused before anything is read", async () => {
   await expectConfigError(
     async (dir) => {
       const file = await Deno.open(join(dir, "big.bin"), { write: true, create: true });
-      await file.truncate(800_000_001); // sparse: costs no disk
+      await file.truncate(MAX_ENCODABLE_FILE_SIZE + 1); // sparse: costs no disk
       file.close();
       await info(dir, "127.0.0.1:1\nCarol\nbig.bin\n");
     },
-    /it is 800\.0 MB \(800000001 bytes\), more than the limit of 800\.0 MB \(800000000 bytes\)\. Split it/,
+    new RegExp(
+      `it is 4\\.3 GB \\(${MAX_ENCODABLE_FILE_SIZE + 1} bytes\\), more than the protocol's ` +
+        `4-byte sizes carry \\(4\\.3 GB \\(${MAX_ENCODABLE_FILE_SIZE} bytes\\)\\)\\. Split it`,
+    ),
   );
 });
 

@@ -12,6 +12,7 @@ import { DataFolderError } from "../errors.ts";
 import { setupLogging } from "../log/logging.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server.ts";
 import { openSelectedStorage } from "../storage/storage_selection.ts";
+import { formatFingerprint } from "../../protocol/fingerprint.ts";
 
 export { LOG_FILE } from "../log/logging.ts";
 
@@ -108,6 +109,21 @@ function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/**
+ * Prints the secure mode's fingerprint once more at the end of start-up, on
+ * stdout and on a line of its own: on a first start, Deno's download progress
+ * on stderr may have drawn over the log's line, and the operator must hand
+ * this fingerprint to the users.
+ */
+function printFingerprint(server: RunningServer): void {
+  if (server.fingerprint === undefined) return;
+  console.log(
+    `server: ready; secure port ${server.securePort}, certificate fingerprint ` +
+      `${formatFingerprint(server.fingerprint)} (give it to your users; ` +
+      "`server fingerprint` shows it again)",
+  );
+}
+
 async function runUntilSignalled(options: ServerOptions): Promise<void> {
   const logger = getLogger(["server"]);
   // Listen for signals before starting: one that arrives while the server
@@ -132,6 +148,7 @@ async function runUntilSignalled(options: ServerOptions): Promise<void> {
   try {
     server = await startServer(options);
     if (stopping) server.close();
+    printFingerprint(server);
     await server.finished;
   } finally {
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
