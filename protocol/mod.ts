@@ -27,4 +27,5 @@ export * from "../common/release_buffer.ts";
 export * from "./requests.ts";
 export * from "./responses.ts";
 export * from "./rsa.ts";
+export * from "./sha256.ts";
 export * from "../common/write_all.ts";

@@ -76,6 +76,7 @@ function intentOf(staged: StagedFile, id: ClientId, name: string, size: number):
     stagingRef: staged.stagingRef,
     size,
     cksum: 0,
+    sha256: null,
     instanceId: "test",
   };
 }

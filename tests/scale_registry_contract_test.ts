@@ -11,7 +11,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
-import type { ClientId } from "../protocol/mod.ts";
+import { DatabaseSync } from "node:sqlite";
+import { type ClientId, clientIdToHex, sha256Hex } from "../protocol/mod.ts";
 import type { CommitIntent, Registry } from "../server/storage/registry.ts";
 import { PostgresRegistry } from "../server/storage/registry_postgres.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
@@ -22,6 +23,11 @@ import { ignoreWithoutServices, type PostgresService, startPostgres } from "./su
 interface Engine {
   name: string;
   open(): Promise<{ registry: Registry; reopen(): Promise<Registry> }>;
+  /**
+   * Opens a registry over a database an older version wrote (before
+   * SHA-256s were recorded), holding the client `Old` with the file `old.txt`.
+   */
+  openOlder(): Promise<Registry>;
 }
 
 function newId(): ClientId {
@@ -40,8 +46,14 @@ function intentFor(clientId: ClientId, fileName: string, size: number): CommitIn
     stagingRef: `staging-${fileName}-${crypto.randomUUID()}`,
     size,
     cksum: 1234,
+    sha256: sha256Of(fileName, size),
     instanceId: "test-instance",
   };
+}
+
+/** A stand-in SHA-256 for a commit of `fileName` of `size` bytes (distinct per commit). */
+function sha256Of(fileName: string, size: number): string {
+  return sha256Hex(new TextEncoder().encode(`${fileName}:${size}`));
 }
 
 const LIMITS = { maxFiles: 100, maxBytes: 1_000_000 };
@@ -188,6 +200,61 @@ const CASES: Case[] = [
       await restarted.close();
     }
   }],
+  ["a commit records the file's SHA-256; a same-name commit replaces it", async (registry) => {
+    const id = await addClient(registry, "Hash");
+    assert.equal(await commit(registry, id, "a.txt", 10), "stored");
+    assert.equal((await registry.file(id, "a.txt"))?.sha256, sha256Of("a.txt", 10));
+    assert.equal(await commit(registry, id, "a.txt", 11), "stored");
+    assert.equal((await registry.file(id, "a.txt"))?.sha256, sha256Of("a.txt", 11));
+    assert.deepEqual(
+      (await registry.listFiles("Hash")).map((f) => f.sha256),
+      [sha256Of("a.txt", 11)],
+    );
+  }],
+  ["an intent left by a crash keeps its SHA-256 into the file row", async (registry, reopen) => {
+    const id = await addClient(registry, "Crash");
+    const start = await registry.beginCommit(intentFor(id, "sub/a.txt", 3), LIMITS);
+    assert.ok("id" in start);
+    await registry.close();
+    const restarted = await reopen();
+    try {
+      const [pending] = await restarted.pendingCommits();
+      assert.equal(pending?.sha256, sha256Of("sub/a.txt", 3));
+      await restarted.finishCommit(pending!.id);
+      assert.equal((await restarted.file(id, "sub/a.txt"))?.sha256, sha256Of("sub/a.txt", 3));
+    } finally {
+      await restarted.close();
+    }
+  }],
+  ["a client's files come in pages, in byte order, and only its own", async (registry) => {
+    const mine = await addClient(registry, "Pages");
+    const other = await addClient(registry, "Other");
+    const names = ["é.txt", "a.txt", "Z.txt", "z/x.txt", "B.txt", "ä", "a/b/c.txt", "a-b"];
+    for (const name of names) assert.equal(await commit(registry, mine, name, 1), "stored");
+    assert.equal(await commit(registry, other, "a.txt", 1), "stored");
+    // The order of the UTF-8 bytes: uppercase before lowercase, "-" (0x2d) < "." (0x2e) <
+    // "/" (0x2f), and every ASCII byte before "ä" (0xc3 0xa4) and "é" (0xc3 0xa9).
+    const expected = ["B.txt", "Z.txt", "a-b", "a.txt", "a/b/c.txt", "z/x.txt", "ä", "é.txt"];
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const rows = await registry.clientFiles(
+        mine,
+        after === undefined ? { limit: 3 } : {
+          after,
+          limit: 3,
+        },
+      );
+      assert.ok(rows.length <= 3);
+      for (const row of rows) assert.deepEqual(row.clientId, mine);
+      seen.push(...rows.map((r) => r.fileName));
+      if (rows.length < 3) break;
+      after = rows.at(-1)!.fileName;
+    }
+    assert.deepEqual(seen, expected);
+    assert.deepEqual(await registry.clientFiles(newId(), { limit: 10 }), []);
+    assert.deepEqual(await registry.clientFiles(mine, { after: "é.txt", limit: 10 }), []);
+  }],
   ["operators list clients with usage and files, and forget a client", async (registry) => {
     const alice = await addClient(registry, "Alice");
     const bob = await addClient(registry, "Bob");
@@ -220,7 +287,30 @@ const CASES: Case[] = [
   }],
 ];
 
+/** The client and file rows an older version left, for {@linkcode Engine.openOlder}. */
+const OLDER_CLIENT = { id: new Uint8Array(16).fill(7), name: "Old", key: new Uint8Array(160) };
+
+async function olderDatabaseCase(engine: Engine): Promise<void> {
+  const registry = await engine.openOlder();
+  try {
+    const file = await registry.file(OLDER_CLIENT.id, "old.txt");
+    assert.equal(file?.size, 3);
+    assert.equal(file?.sha256, null);
+    const [listed] = await registry.clientFiles(OLDER_CLIENT.id, { limit: 10 });
+    assert.equal(listed?.sha256, null);
+    // A new commit of that name records its SHA-256.
+    assert.equal(await commit(registry, OLDER_CLIENT.id, "old.txt", 4), "stored");
+    assert.equal((await registry.file(OLDER_CLIENT.id, "old.txt"))?.sha256, sha256Of("old.txt", 4));
+  } finally {
+    await registry.close();
+  }
+}
+
 async function runCases(t: Deno.TestContext, engine: Engine): Promise<void> {
+  await t.step(
+    `${engine.name}: a database of an older version gains the SHA-256 column; older rows have none`,
+    () => olderDatabaseCase(engine),
+  );
   for (const [name, fn] of CASES) {
     await t.step(`${engine.name}: ${name}`, async () => {
       const { registry, reopen } = await engine.open();
@@ -252,11 +342,51 @@ Deno.test("registry contract: SQLite", async (t) => {
           reopen: () => SqliteRegistry.open(path),
         };
       },
+      async openOlder() {
+        const path = join(dir, `r${n++}.db`);
+        const db = new DatabaseSync(path);
+        db.exec(SQLITE_VERSION_2);
+        db.prepare("INSERT INTO clients VALUES (?, ?, ?, 1, 1)")
+          .run(OLDER_CLIENT.id, OLDER_CLIENT.name, OLDER_CLIENT.key);
+        db.prepare("INSERT INTO files VALUES (?, 'old.txt', ?, 3, 42, 1, 5)")
+          .run(OLDER_CLIENT.id, `${clientIdToHex(OLDER_CLIENT.id)}/old.txt`);
+        db.close();
+        return await SqliteRegistry.open(path);
+      },
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The SQLite schema of version 2, before SHA-256s were recorded. */
+const SQLITE_VERSION_2 = `
+CREATE TABLE clients (id BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE,
+  public_key BLOB NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+CREATE TABLE files (client_id BLOB NOT NULL REFERENCES clients(id), file_name TEXT NOT NULL,
+  location TEXT NOT NULL, size INTEGER NOT NULL, cksum INTEGER NOT NULL,
+  verified INTEGER NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (client_id, file_name));
+CREATE TABLE intents (id INTEGER PRIMARY KEY AUTOINCREMENT, client_id BLOB NOT NULL,
+  file_name TEXT NOT NULL, location TEXT NOT NULL, staging_ref TEXT NOT NULL,
+  size INTEGER NOT NULL, cksum INTEGER NOT NULL, instance_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
+PRAGMA user_version = 2;
+`;
+
+/** The PostgreSQL schema of version 1 as first released, before SHA-256s were recorded. */
+const POSTGRES_VERSION_1 = `
+CREATE TABLE ft_schema (version integer NOT NULL);
+INSERT INTO ft_schema (version) VALUES (1);
+CREATE TABLE clients (id bytea PRIMARY KEY, name text NOT NULL UNIQUE,
+  public_key bytea NOT NULL, registered_at bigint NOT NULL, last_seen bigint NOT NULL);
+CREATE TABLE files (client_id bytea NOT NULL REFERENCES clients(id), file_name text NOT NULL,
+  location text NOT NULL, size bigint NOT NULL, cksum bigint NOT NULL, verified boolean NOT NULL,
+  time bigint NOT NULL, PRIMARY KEY (client_id, file_name));
+CREATE TABLE intents (id bigserial PRIMARY KEY, client_id bytea NOT NULL, file_name text NOT NULL,
+  location text NOT NULL, staging_ref text NOT NULL, size bigint NOT NULL, cksum bigint NOT NULL,
+  instance_id text NOT NULL, holder text NOT NULL, created_at bigint NOT NULL);
+CREATE TABLE commit_locks (key text PRIMARY KEY, holder text NOT NULL, acquired_at bigint NOT NULL);
+`;
 
 let databases = 0;
 async function freshDatabase(pg: PostgresService): Promise<string> {
@@ -277,6 +407,20 @@ Deno.test({
             registry: await PostgresRegistry.open(url),
             reopen: () => PostgresRegistry.open(url),
           };
+        },
+        async openOlder() {
+          const url = await freshDatabase(pg);
+          const admin = postgres(url, { max: 1, onnotice: () => {} });
+          try {
+            await admin.unsafe(POSTGRES_VERSION_1);
+            await admin`INSERT INTO clients VALUES
+              (${OLDER_CLIENT.id}, ${OLDER_CLIENT.name}, ${OLDER_CLIENT.key}, 1, 1)`;
+            await admin`INSERT INTO files VALUES (${OLDER_CLIENT.id}, 'old.txt',
+              ${`${clientIdToHex(OLDER_CLIENT.id)}/old.txt`}, 3, 42, true, 5)`;
+          } finally {
+            await admin.end();
+          }
+          return await PostgresRegistry.open(url);
         },
       });
 

@@ -24,6 +24,7 @@ Deno.test("local file store", async (t) => {
     stagingRef: staged.stagingRef,
     size: 3,
     cksum: 0,
+    sha256: null,
     instanceId: "test",
   });
   try {

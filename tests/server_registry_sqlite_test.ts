@@ -32,6 +32,7 @@ function intent(clientId: Uint8Array, fileName: string, size: number): CommitInt
     stagingRef: `${hex}/~upload-0000000000000000.partial`,
     size,
     cksum: 1,
+    sha256: null,
     instanceId: "test",
   };
 }
@@ -72,6 +73,7 @@ Deno.test("registry: a first-version server.db is migrated: keyless clients drop
         location: `${clientIdToHex(keyed)}/a.txt`,
         size: 3,
         cksum: 42,
+        sha256: null, // stored before SHA-256s were recorded
         verified: true,
         time: 7,
       });

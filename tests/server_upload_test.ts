@@ -14,7 +14,9 @@ import {
   PACKET_CHUNK_SIZE,
   RequestCode,
   ResponseCode,
+  sha256Hex,
 } from "../protocol/mod.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import {
   buildPackets,
   encryptContent,
@@ -33,7 +35,7 @@ function sizeWithLastChunk(tail: number): number {
   }
 }
 
-Deno.test("server: files at the size edges are stored byte for byte", async () => {
+Deno.test("server: files at the size edges are stored byte for byte, their SHA-256 recorded", async () => {
   const sizes = [0, 1, 15, 16, 17, PACKET_CHUNK_SIZE - 4, PACKET_CHUNK_SIZE, 3 * PACKET_CHUNK_SIZE];
   // The 4-byte trailer split across the last two packets.
   sizes.push(sizeWithLastChunk(1), sizeWithLastChunk(2), sizeWithLastChunk(3));
@@ -52,6 +54,18 @@ Deno.test("server: files at the size edges are stored byte for byte", async () =
         `${dir}/received_files/${clientIdToHex(me.clientId)}/${name}`,
       );
       assert.deepEqual(stored, data, `size ${size}`);
+    }
+    // The registry holds each file's SHA-256, computed as it was staged.
+    const registry = await SqliteRegistry.open(`${dir}/server.db`);
+    try {
+      const rows = await registry.clientFiles(me.clientId, { limit: 100 });
+      assert.equal(rows.length, new Set(sizes).size);
+      for (const row of rows) {
+        const stored = await Deno.readFile(`${dir}/received_files/${row.location}`);
+        assert.equal(row.sha256, sha256Hex(stored), row.fileName);
+      }
+    } finally {
+      await registry.close();
     }
   });
 });

@@ -685,6 +685,7 @@ export class ClientSession {
         staged,
         size: upload.originalSize,
         cksum: upload.cksum,
+        sha256: upload.sha256,
       }, this.#ctx.commit);
     } catch (error) {
       await this.#storageFailed(error, RequestCode.CrcOk);

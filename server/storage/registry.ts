@@ -58,7 +58,10 @@ export interface ClientRecord {
 export interface FileRecord {
   /** The owner. */
   clientId: ClientId;
-  /** The file name as stored (a safe single path component, NFC). */
+  /**
+   * The file's path below its client's folder, as stored: a file name, or
+   * folders and a name (`photos/cat.jpg`); NFC (see `stored_path.ts`).
+   */
   fileName: string;
   /** Where the file store keeps it: `<client id hex>/<file name>`. */
   location: string;
@@ -66,6 +69,12 @@ export interface FileRecord {
   size: number;
   /** Its POSIX cksum. */
   cksum: number;
+  /**
+   * The SHA-256 of its content, 64 lowercase hexadecimal digits, computed
+   * while the upload was staged; `null` for a file stored by a version that
+   * did not record it.
+   */
+  sha256: string | null;
   /** Whether the client confirmed the cksum (900); always true for rows written by a commit. */
   verified: boolean;
   /** When it was stored, in milliseconds since the epoch. */
@@ -110,6 +119,11 @@ export interface CommitIntent {
   size: number;
   /** The file's POSIX cksum. */
   cksum: number;
+  /**
+   * The file's SHA-256 (64 lowercase hexadecimal digits), copied to the file
+   * row; `null` only in intents an older version left.
+   */
+  sha256: string | null;
   /** The server instance that records it (see {@linkcode Registry.pendingCommits}). */
   instanceId: string;
 }
@@ -118,6 +132,14 @@ export interface CommitIntent {
 export interface PendingCommit extends CommitIntent {
   /** The id {@linkcode Registry.beginCommit} returned. */
   id: string;
+}
+
+/** A page of a client's files, in byte order of their names (see {@linkcode Registry.clientFiles}). */
+export interface FilePage {
+  /** Only names after this one (in byte order of their UTF-8); from the first when absent. */
+  after?: string;
+  /** Most rows returned. */
+  limit: number;
 }
 
 /** What {@linkcode Registry.beginCommit} answers: an intent id, or which limit refused it. */
@@ -140,6 +162,12 @@ export interface Registry {
   usage(clientId: ClientId): Promise<Usage>;
   /** The record of a stored file, if any. */
   file(clientId: ClientId, fileName: string): Promise<FileRecord | undefined>;
+  /**
+   * One page of a client's own files, ordered by the UTF-8 bytes of their
+   * names (the same order in every engine), so a listing of any length is
+   * read in pages: the next page starts after the last name of this one.
+   */
+  clientFiles(clientId: ClientId, page: FilePage): Promise<FileRecord[]>;
   /**
    * Step 1 of a commit: waits for the (client, file name) lock, checks the
    * limits counting a same-name file as replaced and other pending intents

@@ -5,9 +5,10 @@
  * ```text
  * clients(id bytea PK, name text UNIQUE, public_key bytea, registered_at bigint, last_seen bigint)
  * files(client_id bytea FK, file_name text, location text, size bigint, cksum bigint,
- *       verified boolean, time bigint, PK(client_id, file_name))
+ *       verified boolean, time bigint, sha256 text NULL, PK(client_id, file_name))
  * intents(id bigserial PK, client_id bytea, file_name text, location text, staging_ref text,
- *         size bigint, cksum bigint, instance_id text, holder text, created_at bigint)
+ *         size bigint, cksum bigint, instance_id text, holder text, created_at bigint,
+ *         sha256 text NULL)
  * commit_locks(key text PK, holder text, acquired_at bigint)
  * ```
  *
@@ -47,6 +48,7 @@ import type {
   CommitIntent,
   CommitStart,
   FileLimits,
+  FilePage,
   FileRecord,
   PendingCommit,
   Registry,
@@ -98,6 +100,9 @@ CREATE TABLE IF NOT EXISTS commit_locks (
   holder text NOT NULL,
   acquired_at bigint NOT NULL
 );
+-- Added after version 1, created if missing: NULL in older rows.
+ALTER TABLE files ADD COLUMN IF NOT EXISTS sha256 text;
+ALTER TABLE intents ADD COLUMN IF NOT EXISTS sha256 text;
 `;
 
 type Sql = postgres.Sql;
@@ -137,6 +142,7 @@ function toFile(row: Row): FileRecord {
     location: row.location,
     size: Number(row.size),
     cksum: Number(row.cksum),
+    sha256: row.sha256 ?? null,
     verified: row.verified,
     time: Number(row.time),
   };
@@ -151,6 +157,7 @@ function toIntent(row: Row): PendingCommit {
     stagingRef: row.staging_ref,
     size: Number(row.size),
     cksum: Number(row.cksum),
+    sha256: row.sha256 ?? null,
     instanceId: row.instance_id,
   };
 }
@@ -339,6 +346,19 @@ export class PostgresRegistry implements Registry {
     return row === undefined ? undefined : toFile(row);
   }
 
+  async clientFiles(clientId: ClientId, page: FilePage): Promise<FileRecord[]> {
+    // COLLATE "C": byte order of the UTF-8, as SQLite's BINARY.
+    const rows = page.after === undefined
+      ? await this.#sql`
+          SELECT * FROM files WHERE client_id = ${clientId}
+          ORDER BY file_name COLLATE "C" LIMIT ${page.limit}`
+      : await this.#sql`
+          SELECT * FROM files WHERE client_id = ${clientId}
+            AND file_name COLLATE "C" > ${page.after}
+          ORDER BY file_name COLLATE "C" LIMIT ${page.limit}`;
+    return rows.map(toFile);
+  }
+
   async beginCommit(intent: CommitIntent, limits: FileLimits): Promise<CommitStart> {
     const key = commitLockKey(intent.clientId, intent.fileName);
     await this.#lock(key);
@@ -403,10 +423,10 @@ export class PostgresRegistry implements Registry {
       if (bytes > limits.maxBytes) return { refused: "bytes" } as const;
       const [inserted] = await tx`
         INSERT INTO intents (client_id, file_name, location, staging_ref, size, cksum,
-                             instance_id, holder, created_at)
+                             instance_id, holder, created_at, sha256)
         VALUES (${intent.clientId}, ${intent.fileName}, ${intent.location}, ${intent.stagingRef},
                 ${intent.size}, ${intent.cksum}, ${intent.instanceId}, ${this.holder},
-                ${Date.now()})
+                ${Date.now()}, ${intent.sha256})
         RETURNING id`;
       return { id: String(inserted!.id) };
     });
@@ -419,12 +439,12 @@ export class PostgresRegistry implements Registry {
         throw new RangeError(`Cannot finish commit ${id}: no such intent`);
       }
       await tx`
-        INSERT INTO files (client_id, file_name, location, size, cksum, verified, time)
+        INSERT INTO files (client_id, file_name, location, size, cksum, verified, time, sha256)
         VALUES (${intent.client_id}, ${intent.file_name}, ${intent.location}, ${intent.size},
-                ${intent.cksum}, true, ${Date.now()})
+                ${intent.cksum}, true, ${Date.now()}, ${intent.sha256})
         ON CONFLICT (client_id, file_name) DO UPDATE SET
           location = excluded.location, size = excluded.size, cksum = excluded.cksum,
-          verified = true, time = excluded.time`;
+          verified = true, time = excluded.time, sha256 = excluded.sha256`;
       await tx`
         DELETE FROM commit_locks
         WHERE key = ${commitLockKey(new Uint8Array(intent.client_id), intent.file_name)}

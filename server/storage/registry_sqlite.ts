@@ -5,10 +5,14 @@
  * ```text
  * clients(id BLOB PK, name TEXT UNIQUE, public_key BLOB, registered_at INTEGER, last_seen INTEGER)
  * files(client_id BLOB, file_name TEXT, location TEXT, size INTEGER, cksum INTEGER,
- *       verified INTEGER, time INTEGER, PK(client_id, file_name))
+ *       verified INTEGER, time INTEGER, sha256 TEXT NULL, PK(client_id, file_name))
  * intents(id INTEGER PK, client_id BLOB, file_name TEXT, location TEXT, staging_ref TEXT,
- *         size INTEGER, cksum INTEGER, instance_id TEXT, created_at INTEGER)
+ *         size INTEGER, cksum INTEGER, instance_id TEXT, created_at INTEGER, sha256 TEXT NULL)
  * ```
+ *
+ * Columns added after version 2 are additive: created when missing on an
+ * existing database, `NULL` in older rows (a file stored before SHA-256s
+ * were recorded has none).
  *
  * Times are milliseconds since the epoch. The schema version is kept in
  * `PRAGMA user_version`; a database of the first version (clients without a
@@ -41,6 +45,7 @@ import type {
   CommitIntent,
   CommitStart,
   FileLimits,
+  FilePage,
   FileRecord,
   PendingCommit,
   Registry,
@@ -122,6 +127,7 @@ function toFile(row: Row): FileRecord {
     location: row.location as string,
     size: Number(row.size),
     cksum: Number(row.cksum),
+    sha256: (row.sha256 ?? null) as string | null,
     verified: Number(row.verified) !== 0,
     time: Number(row.time),
   };
@@ -136,6 +142,7 @@ function toIntent(row: Row): PendingCommit {
     stagingRef: row.staging_ref as string,
     size: Number(row.size),
     cksum: Number(row.cksum),
+    sha256: (row.sha256 ?? null) as string | null,
     instanceId: row.instance_id as string,
   };
 }
@@ -192,6 +199,7 @@ export class SqliteRegistry implements Registry {
       db.exec("PRAGMA journal_mode = WAL");
       db.exec("PRAGMA synchronous = NORMAL");
       migrate(db);
+      addMissingColumns(db);
       db.exec("PRAGMA foreign_keys = ON");
       db.prepare("SELECT count(*) FROM clients").get();
       await makePrivate(path);
@@ -273,6 +281,23 @@ export class SqliteRegistry implements Registry {
     return Promise.resolve(row === undefined ? undefined : toFile(row));
   }
 
+  clientFiles(clientId: ClientId, page: FilePage): Promise<FileRecord[]> {
+    // TEXT compares with BINARY: memcmp of the UTF-8 bytes.
+    const rows = page.after === undefined
+      ? this.#all(
+        "SELECT * FROM files WHERE client_id = ? ORDER BY file_name LIMIT ?",
+        clientId,
+        page.limit,
+      )
+      : this.#all(
+        "SELECT * FROM files WHERE client_id = ? AND file_name > ? ORDER BY file_name LIMIT ?",
+        clientId,
+        page.after,
+        page.limit,
+      );
+    return Promise.resolve(rows.map(toFile));
+  }
+
   async beginCommit(intent: CommitIntent, limits: FileLimits): Promise<CommitStart> {
     const key = lockKey(intent.clientId, intent.fileName);
     await this.#lock(key);
@@ -304,8 +329,9 @@ export class SqliteRegistry implements Registry {
     if (bytes > limits.maxBytes) return { refused: "bytes" };
     const row = this.#get(
       `INSERT INTO intents
-         (client_id, file_name, location, staging_ref, size, cksum, instance_id, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+         (client_id, file_name, location, staging_ref, size, cksum, instance_id, created_at,
+          sha256)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       intent.clientId,
       intent.fileName,
       intent.location,
@@ -314,6 +340,7 @@ export class SqliteRegistry implements Registry {
       intent.cksum,
       intent.instanceId,
       Date.now(),
+      intent.sha256,
     )!;
     return { id: String(row.id) };
   }
@@ -327,17 +354,18 @@ export class SqliteRegistry implements Registry {
     try {
       this.#transaction(() => {
         this.#run(
-          `INSERT INTO files (client_id, file_name, location, size, cksum, verified, time)
-           VALUES (?, ?, ?, ?, ?, 1, ?)
+          `INSERT INTO files (client_id, file_name, location, size, cksum, verified, time, sha256)
+           VALUES (?, ?, ?, ?, ?, 1, ?, ?)
            ON CONFLICT (client_id, file_name) DO UPDATE SET
              location = excluded.location, size = excluded.size, cksum = excluded.cksum,
-             verified = 1, time = excluded.time`,
+             verified = 1, time = excluded.time, sha256 = excluded.sha256`,
           intent.clientId,
           intent.fileName,
           intent.location,
           intent.size,
           intent.cksum,
           Date.now(),
+          intent.sha256,
         );
         this.#run("DELETE FROM intents WHERE id = ?", Number(id));
       });
@@ -452,5 +480,21 @@ function migrate(db: DatabaseSync): void {
   } catch (error) {
     db.exec("ROLLBACK");
     throw error;
+  }
+}
+
+/** Columns added after {@linkcode SCHEMA_VERSION} 2: `[table, column, type]`, created if missing. */
+const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
+  ["files", "sha256", "TEXT"],
+  ["intents", "sha256", "TEXT"],
+];
+
+/** Adds the {@linkcode ADDED_COLUMNS} an existing database lacks (older rows get `NULL`). */
+function addMissingColumns(db: DatabaseSync): void {
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const columns = db.prepare(`PRAGMA table_info(${table})`).all() as Row[];
+    if (!columns.some((c) => c.name === column)) {
+      db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
   }
 }

@@ -60,6 +60,8 @@ export interface ConfirmedUpload {
   size: number;
   /** The file's cksum. */
   cksum: number;
+  /** The file's SHA-256 (64 lowercase hexadecimal digits), recorded with it. */
+  sha256: string;
 }
 
 /** Why a commit was refused by a limit: `files` or `bytes`. */
@@ -118,6 +120,7 @@ export async function commitUpload(
     stagingRef: staged.stagingRef,
     size: upload.size,
     cksum: upload.cksum,
+    sha256: upload.sha256,
     instanceId: options.instanceId,
   }, options.limits);
   if ("refused" in start) {

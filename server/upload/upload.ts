@@ -12,8 +12,8 @@
  *    load, batches get smaller or wait. Each header must match the first one. The last 4 content bytes are the
  *    client's cksum (the trailer), not ciphertext.
  * 3. The ciphertext of each batch is decrypted (AES-256-CBC, streamed), cut
- *    to the original size (the reference never unpads), checksummed and
- *    appended to a staged file (`upload_staging.ts`), while the next batch is
+ *    to the original size (the reference never unpads), checksummed (cksum
+ *    and SHA-256, the latter recorded with the file) and appended to a staged file (`upload_staging.ts`), while the next batch is
  *    read: at most one batch is being processed and one read at any time.
  * 4. The verdict (`verdict.ts`) keeps the upload when our cksum equals the
  *    trailer and the last block ends in the padding the sizes call for: the
@@ -41,6 +41,7 @@ import {
   type ClientId,
   type ExactReader,
   releaseBuffer,
+  Sha256,
 } from "../../protocol/mod.ts";
 import type { BufferBudget } from "./buffer_budget.ts";
 import type { FileStore, StagedFile } from "../storage/file_store.ts";
@@ -114,6 +115,8 @@ export interface UploadResult {
   originalSize: number;
   /** Our cksum of the decrypted content. */
   cksum: number;
+  /** The SHA-256 of the decrypted content (64 lowercase hexadecimal digits). */
+  sha256: string;
   /** The client's cksum from the trailer. */
   trailer: number;
   /** Why the file was not kept (see verdict.ts), or `undefined` when it was. */
@@ -164,6 +167,7 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
     await decryptAll(content, plaintext, progressLog(options.logger, fileName, contentSize));
     const lastBlock = await plaintext.finish();
     const cksum = plaintext.cksum;
+    const sha256 = plaintext.sha256;
     const trailer = content.trailer;
     const padLength = content.cipherSize - originalSize;
     const refusal = uploadRefusal({ cksum, trailer, lastBlock, padLength });
@@ -174,6 +178,7 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       contentSize,
       originalSize,
       cksum,
+      sha256,
       trailer,
       refusal,
       staged,
@@ -213,6 +218,7 @@ async function decryptAll(
 class Plaintext {
   readonly #decryptor: ContentDecryptor;
   readonly #sum = new Cksum();
+  readonly #sha256 = new Sha256();
   readonly #staging: UploadStaging;
   #remaining: number;
   #batches = 0;
@@ -226,6 +232,11 @@ class Plaintext {
   /** Our cksum of the plaintext so far. */
   get cksum(): number {
     return this.#sum.digest();
+  }
+
+  /** The SHA-256 of the plaintext; read once, after {@linkcode Plaintext.finish}. */
+  get sha256(): string {
+    return this.#sha256.hex();
   }
 
   async add(cipher: Uint8Array): Promise<void> {
@@ -247,6 +258,7 @@ class Plaintext {
     if (take <= 0) return;
     const part = plain.subarray(0, take);
     this.#sum.update(part);
+    this.#sha256.update(part);
     this.#remaining -= take;
     await this.#staging.write(part);
   }
