@@ -18,6 +18,22 @@
  * client must send the name as it is on disk, and a name that differs from
  * another only by an invisible character would be a trap.
  *
+ * A stored file may also sit in folders below its client's folder
+ * (`photos/2024/cat.jpg`): {@linkcode filePathProblem} checks such a path,
+ * each component by the rules above, `/` between them and nowhere else (no
+ * leading or trailing `/`, no empty component), at most
+ * {@linkcode MAX_FILE_PATH_LENGTH} bytes and {@linkcode MAX_FILE_PATH_DEPTH}
+ * components. A single name is a path of one component.
+ *
+ * @example
+ * ```ts
+ * import { fileNameProblem, filePathProblem } from "./names.ts";
+ *
+ * console.log(fileNameProblem("cat.jpg")); // undefined
+ * console.log(filePathProblem("photos/cat.jpg")); // undefined
+ * console.log(filePathProblem("photos/../cat.jpg")); // component 2 of the path: the file name is ".."
+ * ```
+ *
  * @module
  */
 
@@ -78,5 +94,39 @@ export function fileNameProblem(name: string): string | undefined {
   if (/[<>:"|?*]/.test(name)) return "the file name contains a character Windows forbids";
   if (WINDOWS_DEVICE.test(name)) return "the file name is a Windows device name";
   if (/[. ]$/.test(name)) return "the file name ends with a dot or a space";
+  return undefined;
+}
+
+/** Longest stored file path (folders and name, `/` between them), in UTF-8 bytes. */
+export const MAX_FILE_PATH_LENGTH = 1024;
+/** Most components of a stored file path (its folders and its name). */
+export const MAX_FILE_PATH_DEPTH = 32;
+
+/**
+ * Why `path` cannot be a stored file path relative to its client's folder,
+ * or `undefined` when it can: 1 to {@linkcode MAX_FILE_PATH_DEPTH} components
+ * joined by `/`, each a valid file name ({@linkcode fileNameProblem}: no `.`,
+ * `..`, `\`, control characters, ...), at most {@linkcode MAX_FILE_PATH_LENGTH}
+ * bytes in all. So no leading `/` (absolute), no `//` or trailing `/` (empty
+ * components), and nothing that climbs out of the client's folder.
+ *
+ * Normalisation is the caller's: the server stores paths in NFC.
+ */
+export function filePathProblem(path: string): string | undefined {
+  const size = new TextEncoder().encode(path).length;
+  if (size === 0) return "the path is empty";
+  if (size > MAX_FILE_PATH_LENGTH) {
+    return `the path has ${size} bytes, more than ${MAX_FILE_PATH_LENGTH}`;
+  }
+  if (path.startsWith("/")) return "the path is absolute (it starts with /)";
+  const components = path.split("/");
+  if (components.length > MAX_FILE_PATH_DEPTH) {
+    return `the path has ${components.length} components, more than ${MAX_FILE_PATH_DEPTH}`;
+  }
+  for (const [i, component] of components.entries()) {
+    if (component === "") return `component ${i + 1} of the path is empty`;
+    const problem = fileNameProblem(component);
+    if (problem !== undefined) return `component ${i + 1} of the path: ${problem}`;
+  }
   return undefined;
 }

@@ -2,7 +2,8 @@
  * The file store contract, one table of cases run against both stores: the
  * local folder (the default) and S3 (a throwaway Ceph gateway). Then what
  * only a shared store must also do: leave the uploads of live instances
- * alone at start-up, and keep every key `<client id hex>/<file name>`.
+ * alone at start-up, and keep every key `<client id hex>/<path>`, where a path
+ * may hold folders (`sub/dir/cat.jpg`) but never leaves its client's folder.
  *
  * @module
  */
@@ -165,12 +166,12 @@ const CASES: Case[] = [
     const names = [
       "..%2f",
       "%2e%2e",
-      "a?b=c",
+      "a=b;c",
       "#frag",
-      " spaced ",
+      " spaced",
       "ünïcödé",
       "x+y&z",
-      "...",
+      "...a",
       ".a",
     ];
     for (const name of names) await store(o.store, id, name, encoder.encode(name));
@@ -182,11 +183,72 @@ const CASES: Case[] = [
   }],
   ["names that could make another key are refused, and nothing is created", async (o) => {
     const id = newId();
-    for (const name of ["", ".", "..", "a/b", "../x", "a\\b", "/abs"]) {
+    const refused = [
+      "",
+      ".",
+      "..",
+      "../x",
+      "a\\b",
+      "/abs",
+      "a/../b",
+      "a/./b",
+      "a//b",
+      "a/",
+      "sub/..",
+      `../${clientIdToHex(newId())}/x`,
+      "sub/con.txt",
+      "sub/~upload-0123456789abcdef.partial",
+      "cafe\u0301/x", // not NFC: the server stores names composed
+      "a/b\u0000c",
+      Array.from({ length: 33 }, () => "d").join("/"),
+      `${"x".repeat(200)}/${"y".repeat(200)}/${"z".repeat(200)}/${"w".repeat(200)}/${
+        "v".repeat(200)
+      }/${"u".repeat(200)}`,
+    ];
+    for (const name of refused) {
       await assert.rejects(() => o.store.begin(id, name), RangeError, JSON.stringify(name));
     }
     assert.deepEqual(await o.visible(), []);
     assert.equal(await o.staged(), 0);
+  }],
+  ["folder paths are stored under <id hex>/<path>, listed, read and deleted", async (o) => {
+    const id = newId();
+    const hex = clientIdToHex(id);
+    const paths = ["sub/dir/cat.jpg", "sub/dir/dog.jpg", "sub/top.txt", "ünï/çödé.txt", "cat.jpg"];
+    for (const path of paths) await store(o.store, id, path, encoder.encode(path));
+    assert.deepEqual((await o.visible()).sort(), paths.map((p) => `${hex}/${p}`).sort());
+    assert.deepEqual(await o.store.list(id), [...paths].sort());
+    for (const path of paths) {
+      assert.deepEqual(await o.read(`${hex}/${path}`), encoder.encode(path));
+    }
+    // A deeper upload replaces only its own path.
+    await store(o.store, id, "sub/dir/cat.jpg", encoder.encode("new cat"));
+    assert.deepEqual(await o.read(`${hex}/sub/dir/cat.jpg`), encoder.encode("new cat"));
+    assert.deepEqual(await o.read(`${hex}/cat.jpg`), encoder.encode("cat.jpg"));
+    await o.store.delete(`${hex}/sub/dir/cat.jpg`);
+    await o.store.delete(`${hex}/sub/dir/dog.jpg`);
+    assert.deepEqual(await o.store.list(id), ["cat.jpg", "sub/top.txt", "ünï/çödé.txt"]);
+    assert.equal(await o.staged(), 0);
+  }],
+  ["recover puts a sealed upload with folders in place", async (o) => {
+    const id = newId();
+    const content = encoder.encode("deep, then a crash");
+    const sealed = await stage(o.store, id, "a/b/c.txt", content);
+    assert.equal(
+      await o.store.recover(intentOf(sealed, id, "a/b/c.txt", content.length)),
+      "committed",
+    );
+    assert.deepEqual(await o.read(`${clientIdToHex(id)}/a/b/c.txt`), content);
+    assert.equal(await o.staged(), 0);
+  }],
+  ["delete refuses a location that leaves the client's folder", async (o) => {
+    const id = newId();
+    const hex = clientIdToHex(id);
+    await store(o.store, id, "a.txt", encoder.encode("kept"));
+    for (const location of [`${hex}/../${hex}/a.txt`, `${hex}/sub/../a.txt`, `${hex}//a.txt`]) {
+      await assert.rejects(() => o.store.delete(location), RangeError, location);
+    }
+    assert.deepEqual(await o.read(`${hex}/a.txt`), encoder.encode("kept"));
   }],
 ];
 
@@ -204,12 +266,24 @@ async function runCases(t: Deno.TestContext, engine: Engine): Promise<void> {
   }
 }
 
-async function walk(root: string): Promise<string[]> {
+/** Every file below `root`, as paths relative to it (folders are not listed). */
+async function walk(root: string, prefix = ""): Promise<string[]> {
   const found: string[] = [];
-  for await (const folder of Deno.readDir(root)) {
-    for await (const entry of Deno.readDir(join(root, folder.name))) {
-      found.push(`${folder.name}/${entry.name}`);
-    }
+  for await (const entry of Deno.readDir(join(root, prefix))) {
+    const path = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+    if (entry.isDirectory) found.push(...await walk(root, path));
+    else found.push(path);
+  }
+  return found;
+}
+
+/** Every folder below `root` (the client folders and theirs), as paths relative to it. */
+async function folders(root: string, prefix = ""): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(join(root, prefix))) {
+    if (!entry.isDirectory) continue;
+    const path = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+    found.push(path, ...await folders(root, path));
   }
   return found;
 }
@@ -224,11 +298,36 @@ Deno.test("file store contract: local folder", async (t) => {
         store,
         read: (location) => Deno.readFile(join(root, location)).catch(() => undefined),
         visible: async () =>
-          (await walk(root)).filter((p) => !isTemporaryName(p.slice(p.indexOf("/") + 1))),
+          (await walk(root)).filter((p) => !isTemporaryName(p.slice(p.lastIndexOf("/") + 1))),
         staged: async () =>
-          (await walk(root)).filter((p) => isTemporaryName(p.slice(p.indexOf("/") + 1))).length,
+          (await walk(root)).filter((p) => isTemporaryName(p.slice(p.lastIndexOf("/") + 1)))
+            .length,
         cleanup: () => Deno.remove(root, { recursive: true }),
       };
+    },
+  });
+
+  await t.step({
+    name: "local: a path's folders are 0700 and its file 0600; emptied folders go",
+    ignore: Deno.build.os === "windows",
+    async fn() {
+      const root = await Deno.makeTempDir({ prefix: "store_contract_" });
+      try {
+        const local = await LocalFileStore.open(root);
+        const id = newId();
+        const hex = clientIdToHex(id);
+        await store(local, id, "sub/dir/cat.jpg", encoder.encode("cat"));
+        for (const folder of [hex, `${hex}/sub`, `${hex}/sub/dir`]) {
+          assert.equal((await Deno.stat(join(root, folder))).mode! & 0o777, 0o700, folder);
+        }
+        const file = join(root, hex, "sub/dir/cat.jpg");
+        assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+        await local.delete(`${hex}/sub/dir/cat.jpg`);
+        assert.deepEqual(await folders(root), [hex]);
+        await local.close();
+      } finally {
+        await Deno.remove(root, { recursive: true });
+      }
     },
   });
 });

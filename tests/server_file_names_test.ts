@@ -3,7 +3,8 @@
  * reader or another system are refused (device names with spaces before the
  * extension, C1 controls and NEL, line and paragraph separators,
  * bidirectional controls, a byte order mark, leading or not); names are
- * stored in NFC.
+ * stored in NFC. A stored path (folders and a name) is checked component by
+ * component by the same rules; the 828 itself still takes one component.
  */
 
 import assert from "node:assert/strict";
@@ -13,6 +14,7 @@ import {
   decodeFileNameField,
   FILE_NAME_FIELD_SIZE,
   fileNameProblem,
+  filePathProblem,
   ProtocolError,
   RequestCode,
   ResponseCode,
@@ -21,6 +23,7 @@ import { buildPackets, encryptContent, RawClient, signUp } from "../harness/raw_
 import { concat } from "../harness/bytes.ts";
 import { listFiles } from "./support/reliability.ts";
 import { withServer } from "./support/test_server.ts";
+import { uploadFilePath } from "../server/upload/upload_name.ts";
 
 const REFUSED: Array<[string, string, RegExp]> = [
   ["a device name, spaces, an extension", "con .txt", /device name/],
@@ -102,4 +105,48 @@ Deno.test("file names: an upload under a refused name gets 1607 and nothing is s
       assert.deepEqual(files, []);
     }
   });
+});
+
+Deno.test("file names: the 828 still takes one component; a slash in it is refused", async () => {
+  await withServer(async ({ port, dir }) => {
+    using client = await RawClient.connect(port);
+    const me = await signUp(client, "Slash");
+    const data = new TextEncoder().encode("anything");
+    const field = new Uint8Array(FILE_NAME_FIELD_SIZE);
+    new TextEncoder().encodeInto("sub/cat.jpg", field);
+    await client.sendHeader(me.clientId, RequestCode.SendFile, 0);
+    await client.send(concat(buildPackets(await encryptContent(me.aesKey, data), 8, field)));
+    assert.match(await client.expectError(), /path separator/);
+    const folder = `${dir}/received_files/${clientIdToHex(me.clientId)}`;
+    assert.deepEqual(await listFiles(folder).catch(() => []), []);
+  });
+});
+
+Deno.test("file names: a stored path is NFC, every component checked by the same rules", async (t) => {
+  await t.step("accepted, composed", () => {
+    assert.equal(uploadFilePath("sub/dir/cat.jpg"), "sub/dir/cat.jpg");
+    assert.equal(uploadFilePath("cafe\u0301/the\u0301.txt"), "caf\u00e9/th\u00e9.txt");
+    assert.equal(uploadFilePath("one"), "one");
+  });
+  const refused: Array<[string, RegExp]> = [
+    ["../x", /"\.\."/],
+    ["a/../b", /"\.\."/],
+    ["/abs", /absolute/],
+    ["a//b", /empty/],
+    ["a/", /empty/],
+    ["", /empty/],
+    ["sub/con .txt", /device name/],
+    ["sub/x\u202Egnp.exe", /bidirectional/],
+    ["a\\b/c", /path separator/],
+    ["sub/~upload-0123456789abcdef.partial", /temporary/],
+    [Array.from({ length: 33 }, () => "d").join("/"), /components/],
+  ];
+  for (const [path, reason] of refused) {
+    await t.step(`refused: ${JSON.stringify(path)}`, () => {
+      assert.throws(() => uploadFilePath(path), ProtocolError);
+      assert.throws(() => uploadFilePath(path), reason);
+      // The protocol's rule agrees; only the staged-file form is the server's own.
+      if (!/temporary/.test(reason.source)) assert.notEqual(filePathProblem(path), undefined);
+    });
+  }
 });

@@ -1,18 +1,19 @@
 /**
  * The default {@linkcode FileStore}: a local folder,
- * `received_files/<client id hex>/<file name>`.
+ * `received_files/<client id hex>/<path>`, where the path is a file name or
+ * folders and a name (`photos/cat.jpg`, checked by `stored_path.ts`).
  *
- * An upload is staged in a temporary file in its client's folder, named
- * `~upload-<16 hex digits>.partial`; committing renames it over the final
- * name (atomic on one file system) and syncs the folder. A client may not
- * upload a file under such a name, so removing temporary files never removes
- * a stored file.
+ * An upload is staged in a temporary file at the top of its client's folder,
+ * named `~upload-<16 hex digits>.partial`; committing makes the path's
+ * folders, renames the staged file over the final name (atomic on one file
+ * system) and syncs the folder. No stored path may hold a name of that form,
+ * so removing temporary files never removes a stored file.
  *
  * Locations and staging references are paths relative to the root,
- * `<client id hex>/<name>`, so the data folder may move.
+ * `<client id hex>/<path>`, so the data folder may move.
  *
- * Files are created 0600 and folders 0700, whatever the umask: stored files
- * are their owners' business only.
+ * Files are created 0600 and folders (the client's and those of its paths)
+ * 0700, whatever the umask: stored files are their owners' business only.
  *
  * @example
  * ```ts
@@ -36,18 +37,14 @@ import { join } from "node:path";
 import { bytesToHex, type ClientId, clientIdToHex, writeAll } from "../../protocol/mod.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
+import { isClientFolder, isTemporaryName, parseLocation, storedLocation } from "./stored_path.ts";
+
+export { isTemporaryName } from "./stored_path.ts";
 
 /** Name of the uploads folder inside the data folder. */
 export const RECEIVED_FILES_DIR = "received_files";
 
-const TEMPORARY_NAME = /^~upload-[0-9a-f]{16}\.partial$/;
-const CLIENT_FOLDER = /^[0-9a-f]{32}$/;
 const CAN_CHMOD = Deno.build.os !== "windows";
-
-/** Whether `name` has the form of a temporary upload file. */
-export function isTemporaryName(name: string): boolean {
-  return TEMPORARY_NAME.test(name);
-}
 
 /** Creates `path` (and its parents) if needed and makes it 0700. */
 export async function makePrivateFolder(path: string): Promise<void> {
@@ -65,20 +62,73 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Makes the client folders below `root` 0700 and their files 0600, where they are not. */
+/** Makes `path` `mode` if it is not. */
+async function tighten(path: string, mode: number): Promise<void> {
+  const { mode: current } = await Deno.lstat(path);
+  if (current !== null && (current & 0o777) !== mode) await Deno.chmod(path, mode);
+}
+
+/** Makes the folder `path` and every folder below it 0700, and their files 0600. */
+async function makeTreePrivate(path: string): Promise<void> {
+  await tighten(path, 0o700);
+  for await (const entry of Deno.readDir(path)) {
+    if (entry.isFile) await tighten(join(path, entry.name), 0o600);
+    else if (entry.isDirectory) await makeTreePrivate(join(path, entry.name));
+  }
+}
+
+/** Makes the client folders below `root` 0700 and what they hold private, where it is not. */
 async function makeContentsPrivate(root: string): Promise<void> {
-  const tighten = async (path: string, mode: number) => {
-    const { mode: current } = await Deno.lstat(path);
-    if (current !== null && (current & 0o777) !== mode) await Deno.chmod(path, mode);
-  };
   for await (const folder of Deno.readDir(root)) {
-    if (!folder.isDirectory || !CLIENT_FOLDER.test(folder.name)) continue;
-    const path = join(root, folder.name);
-    await tighten(path, 0o700);
-    for await (const entry of Deno.readDir(path)) {
-      if (entry.isFile) await tighten(join(path, entry.name), 0o600);
+    if (folder.isDirectory && isClientFolder(folder.name)) {
+      await makeTreePrivate(join(root, folder.name));
     }
   }
+}
+
+/**
+ * Makes the folders of a location's path below its client's folder (which
+ * exists), each 0700; folders already there are left as they are.
+ */
+async function makePathFolders(root: string, location: string): Promise<void> {
+  const { folder, path } = parseLocation(location);
+  const components = path.split("/").slice(0, -1);
+  let current = join(root, folder);
+  for (const component of components) {
+    current = join(current, component);
+    try {
+      await Deno.mkdir(current, { mode: 0o700 });
+      if (CAN_CHMOD) await Deno.chmod(current, 0o700);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+  }
+}
+
+/** Removes the folders of a location's path that are now empty, deepest first (best effort). */
+async function removeEmptyFolders(root: string, location: string): Promise<void> {
+  const { folder, path } = parseLocation(location);
+  const components = path.split("/").slice(0, -1);
+  while (components.length > 0) {
+    try {
+      await Deno.remove(join(root, folder, ...components));
+    } catch {
+      return; // not empty, or already gone
+    }
+    components.pop();
+  }
+}
+
+/** The stored paths below a client's folder, staged files left out. */
+async function storedPaths(folder: string, prefix = ""): Promise<string[]> {
+  const paths: string[] = [];
+  for await (const entry of Deno.readDir(folder)) {
+    if (entry.isFile && !isTemporaryName(entry.name)) paths.push(prefix + entry.name);
+    else if (entry.isDirectory) {
+      paths.push(...await storedPaths(join(folder, entry.name), `${prefix}${entry.name}/`));
+    }
+  }
+  return paths;
 }
 
 /** Syncs a folder so that a rename in it survives a power loss (best effort). */
@@ -92,14 +142,14 @@ async function syncFolder(path: string): Promise<void> {
   }
 }
 
-/** Checks that a location or staging reference is `<client id hex>/<name>`. */
-function checkRelative(ref: string): void {
+/** Checks that a staging reference is `<client id hex>/~upload-<16 hex digits>.partial`. */
+function checkStagingRef(ref: string): void {
   const [folder, name, ...rest] = ref.split("/");
   if (
-    rest.length > 0 || folder === undefined || !CLIENT_FOLDER.test(folder) ||
-    name === undefined || name === "" || name === "." || name === ".." || name.includes("\\")
+    rest.length > 0 || folder === undefined || !isClientFolder(folder) ||
+    name === undefined || !isTemporaryName(name)
   ) {
-    throw new RangeError(`Cannot use ${JSON.stringify(ref)}: not <client id hex>/<name>`);
+    throw new RangeError(`Cannot use ${JSON.stringify(ref)}: not a staged file's reference`);
   }
 }
 
@@ -130,6 +180,7 @@ class LocalStagedFile implements StagedFile {
   async commit(): Promise<void> {
     if (this.#file !== undefined) throw new Error("Cannot commit: the staged file is not sealed");
     const final = join(this.#root, this.location);
+    await makePathFolders(this.#root, this.location);
     await Deno.rename(join(this.#root, this.stagingRef), final);
     await syncFolder(join(final, ".."));
   }
@@ -174,8 +225,7 @@ export class LocalFileStore implements FileStore {
 
   async begin(clientId: ClientId, fileName: string): Promise<StagedFile> {
     const folder = clientIdToHex(clientId);
-    const location = `${folder}/${fileName}`;
-    checkRelative(location);
+    const location = storedLocation(clientId, fileName);
     await makePrivateFolder(join(this.root, folder));
     const stagingRef = `${folder}/~upload-${
       bytesToHex(crypto.getRandomValues(new Uint8Array(8)))
@@ -193,14 +243,15 @@ export class LocalFileStore implements FileStore {
   }
 
   async recover(intent: CommitIntent): Promise<"committed" | "discarded"> {
-    checkRelative(intent.location);
-    checkRelative(intent.stagingRef);
+    parseLocation(intent.location);
+    checkStagingRef(intent.stagingRef);
     const staged = join(this.root, intent.stagingRef);
     const final = join(this.root, intent.location);
     // The intent is deleted before a staged file is discarded, so a staged
     // file that is gone was renamed: the commit reached its final place.
     if (await exists(staged)) {
       try {
+        await makePathFolders(this.root, intent.location);
         await Deno.rename(staged, final);
       } catch {
         // The final name cannot be written (a folder in the way): as at run time,
@@ -219,7 +270,7 @@ export class LocalFileStore implements FileStore {
   ): Promise<string[]> {
     const removed: string[] = [];
     for await (const folder of Deno.readDir(this.root)) {
-      if (!folder.isDirectory || !CLIENT_FOLDER.test(folder.name)) continue;
+      if (!folder.isDirectory || !isClientFolder(folder.name)) continue;
       for await (const entry of Deno.readDir(join(this.root, folder.name))) {
         const ref = `${folder.name}/${entry.name}`;
         if (entry.isFile && isTemporaryName(entry.name) && !(await isLive(ref))) {
@@ -232,22 +283,20 @@ export class LocalFileStore implements FileStore {
   }
 
   async delete(location: string): Promise<void> {
-    checkRelative(location);
+    parseLocation(location);
     await Deno.remove(join(this.root, location)).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });
+    await removeEmptyFolders(this.root, location);
   }
 
   async list(clientId: ClientId): Promise<string[]> {
-    const names: string[] = [];
     try {
-      for await (const entry of Deno.readDir(join(this.root, clientIdToHex(clientId)))) {
-        if (entry.isFile && !isTemporaryName(entry.name)) names.push(entry.name);
-      }
+      return (await storedPaths(join(this.root, clientIdToHex(clientId)))).sort();
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
+      return [];
     }
-    return names.sort();
   }
 
   close(): Promise<void> {

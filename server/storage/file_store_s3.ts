@@ -30,9 +30,11 @@
  * two calls of `begin`) is aborted once it is {@linkcode UNMARKED_GRACE_MS}
  * old. `~` is not a hexadecimal digit, so no client's key starts with it.
  *
- * Keys: the file name must be one safe path component (no `/`, `\`, `.` or
- * `..`, no control character, 1 to 255 UTF-8 bytes), checked here again
- * whatever the caller checked, so no client input can make another key.
+ * Keys: `<client id hex>/<path>`, where the path is a file name or folders
+ * and a name (`photos/cat.jpg`), every component checked by the name rules
+ * here again whatever the caller checked (`stored_path.ts`: no `.`, `..`,
+ * `\`, empty component, leading `/`, control character, ...), so no client
+ * input can make another client's key.
  *
  * @example
  * ```ts ignore
@@ -66,6 +68,7 @@ import type { FileStore, StagedFile } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 import type { InstanceLiveness } from "./instance_liveness.ts";
 import { createS3Client, describeS3Error, type S3Settings } from "./s3_client.ts";
+import { parseLocation, storedLocation } from "./stored_path.ts";
 
 /** Size of each part but the last: S3's minimum, 5 MiB. */
 export const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
@@ -76,9 +79,6 @@ export const MARKER_PREFIX = "~staging/";
 /** Object metadata key holding the staging token. */
 const TOKEN_METADATA = "ft-token";
 const CLIENT_FOLDER = /^[0-9a-f]{32}$/;
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const MAX_NAME_BYTES = 255;
 
 /** The object store cannot be used: unreachable, no such bucket, credentials refused. */
 export class ObjectStoreError extends StartupError {
@@ -105,37 +105,17 @@ export interface S3StoreOptions extends S3Settings {
 }
 
 /**
- * The key of `fileName` for `clientId`: `<client id hex>/<file name>`.
+ * The key of `path` for `clientId`: `<client id hex>/<path>`.
  *
- * @throws {RangeError} when the name is not one safe path component.
+ * @throws {RangeError} when the path breaks a rule of `stored_path.ts`.
  */
-export function objectKey(clientId: ClientId, fileName: string): string {
-  const bytes = new TextEncoder().encode(fileName).length;
-  const problem = bytes === 0 || bytes > MAX_NAME_BYTES
-    ? `it must be 1 to ${MAX_NAME_BYTES} bytes`
-    : fileName === "." || fileName === ".."
-    ? "it is a relative folder name"
-    : /[/\\]/.test(fileName)
-    ? "it contains a path separator"
-    : CONTROL.test(fileName)
-    ? "it contains a control character"
-    : undefined;
-  if (problem !== undefined) {
-    throw new RangeError(`Cannot store ${JSON.stringify(fileName)}: ${problem}`);
-  }
-  return `${clientIdToHex(clientId)}/${fileName}`;
+export function objectKey(clientId: ClientId, path: string): string {
+  return storedLocation(clientId, path);
 }
 
-/** Checks that `key` is `<client id hex>/<safe name>` (a location from the registry). */
+/** Checks that `key` is `<client id hex>/<valid path>` (a location from the registry). */
 function checkKey(key: string): void {
-  const slash = key.indexOf("/");
-  const folder = key.slice(0, slash);
-  if (slash !== 32 || !CLIENT_FOLDER.test(folder)) {
-    throw new RangeError(`Cannot use ${JSON.stringify(key)}: not <client id hex>/<name>`);
-  }
-  const id = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) id[i] = parseInt(folder.slice(2 * i, 2 * i + 2), 16);
-  objectKey(id, key.slice(33));
+  parseLocation(key);
 }
 
 function parseStagingRef(ref: string): { token: string; uploadId: string } {
