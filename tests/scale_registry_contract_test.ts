@@ -101,6 +101,32 @@ const CASES: Case[] = [
     assert.equal(await registry.clientByName("alice"), undefined);
     assert.equal(await registry.clientById(newId()), undefined);
   }],
+  ["a client's dialect is recorded with it, family A by default, and kept across a reopen", async (
+    registry,
+    reopen,
+  ) => {
+    const ids = { A: newId(), B: newId(), C: newId(), D: newId() };
+    assert.equal(await registry.addClient({ id: ids.A, name: "Ref", publicKey: newKey() }), true);
+    for (const dialect of ["B", "C", "D"] as const) {
+      const client = { id: ids[dialect], name: `Fam ${dialect}`, publicKey: newKey(), dialect };
+      assert.equal(await registry.addClient(client), true);
+    }
+    const check = async (r: Registry) => {
+      assert.equal((await r.clientByName("Ref"))?.dialect, "A");
+      assert.equal((await r.clientById(ids.B))?.dialect, "B");
+      assert.equal((await r.clientByName("Fam C"))?.dialect, "C");
+      const listed = (await r.listClients()).map((c) => [c.name, c.dialect]);
+      assert.deepEqual(listed, [["Fam B", "B"], ["Fam C", "C"], ["Fam D", "D"], ["Ref", "A"]]);
+    };
+    await check(registry);
+    await registry.close(); // a restart: the column is there already
+    const restarted = await reopen();
+    try {
+      await check(restarted);
+    } finally {
+      await restarted.close();
+    }
+  }],
   ["a taken name is refused and changes nothing", async (registry) => {
     const first = await addClient(registry, "Bob");
     assert.equal(

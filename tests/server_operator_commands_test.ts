@@ -88,11 +88,11 @@ Deno.test("server operator commands: clients, files and forget on a running serv
       await client.expect(ResponseCode.Ack);
     }
 
-    await t.step("clients: name, id, registered, last seen, files, bytes", async () => {
+    await t.step("clients: name, id, dialect, registered, last seen, files, bytes", async () => {
       const rows = await json<ClientRow[]>(dir, "clients");
-      assert.deepEqual(rows.map((row) => [row.name, row.id, row.files, row.bytes]), [
-        ["Alice", clientIdToHex(alice.clientId), 1, report.length],
-        ["Bob Smith", clientIdToHex(bob.clientId), 2, notes.length + photo.length],
+      assert.deepEqual(rows.map((row) => [row.name, row.id, row.dialect, row.files, row.bytes]), [
+        ["Alice", clientIdToHex(alice.clientId), "A", 1, report.length],
+        ["Bob Smith", clientIdToHex(bob.clientId), "A", 2, notes.length + photo.length],
       ]);
       for (const row of rows) {
         assert.ok(Date.parse(row.registered) <= Date.parse(row.lastSeen), JSON.stringify(row));
@@ -102,11 +102,11 @@ Deno.test("server operator commands: clients, files and forget on a running serv
       const lines = table.stdout.trimEnd().split("\n");
       assert.match(
         lines[0]!,
-        /^name\s+id\s+registered \(UTC\)\s+last seen \(UTC\)\s+files\s+bytes$/,
+        /^name\s+id\s+dialect\s+registered \(UTC\)\s+last seen \(UTC\)\s+files\s+bytes$/,
       );
       assert.match(
         lines[1]!,
-        /^Alice\s+[0-9a-f]{32}\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+.*\s1\s+150 kB$/,
+        /^Alice\s+[0-9a-f]{32}\s+A\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+.*\s1\s+150 kB$/,
       );
       assert.match(lines[2]!, /^Bob Smith\s+[0-9a-f]{32}\s.*\s2\s+20 kB$/);
       assert.equal(lines[3], "2 clients");

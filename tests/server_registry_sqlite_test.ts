@@ -65,6 +65,7 @@ Deno.test("registry: a first-version server.db is migrated: keyless clients drop
         publicKey: new Uint8Array(160),
         registeredAt: 5,
         lastSeen: 5,
+        dialect: "A",
       });
       assert.equal(await registry.clientByName("Never Keyed"), undefined);
       assert.deepEqual(await registry.file(keyed, "a.txt"), {
@@ -203,5 +204,36 @@ Deno.test("registry: operator views list clients with their usage and files; for
     );
   } finally {
     await registry.close();
+  }
+});
+
+Deno.test("registry: a server.db from before dialects gains the column, its clients family A", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "registry_dialect_" });
+  try {
+    const path = `${dir}/server.db`;
+    const id = randomId();
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE clients (id BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE,
+      public_key BLOB NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+      PRAGMA user_version = 2;`);
+    old.prepare("INSERT INTO clients VALUES (?, ?, ?, ?, ?)").run(
+      id,
+      "Before",
+      new Uint8Array(160),
+      1,
+      2,
+    );
+    old.close();
+    const registry = await SqliteRegistry.open(path);
+    try {
+      assert.equal((await registry.clientById(id))?.dialect, "A");
+      const added = { id: randomId(), name: "After", publicKey: new Uint8Array(160) };
+      assert.equal(await registry.addClient({ ...added, dialect: "C" }), true);
+      assert.equal((await registry.clientByName("After"))?.dialect, "C");
+    } finally {
+      await registry.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

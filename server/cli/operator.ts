@@ -3,7 +3,7 @@
  *
  * | command                          | what it does                                               |
  * |----------------------------------|------------------------------------------------------------|
- * | `server clients`                 | lists the clients: name, id, registered, last seen, files, bytes |
+ * | `server clients`                 | lists the clients: name, id, dialect family, registered, last seen, files, bytes |
  * | `server files [NAME]`            | lists the stored files (of one client): client, name, size, cksum, verified, stored, path |
  * | `server forget NAME [--delete-files]` | forgets a client, so its name is free again; with `--delete-files`, deletes its files too |
  *
@@ -47,6 +47,8 @@ export interface ClientRow {
   name: string;
   /** Its id, 32 hex digits. */
   id: string;
+  /** The family of dialects it registered in: A (reference or per packet), B, C or D. */
+  dialect: string;
   /** When it registered, ISO 8601 UTC. */
   registered: string;
   /** When it was last seen, ISO 8601 UTC. */
@@ -122,6 +124,7 @@ export async function clientRows(registry: Registry): Promise<ClientRow[]> {
   return (await registry.listClients()).map((client: ClientRecord & Usage) => ({
     name: client.name,
     id: clientIdToHex(client.id),
+    dialect: client.dialect,
     registered: isoTime(client.registeredAt),
     lastSeen: isoTime(client.lastSeen),
     files: client.files,
@@ -205,16 +208,17 @@ function shortTime(iso: string): string {
 export function clientsTable(rows: ClientRow[]): string {
   if (rows.length === 0) return "No clients are registered.\n";
   return table(
-    ["name", "id", "registered (UTC)", "last seen (UTC)", "files", "bytes"],
+    ["name", "id", "dialect", "registered (UTC)", "last seen (UTC)", "files", "bytes"],
     rows.map((row) => [
       row.name,
       row.id,
+      row.dialect,
       shortTime(row.registered),
       shortTime(row.lastSeen),
       String(row.files),
       formatBytes(row.bytes),
     ]),
-    [false, false, false, false, true, true],
+    [false, false, false, false, false, true, true],
   ) + `${plural(rows.length, "client")}\n`;
 }
 

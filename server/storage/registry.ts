@@ -39,6 +39,7 @@
  */
 
 import type { ClientId } from "../../protocol/mod.ts";
+import { FAMILIES, type Family } from "../../protocol/dialects/families.ts";
 
 /** A registered client: one with a public key. */
 export interface ClientRecord {
@@ -52,6 +53,23 @@ export interface ClientRecord {
   registeredAt: number;
   /** When it was last seen, in milliseconds since the epoch. */
   lastSeen: number;
+  /**
+   * The family of dialects it registered in (`docs/protocol.md` §15): its
+   * reconnect is answered in that family, and a client of another family
+   * cannot act on it. "A" for every client recorded before dialects were.
+   */
+  dialect: Family;
+}
+
+/**
+ * Reads a stored dialect column: one of the families, "A" when empty.
+ *
+ * @throws {TypeError} for any other value (a damaged row).
+ */
+export function storedDialect(value: unknown): Family {
+  if (value === null || value === undefined || value === "") return "A";
+  if ((FAMILIES as readonly unknown[]).includes(value)) return value as Family;
+  throw new TypeError(`Cannot read client: dialect ${JSON.stringify(value)} is not a family`);
 }
 
 /** A file a client uploaded and confirmed (900). */
@@ -148,10 +166,13 @@ export type CommitStart = { id: string } | { refused: "files" | "bytes" };
 /** The clients and files registry. */
 export interface Registry {
   /**
-   * Records a client with its key. Returns `false`, and changes nothing,
-   * when the name (or, improbably, the id) is taken.
+   * Records a client with its key and its family of dialects (default "A").
+   * Returns `false`, and changes nothing, when the name (or, improbably,
+   * the id) is taken.
    */
-  addClient(client: { id: ClientId; name: string; publicKey: Uint8Array }): Promise<boolean>;
+  addClient(
+    client: { id: ClientId; name: string; publicKey: Uint8Array; dialect?: Family },
+  ): Promise<boolean>;
   /** The client called `name`, if any. */
   clientByName(name: string): Promise<ClientRecord | undefined>;
   /** The client with id `id`, if any. */

@@ -3,7 +3,8 @@
  * (the `postgres` driver from npm).
  *
  * ```text
- * clients(id bytea PK, name text UNIQUE, public_key bytea, registered_at bigint, last_seen bigint)
+ * clients(id bytea PK, name text UNIQUE, public_key bytea, registered_at bigint, last_seen bigint,
+ *         dialect text)
  * files(client_id bytea FK, file_name text, location text, size bigint, cksum bigint,
  *       verified boolean, time bigint, sha256 text NULL, PK(client_id, file_name))
  * intents(id bigserial PK, client_id bytea, file_name text, location text, staging_ref text,
@@ -43,16 +44,18 @@ import postgres from "postgres";
 import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
 import { RegistryError } from "../errors.ts";
 import { redactUrl } from "./redact_url.ts";
-import type {
-  ClientRecord,
-  CommitIntent,
-  CommitStart,
-  FileLimits,
-  FilePage,
-  FileRecord,
-  PendingCommit,
-  Registry,
-  Usage,
+import type { Family } from "../../protocol/dialects/families.ts";
+import {
+  type ClientRecord,
+  type CommitIntent,
+  type CommitStart,
+  type FileLimits,
+  type FilePage,
+  type FileRecord,
+  type PendingCommit,
+  type Registry,
+  storedDialect,
+  type Usage,
 } from "./registry.ts";
 
 /** The schema version this code writes (kept in `ft_schema`). */
@@ -105,6 +108,13 @@ ALTER TABLE files ADD COLUMN IF NOT EXISTS sha256 text;
 ALTER TABLE intents ADD COLUMN IF NOT EXISTS sha256 text;
 `;
 
+/**
+ * The family of dialects a client registered in (issue 22): added where it
+ * is missing, existing clients being family A.
+ */
+const ADD_DIALECT =
+  "ALTER TABLE clients ADD COLUMN IF NOT EXISTS dialect text NOT NULL DEFAULT 'A'";
+
 type Sql = postgres.Sql;
 type Row = postgres.Row;
 
@@ -132,6 +142,7 @@ function toClient(row: Row): ClientRecord {
     publicKey: new Uint8Array(row.public_key),
     registeredAt: Number(row.registered_at),
     lastSeen: Number(row.last_seen),
+    dialect: storedDialect(row.dialect),
   };
 }
 
@@ -247,6 +258,7 @@ export class PostgresRegistry implements Registry {
       await sql.begin(async (tx) => {
         await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK.toString()}::bigint)`;
         await tx.unsafe(SCHEMA);
+        await tx.unsafe(ADD_DIALECT);
         const [row] = await tx`SELECT max(version) AS version FROM ft_schema`;
         const version = row?.version == null ? undefined : Number(row.version);
         if (version === undefined) {
@@ -310,11 +322,14 @@ export class PostgresRegistry implements Registry {
     });
   }
 
-  async addClient(client: { id: ClientId; name: string; publicKey: Uint8Array }): Promise<boolean> {
+  async addClient(
+    client: { id: ClientId; name: string; publicKey: Uint8Array; dialect?: Family },
+  ): Promise<boolean> {
     const now = Date.now();
+    const dialect = client.dialect ?? "A";
     const rows = await this.#sql`
-      INSERT INTO clients (id, name, public_key, registered_at, last_seen)
-      VALUES (${client.id}, ${client.name}, ${client.publicKey}, ${now}, ${now})
+      INSERT INTO clients (id, name, public_key, registered_at, last_seen, dialect)
+      VALUES (${client.id}, ${client.name}, ${client.publicKey}, ${now}, ${now}, ${dialect})
       ON CONFLICT DO NOTHING RETURNING id`;
     return rows.length === 1;
   }

@@ -3,7 +3,8 @@
  * mode), for a single server.
  *
  * ```text
- * clients(id BLOB PK, name TEXT UNIQUE, public_key BLOB, registered_at INTEGER, last_seen INTEGER)
+ * clients(id BLOB PK, name TEXT UNIQUE, public_key BLOB, registered_at INTEGER, last_seen INTEGER,
+ *         dialect TEXT)
  * files(client_id BLOB, file_name TEXT, location TEXT, size INTEGER, cksum INTEGER,
  *       verified INTEGER, time INTEGER, sha256 TEXT NULL, PK(client_id, file_name))
  * intents(id INTEGER PK, client_id BLOB, file_name TEXT, location TEXT, staging_ref TEXT,
@@ -40,16 +41,18 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type ClientId, clientIdToHex } from "../../protocol/mod.ts";
 import { RegistryError } from "../errors.ts";
-import type {
-  ClientRecord,
-  CommitIntent,
-  CommitStart,
-  FileLimits,
-  FilePage,
-  FileRecord,
-  PendingCommit,
-  Registry,
-  Usage,
+import type { Family } from "../../protocol/dialects/families.ts";
+import {
+  type ClientRecord,
+  type CommitIntent,
+  type CommitStart,
+  type FileLimits,
+  type FilePage,
+  type FileRecord,
+  type PendingCommit,
+  type Registry,
+  storedDialect,
+  type Usage,
 } from "./registry.ts";
 
 /** The schema version this code writes. */
@@ -117,6 +120,7 @@ function toClient(row: Row): ClientRecord {
     publicKey: bytes(row.public_key),
     registeredAt: Number(row.registered_at),
     lastSeen: Number(row.last_seen),
+    dialect: storedDialect(row.dialect),
   };
 }
 
@@ -234,17 +238,20 @@ export class SqliteRegistry implements Registry {
     return Number(this.#statement(sql).run(...params).changes);
   }
 
-  addClient(client: { id: ClientId; name: string; publicKey: Uint8Array }): Promise<boolean> {
+  addClient(
+    client: { id: ClientId; name: string; publicKey: Uint8Array; dialect?: Family },
+  ): Promise<boolean> {
     const now = Date.now();
     return Promise.resolve(
       this.#run(
-        `INSERT INTO clients (id, name, public_key, registered_at, last_seen)
-         VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO clients (id, name, public_key, registered_at, last_seen, dialect)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         client.id,
         client.name,
         client.publicKey,
         now,
         now,
+        client.dialect ?? "A",
       ) === 1,
     );
   }
@@ -487,6 +494,8 @@ function migrate(db: DatabaseSync): void {
 const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
   ["files", "sha256", "TEXT"],
   ["intents", "sha256", "TEXT"],
+  // The family of dialects a client registered in (issue 22); existing clients are family A.
+  ["clients", "dialect", "TEXT NOT NULL DEFAULT 'A'"],
 ];
 
 /** Adds the {@linkcode ADDED_COLUMNS} an existing database lacks (older rows get `NULL`). */
