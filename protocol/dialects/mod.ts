@@ -10,6 +10,7 @@
 
 export * from "./client_ids.ts";
 export * from "./families.ts";
+export * from "./file_names.ts";
 export * from "./keys.ts";
 export * from "./per_packet.ts";
 export * from "./recognition.ts";

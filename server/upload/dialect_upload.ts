@@ -1,0 +1,368 @@
+/**
+ * Receiving an upload of the other dialects (`docs/protocol.md` §15), from
+ * socket to staged file, in constant memory: one request per packet (family
+ * A per packet, family D) or the whole file in one request (families B and
+ * C). The content is the ciphertext alone (no cksum trailer), under an AES
+ * key of 16 or 32 bytes.
+ *
+ * 1. The request's head fixed the upload (read by the handler with the
+ *    protocol's dialect codecs); its sizes were checked before anything
+ *    else was read. An upload the session does not admit (the client is
+ *    over its limits) is read to its end and dropped.
+ * 2. The ciphertext is read in batches of up to 1 MiB, their memory from the
+ *    server's shared budget (`buffer_budget.ts`), from a
+ *    {@linkcode CipherSource}: {@linkcode WholeFileSource} reads it straight
+ *    from the request; {@linkcode PacketSource} reads it from packet after
+ *    packet, each a complete request checked by `PerPacketUpload` (same
+ *    code, the client's id, the numbering, the sizes), skipping the padding
+ *    of a fixed-size last chunk and reading an empty last packet.
+ * 3. Each batch is decrypted (AES-CBC, streamed), checksummed and appended
+ *    to a staged file (`upload_staging.ts`).
+ * 4. The verdict: these dialects carry no cksum, so the only check is the
+ *    last block's padding: what the original size calls for (one request
+ *    per packet), or valid PKCS#7 (the whole file in one request, where the
+ *    original size is what the padding leaves). A kept upload waits, sealed,
+ *    for the client's verdict; one whose padding is wrong is discarded, and
+ *    its answer carries the complement of our cksum, which no client takes
+ *    for its own.
+ * 5. A storage failure discards the staged file, the rest is still read,
+ *    and a `StorageError` ends the upload with the connection in step.
+ *
+ * @module
+ */
+
+import type { Logger } from "@logtape/logtape";
+import {
+  AES_BLOCK_SIZE,
+  AesCbcDecryptor,
+  bytesEqual,
+  Cksum,
+  type ClientId,
+  decodePacketHeader,
+  decodeRequestHeader,
+  type ExactReader,
+  PACKET_HEADER_SIZE,
+  ProtocolError,
+  releaseBuffer,
+  REQUEST_HEADER_SIZE,
+  Sha256,
+} from "../../protocol/mod.ts";
+import { MAX_PACKET_CHUNK, type PerPacketUpload } from "../../protocol/dialects/mod.ts";
+import { formatBytes } from "../../common/units.ts";
+import type { BufferBudget } from "./buffer_budget.ts";
+import type { FileStore } from "../storage/file_store.ts";
+import { collectYoungGarbage } from "./memory.ts";
+import { GC_EVERY_BATCHES, UploadRefusedError, type UploadResult } from "./upload.ts";
+import { UploadStaging } from "./upload_staging.ts";
+
+/** Ciphertext bytes read and decrypted in one batch, at most. */
+export const DIALECT_BATCH_BYTES = 1024 * 1024;
+/** Ciphertext bytes of a batch when memory is short. */
+const MIN_BATCH_BYTES = 64 * 1024;
+/** Memory a batch takes per ciphertext byte: as read, WebCrypto's copy, the plaintext. */
+const MEMORY_PER_BYTE = 3;
+
+/** Where a dialect upload's ciphertext comes from. */
+export interface CipherSource {
+  /** Ciphertext size c. */
+  readonly contentSize: number;
+  /**
+   * Fills `target` with the next ciphertext bytes; `target` is never longer
+   * than what is left.
+   *
+   * @throws {ProtocolError} if a packet does not continue the upload.
+   * @throws {Deno.errors.UnexpectedEof} if the connection ends first.
+   */
+  readInto(target: Uint8Array): Promise<void>;
+  /** Reads what follows the last ciphertext byte in the upload's requests (padding, an empty packet). */
+  finish(): Promise<void>;
+}
+
+/** The ciphertext of a whole-file request (1028 of family B, 1103 of family C). */
+export class WholeFileSource implements CipherSource {
+  readonly #reader: ExactReader;
+  /** Ciphertext size c. */
+  readonly contentSize: number;
+
+  /** The reader is positioned at the first ciphertext byte. */
+  constructor(reader: ExactReader, contentSize: number) {
+    this.#reader = reader;
+    this.contentSize = contentSize;
+  }
+
+  /** Fills `target` from the request. */
+  async readInto(target: Uint8Array): Promise<void> {
+    await this.#reader.readInto(target);
+  }
+
+  /** Nothing follows the ciphertext. */
+  finish(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The ciphertext of an upload sent one request per packet (828 of family A, 1028 of family D). */
+export class PacketSource implements CipherSource {
+  readonly #reader: ExactReader;
+  readonly #upload: PerPacketUpload;
+  readonly #code: number;
+  readonly #clientId: ClientId;
+  #take: number;
+  #skip: number;
+
+  /**
+   * Starts after the first packet's header, whose chunk plan (`upload.accept`
+   * of the first packet) is `first`.
+   *
+   * @param code The upload's request code: every packet must carry it.
+   * @param clientId The signed-in client's id: every packet must carry it.
+   */
+  constructor(
+    reader: ExactReader,
+    upload: PerPacketUpload,
+    first: { take: number; skip: number },
+    code: number,
+    clientId: ClientId,
+  ) {
+    this.#reader = reader;
+    this.#upload = upload;
+    this.#take = first.take;
+    this.#skip = first.skip;
+    this.#code = code;
+    this.#clientId = clientId;
+  }
+
+  /** Ciphertext size c. */
+  get contentSize(): number {
+    return this.#upload.contentSize;
+  }
+
+  /** Fills `target` from the chunks of packet after packet. */
+  async readInto(target: Uint8Array): Promise<void> {
+    let filled = 0;
+    while (filled < target.length) {
+      if (this.#take === 0) {
+        await this.#nextPacket();
+        continue;
+      }
+      const n = Math.min(this.#take, target.length - filled);
+      await this.#reader.readInto(target.subarray(filled, filled + n));
+      this.#take -= n;
+      filled += n;
+    }
+  }
+
+  /** Skips the last chunk's padding and reads an empty last packet, if any. */
+  async finish(): Promise<void> {
+    while (this.#take === 0 && (this.#skip > 0 || !this.#upload.done)) await this.#nextPacket();
+    if (this.#take !== 0) {
+      throw new ProtocolError("Cannot accept file: content is left after the last byte");
+    }
+  }
+
+  /** Skips the rest of this packet, then reads the next packet's two headers. */
+  async #nextPacket(): Promise<void> {
+    if (this.#skip > 0) {
+      await this.#reader.skip(this.#skip);
+      this.#skip = 0;
+      return;
+    }
+    if (this.#upload.done) {
+      throw new ProtocolError("Cannot accept file: the packets ended before the content");
+    }
+    const header = decodeRequestHeader(
+      await this.#reader.readExact(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE),
+    );
+    if (header.code !== this.#code) {
+      throw new ProtocolError(
+        `Cannot accept file: request ${header.code} in the middle of an upload (${this.#code} expected)`,
+      );
+    }
+    if (!bytesEqual(header.clientId, this.#clientId)) {
+      throw new ProtocolError("Cannot accept file: a packet carries another client's id");
+    }
+    const { payloadSize } = header;
+    if (payloadSize < PACKET_HEADER_SIZE || payloadSize > PACKET_HEADER_SIZE + MAX_PACKET_CHUNK) {
+      throw new ProtocolError(
+        `Cannot accept file: a packet's payload size ${payloadSize} is not ${PACKET_HEADER_SIZE} to ${
+          PACKET_HEADER_SIZE + MAX_PACKET_CHUNK
+        }`,
+      );
+    }
+    const packet = decodePacketHeader(
+      await this.#reader.readExact(PACKET_HEADER_SIZE, PACKET_HEADER_SIZE),
+    );
+    const plan = this.#upload.accept(packet, payloadSize);
+    this.#take = plan.take;
+    this.#skip = plan.skip;
+  }
+}
+
+/** What a dialect upload needs to know. */
+export interface DialectUploadOptions {
+  /** Where the ciphertext comes from. */
+  source: CipherSource;
+  /** The uploading client. */
+  clientId: ClientId;
+  /** The AES key (16 or 32 bytes) of this connection's key exchange. */
+  aesKey: CryptoKey;
+  /** The raw file name field, echoed in the answer. */
+  fileNameField: Uint8Array;
+  /** The name to store it under (`dialectFileName`). */
+  fileName: string;
+  /** The original size, when the request says it (one request per packet). */
+  originalSize?: number;
+  /** Where the upload is staged. */
+  store: FileStore;
+  /** The memory the batches come from, shared by every upload. */
+  buffers: BufferBudget;
+  /** Where progress goes. */
+  logger: Logger;
+  /** Asked before anything is staged: why this upload is not taken, or `undefined`. */
+  admit?: (fileName: string, originalSize: number) => Promise<string | undefined>;
+}
+
+/**
+ * Receives one dialect upload (see the module documentation). The result's
+ * `trailer` is our own cksum: these dialects carry none, their clients
+ * compare the answer with theirs.
+ *
+ * @throws {ProtocolError} if a packet is invalid; the staged file is discarded.
+ * @throws {Deno.errors.UnexpectedEof} if the connection ends mid-upload.
+ * @throws {UploadRefusedError} if `admit` refused it; it was read to its end.
+ * @throws {StorageError} if the file could not be staged; it was read to its end.
+ */
+export async function receiveDialectUpload(options: DialectUploadOptions): Promise<UploadResult> {
+  const started = performance.now();
+  const { source, fileName } = options;
+  const c = source.contentSize;
+  options.logger.info("Upload of {fileName} started: {size} of ciphertext", {
+    fileName,
+    size: formatBytes(c),
+  });
+  const notAdmitted = await options.admit?.(fileName, options.originalSize ?? c - 1);
+  if (notAdmitted !== undefined) {
+    await drain(source, options.buffers);
+    throw new UploadRefusedError(notAdmitted);
+  }
+  const staging = await UploadStaging.begin(options.store, options.clientId, fileName);
+  try {
+    const plaintext = new DialectPlaintext(options.aesKey, staging, options.originalSize);
+    await decryptAll(source, options.buffers, plaintext);
+    await source.finish();
+    const { originalSize, refusal } = await plaintext.finish(c);
+    const cksum = plaintext.cksum;
+    const staged = await staging.keepIf(refusal === undefined);
+    return {
+      fileName,
+      fileNameField: options.fileNameField.slice(),
+      contentSize: c,
+      originalSize,
+      cksum,
+      sha256: plaintext.sha256,
+      trailer: cksum,
+      refusal,
+      staged,
+      durationMs: performance.now() - started,
+    };
+  } catch (error) {
+    await staging.discard();
+    throw error;
+  }
+}
+
+/** Reads the ciphertext batch by batch into `plaintext`. */
+async function decryptAll(
+  source: CipherSource,
+  buffers: BufferBudget,
+  plaintext: DialectPlaintext,
+): Promise<void> {
+  using member = buffers.join();
+  for (let received = 0; received < source.contentSize;) {
+    using grant = await member.acquire(
+      DIALECT_BATCH_BYTES * MEMORY_PER_BYTE,
+      MIN_BATCH_BYTES * MEMORY_PER_BYTE,
+    );
+    const size = Math.min(Math.floor(grant.bytes / MEMORY_PER_BYTE), source.contentSize - received);
+    const batch = new Uint8Array(size);
+    await source.readInto(batch);
+    await plaintext.add(batch);
+    releaseBuffer(batch);
+    received += size;
+  }
+}
+
+/** Reads and drops the whole upload, so the connection stays in step. */
+async function drain(source: CipherSource, buffers: BufferBudget): Promise<void> {
+  using member = buffers.join();
+  using grant = await member.acquire(MIN_BATCH_BYTES, MIN_BATCH_BYTES);
+  const scratch = new Uint8Array(grant.bytes);
+  for (let left = source.contentSize; left > 0;) {
+    const n = Math.min(left, scratch.length);
+    await source.readInto(scratch.subarray(0, n));
+    left -= n;
+  }
+  await source.finish();
+}
+
+/** Decrypts, checksums and stages the plaintext; judges the padding at the end. */
+class DialectPlaintext {
+  readonly #decryptor: AesCbcDecryptor;
+  readonly #staging: UploadStaging;
+  readonly #originalSize: number | undefined;
+  readonly #sum = new Cksum();
+  readonly #sha256 = new Sha256();
+  #written = 0;
+  #batches = 0;
+
+  constructor(aesKey: CryptoKey, staging: UploadStaging, originalSize: number | undefined) {
+    this.#decryptor = new AesCbcDecryptor(aesKey);
+    this.#staging = staging;
+    this.#originalSize = originalSize;
+  }
+
+  get cksum(): number {
+    return this.#sum.digest();
+  }
+
+  /** The SHA-256 of the plaintext; read once, after {@linkcode DialectPlaintext.finish}. */
+  get sha256(): string {
+    return this.#sha256.hex();
+  }
+
+  async add(cipher: Uint8Array): Promise<void> {
+    const plain = await this.#decryptor.update(cipher);
+    await this.#keep(plain);
+    releaseBuffer(plain);
+    if (++this.#batches % GC_EVERY_BATCHES === 0) collectYoungGarbage();
+  }
+
+  /** Decrypts the last block and judges its padding. */
+  async finish(contentSize: number): Promise<{ originalSize: number; refusal?: string }> {
+    const last = await this.#decryptor.finish({ raw: true });
+    const pad = this.#originalSize === undefined
+      ? last[AES_BLOCK_SIZE - 1]!
+      : contentSize - this.#originalSize;
+    const valid = pad >= 1 && pad <= AES_BLOCK_SIZE &&
+      last.subarray(AES_BLOCK_SIZE - pad).every((b) => b === pad);
+    if (!valid) {
+      await this.#keep(last);
+      return {
+        originalSize: this.#originalSize ?? this.#written,
+        refusal: "the padding is not what the sizes call for",
+      };
+    }
+    await this.#keep(last.subarray(0, AES_BLOCK_SIZE - pad));
+    return { originalSize: contentSize - pad };
+  }
+
+  async #keep(plain: Uint8Array): Promise<void> {
+    const room = (this.#originalSize ?? Infinity) - this.#written;
+    const part = plain.subarray(0, Math.max(0, Math.min(plain.length, room)));
+    if (part.length === 0) return;
+    this.#sum.update(part);
+    this.#sha256.update(part);
+    this.#written += part.length;
+    await this.#staging.write(part);
+  }
+}
