@@ -6,7 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseFingerprint } from "../protocol/fingerprint.ts";
+import { errorMessage } from "../common/error_message.ts";
+import { FingerprintSyntaxError, parseFingerprint } from "../protocol/fingerprint.ts";
 import { ConfigError } from "./client_error.ts";
 import { DEFAULT_TIMEOUT_MS } from "./connection.ts";
 
@@ -115,7 +116,8 @@ function parsePin(text: string): Uint8Array {
   try {
     return parseFingerprint(text);
   } catch (error) {
-    throw usageError(`--pin: ${(error as Error).message.replace(/^Cannot parse /, "")}`, error);
+    if (!(error instanceof FingerprintSyntaxError)) throw error;
+    throw usageError(`--pin: fingerprint ${JSON.stringify(error.text)}: ${error.reason}`, error);
   }
 }
 
@@ -147,7 +149,7 @@ export function parseOptions(args: string[]): Options {
     });
   } catch (error) {
     // node:util's own sentence, quoted as it is.
-    throw usageError(JSON.stringify((error as Error).message), error);
+    throw usageError(JSON.stringify(errorMessage(error)), error);
   }
   const { values, positionals } = parsed;
   return {

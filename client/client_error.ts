@@ -19,10 +19,14 @@
  *
  * Every expected failure is a {@linkcode ClientError}: an action, a reason and
  * a hint, printed as one line `client: Cannot <action>: <reason>. <hint>`.
- * Anything else reaching `main` is a bug, printed with its stack.
+ * Anything else reaching `main` is a bug, printed with its stack and its
+ * causes'. The report has the shape both programs share,
+ * `common/failure_report.ts`.
  *
  * @module
  */
+
+import { type FailureReport, stackWithCauses } from "../common/failure_report.ts";
 
 /** The client's exit codes. */
 export const ExitCode = {
@@ -155,20 +159,12 @@ export class CrcError extends ClientError {
   }
 }
 
-/** What `main` prints for a failure, and the exit code it returns. */
-export interface FailureReport {
-  /** The text for stderr: one line for an expected failure, a stack for a bug. */
-  text: string;
-  /** The exit code. */
-  exitCode: ExitCode;
-}
-
 /**
  * Turns any failure into the text the user reads: one line for a
  * {@linkcode ClientError} or a missing permission, and for anything else a
- * bug report with the stack and exit code 70.
+ * bug report with the stack (and its causes') and exit code 70.
  */
-export function reportFailure(error: unknown): FailureReport {
+export function reportFailure(error: unknown): FailureReport<ExitCode> {
   if (error instanceof ClientError) {
     return { text: `client: ${error.message}`, exitCode: error.exitCode };
   }
@@ -182,9 +178,9 @@ export function reportFailure(error: unknown): FailureReport {
     }, { cause: error });
     return { text: `client: ${missing.message}`, exitCode: missing.exitCode };
   }
-  const detail = error instanceof Error ? error.stack ?? String(error) : String(error);
   return {
-    text: `client: Bug: an unexpected error; please report it with what follows.\n${detail}`,
+    text: "client: Bug: an unexpected error; please report it with what follows.\n" +
+      stackWithCauses(error),
     exitCode: ExitCode.Bug,
   };
 }

@@ -15,19 +15,20 @@
  */
 
 import { lookup } from "node:dns/promises";
+import { isNetworkFailure } from "../common/connection_lost.ts";
+import { withDeadline } from "../common/deadline.ts";
+import { writeAll, type Writer } from "../common/write_all.ts";
 import {
   decodeResponse,
   ExactReader,
-  isNetworkFailure,
   PROTOCOL_VERSION,
   ProtocolError,
   readResponseFrame,
   type Response,
   RESPONSE_HEADER_SIZE,
-  withDeadline,
-  writeAll,
-  type Writer,
 } from "../protocol/mod.ts";
+import { formatAddress } from "../common/address.ts";
+import { errorMessage } from "../common/error_message.ts";
 import { ClientError, ConfigError, NetworkError, RejectedError } from "./client_error.ts";
 
 /** Default for how long one response or one write may take: 60 s. */
@@ -42,11 +43,6 @@ export interface OpenOptions {
   timeoutMs?: number;
   /** Where the host and port were written, named in hints. */
   source?: string;
-}
-
-/** `host:port`, with brackets around an IPv6 address. */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Resolver error codes that mean "this name does not exist". */
@@ -330,7 +326,7 @@ export function networkError(action: string, error: unknown): unknown {
   if (error instanceof ClientError || !isNetworkFailure(error)) return error;
   const reason = error instanceof Deno.errors.UnexpectedEof
     ? "the server closed the connection"
-    : (error as Error).message;
+    : errorMessage(error);
   return new NetworkError({
     action,
     reason,

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { errorMessage } from "../common/error_message.ts";
 import { join } from "node:path";
 import {
   clientIdToHex,
@@ -20,6 +21,7 @@ import {
   parseMeInfo,
   parsePrivateKey,
 } from "../protocol/mod.ts";
+import { exists } from "../common/exists.ts";
 import { ConfigError } from "./client_error.ts";
 
 /** The identity file our client writes. */
@@ -40,7 +42,7 @@ export interface LoadedIdentity {
 function cannotRead(path: string, error: unknown): ConfigError {
   return new ConfigError({
     action: `read ${path}`,
-    reason: (error as Error).message,
+    reason: errorMessage(error),
     hint: "Check the file's permissions",
   }, { cause: error });
 }
@@ -119,12 +121,11 @@ async function writeAtomically(path: string, text: string): Promise<void> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether `path` exists; a failure to look is a {@linkcode ConfigError} naming the path. */
+async function existing(path: string): Promise<boolean> {
   try {
-    await Deno.lstat(path);
-    return true;
+    return await exists(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
     throw cannotRead(path, error);
   }
 }
@@ -133,7 +134,7 @@ async function exists(path: string): Promise<boolean> {
 async function freeName(path: string, tag: string): Promise<string> {
   for (let n = 1;; n++) {
     const candidate = `${path}.${tag}.old${n === 1 ? "" : `-${n}`}`;
-    if (!(await exists(candidate))) return candidate;
+    if (!(await existing(candidate))) return candidate;
   }
 }
 
@@ -156,14 +157,14 @@ export async function setAsideIdentity(
   const moved: string[] = [];
   for (const name of [ME_INFO, PRIV_KEY]) {
     const path = join(folder, name);
-    if (!(await exists(path))) continue;
+    if (!(await existing(path))) continue;
     const target = await freeName(path, tag);
     try {
       await Deno.rename(path, target);
     } catch (error) {
       throw new ConfigError({
         action: `keep a copy of ${path}`,
-        reason: (error as Error).message,
+        reason: errorMessage(error),
         hint: "Make the client's folder writable and run the client again",
       }, { cause: error });
     }
@@ -199,7 +200,7 @@ export async function writeClientFile(path: string, text: string): Promise<void>
   } catch (error) {
     throw new ConfigError({
       action: `write ${path}`,
-      reason: (error as Error).message,
+      reason: errorMessage(error),
       hint: "Make the client's folder writable and run the client again",
     }, { cause: error });
   }

@@ -35,6 +35,7 @@
  */
 
 import { join } from "node:path";
+import { formatAddress } from "../common/address.ts";
 import {
   certificateFingerprint,
   FingerprintSyntaxError,
@@ -72,7 +73,7 @@ export interface KnownServer {
 
 /** The address key of a server: `host:port`, IPv6 in brackets, host names in lower case. */
 export function serverAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host.toLowerCase()}]:${port}` : `${host.toLowerCase()}:${port}`;
+  return formatAddress(host.toLowerCase(), port);
 }
 
 /** A line of `known_servers` that does not parse: the file, the line and the reason apart. */

@@ -13,13 +13,15 @@
  * @module
  */
 
+import { errorMessage } from "../common/error_message.ts";
 import { join, resolve } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
+import { formatAddress } from "../common/address.ts";
 import { ConfigError, ExitCode, reportFailure } from "./client_error.ts";
 import { type Options, parseOptions, USAGE } from "./cli_options.ts";
-import { formatAddress } from "./connection.ts";
 import { candidateFolders, invocationDirectory } from "./folder_lookup.ts";
-import { formatBytes, Progress, terminalColumns } from "./progress.ts";
+import { formatBytes } from "../common/units.ts";
+import { Progress, terminalColumns } from "./progress.ts";
 import { type FileOutcome, sendFiles } from "./send_files.ts";
 import { checkIdentityName, type Confirmed } from "./session.ts";
 import { loadIdentity } from "./identity_store.ts";
@@ -88,8 +90,11 @@ class RunRecord {
       text = `interrupted (Ctrl-C); ${done}; nothing was being sent`;
     } else {
       const { file, sent, resumable } = current;
-      text = `interrupted (Ctrl-C) while sending ${file.path}: ${formatBytes(sent)} of ` +
-        `${formatBytes(file.size)} sent; ${done}. Run the client again ` +
+      text =
+        `interrupted (Ctrl-C) while sending ${file.path}: ${
+          formatBytes(sent, { fixed: true })
+        } of ` +
+        `${formatBytes(file.size, { fixed: true })} sent; ${done}. Run the client again ` +
         (resumable
           ? `to resume ${file.name} where it stopped (the server keeps what arrived)`
           : `to send ${file.name} again (this server does not keep a partial upload)`);
@@ -218,8 +223,8 @@ async function send(
   const { info, files } = plan;
   const total = files.reduce((sum, file) => sum + file.size, 0);
   const what = files.length === 1
-    ? `${files[0]!.path} (${formatBytes(total)})`
-    : `${files.length} files (${formatBytes(total)})`;
+    ? `${files[0]!.path} (${formatBytes(total, { fixed: true })})`
+    : `${files.length} files (${formatBytes(total, { fixed: true })})`;
   const where = `${formatAddress(info.host, info.port)} as ${JSON.stringify(info.name)}`;
   progress.info(`sending ${what} to ${where}`);
   record.log(`sending ${what} to ${where}`);
@@ -247,7 +252,9 @@ async function send(
       progress.start();
       if (files.length > 1) {
         progress.info(
-          `file ${index + 1} of ${files.length}: ${file.path} (${formatBytes(file.size)})`,
+          `file ${index + 1} of ${files.length}: ${file.path} (${
+            formatBytes(file.size, { fixed: true })
+          })`,
         );
       }
     },
@@ -272,7 +279,7 @@ async function send(
 }
 
 function confirmation(file: UploadFile, confirmed: Confirmed): string {
-  return `the server confirmed ${file.name} (${formatBytes(file.size)}, cksum ` +
+  return `the server confirmed ${file.name} (${formatBytes(file.size, { fixed: true })}, cksum ` +
     `${confirmed.cksum}) and stored it as ${JSON.stringify(confirmed.storedName)}` +
     (confirmed.sends > 1 ? ` after ${confirmed.sends} sends` : "");
 }
@@ -315,7 +322,7 @@ async function findFolder(options: Options, typedIn: string): Promise<string> {
       if (error instanceof Deno.errors.NotCapable) throw error;
       throw new ConfigError({
         action: `look for transfer.info in ${folder}`,
-        reason: (error as Error).message,
+        reason: errorMessage(error),
         hint: "Check the folder's permissions",
       }, { cause: error });
     }
@@ -338,7 +345,7 @@ async function readTransferInfo(
   } catch (error) {
     throw new ConfigError({
       action: `read ${path}`,
-      reason: (error as Error).message,
+      reason: errorMessage(error),
       hint: "Check the file's permissions",
     }, { cause: error });
   }

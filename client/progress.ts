@@ -9,7 +9,8 @@
  * @module
  */
 
-import { writeAllSync } from "../protocol/mod.ts";
+import { formatBytes } from "../common/units.ts";
+import { writeAllSync } from "../common/write_all.ts";
 
 /** Where progress goes: anything with a synchronous write (`Deno.stderr`). */
 export interface ProgressSink {
@@ -64,8 +65,10 @@ export interface BarState {
 export function formatBar(state: BarState, columns: number): string {
   const fraction = state.total === 0 ? 1 : state.sent / state.total;
   const percent = `${Math.floor(fraction * 100)}%`;
-  const bytes = `${formatBytes(state.sent)} / ${formatBytes(state.total)}`;
-  const speed = `${formatBytes(Math.round(state.speed))}/s`;
+  const bytes = `${formatBytes(state.sent, { fixed: true })} / ${
+    formatBytes(state.total, { fixed: true })
+  }`;
+  const speed = `${formatBytes(Math.round(state.speed), { fixed: true })}/s`;
   const left = `${formatDuration(state.left)} left`;
   const candidates = [
     `${bytes} ${percent} ${speed} ${left}`,
@@ -86,18 +89,6 @@ export function formatBar(state: BarState, columns: number): string {
 }
 
 const REDRAW_MS = 100;
-
-/** Formats a byte count with a decimal unit: `1 B`, `999 B`, `12.3 MB`. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
 
 /** Formats seconds as `m:ss` or `h:mm:ss`. */
 export function formatDuration(seconds: number): string {
@@ -190,8 +181,13 @@ export class Progress {
       if (quarter === this.#lastQuarter) return;
       this.#lastQuarter = quarter;
       this.#write(
-        `client: sent ${formatBytes(sent)} of ${formatBytes(total)} (${percent}%)` +
-          (sent > 0 && elapsed > 0 ? `, ${formatBytes(Math.round(speed))}/s` : "") + "\n",
+        `client: sent ${formatBytes(sent, { fixed: true })} of ${
+          formatBytes(total, { fixed: true })
+        } (${percent}%)` +
+          (sent > 0 && elapsed > 0
+            ? `, ${formatBytes(Math.round(speed), { fixed: true })}/s`
+            : "") +
+          "\n",
       );
     }
   }

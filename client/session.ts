@@ -19,6 +19,8 @@
  * @module
  */
 
+import { errorMessage } from "../common/error_message.ts";
+import { formatBytes } from "../common/units.ts";
 import {
   bytesEqual,
   type ClientId,
@@ -43,7 +45,6 @@ import {
 } from "./client_error.ts";
 import { protocolViolation, type ServerConnection } from "./connection.ts";
 import { loadIdentity, saveIdentity, setAsideIdentity } from "./identity_store.ts";
-import { formatBytes } from "./progress.ts";
 import { proveKeyPossession } from "./tls_proof.ts";
 import { sendFile } from "./upload.ts";
 import type { UploadFile } from "./upload_file.ts";
@@ -192,8 +193,11 @@ export function uploadRefused(file: UploadFile, text: string): ServerError {
     const max = Number(limit[1]);
     return new ServerError({
       action: `send ${file.path}`,
-      reason: `the server accepts files of at most ${formatBytes(max)} (${max} bytes), and ` +
-        `this one is ${formatBytes(file.size)} (${file.size} bytes)`,
+      reason:
+        `the server accepts files of at most ${
+          formatBytes(max, { fixed: true })
+        } (${max} bytes), and ` +
+        `this one is ${formatBytes(file.size, { fixed: true })} (${file.size} bytes)`,
       hint: "Ask the server's operator to raise its --max-file-size, or split the file",
     }, text);
   }
@@ -261,7 +265,7 @@ export class ClientSession {
     } catch (error) {
       throw new ConfigError({
         action: `use the private key of ${path}`,
-        reason: (error as Error).message,
+        reason: errorMessage(error),
         hint: "Restore priv.key, or move me.info and priv.key away to register under a new name",
       }, { cause: error });
     }

@@ -22,9 +22,11 @@
  * @module
  */
 
+import { formatAddress } from "../common/address.ts";
+import { errorMessage } from "../common/error_message.ts";
 import { SECURE_SERVER_NAME } from "../protocol/discovery.ts";
 import { encodePem } from "../protocol/pem.ts";
-import { isNetworkFailure } from "../protocol/mod.ts";
+import { isNetworkFailure } from "../common/connection_lost.ts";
 import { connectFailure, openConnection } from "./connection.ts";
 
 /** Why the secure connection could not be made. */
@@ -71,13 +73,13 @@ export async function connectSecure(
   timeoutMs: number,
   source = "transfer.info line 1",
 ): Promise<Deno.TlsConn> {
-  const address = host.includes(":") ? `[${host}]:${securePort}` : `${host}:${securePort}`;
+  const address = formatAddress(host, securePort);
   let tcp: Deno.TcpConn;
   try {
     tcp = await openConnection(host, securePort) as Deno.TcpConn;
   } catch (error) {
     if (!isNetworkFailure(error)) throw await connectFailure(host, securePort, source, error);
-    throw new SecureConnectError("unreachable", `connect to ${address}`, (error as Error).message, {
+    throw new SecureConnectError("unreachable", `connect to ${address}`, errorMessage(error), {
       cause: error,
     });
   }

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { formatAddress } from "../common/address.ts";
 import {
   decodeDiscoveryResponse,
   DISCOVERY_RESPONSE_CODE,
@@ -25,13 +26,13 @@ import {
   MAX_DISCOVERY_PAYLOAD_SIZE,
   type SecureOffer,
 } from "../protocol/discovery.ts";
+import { isNetworkFailure } from "../common/connection_lost.ts";
+import { writeAll } from "../common/write_all.ts";
 import {
   decodeResponseHeader,
   ExactReader,
-  isNetworkFailure,
   ProtocolError,
   RESPONSE_HEADER_SIZE,
-  writeAll,
 } from "../protocol/mod.ts";
 import { ConfigError } from "./client_error.ts";
 import { connectFailure, openConnection, protocolViolation } from "./connection.ts";
@@ -82,7 +83,7 @@ async function securePortGiven(
       plain = port - 1;
     }
   }
-  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const address = formatAddress(host, port);
   return new ConfigError({
     action: `talk to the server at ${address}`,
     reason: plain === undefined
@@ -107,7 +108,7 @@ async function probe(
   timeoutMs: number,
   source: string,
 ): Promise<Discovery | { tls: true }> {
-  const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  const address = formatAddress(host, port);
   let conn: Deno.Conn;
   try {
     conn = await openConnection(host, port);

@@ -19,6 +19,7 @@
  * @module
  */
 
+import { formatAddress } from "../common/address.ts";
 import { bytesEqual } from "../protocol/mod.ts";
 import { certificateFingerprint, formatFingerprint } from "../protocol/fingerprint.ts";
 import { type ClientError, NetworkError, RejectedError } from "./client_error.ts";
@@ -83,7 +84,7 @@ export async function openTransport(options: TransportOptions): Promise<Transpor
   }
   const expected = pin ?? known?.fingerprint;
   const pinnedIn = pin !== undefined ? "--pin" : `${path} line ${known?.line}`;
-  const address = displayAddress(options.host, options.port);
+  const address = formatAddress(options.host, options.port);
   const discovery = await discoverSecureMode(
     options.host,
     options.port,
@@ -149,7 +150,7 @@ async function connect(
   certificate: Uint8Array,
   pinnedIn: string | undefined,
 ): Promise<Deno.TlsConn> {
-  const address = displayAddress(options.host, options.port);
+  const address = formatAddress(options.host, options.port);
   try {
     return await connectSecure(
       options.host,
@@ -204,7 +205,7 @@ async function pinnedUnreachable(
   pinnedIn: string,
   error: SecureConnectError,
 ): Promise<NetworkError> {
-  const address = displayAddress(options.host, options.port);
+  const address = formatAddress(options.host, options.port);
   if (!(await answers(options.host, options.port))) {
     return new NetworkError({
       action: `reach ${address}`,
@@ -296,13 +297,9 @@ export async function connectToServer(
   return {
     connection: ServerConnection.over(
       transport.conn,
-      displayAddress(options.host, options.port),
+      formatAddress(options.host, options.port),
       options.timeoutMs,
     ),
     secure: { fingerprint: transport.fingerprint },
   };
-}
-
-function displayAddress(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }

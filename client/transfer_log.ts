@@ -32,6 +32,7 @@
  */
 
 import { join } from "node:path";
+import { errorMessage } from "../common/error_message.ts";
 
 /** The log's file name, in the client's folder. */
 export const TRANSFER_LOG = "transfer.log";
@@ -67,7 +68,7 @@ export class TransferLog {
     } catch (error) {
       this.#broken = true;
       this.#onProblem(
-        `Cannot write ${this.path}: ${(error as Error).message}. ` +
+        `Cannot write ${this.path}: ${errorMessage(error)}. ` +
           "The run goes on; its result is only on the screen",
       );
     }

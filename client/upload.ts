@@ -20,7 +20,10 @@
  * @module
  */
 
+import { errorMessage } from "../common/error_message.ts";
 import { type ContentEncryptor, PaddingEncryptor } from "../protocol/padded_content.ts";
+import { releaseBuffer } from "../common/release_buffer.ts";
+import { writeAll, type Writer } from "../common/write_all.ts";
 import {
   AesCbcEncryptor,
   Cksum,
@@ -30,10 +33,7 @@ import {
   encodeFileNameField,
   encodeRequestHeader,
   PacketWriter,
-  releaseBuffer,
   RequestCode,
-  writeAll,
-  type Writer,
 } from "../protocol/mod.ts";
 import { ConfigError } from "./client_error.ts";
 import type { UploadFile } from "./upload_file.ts";
@@ -197,7 +197,7 @@ async function openFile(file: UploadFile): Promise<Deno.FsFile> {
   } catch (error) {
     throw new ConfigError({
       action: `open ${file.path}`,
-      reason: (error as Error).message,
+      reason: errorMessage(error),
       hint: "Check that the file is still there and readable",
     }, { cause: error });
   }

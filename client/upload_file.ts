@@ -9,10 +9,11 @@
  * @module
  */
 
+import { errorMessage } from "../common/error_message.ts";
 import { isAbsolute, resolve } from "node:path";
 import { fileNameProblem, MAX_ENCODABLE_FILE_SIZE } from "../protocol/mod.ts";
 import { ConfigError } from "./client_error.ts";
-import { formatBytes } from "./progress.ts";
+import { formatBytes } from "../common/units.ts";
 import { baseName } from "./transfer_info.ts";
 
 /** A checked file, ready to send. */
@@ -31,7 +32,7 @@ export interface UploadFile {
 
 /** A size in human units, with the exact count when the rounding hides a difference. */
 function exactSize(bytes: number): string {
-  return `${formatBytes(bytes)} (${bytes} bytes)`;
+  return `${formatBytes(bytes, { fixed: true })} (${bytes} bytes)`;
 }
 
 /**
@@ -62,7 +63,7 @@ export async function checkUploadFile(
     if (error instanceof Deno.errors.NotFound) {
       throw fail("the file does not exist", fixPath, error);
     }
-    throw fail((error as Error).message, fixPath, error);
+    throw fail(errorMessage(error), fixPath, error);
   }
   if (!info.isFile) throw fail("it is not a regular file", `${fixPath} to name a file`);
   if (info.size > maxFileSize) {
@@ -76,7 +77,7 @@ export async function checkUploadFile(
     (await Deno.open(path, { read: true })).close();
   } catch (error) {
     throw fail(
-      `it is not readable (${(error as Error).message})`,
+      `it is not readable (${errorMessage(error)})`,
       "Make the file readable by the user running the client",
       error,
     );

@@ -30,17 +30,30 @@ const FACTORS: Readonly<Record<string, number>> = {
   gib: 1024 ** 3,
 };
 
+/** How {@linkcode formatBytes} writes its one decimal. */
+export interface FormatBytesOptions {
+  /**
+   * Always write the decimal, `.0` included (`800.0 MB`), so that a number
+   * that changes keeps its width: the client's progress lines. Default
+   * false: `800 MB`.
+   */
+  fixed?: boolean;
+}
+
 /**
  * Formats a byte count with a decimal unit and at most one decimal:
- * `0 B`, `1 B`, `999 B`, `1.5 kB`, `800 MB`, `12.3 GB`.
+ * `0 B`, `1 B`, `999 B`, `1.5 kB`, `800 MB`, `12.3 GB`; with `fixed`, one
+ * decimal always above bytes: `1.0 kB`, `800.0 MB`.
  *
  * @example
  * ```ts
  * import { formatBytes } from "./units.ts";
  * console.assert(formatBytes(800_000_000) === "800 MB");
+ * console.assert(formatBytes(800_000_000, { fixed: true }) === "800.0 MB");
+ * console.assert(formatBytes(999, { fixed: true }) === "999 B");
  * ```
  */
-export function formatBytes(bytes: number): string {
+export function formatBytes(bytes: number, options: FormatBytesOptions = {}): string {
   let value = bytes;
   let unit = 0;
   while (Math.abs(value) >= 999.95 && unit < DECIMAL_UNITS.length - 1) {
@@ -48,7 +61,8 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   if (unit === 0) return `${bytes} B`;
-  const text = value.toFixed(1).replace(/\.0$/, "");
+  const fixed = value.toFixed(1);
+  const text = options.fixed === true ? fixed : fixed.replace(/\.0$/, "");
   return `${text} ${DECIMAL_UNITS[unit]}`;
 }
 

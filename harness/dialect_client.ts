@@ -21,6 +21,7 @@
  */
 
 import assert from "node:assert/strict";
+import { writeAll } from "../common/write_all.ts";
 import {
   aesEncrypt,
   cksum,
@@ -28,7 +29,6 @@ import {
   decodeResponseHeader,
   ExactReader,
   type RsaKeyPair,
-  writeAll,
 } from "../protocol/mod.ts";
 import {
   type AesKeySize,

@@ -23,6 +23,7 @@
 import { connectSecure } from "../client/tls_connect.ts";
 import { PaddingEncryptor } from "../protocol/padded_content.ts";
 import assert from "node:assert/strict";
+import { writeAll } from "../common/write_all.ts";
 import {
   AesCbcEncryptor,
   aesEncrypt,
@@ -50,7 +51,6 @@ import {
   ResponseCode,
   type RsaKeyPair,
   unwrapAesKey,
-  writeAll,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
 import { concat } from "./bytes.ts";

@@ -30,8 +30,12 @@ export class StartupError extends Error {
 
 /** Another program listens on the port. */
 export class PortInUseError extends StartupError {
+  /** The address as printed, e.g. `0.0.0.0:1256` or `[::]:1256`. */
+  readonly address: string;
   /** The port that is taken. */
   readonly port: number;
+  /** Why it cannot be listened on: `the port is in use`. */
+  readonly reason = "the port is in use";
 
   /**
    * Creates the error.
@@ -43,21 +47,30 @@ export class PortInUseError extends StartupError {
   constructor(address: string, port: number, options?: ErrorOptions) {
     super(`Cannot listen on ${address}: the port is in use`, options);
     this.name = "PortInUseError";
+    this.address = address;
     this.port = port;
   }
 }
 
 /** The address cannot be listened on (for example it is not this machine's). */
 export class ListenError extends StartupError {
+  /** The address as printed, e.g. `[::1]:1256`. */
+  readonly address: string;
+  /** Why it cannot be listened on (the system's words). */
+  readonly reason: string;
+
   /**
-   * Creates the error.
+   * Creates the error: `Cannot listen on <address>: <reason>`.
    *
-   * @param message `Cannot listen on <address>: <reason>`.
+   * @param address The address as printed, e.g. `[::1]:1256`.
+   * @param reason Why it cannot be listened on.
    * @param options Standard error options; `cause` is the system's error.
    */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
+  constructor(address: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot listen on ${address}: ${reason}`, options);
     this.name = "ListenError";
+    this.address = address;
+    this.reason = reason;
   }
 }
 

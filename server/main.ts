@@ -39,8 +39,8 @@ export async function main(args: string[]): Promise<number> {
     return await run(parseCommandLine(args));
   } catch (error) {
     const failure = describeFailure(error);
-    console.error(failure.text.trimEnd());
-    return failure.code;
+    console.error(failure.text);
+    return failure.exitCode;
   }
 }
 

@@ -68,5 +68,10 @@ Deno.test("anything else is a bug: its stack, and exit code 70", async (t) => {
       assert.ok(report.text.includes(error.stack!), "the stack is printed");
     });
   }
+  await t.step("its causes follow, as the server prints them", () => {
+    const inner = new RangeError("inner");
+    const report = reportFailure(new TypeError("outer", { cause: inner }));
+    assert.ok(report.text.includes(`\nCaused by: ${inner.stack}`), report.text);
+  });
   assert.match(reportFailure("a string").text, /a string$/);
 });

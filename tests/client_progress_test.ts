@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { formatBar, formatBytes, formatDuration, Progress } from "../client/progress.ts";
+import { formatBytes } from "../common/units.ts";
+import { formatBar, formatDuration, Progress } from "../client/progress.ts";
 
 function recorder() {
   let text = "";
@@ -80,9 +81,10 @@ Deno.test("quiet shows notes only", () => {
   assert.equal(out.text(), "client: retry 1 of 3\n");
 });
 
-Deno.test("formatBytes and formatDuration", () => {
-  assert.equal(formatBytes(999), "999 B");
-  assert.equal(formatBytes(800_000_000), "800.0 MB");
+Deno.test("formatBytes with a fixed decimal, as progress lines print it, and formatDuration", () => {
+  assert.equal(formatBytes(999, { fixed: true }), "999 B");
+  assert.equal(formatBytes(800_000_000, { fixed: true }), "800.0 MB");
+  assert.equal(formatBytes(999_999, { fixed: true }), "1.0 MB");
   assert.equal(formatDuration(59), "0:59");
   assert.equal(formatDuration(3661), "1:01:01");
   assert.equal(formatDuration(Infinity), "--:--");

@@ -6,13 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  isConnectionLost,
-  isNetworkFailure,
-  withDeadline,
-  writeAll,
-  writeAllSync,
-} from "../protocol/mod.ts";
+import { isConnectionLost, isNetworkFailure } from "../common/connection_lost.ts";
+import { withDeadline } from "../common/deadline.ts";
+import { writeAll, writeAllSync } from "../common/write_all.ts";
 
 Deno.test("writeAll writes every byte through short writes", async () => {
   const taken: number[] = [];

@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { type Writer } from "../common/write_all.ts";
 import {
   aesEncrypt,
   bytesEqual,
@@ -33,7 +34,6 @@ import {
   RequestCode,
   unwrapAesKey,
   type UploadFields,
-  type Writer,
 } from "../protocol/mod.ts";
 import { readFixture, readFixtureText } from "./support/golden_session.ts";
 

@@ -5,6 +5,7 @@
  * them makes room, and a normal client is served.
  */
 
+import { errorMessage } from "../common/error_message.ts";
 import assert from "node:assert/strict";
 import { cksum, encodeRequestHeader, RequestCode, ZERO_CLIENT_ID } from "../protocol/mod.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../server/server.ts";
@@ -67,7 +68,7 @@ Deno.test("reliability: while connections that never sign in hold every slot, a 
           await within("a normal client to be served", normalClient(port, `Normal ${i}`), 2_000);
           served++;
         } catch (error) {
-          failures.push((error as Error).message);
+          failures.push(errorMessage(error));
         }
       }
     } finally {

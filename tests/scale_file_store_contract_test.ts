@@ -28,6 +28,8 @@ interface Opened {
   store: FileStore;
   /** The stored bytes at `location`, or undefined. */
   read(location: string): Promise<Uint8Array | undefined>;
+  /** The bytes at the place `store.describe` names (a path, an `s3://` URL), or undefined. */
+  readDescribed(description: string): Promise<Uint8Array | undefined>;
   /** Every visible stored object, as `<hex>/<name>`. */
   visible(): Promise<string[]>;
   /** How many staged uploads exist. */
@@ -181,6 +183,14 @@ const CASES: Case[] = [
       assert.deepEqual(await o.read(`${hex}/${name}`), encoder.encode(name));
     }
   }],
+  ["describe names the place where an operator finds the stored file", async (o) => {
+    const id = newId();
+    const content = encoder.encode("find me");
+    const staged = await store(o.store, id, "a file.txt", content);
+    const description = o.store.describe(staged.location);
+    assert.ok(description.endsWith(`${clientIdToHex(id)}/a file.txt`), description);
+    assert.deepEqual(await o.readDescribed(description), content);
+  }],
   ["names that could make another key are refused, and nothing is created", async (o) => {
     const id = newId();
     const refused = [
@@ -297,6 +307,7 @@ Deno.test("file store contract: local folder", async (t) => {
       return {
         store,
         read: (location) => Deno.readFile(join(root, location)).catch(() => undefined),
+        readDescribed: (path) => Deno.readFile(path).catch(() => undefined),
         visible: async () =>
           (await walk(root)).filter((p) => !isTemporaryName(p.slice(p.lastIndexOf("/") + 1))),
         staged: async () =>
@@ -354,15 +365,20 @@ async function openS3Bucket(s3: S3Service, bucket: string, liveness: InstanceLiv
   const keys = async () =>
     ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? [])
       .map((object) => object.Key!);
+  const read = async (location: string) => {
+    try {
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: location }));
+      return await got.Body!.transformToByteArray();
+    } catch {
+      return undefined;
+    }
+  };
   const opened: Opened = {
     store,
-    async read(location) {
-      try {
-        const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: location }));
-        return await got.Body!.transformToByteArray();
-      } catch {
-        return undefined;
-      }
+    read,
+    readDescribed(url) {
+      const prefix = `s3://${bucket}/`;
+      return url.startsWith(prefix) ? read(url.slice(prefix.length)) : Promise.resolve(undefined);
     },
     visible: async () => (await keys()).filter((key) => !key.startsWith(MARKER_PREFIX)),
     staged: async () =>

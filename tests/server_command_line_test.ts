@@ -110,15 +110,15 @@ Deno.test("server command line: options, defaults and misuse", async (t) => {
 Deno.test("server command line: expected failures are one line, a bug comes with its stack", async (t) => {
   await t.step("usage", () => {
     const failure = describeFailure(new UsageError("Cannot use --port x: a port is a number"));
-    assert.equal(failure.code, ExitCode.Usage);
-    assert.equal(failure.text.split("\n").length, 2);
+    assert.equal(failure.exitCode, ExitCode.Usage);
+    assert.equal(failure.text.split("\n").length, 1);
   });
   await t.step("a port in use suggests --port", () => {
     const failure = describeFailure(new PortInUseError("[::]:1256", 1256));
-    assert.equal(failure.code, ExitCode.Failure);
+    assert.equal(failure.exitCode, ExitCode.Failure);
     assert.equal(
       failure.text,
-      "Cannot listen on [::]:1256: the port is in use; choose another with --port PORT (or in port.info)\n",
+      "Cannot listen on [::]:1256: the port is in use; choose another with --port PORT (or in port.info)",
     );
   });
   for (
@@ -126,15 +126,15 @@ Deno.test("server command line: expected failures are one line, a bug comes with
   ) {
     await t.step(error.name, () => {
       assert.deepEqual(describeFailure(error), {
-        code: ExitCode.Failure,
-        text: `${error.message}\n`,
+        exitCode: ExitCode.Failure,
+        text: error.message,
       });
     });
   }
   await t.step("a TypeError is a bug", () => {
     const bug = new TypeError("Cannot read properties of undefined", { cause: new Error("inner") });
     const failure = describeFailure(bug);
-    assert.equal(failure.code, ExitCode.Bug);
+    assert.equal(failure.exitCode, ExitCode.Bug);
     assert.equal(ExitCode.Bug, 70);
     assert.match(failure.text, /^server: internal error, a bug/);
     assert.match(failure.text, /TypeError: Cannot read properties of undefined\n\s+at /);

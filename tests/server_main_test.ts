@@ -3,6 +3,7 @@
  * a port in use, signals, the log on stderr and in the data folder.
  */
 
+import { errorMessage } from "../common/error_message.ts";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_PORT, RequestCode, ResponseCode } from "../protocol/mod.ts";
@@ -20,7 +21,7 @@ const HAS_IPV6_LOOPBACK = (() => {
     Deno.listen({ hostname: "::1", port: 0 }).close();
     return true;
   } catch (error) {
-    console.log(`IPv6 tests ignored: cannot listen on [::1]: ${(error as Error).message}`);
+    console.log(`IPv6 tests ignored: cannot listen on [::1]: ${errorMessage(error)}`);
     return false;
   }
 })();

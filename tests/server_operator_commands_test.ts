@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { exists } from "../common/exists.ts";
 import { cksum, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
 import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import type { ClientRow, FileRow } from "../server/cli/operator.ts";
@@ -53,15 +54,6 @@ async function upload(
   await client.request(me.clientId, { code: RequestCode.CrcOk, fileName });
   await client.expect(ResponseCode.Ack);
   return me;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("server operator commands: clients, files and forget on a running server's folder", async (t) => {

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { exists } from "../common/exists.ts";
 import {
   cksum,
   clientIdToHex,
@@ -16,18 +17,8 @@ import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { withServer } from "./support/test_server.ts";
 
-function storedPath(dir: string, clientId: Uint8Array, name: string): string {
+function receivedPath(dir: string, clientId: Uint8Array, name: string): string {
   return `${dir}/received_files/${clientIdToHex(clientId)}/${name}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Reads a file's record from the registry of a running server (WAL allows a second reader). */
@@ -68,11 +59,11 @@ Deno.test("server: 826 after registering, 828, 900: 1602, 1603 with our cksum, 1
     assert.equal(new TextDecoder().decode(received.fileNameField).replace(/\0+$/, ""), "hello.bin");
     // Until the client confirms, nothing is stored under the name nor recorded.
     assert.equal(await fileRecord(dir, me.clientId, "hello.bin"), undefined);
-    assert.equal(await exists(storedPath(dir, me.clientId, "hello.bin")), false);
+    assert.equal(await exists(receivedPath(dir, me.clientId, "hello.bin")), false);
     await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "/tmp/hello.bin" });
     const ack = await client.expect(ResponseCode.Ack);
     assert.deepEqual((ack.response as { clientId: Uint8Array }).clientId, me.clientId);
-    assert.deepEqual(await Deno.readFile(storedPath(dir, me.clientId, "hello.bin")), data);
+    assert.deepEqual(await Deno.readFile(receivedPath(dir, me.clientId, "hello.bin")), data);
     const record = await fileRecord(dir, me.clientId, "hello.bin");
     assert.equal(record?.verified, true);
     assert.equal(record?.size, 20000);
@@ -202,7 +193,7 @@ Deno.test("server: a cksum mismatch is answered with the trailer's complement, 9
     using client = await RawClient.connect(port);
     const me = await signUp(client, "Jack");
     const data = crypto.getRandomValues(new Uint8Array(9000));
-    const path = storedPath(dir, me.clientId, "j.bin");
+    const path = receivedPath(dir, me.clientId, "j.bin");
     // The content was damaged on the way: the trailer is right, the bytes are not.
     const damaged = data.slice();
     damaged[4321]! ^= 0x20;
@@ -231,16 +222,16 @@ Deno.test("server: 902 gets 1604 and the given-up upload is neither kept nor rec
     // Kept (cksum == trailer) but the client still gives up: the staged
     // file goes, and the name was never stored.
     await client.upload(me.clientId, me.aesKey, "k.bin", data);
-    assert.equal(await exists(storedPath(dir, me.clientId, "k.bin")), false);
+    assert.equal(await exists(receivedPath(dir, me.clientId, "k.bin")), false);
     await client.request(me.clientId, { code: RequestCode.CrcAbort, fileName: "k.bin" });
     await client.expect(ResponseCode.Ack);
-    assert.equal(await exists(storedPath(dir, me.clientId, "k.bin")), false);
+    assert.equal(await exists(receivedPath(dir, me.clientId, "k.bin")), false);
     assert.equal(await fileRecord(dir, me.clientId, "k.bin"), undefined);
     // Not kept at all (mismatch), then 902: 1604 and still nothing.
     await client.upload(me.clientId, me.aesKey, "k2.bin", data, { trailer: 1 });
     await client.request(me.clientId, { code: RequestCode.CrcAbort, fileName: "k2.bin" });
     await client.expect(ResponseCode.Ack);
-    assert.equal(await exists(storedPath(dir, me.clientId, "k2.bin")), false);
+    assert.equal(await exists(receivedPath(dir, me.clientId, "k2.bin")), false);
   });
 });
 
@@ -303,7 +294,7 @@ Deno.test("server: a second upload of the same name replaces the first", async (
       await client.request(me.clientId, { code: RequestCode.CrcOk, fileName: "same.txt" });
       await client.expect(ResponseCode.Ack);
     }
-    assert.equal(await Deno.readTextFile(storedPath(dir, me.clientId, "same.txt")), "second");
+    assert.equal(await Deno.readTextFile(receivedPath(dir, me.clientId, "same.txt")), "second");
     assert.equal((await fileRecord(dir, me.clientId, "same.txt"))?.size, 6);
   });
 });

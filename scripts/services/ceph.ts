@@ -23,6 +23,7 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createS3Client, describeS3Error } from "../../server/storage/s3_client.ts";
 import { join } from "node:path";
@@ -135,7 +136,7 @@ async function retry(log: string, step: () => Promise<unknown>): Promise<void> {
       return;
     } catch (error) {
       if (attempt === 5) {
-        throw new ServiceError(`${(error as Error).message}\n${await logTail(log)}`, {
+        throw new ServiceError(`${errorMessage(error)}\n${await logTail(log)}`, {
           cause: error,
         });
       }
@@ -323,7 +324,7 @@ async function startGateway(cluster: Cluster): Promise<string> {
       await logTail(join(dir, "log", "client.rgw.log")),
       await logTail(join(dir, "log", "osd.0.log"), 15),
     ].join("\n");
-    throw new ServiceError(`${(error as Error).message}\n${more}`, { cause: error });
+    throw new ServiceError(`${errorMessage(error)}\n${more}`, { cause: error });
   }
   return endpoint;
 }

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import { isLogLevel, type LogLevel } from "@logtape/logtape";
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../../protocol/mod.ts";
@@ -166,7 +167,7 @@ export function parseCommandLine(args: string[]): Command {
   try {
     parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(`Cannot parse the command line: ${(error as Error).message}`, {
+    throw new UsageError(`Cannot parse the command line: ${errorMessage(error)}`, {
       cause: error,
     });
   }

@@ -13,17 +13,16 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import { join } from "node:path";
 import { clientIdToHex } from "../../protocol/mod.ts";
 import { formatBytes, plural } from "../../common/units.ts";
 import type { FileStore } from "../storage/file_store.ts";
-import { RECEIVED_FILES_DIR } from "../storage/file_store_local.ts";
 import type { ClientRecord, FileRecord, Registry, Usage } from "../storage/registry.ts";
 import { DATABASE_FILE, openLocalStorage } from "../storage/storage.ts";
 import {
   environment,
   isDefaultSelection,
-  locationOf,
   mayReadEnvironment,
   openStorage,
   storageSelection,
@@ -35,10 +34,8 @@ import { outsidePermissions } from "./serve.ts";
 export interface OperatorStorage {
   /** The registry. */
   registry: Registry;
-  /** The file store, to delete a forgotten client's files. */
-  store: Pick<FileStore, "delete">;
-  /** Where a file store location is, as an operator finds it (a path, a URL). */
-  where(location: string): string;
+  /** The file store: to delete a forgotten client's files, and to say where a file is. */
+  store: Pick<FileStore, "delete" | "describe">;
 }
 
 /** One client as `server clients --json` prints it. */
@@ -95,7 +92,6 @@ export async function openOperatorStorage(
     return {
       registry: shared.registry,
       store: shared.store,
-      where: (location) => locationOf(selection, dir, location),
       [Symbol.asyncDispose]: () => shared.close(),
     };
   }
@@ -107,14 +103,13 @@ export async function openOperatorStorage(
       ? `there is no ${DATABASE_FILE} in ${dir}; --dir names the server's data folder`
       : error instanceof Deno.errors.NotCapable
       ? outsidePermissions(dir)
-      : (error as Error).message;
+      : errorMessage(error);
     throw new OperatorError(`Cannot open the registry in ${dir}: ${reason}`, { cause: error });
   }
   const storage = await openLocalStorage(dir);
   return {
     registry: storage.registry,
     store: storage.store,
-    where: (location) => join(dir, RECEIVED_FILES_DIR, location),
     [Symbol.asyncDispose]: () => storage.close(),
   };
 }
@@ -152,7 +147,7 @@ function fileRow(storage: OperatorStorage, file: FileRecord & { clientName: stri
     cksum: file.cksum,
     verified: file.verified,
     stored: isoTime(file.time),
-    path: storage.where(file.location),
+    path: storage.store.describe(file.location),
   };
 }
 
@@ -183,7 +178,7 @@ export async function forgetClient(
     for (const file of files) await storage.store.delete(file.location);
     fate = `its ${what} ${one ? "is" : "are"} deleted`;
   } else {
-    const folder = storage.where(files[0]!.location).replace(/[/\\][^/\\]*$/, "");
+    const folder = storage.store.describe(files[0]!.location).replace(/[/\\][^/\\]*$/, "");
     fate = `its ${what} ${one ? "stays" : "stay"} in ${folder} (--delete-files deletes ${
       one ? "it" : "them"
     })`;

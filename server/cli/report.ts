@@ -1,7 +1,8 @@
 /**
  * How the server's command line ends: the exit codes, and every failure
  * formatted in one place. An expected failure is one line; anything else is
- * a bug, reported with its stack (and its causes' stacks).
+ * a bug, reported with its stack (and its causes' stacks). The report has
+ * the shape both programs share, `common/failure_report.ts`.
  *
  * | code | meaning                                                               |
  * |------|-----------------------------------------------------------------------|
@@ -13,6 +14,7 @@
  * @module
  */
 
+import { type FailureReport, stackWithCauses } from "../../common/failure_report.ts";
 import { PortInUseError, StartupError } from "../errors.ts";
 import { UsageError } from "./command_line.ts";
 
@@ -45,52 +47,33 @@ export class OperatorError extends Error {
   }
 }
 
-/** A failure as printed, and the exit code it means. */
-export interface Failure {
-  /** The exit code. */
-  code: ExitCode;
-  /** What to print on stderr, ending in a newline. */
-  text: string;
-}
-
 /**
  * Formats `error` for stderr: one line with a hint for an expected failure,
- * the stack for a bug.
+ * the stack and its causes' for a bug.
  *
  * @example
  * ```ts
  * import { describeFailure } from "./report.ts";
  * const failure = describeFailure(new TypeError("x is undefined"));
- * console.assert(failure.code === 70);
+ * console.assert(failure.exitCode === 70);
  * ```
  */
-export function describeFailure(error: unknown): Failure {
+export function describeFailure(error: unknown): FailureReport<ExitCode> {
   if (error instanceof UsageError) {
-    return { code: ExitCode.Usage, text: `${error.message} (server --help lists the options)\n` };
+    return { exitCode: ExitCode.Usage, text: `${error.message} (server --help lists the options)` };
   }
   if (error instanceof PortInUseError) {
     return {
-      code: ExitCode.Failure,
-      text: `${error.message}; choose another with --port PORT (or in port.info)\n`,
+      exitCode: ExitCode.Failure,
+      text: `${error.message}; choose another with --port PORT (or in port.info)`,
     };
   }
   if (error instanceof StartupError || error instanceof OperatorError) {
-    return { code: ExitCode.Failure, text: `${error.message}\n` };
+    return { exitCode: ExitCode.Failure, text: error.message };
   }
   return {
-    code: ExitCode.Bug,
+    exitCode: ExitCode.Bug,
     text: "server: internal error, a bug: please report it with what follows\n" +
-      `${stackOf(error)}\n`,
+      stackWithCauses(error),
   };
-}
-
-function stackOf(error: unknown): string {
-  const lines: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && depth < 5; depth++) {
-    const text = current instanceof Error ? current.stack ?? String(current) : String(current);
-    lines.push(depth === 0 ? text : `Caused by: ${text}`);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return lines.join("\n");
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import { getLogger, type LogLevel } from "@logtape/logtape";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { DataFolderError } from "../errors.ts";
@@ -51,7 +52,7 @@ async function openLog(dir: string, level: LogLevel): Promise<AsyncDisposable> {
   } catch (error) {
     const reason = error instanceof Deno.errors.NotCapable
       ? outsidePermissions(dir)
-      : (error as Error).message;
+      : errorMessage(error);
     throw new DataFolderError(`Cannot prepare the data folder ${dir}: ${reason}`, {
       cause: error,
     });

@@ -35,7 +35,8 @@ import { join } from "node:path";
 import { SECURE_SERVER_NAME } from "../../protocol/discovery.ts";
 import { StartupError } from "../errors.ts";
 import { certificateFingerprint } from "../../protocol/fingerprint.ts";
-import { decodePem, encodePem } from "../../protocol/pem.ts";
+import { decodePem, encodePem, PemSyntaxError } from "../../protocol/pem.ts";
+import { errorMessage } from "../../common/error_message.ts";
 
 /** The identity file in the data folder. */
 export const SERVER_IDENTITY_FILE = "server_identity.pem";
@@ -101,23 +102,55 @@ export async function createServerIdentityText(): Promise<string> {
 }
 
 /**
+ * The identity file's text does not hold a usable identity: what could not be
+ * done with which part, and why, kept apart so that a message about the file
+ * can name them without rewording this one.
+ */
+export class ServerIdentitySyntaxError extends SyntaxError {
+  /** What could not be done, after "Cannot": `parse the certificate`. */
+  readonly action: string;
+  /** Why not: `not X.509 DER`. */
+  readonly reason: string;
+
+  /**
+   * Creates the error: `Cannot <action>: <reason>`.
+   *
+   * @param action What could not be done.
+   * @param reason Why not.
+   * @param options Pass `cause` to keep the origin.
+   */
+  constructor(action: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot ${action}: ${reason}`, options);
+    this.name = "ServerIdentitySyntaxError";
+    this.action = action;
+    this.reason = reason;
+  }
+}
+
+/**
  * Reads an identity from the file's text and checks that the key belongs
  * to the certificate and that the certificate names the server.
  *
- * @throws {SyntaxError} if a block is missing or is not what it says.
+ * @throws {ServerIdentitySyntaxError} if a block is missing or is not what it
+ * says.
  */
 export async function parseServerIdentity(text: string): Promise<ServerIdentity> {
-  const certificate = decodePem(text, "CERTIFICATE");
-  const privateKey = decodePem(text, "PRIVATE KEY");
+  const certificate = pemBlock(text, "CERTIFICATE");
+  const privateKey = pemBlock(text, "PRIVATE KEY");
   let parsed: x509.X509Certificate;
   try {
     parsed = new x509.X509Certificate(certificate as Uint8Array<ArrayBuffer>);
   } catch (error) {
-    throw new SyntaxError("Cannot parse the certificate: not X.509 DER", { cause: error });
+    throw new ServerIdentitySyntaxError("parse the certificate", "not X.509 DER", {
+      cause: error,
+    });
   }
   const names = parsed.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [];
   if (!names.some((name) => name.type === "dns" && name.value === SECURE_SERVER_NAME)) {
-    throw new SyntaxError(`Cannot use the certificate: it does not name ${SECURE_SERVER_NAME}`);
+    throw new ServerIdentitySyntaxError(
+      "use the certificate",
+      `it does not name ${SECURE_SERVER_NAME}`,
+    );
   }
   await checkKeyMatches(parsed, privateKey);
   return {
@@ -126,6 +159,16 @@ export async function parseServerIdentity(text: string): Promise<ServerIdentity>
     certificate,
     fingerprint: await certificateFingerprint(certificate),
   };
+}
+
+/** The bytes of the one PEM block labelled `label`. */
+function pemBlock(text: string, label: string): Uint8Array {
+  try {
+    return decodePem(text, label);
+  } catch (error) {
+    if (!(error instanceof PemSyntaxError)) throw error;
+    throw new ServerIdentitySyntaxError("parse PEM", error.reason, { cause: error });
+  }
 }
 
 /** Signs a random message with the private key and verifies it with the certificate's key. */
@@ -146,14 +189,15 @@ async function checkKeyMatches(certificate: x509.X509Certificate, pkcs8: Uint8Ar
     const signature = await crypto.subtle.sign(signing, key, message);
     ok = await crypto.subtle.verify(signing, publicKey, signature, message);
   } catch (error) {
-    throw new SyntaxError(
-      "Cannot use the private key: not a PKCS#8 key of the certificate's kind",
-      {
-        cause: error,
-      },
+    throw new ServerIdentitySyntaxError(
+      "use the private key",
+      "not a PKCS#8 key of the certificate's kind",
+      { cause: error },
     );
   }
-  if (!ok) throw new SyntaxError("Cannot use the private key: it is not the certificate's");
+  if (!ok) {
+    throw new ServerIdentitySyntaxError("use the private key", "it is not the certificate's");
+  }
 }
 
 /**
@@ -171,7 +215,7 @@ export async function readServerIdentity(dir: string): Promise<ServerIdentity | 
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw new ServerIdentityError(
-      `Cannot read the server identity ${path}: ${(error as Error).message}. ` +
+      `Cannot read the server identity ${path}: ${errorMessage(error)}. ` +
         "Check the file's permissions",
       { cause: error },
     );
@@ -179,9 +223,9 @@ export async function readServerIdentity(dir: string): Promise<ServerIdentity | 
   try {
     return await parseServerIdentity(text);
   } catch (error) {
-    if (!(error instanceof SyntaxError)) throw error;
+    if (!(error instanceof ServerIdentitySyntaxError)) throw error;
     throw new ServerIdentityError(
-      `Cannot use the server identity ${path}: ${error.message.replace(/^Cannot /, "")}. ` +
+      `Cannot use the server identity ${path}: ${error.action}: ${error.reason}. ` +
         "Restore the file from a backup, or delete it to make a new identity (every client " +
         "that pinned the old one will then refuse this server until its user pins the new one)",
       { cause: error },
@@ -219,7 +263,7 @@ export async function loadOrCreateServerIdentity(
     });
   } catch (error) {
     throw new ServerIdentityError(
-      `Cannot create the server identity ${path}: ${(error as Error).message}. ` +
+      `Cannot create the server identity ${path}: ${errorMessage(error)}. ` +
         "Make the data folder writable",
       { cause: error },
     );

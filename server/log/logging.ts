@@ -40,7 +40,7 @@ import {
   type TextFormatter,
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
-import { writeAllSync } from "../../protocol/mod.ts";
+import { writeAllSync } from "../../common/write_all.ts";
 import { join } from "node:path";
 import { withContextPrefix } from "./log_context.ts";
 

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { formatAddress } from "../../common/address.ts";
+import { errorMessage } from "../../common/error_message.ts";
 import { ListenError, PortInUseError } from "../errors.ts";
 
 /** Accepts connections: one listener, or several on the same port. */
@@ -31,28 +33,6 @@ export interface Listening {
   listener: Listener;
   /** Why IPv6 is not served, when it is not although no host was given. */
   note?: string;
-}
-
-/**
- * Formats a host and port: `127.0.0.1:1256`, `[::1]:1256`; an IPv4-mapped
- * IPv6 address is shown as the IPv4 address it maps.
- *
- * @example
- * ```ts
- * import { formatAddress } from "./listen.ts";
- * console.assert(formatAddress("::1", 1256) === "[::1]:1256");
- * console.assert(formatAddress("::ffff:10.0.0.1", 80) === "10.0.0.1:80");
- * ```
- */
-export function formatAddress(hostname: string, port: number): string {
-  const host = plainHost(hostname);
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-/** A host name without the IPv4-mapped prefix: `::ffff:1.2.3.4` is `1.2.3.4`. */
-export function plainHost(hostname: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(hostname);
-  return mapped === null ? hostname : mapped[1]!;
 }
 
 /** A certificate and key in PEM: the secure port listens with TLS. */
@@ -93,7 +73,7 @@ export function listen(host: string | undefined, port: number, tls?: TlsCredenti
     const v4 = listenOn("0.0.0.0", port);
     return {
       listener: new Listeners([v4], formatAddress("0.0.0.0", (v4.addr as Deno.NetAddr).port)),
-      note: `IPv6 is not available (${(error as Error).message}): listening on IPv4 only`,
+      note: `IPv6 is not available (${errorMessage(error)}): listening on IPv4 only`,
     };
   }
   const bound = (v6.addr as Deno.NetAddr).port;
@@ -111,10 +91,7 @@ export function listen(host: string | undefined, port: number, tls?: TlsCredenti
       return { listener: new Listeners([v6], `${formatAddress("::", bound)} (IPv6 and IPv4)`) };
     }
     v6.close();
-    throw new ListenError(
-      `Cannot listen on ${formatAddress("0.0.0.0", bound)}: ${(error as Error).message}`,
-      { cause: error },
-    );
+    throw new ListenError(formatAddress("0.0.0.0", bound), errorMessage(error), { cause: error });
   }
 }
 
@@ -127,10 +104,7 @@ function listenOnly(
     return open(hostname, port);
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) throw portInUse(hostname, port, error);
-    throw new ListenError(
-      `Cannot listen on ${formatAddress(hostname, port)}: ${(error as Error).message}`,
-      { cause: error },
-    );
+    throw new ListenError(formatAddress(hostname, port), errorMessage(error), { cause: error });
   }
 }
 

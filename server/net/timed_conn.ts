@@ -17,7 +17,9 @@
  * @module
  */
 
-import { type ByteSource, withDeadline, writeAll } from "../../protocol/mod.ts";
+import { withDeadline } from "../../common/deadline.ts";
+import { writeAll } from "../../common/write_all.ts";
+import { type ByteSource } from "../../protocol/mod.ts";
 
 /** Every this many bytes of a request restart its deadline (a minimum rate). */
 export const REQUEST_PROGRESS_BYTES = 1024 * 1024;

@@ -13,7 +13,7 @@
  */
 
 import { encodeDiscoveryResponse } from "../../protocol/discovery.ts";
-import { StartupError } from "../errors.ts";
+import { ListenError, PortInUseError, StartupError } from "../errors.ts";
 import { listen, type Listening } from "./listen.ts";
 import { loadOrCreateServerIdentity, type ServerIdentity } from "../identity/tls_identity.ts";
 
@@ -50,9 +50,9 @@ export async function listenSecure(
   try {
     listening = listen(host, port, { cert: identity.certificatePem, key: identity.privateKeyPem });
   } catch (error) {
-    if (!(error instanceof StartupError)) throw error;
+    if (!(error instanceof PortInUseError || error instanceof ListenError)) throw error;
     throw new StartupError(
-      `${error.message.replace(/^Cannot listen on /, "Cannot listen for the secure mode on ")}; ` +
+      `Cannot listen for the secure mode on ${error.address}: ${error.reason}; ` +
         "choose its port with --secure-port PORT, or turn the secure mode off with --no-secure",
       { cause: error },
     );

@@ -51,8 +51,8 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { join } from "node:path";
 import { formatBytes } from "../../common/units.ts";
+import { isConnectionLost } from "../../common/connection_lost.ts";
 import {
   bytesEqual,
   type ClientId,
@@ -63,7 +63,6 @@ import {
   generateAesKey,
   importAesKey,
   importPublicKey,
-  isConnectionLost,
   ProtocolError,
   readRequestHeader,
   readRequestPayload,
@@ -697,7 +696,7 @@ export class ClientSession {
     }
     this.#logger.info("{fileName} confirmed by the client and stored in {path}", {
       fileName,
-      path: storedPath(this.#ctx.store, staged.location),
+      path: this.#ctx.store.describe(staged.location),
     });
     await this.#send({ code: ResponseCode.Ack, clientId: signedIn.clientId });
   }
@@ -731,10 +730,4 @@ export class ClientSession {
 
 function shortText(text: string): string {
   return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT - 3)}...`;
-}
-
-/** Where a stored file is, as an operator finds it: a path for the local store. */
-function storedPath(store: FileStore, location: string): string {
-  const root = (store as { root?: unknown }).root;
-  return typeof root === "string" ? join(root, location) : location;
 }

@@ -71,6 +71,12 @@ export interface FileStore {
   delete(location: string): Promise<void>;
   /** The names of a client's stored files. */
   list(clientId: ClientId): Promise<string[]>;
+  /**
+   * Where the file at `location` is, as an operator finds it, for logs and
+   * `server files`: a path for a folder, `s3://<bucket>/<key>` for a bucket.
+   * Says only where; it does not look.
+   */
+  describe(location: string): string;
   /** Releases the store's resources. */
   close(): Promise<void>;
 }

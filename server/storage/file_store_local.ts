@@ -34,7 +34,9 @@
  */
 
 import { join } from "node:path";
-import { bytesToHex, type ClientId, clientIdToHex, writeAll } from "../../protocol/mod.ts";
+import { exists } from "../../common/exists.ts";
+import { writeAll } from "../../common/write_all.ts";
+import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
 import type { FileStore, StagedFile } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 import { isClientFolder, isTemporaryName, parseLocation, storedLocation } from "./stored_path.ts";
@@ -50,16 +52,6 @@ const CAN_CHMOD = Deno.build.os !== "windows";
 export async function makePrivateFolder(path: string): Promise<void> {
   await Deno.mkdir(path, { recursive: true, mode: 0o700 });
   if (CAN_CHMOD) await Deno.chmod(path, 0o700);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 /** Makes `path` `mode` if it is not. */
@@ -297,6 +289,11 @@ export class LocalFileStore implements FileStore {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       return [];
     }
+  }
+
+  /** The path of the file at `location`, below the root. */
+  describe(location: string): string {
+    return join(this.root, location);
   }
 
   close(): Promise<void> {

@@ -535,6 +535,11 @@ export class S3FileStore implements FileStore {
     return (await this.#listKeys(prefix)).map((key) => key.slice(prefix.length)).sort();
   }
 
+  /** `s3://<bucket>/<location>`. */
+  describe(location: string): string {
+    return `s3://${this.bucket}/${location}`;
+  }
+
   close(): Promise<void> {
     this.client.destroy();
     return Promise.resolve();

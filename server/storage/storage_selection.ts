@@ -149,12 +149,6 @@ export function describeSelection(selection: StorageSelection): string {
   return `registry: ${registry}; files: ${store}`;
 }
 
-/** Where a stored file is, for people: `s3://bucket/<key>` or a path. */
-export function locationOf(selection: StorageSelection, dir: string, location: string): string {
-  if (selection.s3 !== undefined) return `s3://${selection.s3.bucket}/${location}`;
-  return join(selection.folder ?? join(dir, RECEIVED_FILES_DIR), location);
-}
-
 /**
  * A local folder shared by instances through a shared registry: start-up
  * removes only the temporary files nobody has written to for a while, since
@@ -171,6 +165,7 @@ class SharedFolderStore implements FileStore {
   recover: FileStore["recover"] = (intent) => this.#inner.recover(intent);
   delete: FileStore["delete"] = (location) => this.#inner.delete(location);
   list: FileStore["list"] = (clientId) => this.#inner.list(clientId);
+  describe: FileStore["describe"] = (location) => this.#inner.describe(location);
   close: FileStore["close"] = () => this.#inner.close();
 
   removeAbandoned(isLive: (stagingRef: string) => boolean | Promise<boolean>): Promise<string[]> {

@@ -35,12 +35,12 @@
 
 import type { Logger } from "@logtape/logtape";
 import { type ContentDecryptor, PaddingDecryptor } from "../../protocol/padded_content.ts";
+import { releaseBuffer } from "../../common/release_buffer.ts";
 import {
   AesCbcDecryptor,
   Cksum,
   type ClientId,
   type ExactReader,
-  releaseBuffer,
   Sha256,
 } from "../../protocol/mod.ts";
 import type { BufferBudget } from "./buffer_budget.ts";

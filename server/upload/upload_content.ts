@@ -31,6 +31,7 @@
  * @module
  */
 
+import { releaseBuffer } from "../../common/release_buffer.ts";
 import {
   decodePacketHeader,
   type ExactReader,
@@ -38,7 +39,6 @@ import {
   PACKET_HEADER_SIZE,
   PacketDecoder,
   type PacketHeader,
-  releaseBuffer,
 } from "../../protocol/mod.ts";
 import type { BudgetMember, BufferBudget } from "./buffer_budget.ts";
 

@@ -8,6 +8,7 @@
  */
 
 import { DISCOVERY_REQUEST_CODE } from "../../protocol/discovery.ts";
+import { writeAll } from "../../common/write_all.ts";
 import {
   aesDecrypt,
   CKSUM_TRAILER_SIZE,
@@ -27,7 +28,6 @@ import {
   type RequestHeader,
   type Response,
   wrapAesKey,
-  writeAll,
 } from "../../protocol/mod.ts";
 import { concat } from "../../harness/bytes.ts";
 

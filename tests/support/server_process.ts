@@ -5,6 +5,7 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import { fileURLToPath } from "node:url";
 import { withDeadline } from "../../common/deadline.ts";
 
@@ -115,7 +116,7 @@ export class ServerProcess {
         // It exited on its own.
       }
       await server.wait();
-      throw new Error(`${(error as Error).message}:\n${server.stderr}`, { cause: error });
+      throw new Error(`${errorMessage(error)}:\n${server.stderr}`, { cause: error });
     }
     return server;
   }
