@@ -38,3 +38,4 @@ export * from "./requests.ts";
 export * from "./responses.ts";
 export * from "./rsa.ts";
 export * from "./sha256.ts";
+export * from "./transfers.ts";

@@ -62,7 +62,7 @@ export const MAX_TRANSFER_PATH_LENGTH = 1024;
 const STATUS_FIXED = 8 + 2;
 const SEND_AT_FIXED = 8 + 8 + DIGEST_SIZE + 2;
 /** Size of the 1652 payload. */
-export const FILE_STATUS_RESPONSE_SIZE = 1 + 8 + DIGEST_SIZE + 8 + 8 + DIGEST_SIZE;
+export const FILE_STATUS_RESPONSE_SIZE: number = 1 + 8 + DIGEST_SIZE + 8 + 8 + DIGEST_SIZE;
 /** Size of the 1653 payload. */
 export const SEND_AT_RESPONSE_SIZE = 8;
 /** Largest 852 payload; checked against the header before a byte is read. */
