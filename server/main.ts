@@ -29,7 +29,11 @@ import {
 } from "./cli/operator.ts";
 import { describeFailure, ExitCode } from "./cli/report.ts";
 import { serve } from "./cli/serve.ts";
-import { describeFingerprint } from "./cli/fingerprint_command.ts";
+import {
+  createIdentityFile,
+  describeFingerprint,
+  rotateIdentity,
+} from "./cli/fingerprint_command.ts";
 
 export { LOG_FILE } from "./cli/serve.ts";
 
@@ -53,7 +57,13 @@ async function run(command: Command): Promise<number> {
       console.log(`server ${denoConfig.version}`);
       return ExitCode.Ok;
     case "fingerprint":
-      console.log(await describeFingerprint(command.dir));
+      console.log(await describeFingerprint(command.dir, command));
+      return ExitCode.Ok;
+    case "identity":
+      console.log(await createIdentityFile(command.file));
+      return ExitCode.Ok;
+    case "rotate-identity":
+      console.log(await rotateIdentity(command.registry!, command.file));
       return ExitCode.Ok;
     case "serve": {
       const { kind: _, ...options } = command;

@@ -27,7 +27,12 @@ import { readPortInfo } from "./net/port_info.ts";
 import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./upload/buffer_budget.ts";
 import { ConnectionSlots } from "./net/connection_slots.ts";
 import { ClientSession, type SessionContext } from "./session/session.ts";
-import { defaultSecurePort, listenSecure, type SecurePort } from "./net/tls_listener.ts";
+import {
+  defaultSecurePort,
+  listenSecure,
+  type SecurePort,
+  type SecurePortOptions,
+} from "./net/tls_listener.ts";
 import { formatFingerprint } from "../protocol/fingerprint.ts";
 import { TimedConn } from "./net/timed_conn.ts";
 
@@ -63,6 +68,13 @@ export interface ServerOptions {
    * secure mode off.
    */
   securePort?: number | false;
+  /**
+   * What the secure port presents and advertises (see tls_listener.ts): the
+   * deployment's identity, and the secure port clients reach through a load
+   * balancer (`--public-secure-port`). Default: the identity in `dir`, the
+   * bound port.
+   */
+  secure?: SecurePortOptions;
   /** Largest original file size accepted; default 800 MB. */
   maxFileSize?: number;
   /** How long one read or write may wait; default 30 s. */
@@ -192,7 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     if (options.securePort !== false) {
       const securePort = options.securePort ?? defaultSecurePort(port);
-      secure = await listenSecure(options.dir, options.host, securePort);
+      secure = await listenSecure(options.dir, options.host, securePort, options.secure);
     }
   } catch (error) {
     listener.close();

@@ -89,12 +89,52 @@ Deno.test("server command line: options, defaults and misuse", async (t) => {
       { kind: "serve", dir: "d", port: 0, host: "::1", maxFileSize: 1e9, logLevel: "debug" },
     );
   });
+  await t.step("the secure mode behind a load balancer: --identity, --public-secure-port", () => {
+    assert.deepEqual(
+      parseCommandLine([
+        "--identity",
+        "d.pem",
+        "--secure-port",
+        "1257",
+        "--public-secure-port",
+        "443",
+      ]),
+      {
+        kind: "serve",
+        dir: ".",
+        logLevel: "info",
+        maxFileSize: 800_000_000,
+        identity: "d.pem",
+        securePort: 1257,
+        publicSecurePort: 443,
+      },
+    );
+    assert.deepEqual(parseCommandLine(["identity", "d.pem"]), {
+      kind: "identity",
+      dir: ".",
+      file: "d.pem",
+    });
+    assert.deepEqual(
+      parseCommandLine(["rotate-identity", "d.pem", "--registry", "postgres://h/db"]),
+      {
+        kind: "rotate-identity",
+        dir: ".",
+        file: "d.pem",
+        registry: "postgres://h/db",
+      },
+    );
+  });
   for (
     const [args, message] of [
       [["--bogus"], /^Cannot use --bogus: there is no such option$/],
       [["--port", "65536"], /^Cannot use --port 65536: a port is a number from 0 to 65535$/],
       [["--log-level", "loud"], /^Cannot use --log-level loud: the levels are trace, debug/],
       [["nonsense"], /^Cannot run "nonsense"/],
+      [["--no-secure", "--identity", "f.pem"], /^Cannot use --identity with --no-secure/],
+      [["--public-secure-port", "0"], /^Cannot use --public-secure-port 0: it names the port/],
+      [["identity"], /^Cannot run server identity: it needs the file to write$/],
+      [["rotate-identity"], /^Cannot run server rotate-identity: it needs --registry URL/],
+      [["clients", "--identity", "f.pem"], /^Cannot use --identity with server clients$/],
     ] as const
   ) {
     await t.step(args.join(" "), () => {

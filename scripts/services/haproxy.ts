@@ -1,8 +1,11 @@
 /**
  * HAProxy in TCP mode on 127.0.0.1 in front of several server instances:
- * connections go round-robin; a connection to an instance that is gone is
- * sent to another one (`option redispatch`), and health checks take a dead
- * instance out within a second or two.
+ * connections go round-robin, on the plain port and (with the secure mode)
+ * on the secure port, whose TLS it passes through untouched; a connection to
+ * an instance that is gone is sent to another one (`option redispatch`), and
+ * health checks (HTTP `GET /healthz` on the instances' `--http` listener, or
+ * bare TCP connections without one) take a dead or stopping instance out
+ * within a second or two.
  *
  * @example
  * ```ts ignore
@@ -27,24 +30,81 @@ import {
 /** The programs this service needs, with their Debian package. */
 export const HAPROXY_PROGRAMS = [["haproxy", "haproxy"]] as const;
 
+/** One server instance behind the balancer: its ports on 127.0.0.1. */
+export interface Backend {
+  /** The plain port. */
+  port: number;
+  /** The secure (TLS) port, forwarded as it is (TCP mode: HAProxy does not terminate TLS). */
+  securePort?: number | undefined;
+  /** The health listener (`--http`), for `option httpchk GET /healthz`. */
+  httpPort?: number | undefined;
+}
+
+/** Where the balancer listens. */
+export interface FrontendPorts {
+  /** The plain port clients connect to; default any free port. */
+  port?: number;
+  /** The secure port clients pin (the instances' `--public-secure-port`); default any free port. */
+  securePort?: number;
+}
+
 /** A running load balancer. */
 export interface HaproxyService extends AsyncDisposable {
-  /** The port clients connect to, on 127.0.0.1. */
+  /** The plain port clients connect to, on 127.0.0.1. */
   readonly port: number;
+  /** The secure port, when the backends have one. */
+  readonly securePort: number | undefined;
   /** The configuration it runs with. */
   readonly config: string;
   /** Stops it and removes its folder. */
   stop(): Promise<void>;
 }
 
+/** A backend's `server` line: TCP checks, or HTTP checks on its health listener. */
+function serverLine(name: string, port: number, backend: Backend): string {
+  const check = backend.httpPort === undefined
+    ? "check inter 1s fall 2 rise 1"
+    : `check port ${backend.httpPort} inter 1s fall 2 rise 1`;
+  return `  server ${name} 127.0.0.1:${port} ${check}`;
+}
+
+/** One frontend and its backend: the plain or the secure port of every instance. */
+function section(
+  name: string,
+  port: number,
+  backends: readonly Backend[],
+  portOf: (backend: Backend) => number,
+): string[] {
+  const health = backends.some((backend) => backend.httpPort !== undefined)
+    ? ["  option httpchk GET /healthz", "  http-check expect status 200"]
+    : [];
+  return [
+    `frontend ${name}`,
+    `  bind 127.0.0.1:${port}`,
+    `  default_backend ${name}_servers`,
+    `backend ${name}_servers`,
+    "  balance roundrobin",
+    ...health,
+    ...backends.map((backend, i) => serverLine(`ft${i + 1}`, portOf(backend), backend)),
+  ];
+}
+
 /**
  * The configuration: the same one the README's deployment section shows,
- * with the listening port and the instances filled in.
+ * with the listening ports and the instances filled in. With secure ports,
+ * a second frontend forwards TLS untouched (TCP mode), so every instance
+ * presents the deployment's one certificate to the client itself.
  */
-export function haproxyConfig(port: number, backends: readonly number[]): string {
-  const servers = backends.map((backend, i) =>
-    `  server ft${i + 1} 127.0.0.1:${backend} check inter 1s fall 2 rise 1`
-  );
+export function haproxyConfig(
+  port: number,
+  backends: readonly (number | Backend)[],
+  securePort?: number,
+): string {
+  const all = backends.map((backend) => typeof backend === "number" ? { port: backend } : backend);
+  const secure =
+    all.every((backend) => backend.securePort !== undefined) && securePort !== undefined
+      ? section("file_transfer_secure", securePort, all, (backend) => backend.securePort!)
+      : [];
   return [
     "global",
     "  maxconn 4096",
@@ -53,26 +113,31 @@ export function haproxyConfig(port: number, backends: readonly number[]): string
     "  timeout connect 2s",
     "  timeout client 10m",
     "  timeout server 10m",
+    "  timeout check 2s",
     "  retries 2",
     "  option redispatch",
-    "frontend file_transfer",
-    `  bind 127.0.0.1:${port}`,
-    "  default_backend servers",
-    "backend servers",
-    "  balance roundrobin",
-    ...servers,
+    ...section("file_transfer", port, all, (backend) => backend.port),
+    ...secure,
     "",
   ].join("\n");
 }
 
-/** Starts HAProxy in front of the instances listening on `backends` (ports on 127.0.0.1). */
-export async function startHaproxy(backends: readonly number[]): Promise<HaproxyService> {
+/**
+ * Starts HAProxy in front of the instances listening on `backends` (ports on
+ * 127.0.0.1, or {@linkcode Backend}s with their secure and health ports).
+ */
+export async function startHaproxy(
+  backends: readonly (number | Backend)[],
+  ports: FrontendPorts = {},
+): Promise<HaproxyService> {
   const haproxy = requireProgram("haproxy", "haproxy");
   const dir = await serviceFolder("haproxy");
   let daemon: Daemon | undefined;
   try {
-    const port = freePort();
-    const config = haproxyConfig(port, backends);
+    const port = ports.port ?? freePort();
+    const secure = backends.some((backend) => typeof backend !== "number" && backend.securePort);
+    const securePort = secure ? ports.securePort ?? freePort() : undefined;
+    const config = haproxyConfig(port, backends, securePort);
     const configPath = join(dir, "haproxy.cfg");
     await Deno.writeTextFile(configPath, config);
     await run(haproxy, ["-c", "-q", "-f", configPath], "check the HAProxy configuration");
@@ -83,7 +148,7 @@ export async function startHaproxy(backends: readonly number[]): Promise<Haproxy
       await running.stop("SIGTERM");
       await removeFolder(dir);
     };
-    return { port, config, stop, [Symbol.asyncDispose]: stop };
+    return { port, securePort, config, stop, [Symbol.asyncDispose]: stop };
   } catch (error) {
     await daemon?.kill();
     await removeFolder(dir);

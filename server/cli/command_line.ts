@@ -7,7 +7,9 @@
  * server clients [--dir DIR] [--json]
  * server files [NAME] [--dir DIR] [--json]
  * server forget NAME [--delete-files] [--dir DIR]
- * server fingerprint [--dir DIR]
+ * server fingerprint [--dir DIR] [--identity FILE] [--registry URL]
+ * server identity FILE
+ * server rotate-identity [FILE] --registry URL
  * ```
  *
  * @module
@@ -29,6 +31,10 @@ export const USAGE = `Usage: server [options]                      run the serve
                                              with --delete-files, its files are deleted too
        server fingerprint                    print the secure mode's certificate
                                              fingerprint, which clients pin
+       server identity FILE                  make a new identity file for --identity
+       server rotate-identity [FILE] --registry URL
+                                             make FILE (or a new identity) the
+                                             deployment's; restart every instance
 
 Receives files from clients over the protocol v3 (see docs/protocol.md). The
 operator commands work on the same data folder, also while the server runs.
@@ -40,6 +46,12 @@ Options:
   --host HOST           address to listen on (default: all, IPv6 and IPv4)
   --secure-port PORT    the secure mode's TLS port (default: the port plus one)
   --no-secure           no secure mode: no TLS port, plain protocol v3 only
+  --identity FILE       the secure mode's identity (made by server identity FILE;
+                        default: server_identity.pem in --dir, or the deployment's
+                        in a shared --registry)
+  --public-secure-port PORT
+                        the secure port clients reach, named in the discovery
+                        answer: a load balancer's (default: --secure-port)
   --max-file-size SIZE  largest file accepted: 800MB, 1.5GB, 512MiB, or bytes
                         (default: ${formatBytes(DEFAULT_MAX_FILE_SIZE)}; at most ${
   formatBytes(MAX_ENCODABLE_FILE_SIZE)
@@ -99,6 +111,8 @@ export type Command =
     port?: number;
     host?: string;
     securePort?: number | false;
+    identity?: string;
+    publicSecurePort?: number;
     maxFileSize: number;
     maxStoredFiles?: number;
     maxStoredBytes?: number;
@@ -107,7 +121,9 @@ export type Command =
     logLevel: LogLevel;
   }
   | Common & { kind: "clients"; json: boolean }
-  | Common & { kind: "fingerprint" }
+  | Common & { kind: "fingerprint"; identity?: string }
+  | Common & { kind: "identity"; file: string }
+  | Common & { kind: "rotate-identity"; file?: string }
   | Common & { kind: "files"; name?: string; json: boolean }
   | Common & { kind: "forget"; name: string; deleteFiles: boolean };
 
@@ -123,6 +139,8 @@ const OPTIONS = {
   "log-level": { type: "string" },
   "secure-port": { type: "string" },
   "no-secure": { type: "boolean" },
+  identity: { type: "string" },
+  "public-secure-port": { type: "string" },
   json: { type: "boolean" },
   "delete-files": { type: "boolean" },
   registry: { type: "string" },
@@ -148,8 +166,12 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     "store",
     "secure-port",
     "no-secure",
+    "identity",
+    "public-secure-port",
   ],
-  fingerprint: [],
+  fingerprint: ["identity", "registry"],
+  identity: [],
+  "rotate-identity": ["registry"],
   clients: ["json", "registry", "store"],
   files: ["json", "registry", "store"],
   forget: ["delete-files", "registry", "store"],
@@ -178,7 +200,8 @@ export function parseCommandLine(args: string[]): Command {
   const allowed = COMMAND_OPTIONS[name];
   if (allowed === undefined || name === "serve" && positionals.length > 0) {
     throw new UsageError(
-      `Cannot run ${JSON.stringify(name)}: the commands are clients, files, forget and fingerprint`,
+      `Cannot run ${JSON.stringify(name)}: the commands are clients, files, forget, ` +
+        "fingerprint, identity and rotate-identity",
     );
   }
   for (const option of Object.keys(values) as OptionName[]) {
@@ -224,7 +247,25 @@ function commandOf(
       return { kind: "forget", dir, name: rest[0]!, deleteFiles: values["delete-files"] ?? false };
     case "fingerprint":
       expectArguments(name, rest, 0);
-      return { kind: "fingerprint", dir };
+      return {
+        kind: "fingerprint",
+        dir,
+        ...(values.identity ? { identity: values.identity } : {}),
+      };
+    case "identity":
+      if (rest.length === 0) {
+        throw new UsageError("Cannot run server identity: it needs the file to write");
+      }
+      expectArguments(name, rest, 1);
+      return { kind: "identity", dir, file: rest[0]! };
+    case "rotate-identity":
+      expectArguments(name, rest, 1);
+      if (values.registry === undefined) {
+        throw new UsageError(
+          "Cannot run server rotate-identity: it needs --registry URL, the deployment's registry",
+        );
+      }
+      return { kind: "rotate-identity", dir, ...(rest[0] ? { file: rest[0] } : {}) };
     default:
       return serveCommand(dir, values);
   }
@@ -264,6 +305,8 @@ function serveCommand(
     "log-level"?: string;
     "secure-port"?: string;
     "no-secure"?: boolean;
+    identity?: string;
+    "public-secure-port"?: string;
   },
 ): Command {
   const logLevel = values["log-level"] ?? "info";
@@ -298,6 +341,7 @@ function serveCommand(
     }),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...securePortOption(values["secure-port"], values["no-secure"]),
+    ...secureModeOptions(values),
   };
 }
 
@@ -310,6 +354,27 @@ function securePortOption(
   }
   if (off) return { securePort: false };
   return port === undefined ? {} : { securePort: parsePort(port, "--secure-port") };
+}
+
+/** `--identity` and `--public-secure-port`, which need the secure mode. */
+function secureModeOptions(
+  values: { identity?: string; "public-secure-port"?: string; "no-secure"?: boolean },
+): { identity?: string; publicSecurePort?: number } {
+  for (const option of ["identity", "public-secure-port"] as const) {
+    if (values["no-secure"] && values[option] !== undefined) {
+      throw new UsageError(`Cannot use --${option} with --no-secure: it is for the secure mode`);
+    }
+  }
+  const publicPort = values["public-secure-port"];
+  if (publicPort !== undefined && (parsePort(publicPort, "--public-secure-port") === 0)) {
+    throw new UsageError(
+      "Cannot use --public-secure-port 0: it names the port clients reach, 1 to 65535",
+    );
+  }
+  return {
+    ...(values.identity === undefined ? {} : { identity: values.identity }),
+    ...(publicPort === undefined ? {} : { publicSecurePort: Number(publicPort) }),
+  };
 }
 
 function describe(command: string): string {

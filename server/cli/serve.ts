@@ -12,8 +12,14 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { DataFolderError } from "../errors.ts";
 import { setupLogging } from "../log/logging.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server.ts";
-import { openSelectedStorage } from "../storage/storage_selection.ts";
+import {
+  openIdentityRecord,
+  openSelectedStorage,
+  type StorageSelection,
+} from "../storage/storage_selection.ts";
 import { formatFingerprint } from "../../protocol/fingerprint.ts";
+import { type ResolvedIdentity, resolveIdentity } from "../identity/deployment_identity.ts";
+import type { SecurePortOptions } from "../net/tls_listener.ts";
 
 export { LOG_FILE } from "../log/logging.ts";
 
@@ -25,6 +31,10 @@ export interface ServeOptions extends ServerOptions {
   registry?: string;
   /** `--store`. */
   store?: string;
+  /** `--identity`: the secure mode's identity file. */
+  identity?: string;
+  /** `--public-secure-port`: the secure port the discovery answer names. */
+  publicSecurePort?: number;
 }
 
 /**
@@ -36,12 +46,52 @@ export interface ServeOptions extends ServerOptions {
 export async function serve(options: ServeOptions): Promise<void> {
   const logging = await openLog(options.dir, options.logLevel);
   try {
-    const { logLevel: _, registry, store, ...serverOptions } = options;
-    const storage = await openSelectedStorage(options.dir, { registry, store });
-    await runUntilSignalled(storage === undefined ? serverOptions : { ...serverOptions, storage });
+    const { logLevel: _, registry, store, identity, publicSecurePort, ...serverOptions } = options;
+    const { storage, selection } = await openSelectedStorage(options.dir, { registry, store });
+    let secure: SecurePortOptions | undefined;
+    try {
+      secure = options.securePort === false
+        ? undefined
+        : await secureModeOf(options.dir, selection, identity, publicSecurePort);
+    } catch (error) {
+      await storage?.close(); // the server closes it once started
+      throw error;
+    }
+    await runUntilSignalled({
+      ...serverOptions,
+      ...(storage === undefined ? {} : { storage }),
+      ...(secure === undefined ? {} : { secure }),
+    });
   } finally {
     await logging[Symbol.asyncDispose]();
   }
+}
+
+/**
+ * The identity the secure port presents (the deployment's with a shared
+ * registry, see deployment_identity.ts) and the port it advertises.
+ */
+async function secureModeOf(
+  dir: string,
+  selection: StorageSelection,
+  identityFile: string | undefined,
+  publicSecurePort: number | undefined,
+): Promise<SecurePortOptions> {
+  const record = await openIdentityRecord(selection);
+  let resolved: ResolvedIdentity;
+  try {
+    resolved = await resolveIdentity({ dir, identityFile, record });
+  } finally {
+    await record?.close();
+  }
+  const logger = getLogger(["server"]);
+  logger.info("Secure mode identity: {origin}", { origin: resolved.origin });
+  if (publicSecurePort !== undefined) {
+    logger.info("Discovery answers name secure port {port} (--public-secure-port)", {
+      port: publicSecurePort,
+    });
+  }
+  return { identity: resolved.identity, advertisedPort: publicSecurePort };
 }
 
 /** Creates the data folder and sends the log there (see logging.ts). */

@@ -32,9 +32,23 @@ export function defaultSecurePort(plainPort: number): number {
   return plainPort === 0 ? 0 : plainPort + 1;
 }
 
+/** What the secure port presents and advertises, when not the defaults. */
+export interface SecurePortOptions {
+  /**
+   * The identity to present; default the one in `dir` (made on first start).
+   * Instances behind one balancer share one (`server/identity/deployment_identity.ts`).
+   */
+  identity?: ServerIdentity | undefined;
+  /**
+   * The secure port the discovery answer names: the one clients reach, such
+   * as a load balancer's (`--public-secure-port`); default the bound port.
+   */
+  advertisedPort?: number | undefined;
+}
+
 /**
- * Loads (or creates) the identity in `dir` and listens with TLS on `host`
- * (both IPv6 and IPv4 when undefined) and `port`.
+ * Loads (or creates) the identity in `dir`, unless given, and listens with
+ * TLS on `host` (both IPv6 and IPv4 when undefined) and `port`.
  *
  * @throws {ServerIdentityError} when the identity is unusable.
  * @throws {StartupError} (from `./errors.ts`) when the port cannot be
@@ -44,8 +58,11 @@ export async function listenSecure(
   dir: string,
   host: string | undefined,
   port: number,
+  options: SecurePortOptions = {},
 ): Promise<SecurePort> {
-  const { identity, created } = await loadOrCreateServerIdentity(dir);
+  const { identity, created } = options.identity !== undefined
+    ? { identity: options.identity, created: false }
+    : await loadOrCreateServerIdentity(dir);
   let listening: Listening;
   try {
     listening = listen(host, port, { cert: identity.certificatePem, key: identity.privateKeyPem });
@@ -62,7 +79,7 @@ export async function listenSecure(
     identity,
     created,
     discoveryAnswer: encodeDiscoveryResponse({
-      securePort: listening.listener.port,
+      securePort: options.advertisedPort ?? listening.listener.port,
       certificate: identity.certificate,
     }),
   };

@@ -182,7 +182,7 @@ function commitLockKey(clientId: ClientId, fileName: string): string {
  * `PG*` environment variables (and the OS user name) for each one missing,
  * which the server is not allowed to (only `PGAPPNAME` is read regardless).
  */
-function driverOptions(url: string, max: number): postgres.Options<Record<string, never>> {
+export function driverOptions(url: string, max: number): postgres.Options<Record<string, never>> {
   let password = "";
   let user = "postgres";
   let query = new URLSearchParams();

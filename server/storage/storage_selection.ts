@@ -29,6 +29,7 @@ import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
 import { StartupError } from "../errors.ts";
 import type { FileStore } from "./file_store.ts";
+import type { IdentityRecord } from "../identity/deployment_identity.ts";
 import { LocalFileStore, RECEIVED_FILES_DIR } from "./file_store_local.ts";
 import { type InstanceLiveness, soleInstance } from "./instance_liveness.ts";
 import { redactUrl } from "./redact_url.ts";
@@ -344,14 +345,28 @@ export async function openSelectedStorage(
   dir: string,
   options: { registry?: string | undefined; store?: string | undefined },
   env: EnvironmentView = PROCESS_ENVIRONMENT,
-): Promise<Storage | undefined> {
+): Promise<{ storage: Storage | undefined; selection: StorageSelection }> {
   const logger = getLogger(["server"]);
   const selection = storageSelection(options, env.get, env.mayRead);
   for (const warning of environmentWarnings(options, selection, env)) {
     logger.warn("{warning}", { warning });
   }
-  if (isDefaultSelection(selection)) return undefined;
+  if (isDefaultSelection(selection)) return { storage: undefined, selection };
   const storage = await openStorage(dir, selection);
   logger.info("Storage: {storage}", { storage: describeSelection(selection) });
-  return storage;
+  return { storage, selection };
+}
+
+/**
+ * Where a shared registry keeps the deployment's identity
+ * (`server/identity/deployment_identity.ts`), or undefined with SQLite.
+ *
+ * @throws {RegistryError} when the registry cannot be reached.
+ */
+export async function openIdentityRecord(
+  selection: StorageSelection,
+): Promise<IdentityRecord | undefined> {
+  if (selection.registryUrl === undefined) return undefined;
+  const { PostgresIdentityRecord } = await import("./identity_record_postgres.ts");
+  return await PostgresIdentityRecord.open(selection.registryUrl);
 }

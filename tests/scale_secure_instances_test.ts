@@ -1,0 +1,401 @@
+/**
+ * The secure mode behind HAProxy (issue 19): two instances share a
+ * PostgreSQL registry, an S3 bucket (Ceph's gateway) and the deployment's
+ * one identity; HAProxy forwards the plain port and the secure port (TLS
+ * passed through in TCP mode), and the instances advertise the balancer's
+ * secure port (`--public-secure-port`). All real processes on 127.0.0.1, our
+ * real client:
+ *
+ * - both instances present the deployment's certificate and advertise the
+ *   balancer's secure port; the client pins the balancer, never an instance;
+ * - a client's later runs land on either instance and are recognised;
+ * - an instance killed mid-upload: the client's next run completes through
+ *   the other;
+ * - an instance whose identity differs is refused, with the README's line;
+ * - the reference client (its recorded sessions) on the plain port through
+ *   HAProxy.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { HeadObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { clientIdToHex, writeAll } from "../protocol/mod.ts";
+import {
+  decodeDiscoveryResponse,
+  DISCOVERY_RESPONSE_CODE,
+  encodeDiscoveryRequest,
+} from "../protocol/discovery.ts";
+import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
+import { freePort } from "../scripts/services/daemon.ts";
+import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
+import { readFixture } from "./support/golden_session.ts";
+import { replay } from "./support/golden_replay.ts";
+import { waitUntil } from "./support/reliability.ts";
+import { ServerProcess } from "./support/server_process.ts";
+import {
+  type HaproxyService,
+  ignoreWithoutServices,
+  type PostgresService,
+  type S3Service,
+  startCeph,
+  startHaproxy,
+  startPostgres,
+} from "./support/services.ts";
+
+const BUCKET = "secure-instances";
+
+/** One instance: its process, folder and ports. */
+interface Instance {
+  name: string;
+  dir: string;
+  port: number;
+  securePort: number;
+  process: ServerProcess;
+}
+
+/** What every instance shares. */
+interface Deployment {
+  registryUrl: string;
+  s3: S3Service;
+  /** The balancer's secure port, which the instances advertise. */
+  publicSecurePort: number;
+}
+
+function storageEnv(s3: S3Service): Record<string, string> {
+  return {
+    FT_S3_ENDPOINT: s3.endpoint,
+    AWS_REGION: s3.region,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+  };
+}
+
+function instanceArgs(deployment: Deployment, port: number, securePort: number): string[] {
+  return [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--secure-port",
+    String(securePort),
+    "--public-secure-port",
+    String(deployment.publicSecurePort),
+    "--registry",
+    deployment.registryUrl,
+    "--store",
+    `s3://${BUCKET}`,
+  ];
+}
+
+async function startInstance(
+  name: string,
+  dir: string,
+  deployment: Deployment,
+  ports: { port: number; securePort: number } = { port: 0, securePort: 0 },
+): Promise<Instance> {
+  const process = await ServerProcess.start(
+    dir,
+    instanceArgs(deployment, ports.port, ports.securePort),
+    { env: storageEnv(deployment.s3) },
+  );
+  const secureLine = /Secure mode \(TLS\) on 127\.0\.0\.1:(\d+)/;
+  await waitUntil("the secure port's log line", () => secureLine.test(process.stderr));
+  const securePort = Number(secureLine.exec(process.stderr)?.[1]);
+  return { name, dir, port: process.port, securePort, process };
+}
+
+/** The fingerprint an instance logged at start-up. */
+function fingerprintOf(instance: Instance): string {
+  const match = /certificate fingerprint (SHA256:\S+)/.exec(instance.process.stderr);
+  assert.ok(match !== null, instance.process.stderr);
+  return match[1]!;
+}
+
+/** How often `text` appears in an instance's log so far. */
+function mentions(instance: Instance, text: string): number {
+  return instance.process.stderr.split(text).length - 1;
+}
+
+/** The discovery answer of the plain port `port`. */
+async function discover(port: number) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await writeAll(conn, encodeDiscoveryRequest());
+    const bytes = new Uint8Array(8192);
+    let length = 0;
+    const view = new DataView(bytes.buffer);
+    while (length < 7 || length < 7 + view.getUint32(3, true)) {
+      const n = await conn.read(bytes.subarray(length));
+      assert.ok(n !== null, "the server closed before answering");
+      length += n;
+    }
+    assert.equal(view.getUint16(1, true), DISCOVERY_RESPONSE_CODE);
+    return decodeDiscoveryResponse(bytes.subarray(7, length));
+  } finally {
+    conn.close();
+  }
+}
+
+async function objectSize(s3: S3Service, key: string): Promise<number | undefined> {
+  const client = s3.client();
+  try {
+    return (await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ContentLength;
+  } catch {
+    return undefined;
+  } finally {
+    client.destroy();
+  }
+}
+
+async function stagedUploads(s3: S3Service): Promise<number> {
+  const client = s3.client();
+  try {
+    return ((await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? [])
+      .length;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Runs `server ARGS` (an operator command) with the server's permissions, in `cwd`. */
+async function serverCommand(
+  cwd: string,
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...serverPermissionFlags(), `${ROOT}/server/main.ts`, ...args],
+    cwd,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** Starts an instance that must refuse to start; returns its exit code and stderr. */
+async function refusedStart(
+  dir: string,
+  deployment: Deployment,
+  extra: string[] = [],
+): Promise<{ code: number; stderr: string }> {
+  const server = ServerProcess.spawn(dir, [...instanceArgs(deployment, 0, 0), ...extra], {
+    env: storageEnv(deployment.s3),
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const status = await Promise.race([
+    server.wait(),
+    new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 30_000)),
+  ]);
+  clearTimeout(timer);
+  if (status === undefined) {
+    await server.stop("SIGKILL");
+    assert.fail(`the instance started instead of refusing:\n${server.stderr}`);
+  }
+  return { code: status.code, stderr: server.stderr };
+}
+
+Deno.test({
+  name: "the secure mode behind HAProxy: one identity, the balancer's secure port, any instance",
+  ignore: ignoreWithoutServices("the secure mode behind HAProxy", ["postgres", "s3", "haproxy"]),
+  async fn(t) {
+    const root = await Deno.makeTempDir({ prefix: "scale_secure_" });
+    let pg: PostgresService | undefined;
+    let s3: S3Service | undefined;
+    let lb: HaproxyService | undefined;
+    const instances: Instance[] = [];
+    try {
+      [pg, s3] = await Promise.all([startPostgres(), startCeph({ bucket: BUCKET })]);
+      const deployment: Deployment = {
+        registryUrl: await pg.createDatabase("secure"),
+        s3,
+        publicSecurePort: freePort(),
+      };
+      // Both start at once: the first to record the identity wins, the other takes it.
+      instances.push(
+        ...await Promise.all(
+          ["a", "b"].map((name) => startInstance(name, join(root, name), deployment)),
+        ),
+      );
+      lb = await startHaproxy(
+        instances.map(({ port, securePort }) => ({ port, securePort })),
+        { securePort: deployment.publicSecurePort },
+      );
+      const lbPort = lb.port;
+      const s3Service = s3;
+
+      await t.step(
+        "both instances present one certificate and name the balancer's secure port",
+        async () => {
+          assert.equal(fingerprintOf(instances[0]!), fingerprintOf(instances[1]!));
+          for (const instance of instances) {
+            assert.match(instance.process.stderr, /Secure mode identity: the deployment's/);
+            assert.equal((await discover(instance.port)).securePort, deployment.publicSecurePort);
+          }
+          assert.equal((await discover(lbPort)).securePort, deployment.publicSecurePort);
+          const shown = await serverCommand(
+            root,
+            {},
+            "fingerprint",
+            "--registry",
+            deployment.registryUrl,
+          );
+          assert.equal(shown.code, 0, shown.stderr);
+          assert.equal(shown.stdout.split("\n")[0], fingerprintOf(instances[0]!));
+          // No instance wrote an identity of its own: the deployment's lives in the registry.
+          for (const instance of instances) {
+            await assert.rejects(Deno.stat(join(instance.dir, "server_identity.pem")));
+          }
+        },
+      );
+
+      const clientDir = join(root, "client");
+      await writeTransferInfo(clientDir, lbPort, "Roamer", "small.bin", patternBytes(50_000));
+
+      await t.step("a client's later runs land on either instance and are recognised", async () => {
+        const first = await runClient(["--dir", clientDir]);
+        assert.equal(first.code, 0, first.stderr);
+        assert.match(first.stderr, /pinned/);
+        const pin = (await Deno.readTextFile(join(clientDir, "known_servers"))).split("\n")
+          .find((line) => line.startsWith("127.0.0.1:"));
+        assert.ok(pin !== undefined);
+        assert.equal(
+          pin.split(" ").slice(0, 3).join(" "),
+          `127.0.0.1:${lbPort} ${deployment.publicSecurePort} ${fingerprintOf(instances[0]!)}`,
+        );
+        const reconnects = () => instances.map((i) => mentions(i, "Reconnected Roamer"));
+        for (let run = 0; run < 8 && reconnects().some((n) => n === 0); run++) {
+          const later = await runClient(["--dir", clientDir]);
+          assert.equal(later.code, 0, later.stderr);
+          assert.doesNotMatch(later.stderr, /registered|pinned|registering/);
+        }
+        assert.ok(
+          reconnects().every((n) => n > 0),
+          `runs served by one instance only: ${reconnects()}`,
+        );
+        for (const instance of instances) {
+          assert.match(
+            instance.process.stderr,
+            /Roamer \([0-9a-f]+\) proved it holds its private key/,
+          );
+        }
+      });
+
+      await t.step(
+        "an instance killed mid-upload: the client's next run completes through the other",
+        async () => {
+          const size = 40 * 1024 * 1024;
+          const dir = join(root, "big");
+          await writeTransferInfo(dir, lbPort, "Survivor", "big.bin", patternBytes(size, 7));
+          const registered = await runClient([
+            "--dir",
+            dir,
+            "--no-wait",
+            join(clientDir, "small.bin"),
+          ]);
+          assert.equal(registered.code, 0, registered.stderr);
+          const before = instances.map((i) => mentions(i, "Reconnected Survivor"));
+          const running = runClient(["--dir", dir, "--retries", "0"]);
+          await waitUntil(
+            "an instance to take the upload",
+            async () =>
+              instances.some((instance, i) =>
+                mentions(instance, "Reconnected Survivor") > before[i]!
+              ) && await stagedUploads(s3Service) > 0,
+            30_000,
+          );
+          const victim = instances.find((instance, i) =>
+            mentions(instance, "Reconnected Survivor") > before[i]!
+          )!;
+          const survivor = instances.find((instance) => instance !== victim)!;
+          victim.process.child.kill("SIGKILL");
+          await victim.process.wait();
+          const cut = await running;
+          assert.equal(cut.code, 3, cut.stderr);
+          const next = await runClient(["--dir", dir]);
+          assert.equal(next.code, 0, next.stderr);
+          assert.match(survivor.process.stderr, /big\.bin confirmed by the client/);
+          assert.doesNotMatch(next.stderr, /pinned|registered/);
+          const key = `${/id ([0-9a-f]{32})/.exec(registered.stderr)?.[1]}/big.bin`;
+          assert.equal(await objectSize(s3Service, key), size);
+          // The victim comes back on its ports, with the deployment's identity.
+          const index = instances.indexOf(victim);
+          instances[index] = await startInstance(victim.name, victim.dir, deployment, victim);
+          assert.equal(fingerprintOf(instances[index]!), fingerprintOf(survivor));
+        },
+      );
+
+      await t.step(
+        "an instance whose identity differs is refused, with the README's line",
+        async () => {
+          // An older instance's own server_identity.pem in its folder.
+          const stray = join(root, "stray");
+          await Deno.mkdir(stray);
+          const made = await serverCommand(stray, {}, "identity", "server_identity.pem");
+          assert.equal(made.code, 0, made.stderr);
+          const own = await refusedStart(stray, deployment);
+          assert.equal(own.code, 1, own.stderr);
+          const line = own.stderr.trim().split("\n").at(-1)!;
+          assert.match(
+            line,
+            /^Cannot start with the identity SHA256:\S+ \(.*server_identity\.pem\): the deployment sharing this registry presents SHA256:\S+\. To fix it, move .*server_identity\.pem away to take the deployment's identity; or make this one the deployment's with: server rotate-identity /,
+          );
+          assert.ok(line.includes(fingerprintOf(instances[0]!)), line);
+          // An operator's --identity file that is not the deployment's.
+          const other = join(root, "other");
+          await Deno.mkdir(other);
+          assert.equal((await serverCommand(other, {}, "identity", "other.pem")).code, 0);
+          const given = await refusedStart(other, deployment, [
+            "--identity",
+            join(other, "other.pem"),
+          ]);
+          assert.equal(given.code, 1, given.stderr);
+          assert.match(given.stderr, /give --identity the deployment's file/);
+          // Moved away, as the line says: the instance starts with the deployment's identity.
+          await Deno.rename(join(stray, "server_identity.pem"), join(stray, "old_identity.pem"));
+          const fixed = await startInstance("stray", stray, deployment);
+          try {
+            assert.equal(fingerprintOf(fixed), fingerprintOf(instances[0]!));
+          } finally {
+            await fixed.process.stop();
+          }
+        },
+      );
+
+      await t.step(
+        "the reference client's sessions on the plain port through HAProxy",
+        async () => {
+          const sample = await readFixture("sample.bin");
+          const block16 = await readFixture("block16.bin");
+          const id = await replay(lbPort, "s1-register", "s1-priv.key", { "sample.bin": sample });
+          const id2 = await replay(
+            lbPort,
+            "s2-reconnect",
+            "s1-priv.key",
+            { "block16.bin": block16 },
+            id,
+          );
+          assert.deepEqual(id2, id);
+          assert.equal(
+            await objectSize(s3Service, `${clientIdToHex(id)}/sample.bin`),
+            sample.length,
+          );
+          assert.equal(
+            await objectSize(s3Service, `${clientIdToHex(id)}/block16.bin`),
+            block16.length,
+          );
+        },
+      );
+    } finally {
+      await lb?.stop();
+      for (const instance of instances) await instance.process.stop();
+      await s3?.stop();
+      await pg?.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
