@@ -77,21 +77,24 @@ async function secureModeOf(
   identityFile: string | undefined,
   publicSecurePort: number | undefined,
 ): Promise<SecurePortOptions> {
+  const logger = getLogger(["server"]);
   const record = await openIdentityRecord(selection);
-  let resolved: ResolvedIdentity;
+  let resolved: ResolvedIdentity | undefined;
   try {
-    resolved = await resolveIdentity({ dir, identityFile, record });
+    // Alone with its own folder's identity, the secure port loads (or makes) it as it listens.
+    if (record !== undefined || identityFile !== undefined) {
+      resolved = await resolveIdentity({ dir, identityFile, record });
+      logger.info("Secure mode identity: {origin}", { origin: resolved.origin });
+    }
   } finally {
     await record?.close();
   }
-  const logger = getLogger(["server"]);
-  logger.info("Secure mode identity: {origin}", { origin: resolved.origin });
   if (publicSecurePort !== undefined) {
     logger.info("Discovery answers name secure port {port} (--public-secure-port)", {
       port: publicSecurePort,
     });
   }
-  return { identity: resolved.identity, advertisedPort: publicSecurePort };
+  return { identity: resolved?.identity, advertisedPort: publicSecurePort };
 }
 
 /** Creates the data folder and sends the log there (see logging.ts). */
