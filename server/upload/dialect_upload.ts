@@ -32,6 +32,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { releaseBuffer } from "../../common/release_buffer.ts";
 import {
   AES_BLOCK_SIZE,
   AesCbcDecryptor,
@@ -43,7 +44,6 @@ import {
   type ExactReader,
   PACKET_HEADER_SIZE,
   ProtocolError,
-  releaseBuffer,
   REQUEST_HEADER_SIZE,
   Sha256,
 } from "../../protocol/mod.ts";
