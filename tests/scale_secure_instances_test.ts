@@ -21,7 +21,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { HeadObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { clientIdToHex, writeAll } from "../protocol/mod.ts";
+import { writeAll } from "../common/write_all.ts";
+import { clientIdToHex } from "../protocol/mod.ts";
 import {
   decodeDiscoveryResponse,
   DISCOVERY_RESPONSE_CODE,
