@@ -108,15 +108,21 @@ export async function readRequestFrame(reader: ExactReader): Promise<RequestFram
  * Reads a whole response frame, or `null` when the source ends cleanly
  * before its first byte.
  *
+ * @param limitOf The payload limit of each code the caller expects
+ * (`undefined`: unknown); by default those of the reference codes. An
+ * extension passes its own codes' limits (e.g. `maxRetrievalPayloadSize`).
  * @throws {ProtocolError} if the code is unknown or the payload is larger
  * than the code allows; nothing of the payload is read then.
  * @throws {Deno.errors.UnexpectedEof} if the source ends inside the frame.
  */
-export async function readResponseFrameOrEnd(reader: ExactReader): Promise<ResponseFrame | null> {
+export async function readResponseFrameOrEnd(
+  reader: ExactReader,
+  limitOf: (code: number) => number | undefined = maxResponsePayloadSize,
+): Promise<ResponseFrame | null> {
   const bytes = await reader.readExactOrEnd(RESPONSE_HEADER_SIZE, RESPONSE_HEADER_SIZE);
   if (bytes === null) return null;
   const header = decodeResponseHeader(bytes);
-  const limit = maxResponsePayloadSize(header.code);
+  const limit = limitOf(header.code);
   if (limit === undefined) {
     throw new ProtocolError(`Cannot read response: unknown response code ${header.code}`);
   }
@@ -129,7 +135,8 @@ export async function readResponseFrameOrEnd(reader: ExactReader): Promise<Respo
 }
 
 /**
- * Reads a whole response frame (see {@linkcode readResponseFrameOrEnd}).
+ * Reads a whole response frame (see {@linkcode readResponseFrameOrEnd}, and
+ * its `limitOf` for codes beyond the reference's).
  *
  * @example
  * ```ts
@@ -146,8 +153,11 @@ export async function readResponseFrameOrEnd(reader: ExactReader): Promise<Respo
  * @throws {ProtocolError} if the code is unknown or the payload too large.
  * @throws {Deno.errors.UnexpectedEof} if the source ends before or inside the frame.
  */
-export async function readResponseFrame(reader: ExactReader): Promise<ResponseFrame> {
-  const frame = await readResponseFrameOrEnd(reader);
+export async function readResponseFrame(
+  reader: ExactReader,
+  limitOf: (code: number) => number | undefined = maxResponsePayloadSize,
+): Promise<ResponseFrame> {
+  const frame = await readResponseFrameOrEnd(reader, limitOf);
   if (frame === null) {
     throw new Deno.errors.UnexpectedEof(
       "Cannot read a response: the connection closed before the first byte",

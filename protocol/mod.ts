@@ -36,6 +36,7 @@ export * from "./padded_content.ts";
 export * from "./pem.ts";
 export * from "./requests.ts";
 export * from "./responses.ts";
+export * from "./retrieval.ts";
 export * from "./rsa.ts";
 export * from "./sha256.ts";
 export * from "./transfers.ts";

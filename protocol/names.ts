@@ -98,9 +98,9 @@ export function fileNameProblem(name: string): string | undefined {
 }
 
 /** Longest stored file path (folders and name, `/` between them), in UTF-8 bytes. */
-export const MAX_FILE_PATH_LENGTH = 1024;
+export const MAX_FILE_PATH_LENGTH: number = 1024;
 /** Most components of a stored file path (its folders and its name). */
-export const MAX_FILE_PATH_DEPTH = 32;
+export const MAX_FILE_PATH_DEPTH: number = 32;
 
 /**
  * Why `path` cannot be a stored file path relative to its client's folder,
