@@ -16,7 +16,7 @@ import {
   ListObjectsV2Command,
 } from "@aws-sdk/client-s3";
 import { type ClientId, clientIdToHex } from "../protocol/mod.ts";
-import type { FileStore, StagedFile } from "../server/storage/file_store.ts";
+import type { FileStore, StagedFile, StoredFileReader } from "../server/storage/file_store.ts";
 import { isTemporaryName, LocalFileStore } from "../server/storage/file_store_local.ts";
 import { MARKER_PREFIX, S3FileStore } from "../server/storage/file_store_s3.ts";
 import { type InstanceLiveness, soleInstance } from "../server/storage/instance_liveness.ts";
@@ -63,6 +63,22 @@ async function stage(store: FileStore, id: ClientId, name: string, content: Uint
   }
   await staged.seal();
   return staged;
+}
+
+/** Everything a reader has left, read 64 KiB at a time. */
+async function readAll(reader: StoredFileReader): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const buffer = new Uint8Array(64 * 1024);
+  for (let n = await reader.read(buffer); n !== null; n = await reader.read(buffer)) {
+    parts.push(buffer.slice(0, n));
+  }
+  const all = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.length;
+  }
+  return all;
 }
 
 async function store(s: FileStore, id: ClientId, name: string, content: Uint8Array) {
@@ -250,6 +266,43 @@ const CASES: Case[] = [
     );
     assert.deepEqual(await o.read(`${clientIdToHex(id)}/a/b/c.txt`), content);
     assert.equal(await o.staged(), 0);
+  }],
+  ["a stored file reads back whole and from any offset, in the caller's buffer", async (o) => {
+    const id = newId();
+    const hex = clientIdToHex(id);
+    const big = randomBytes(7 * 1024 * 1024 + 321);
+    await store(o.store, id, "sub/big.bin", big);
+    await store(o.store, id, "empty.bin", new Uint8Array(0));
+    for (const offset of [0, 1, 5 * 1024 * 1024 + 17, big.length - 1, big.length, big.length + 9]) {
+      const reader = await o.store.openRead(`${hex}/sub/big.bin`, offset);
+      assert.ok(reader !== undefined);
+      try {
+        assert.equal(reader.size, big.length);
+        assert.deepEqual(await readAll(reader), big.subarray(Math.min(offset, big.length)));
+      } finally {
+        await reader.close();
+      }
+    }
+    const empty = await o.store.openRead(`${hex}/empty.bin`, 0);
+    assert.ok(empty !== undefined);
+    assert.equal(empty.size, 0);
+    assert.deepEqual(await readAll(empty), new Uint8Array(0));
+    await empty.close();
+    assert.equal(await o.store.openRead(`${hex}/missing.bin`, 0), undefined);
+    // Closed early: what is left is not read.
+    const early = await o.store.openRead(`${hex}/sub/big.bin`, 0);
+    assert.ok(early !== undefined);
+    assert.notEqual(await early.read(new Uint8Array(10)), null);
+    await early.close();
+    await early.close();
+  }],
+  ["reading refuses a location that leaves the client's folder", async (o) => {
+    const id = newId();
+    const hex = clientIdToHex(id);
+    await store(o.store, id, "a.txt", encoder.encode("kept"));
+    for (const location of [`${hex}/../${hex}/a.txt`, `${hex}/sub/../a.txt`, "a.txt", `${hex}/`]) {
+      await assert.rejects(() => o.store.openRead(location, 0), RangeError, location);
+    }
   }],
   ["delete refuses a location that leaves the client's folder", async (o) => {
     const id = newId();

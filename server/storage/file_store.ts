@@ -16,6 +16,11 @@
  * | `seal` | fsync | upload the last part |
  * | `commit` | rename over the final name | CompleteMultipartUpload |
  * | `discard` | remove the temporary file | AbortMultipartUpload |
+ * | `openRead` | open, seek | GetObject (with `Range` from an offset) |
+ *
+ * A stored file is read back ({@linkcode FileStore.openRead}) as a stream in
+ * constant memory: the caller hands in its buffer, and a continued download
+ * starts at an offset without reading what comes before it.
  *
  * @example
  * ```ts
@@ -52,6 +57,19 @@ export interface StagedFile {
   discard(): Promise<void>;
 }
 
+/** A stored file open for reading, from an offset to its end. */
+export interface StoredFileReader {
+  /** The file's whole size, as the store holds it now. */
+  readonly size: number;
+  /**
+   * Reads the next bytes into `buffer` (at most its length); resolves to how
+   * many, or `null` at the end of the file.
+   */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Releases the file (or the object's connection); safe to call twice. */
+  close(): Promise<void>;
+}
+
 /** Where uploads are staged and stored. */
 export interface FileStore {
   /** Starts staging an upload of `fileName` for `clientId`; nothing is visible under its final name. */
@@ -77,6 +95,14 @@ export interface FileStore {
    * Says only where; it does not look.
    */
   describe(location: string): string;
+  /**
+   * Opens the stored file at `location` (`<client id hex>/<path>`, checked
+   * again here) for reading from byte `offset`; `undefined` when the store
+   * has no such file. An offset at or past the end reads nothing.
+   *
+   * @throws {RangeError} if the location is not a valid one.
+   */
+  openRead(location: string, offset: number): Promise<StoredFileReader | undefined>;
   /** Releases the store's resources. */
   close(): Promise<void>;
 }

@@ -37,7 +37,7 @@ import { join } from "node:path";
 import { exists } from "../../common/exists.ts";
 import { writeAll } from "../../common/write_all.ts";
 import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
-import type { FileStore, StagedFile } from "./file_store.ts";
+import type { FileStore, StagedFile, StoredFileReader } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 import { isClientFolder, isTemporaryName, parseLocation, storedLocation } from "./stored_path.ts";
 
@@ -296,7 +296,54 @@ export class LocalFileStore implements FileStore {
     return join(this.root, location);
   }
 
+  async openRead(location: string, offset: number): Promise<StoredFileReader | undefined> {
+    parseLocation(location);
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(join(this.root, location), { read: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    try {
+      const info = await file.stat();
+      if (!info.isFile) {
+        file.close();
+        return undefined;
+      }
+      if (offset > 0) await file.seek(Math.min(offset, info.size), Deno.SeekMode.Start);
+      return new LocalFileReader(file, info.size);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+  }
+
   close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A stored file read from the local folder. */
+class LocalFileReader implements StoredFileReader {
+  readonly size: number;
+  #file: Deno.FsFile | undefined;
+
+  constructor(file: Deno.FsFile, size: number) {
+    this.#file = file;
+    this.size = size;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#file === undefined) throw new Error("Cannot read: the stored file is closed");
+    return await this.#file.read(buffer);
+  }
+
+  close(): Promise<void> {
+    try {
+      this.#file?.close();
+    } catch { /* already closed */ }
+    this.#file = undefined;
     return Promise.resolve();
   }
 }

@@ -15,6 +15,7 @@
  * | `seal`    | UploadPart of the last part                                          |
  * | `commit`  | CompleteMultipartUpload, then HeadObject checks the token and size   |
  * | `discard` | AbortMultipartUpload, DeleteObject of the marker                     |
+ * | `openRead`| GetObject, with `Range: bytes=<offset>-` past the start; the body streamed |
  *
  * The staging reference is `<token>:<upload id>`. The random token is the
  * object's metadata once committed, so after a crash {@linkcode S3FileStore.recover}
@@ -53,6 +54,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
@@ -64,7 +66,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
 import { StartupError } from "../errors.ts";
-import type { FileStore, StagedFile } from "./file_store.ts";
+import type { FileStore, StagedFile, StoredFileReader } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 import type { InstanceLiveness } from "./instance_liveness.ts";
 import { createS3Client, describeS3Error, type S3Settings } from "./s3_client.ts";
@@ -540,8 +542,78 @@ export class S3FileStore implements FileStore {
     return `s3://${this.bucket}/${location}`;
   }
 
+  async openRead(location: string, offset: number): Promise<StoredFileReader | undefined> {
+    checkKey(location);
+    let output;
+    try {
+      output = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: location,
+          ...(offset > 0 ? { Range: `bytes=${offset}-` } : {}),
+        }),
+      );
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      if (statusOf(error) === 416) return await this.#emptyTail(location);
+      throw error;
+    }
+    const length = Number(output.ContentLength ?? 0);
+    // "bytes 5-99/100": the whole size after the slash.
+    const total = /\/(\d+)$/.exec(output.ContentRange ?? "")?.[1];
+    const size = total === undefined ? length : Number(total);
+    const body = output.Body?.transformToWebStream();
+    return new S3ObjectReader(body?.getReader(), size);
+  }
+
+  /** An offset at or past the end (416): a reader of nothing, with the object's size. */
+  async #emptyTail(location: string): Promise<StoredFileReader | undefined> {
+    const head = await this.#head(location);
+    return head === undefined ? undefined : new S3ObjectReader(undefined, head.size);
+  }
+
   close(): Promise<void> {
     this.client.destroy();
     return Promise.resolve();
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+/** An object's body, read into the caller's buffer as it arrives. */
+class S3ObjectReader implements StoredFileReader {
+  readonly size: number;
+  #body: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #left: Uint8Array = new Uint8Array(0);
+
+  constructor(body: ReadableStreamDefaultReader<Uint8Array> | undefined, size: number) {
+    this.#body = body;
+    this.size = size;
+  }
+
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#left.length === 0) {
+      if (this.#body === undefined) return null;
+      const { done, value } = await this.#body.read();
+      if (done) {
+        this.#body = undefined;
+        return null;
+      }
+      this.#left = value;
+    }
+    const n = Math.min(buffer.length, this.#left.length);
+    buffer.set(this.#left.subarray(0, n));
+    this.#left = this.#left.subarray(n);
+    return n;
+  }
+
+  async close(): Promise<void> {
+    const body = this.#body;
+    this.#body = undefined;
+    this.#left = new Uint8Array(0);
+    // Cancelling drops the rest of the object instead of downloading it.
+    await body?.cancel().catch(() => {});
   }
 }

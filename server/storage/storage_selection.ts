@@ -167,6 +167,7 @@ class SharedFolderStore implements FileStore {
   delete: FileStore["delete"] = (location) => this.#inner.delete(location);
   list: FileStore["list"] = (clientId) => this.#inner.list(clientId);
   describe: FileStore["describe"] = (location) => this.#inner.describe(location);
+  openRead: FileStore["openRead"] = (location, offset) => this.#inner.openRead(location, offset);
   close: FileStore["close"] = () => this.#inner.close();
 
   removeAbandoned(isLive: (stagingRef: string) => boolean | Promise<boolean>): Promise<string[]> {
