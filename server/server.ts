@@ -141,6 +141,11 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Settles when the server has shut down. */
   readonly finished: Promise<void>;
+  /**
+   * Open connections by state, for the metrics (`server/observe/metrics.ts`):
+   * nobody signed in yet, signed in and idle, busy with an upload.
+   */
+  connectionStates(): Record<"signing_in" | "idle" | "uploading", number>;
 }
 
 const logger = getLogger(["server"]);
@@ -427,6 +432,16 @@ class Server implements RunningServer {
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
+  }
+
+  connectionStates(): Record<"signing_in" | "idle" | "uploading", number> {
+    const states = { signing_in: 0, idle: 0, uploading: 0 };
+    for (const session of this.#sessions.keys()) {
+      if (session.activity !== undefined) states.uploading++;
+      else if (session.signedIn) states.idle++;
+      else states.signing_in++;
+    }
+    return states;
   }
 
   /** What each busy connection is doing. */

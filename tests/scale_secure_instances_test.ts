@@ -53,6 +53,8 @@ interface Instance {
   dir: string;
   port: number;
   securePort: number;
+  /** Its `--http` health and metrics port. */
+  httpPort: number;
   process: ServerProcess;
 }
 
@@ -73,8 +75,15 @@ function storageEnv(s3: S3Service): Record<string, string> {
   };
 }
 
-function instanceArgs(deployment: Deployment, port: number, securePort: number): string[] {
+function instanceArgs(
+  deployment: Deployment,
+  port: number,
+  securePort: number,
+  httpPort = 0,
+): string[] {
   return [
+    "--http",
+    `127.0.0.1:${httpPort}`,
     "--host",
     "127.0.0.1",
     "--port",
@@ -94,17 +103,24 @@ async function startInstance(
   name: string,
   dir: string,
   deployment: Deployment,
-  ports: { port: number; securePort: number } = { port: 0, securePort: 0 },
+  ports: { port: number; securePort: number; httpPort: number } = {
+    port: 0,
+    securePort: 0,
+    httpPort: 0,
+  },
 ): Promise<Instance> {
   const process = await ServerProcess.start(
     dir,
-    instanceArgs(deployment, ports.port, ports.securePort),
+    instanceArgs(deployment, ports.port, ports.securePort, ports.httpPort),
     { env: storageEnv(deployment.s3) },
   );
   const secureLine = /Secure mode \(TLS\) on 127\.0\.0\.1:(\d+)/;
   await waitUntil("the secure port's log line", () => secureLine.test(process.stderr));
   const securePort = Number(secureLine.exec(process.stderr)?.[1]);
-  return { name, dir, port: process.port, securePort, process };
+  const httpLine = /Health on http:\/\/127\.0\.0\.1:(\d+)\//;
+  await waitUntil("the health listener's log line", () => httpLine.test(process.stderr));
+  const httpPort = Number(httpLine.exec(process.stderr)?.[1]);
+  return { name, dir, port: process.port, securePort, httpPort, process };
 }
 
 /** The fingerprint an instance logged at start-up. */
@@ -223,7 +239,7 @@ Deno.test({
         ),
       );
       lb = await startHaproxy(
-        instances.map(({ port, securePort }) => ({ port, securePort })),
+        instances.map(({ port, securePort, httpPort }) => ({ port, securePort, httpPort })),
         { securePort: deployment.publicSecurePort },
       );
       const lbPort = lb.port;
@@ -269,7 +285,8 @@ Deno.test({
           `127.0.0.1:${lbPort} ${deployment.publicSecurePort} ${fingerprintOf(instances[0]!)}`,
         );
         const reconnects = () => instances.map((i) => mentions(i, "Reconnected Roamer"));
-        for (let run = 0; run < 8 && reconnects().some((n) => n === 0); run++) {
+        let runs = 0;
+        for (; runs < 8 && reconnects().some((n) => n === 0); runs++) {
           const later = await runClient(["--dir", clientDir]);
           assert.equal(later.code, 0, later.stderr);
           assert.doesNotMatch(later.stderr, /registered|pinned|registering/);
@@ -278,6 +295,15 @@ Deno.test({
           reconnects().every((n) => n > 0),
           `runs served by one instance only: ${reconnects()}`,
         );
+        // Each instance's metrics count what it stored; together, every run's upload.
+        let stored = 0;
+        for (const instance of instances) {
+          const response = await fetch(`http://127.0.0.1:${instance.httpPort}/metrics`);
+          const text = await response.text();
+          stored += Number(/^ft_uploads_stored_total (\d+)$/m.exec(text)?.[1]);
+          assert.match(text, /^ft_storage_seconds_count\{operation="store\.begin"\} [1-9]/m);
+        }
+        assert.equal(stored, runs + 1);
         for (const instance of instances) {
           assert.match(
             instance.process.stderr,

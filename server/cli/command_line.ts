@@ -49,6 +49,8 @@ Options:
   --identity FILE       the secure mode's identity (made by server identity FILE;
                         default: server_identity.pem in --dir, or the deployment's
                         in a shared --registry)
+  --http HOST:PORT      health (GET /healthz) and metrics (GET /metrics, Prometheus)
+                        on this address, such as 127.0.0.1:9100 (default: off)
   --public-secure-port PORT
                         the secure port clients reach, named in the discovery
                         answer: a load balancer's (default: --secure-port)
@@ -113,6 +115,7 @@ export type Command =
     securePort?: number | false;
     identity?: string;
     publicSecurePort?: number;
+    http?: { hostname: string; port: number };
     maxFileSize: number;
     maxStoredFiles?: number;
     maxStoredBytes?: number;
@@ -140,6 +143,7 @@ const OPTIONS = {
   "secure-port": { type: "string" },
   "no-secure": { type: "boolean" },
   identity: { type: "string" },
+  http: { type: "string" },
   "public-secure-port": { type: "string" },
   json: { type: "boolean" },
   "delete-files": { type: "boolean" },
@@ -168,6 +172,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     "no-secure",
     "identity",
     "public-secure-port",
+    "http",
   ],
   fingerprint: ["identity", "registry"],
   identity: [],
@@ -307,6 +312,7 @@ function serveCommand(
     "no-secure"?: boolean;
     identity?: string;
     "public-secure-port"?: string;
+    http?: string;
   },
 ): Command {
   const logLevel = values["log-level"] ?? "info";
@@ -342,6 +348,7 @@ function serveCommand(
     ...(values.host === undefined ? {} : { host: values.host }),
     ...securePortOption(values["secure-port"], values["no-secure"]),
     ...secureModeOptions(values),
+    ...(values.http === undefined ? {} : { http: parseHttpAddress(values.http) }),
   };
 }
 
@@ -375,6 +382,28 @@ function secureModeOptions(
     ...(values.identity === undefined ? {} : { identity: values.identity }),
     ...(publicPort === undefined ? {} : { publicSecurePort: Number(publicPort) }),
   };
+}
+
+/**
+ * Parses `--http HOST:PORT` (`127.0.0.1:9100`, `[::1]:9100`; port 0 picks a
+ * free one).
+ *
+ * @example
+ * ```ts
+ * import { parseHttpAddress } from "./command_line.ts";
+ * console.log(parseHttpAddress("[::1]:9100")); // { hostname: "::1", port: 9100 }
+ * ```
+ *
+ * @throws {UsageError} when it is not a host and a port.
+ */
+export function parseHttpAddress(text: string): { hostname: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):([0-9]{1,5})$/.exec(text);
+  if (match === null) {
+    throw new UsageError(
+      `Cannot use --http ${text}: give HOST:PORT, such as 127.0.0.1:9100 or [::1]:9100`,
+    );
+  }
+  return { hostname: match[1] ?? match[2]!, port: parsePort(match[3]!, "--http's port") };
 }
 
 function describe(command: string): string {

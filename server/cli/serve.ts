@@ -20,6 +20,10 @@ import {
 import { formatFingerprint } from "../../protocol/fingerprint.ts";
 import { type ResolvedIdentity, resolveIdentity } from "../identity/deployment_identity.ts";
 import type { SecurePortOptions } from "../net/tls_listener.ts";
+import { instrumentStorage, ServerMetrics } from "../observe/metrics.ts";
+import { healthOf, type HttpListener, startHttpListener } from "../observe/http_listener.ts";
+import { openLocalStorage, type Storage } from "../storage/storage.ts";
+import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "../upload/buffer_budget.ts";
 
 export { LOG_FILE } from "../log/logging.ts";
 
@@ -35,6 +39,8 @@ export interface ServeOptions extends ServerOptions {
   identity?: string;
   /** `--public-secure-port`: the secure port the discovery answer names. */
   publicSecurePort?: number;
+  /** `--http`: where to answer health checks and metrics scrapes; default none. */
+  http?: { hostname: string; port: number };
 }
 
 /**
@@ -46,8 +52,15 @@ export interface ServeOptions extends ServerOptions {
 export async function serve(options: ServeOptions): Promise<void> {
   const logging = await openLog(options.dir, options.logLevel);
   try {
-    const { logLevel: _, registry, store, identity, publicSecurePort, ...serverOptions } = options;
-    const { storage, selection } = await openSelectedStorage(options.dir, { registry, store });
+    const { logLevel: _, registry, store, identity, publicSecurePort, http, ...serverOptions } =
+      options;
+    const selected = await openSelectedStorage(options.dir, { registry, store });
+    const { selection } = selected;
+    // With --http the metrics watch the storage, so it is opened here even when it is the default.
+    const metrics = http === undefined ? undefined : new ServerMetrics();
+    const storage = metrics === undefined
+      ? selected.storage
+      : instrumentStorage(selected.storage ?? await openLocalStorage(options.dir), metrics);
     let secure: SecurePortOptions | undefined;
     try {
       secure = options.securePort === false
@@ -57,11 +70,22 @@ export async function serve(options: ServeOptions): Promise<void> {
       await storage?.close(); // the server closes it once started
       throw error;
     }
-    await runUntilSignalled({
-      ...serverOptions,
-      ...(storage === undefined ? {} : { storage }),
-      ...(secure === undefined ? {} : { secure }),
-    });
+    const uploadBuffers = serverOptions.uploadBuffers ??
+      new BufferBudget(DEFAULT_UPLOAD_BUFFER_BUDGET);
+    await runUntilSignalled(
+      {
+        ...serverOptions,
+        uploadBuffers,
+        ...(storage === undefined ? {} : { storage }),
+        ...(secure === undefined ? {} : { secure }),
+      },
+      metrics === undefined || http === undefined || storage === undefined ? undefined : {
+        address: http,
+        metrics,
+        storage,
+        uploadBuffers,
+      },
+    );
   } finally {
     await logging[Symbol.asyncDispose]();
   }
@@ -178,7 +202,35 @@ function printFingerprint(server: RunningServer): void {
   );
 }
 
-async function runUntilSignalled(options: ServerOptions): Promise<void> {
+/** What the `--http` listener answers from. */
+interface Observed {
+  address: { hostname: string; port: number };
+  metrics: ServerMetrics;
+  storage: Storage;
+  uploadBuffers: BufferBudget;
+}
+
+/**
+ * Starts the `--http` listener for a started server: its health is 503 from
+ * the first signal on, while the server shuts down.
+ */
+function observe(server: RunningServer, observed: Observed, stopping: () => boolean): HttpListener {
+  observed.metrics.observe({
+    connections: () => server.connectionStates(),
+    buffers: () => ({ inUse: observed.uploadBuffers.inUse, limit: observed.uploadBuffers.total }),
+  });
+  const http = startHttpListener(observed.address, {
+    metrics: observed.metrics,
+    health: healthOf(observed.storage, stopping),
+  });
+  getLogger(["server"]).info(
+    "Health on http://{address}/healthz, metrics on http://{address}/metrics",
+    { address: http.address },
+  );
+  return http;
+}
+
+async function runUntilSignalled(options: ServerOptions, observed?: Observed): Promise<void> {
   const logger = getLogger(["server"]);
   // Listen for signals before starting: one that arrives while the server
   // starts must not kill it with the database open.
@@ -201,9 +253,17 @@ async function runUntilSignalled(options: ServerOptions): Promise<void> {
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
   try {
     server = await startServer(options);
+    let http: HttpListener | undefined;
+    try {
+      if (observed !== undefined) http = observe(server, observed, () => stopping);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
     if (stopping) server.close();
     printFingerprint(server);
     await server.finished;
+    await http?.close();
   } finally {
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   }

@@ -1,0 +1,286 @@
+/**
+ * What an instance exposes on `GET /metrics`, in the Prometheus text format
+ * (written by `prom-client`, the Prometheus project's Node.js client, which
+ * runs unchanged on Deno):
+ *
+ * | metric                                | type      | labels      | what                                                      |
+ * | ------------------------------------- | --------- | ----------- | --------------------------------------------------------- |
+ * | `ft_connections`                      | gauge     | `state`     | open connections: `signing_in`, `idle`, `uploading`       |
+ * | `ft_uploads_in_progress`              | gauge     |             | uploads being received or awaiting the client's verdict    |
+ * | `ft_upload_bytes_received_total`      | counter   |             | file bytes received and staged (the files' own bytes)      |
+ * | `ft_uploads_stored_total`             | counter   |             | uploads confirmed and stored                              |
+ * | `ft_uploads_refused_total`            | counter   | `reason`    | `max_files`, `max_stored`, `not_confirmed`, `storage_error` |
+ * | `ft_registrations_total`              | counter   | `outcome`   | keys recorded (`registered`), or refused (`name_taken`)   |
+ * | `ft_upload_buffer_bytes`              | gauge     | `kind`      | the upload buffer budget: `in_use`, `limit`               |
+ * | `ft_storage_seconds`                  | histogram | `operation` | time of each registry and file store call                 |
+ *
+ * The storage figures come from {@linkcode instrumentStorage}, a wrapper of
+ * the instance's registry and file store, so no session code changes:
+ * `not_confirmed` counts staged uploads discarded instead of stored (content
+ * whose cksum or padding did not match, the client's 901 or 902, a
+ * connection lost before 900); `name_taken` counts 826s that lost the name to
+ * another client a moment earlier (a name already taken at 825 never reaches
+ * the registry's write). Connections and the buffer budget are read when
+ * scraped.
+ *
+ * @example
+ * ```ts ignore
+ * const metrics = new ServerMetrics();
+ * const storage = instrumentStorage(await openLocalStorage(".data"), metrics);
+ * console.log(await metrics.text());
+ * ```
+ *
+ * @module
+ */
+
+import client from "prom-client";
+import type { FileStore, StagedFile } from "../storage/file_store.ts";
+import type { Registry } from "../storage/registry.ts";
+import type { Storage } from "../storage/storage.ts";
+
+/** Connection counts by state, as the server sees them when scraped. */
+export type ConnectionStates = Record<"signing_in" | "idle" | "uploading", number>;
+
+/** What the gauges read when scraped. */
+export interface MetricSources {
+  /** Open connections by state. */
+  connections(): ConnectionStates;
+  /** The upload buffer budget: bytes in use and the limit. */
+  buffers(): { inUse: number; limit: number };
+}
+
+/** Why an upload was not stored (the `reason` label). */
+export type RefusalReason = "max_files" | "max_stored" | "not_confirmed" | "storage_error";
+
+/** Latency buckets in seconds: local disk and SQLite are sub-millisecond, S3 tens of ms. */
+const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** An instance's metrics. */
+export class ServerMetrics {
+  readonly #registry = new client.Registry();
+  #sources: MetricSources | undefined;
+  #inProgress = 0;
+  readonly #bytes: client.Counter;
+  readonly #stored: client.Counter;
+  readonly #refused: client.Counter<"reason">;
+  readonly #registrations: client.Counter<"outcome">;
+  readonly #storage: client.Histogram<"operation">;
+
+  /** Creates the metrics, all at zero. */
+  constructor() {
+    const registers = [this.#registry];
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    new client.Gauge({
+      name: "ft_connections",
+      help: "Open connections by state",
+      labelNames: ["state"] as const,
+      registers,
+      collect() {
+        const states = self.#sources?.connections() ??
+          { signing_in: 0, idle: 0, uploading: 0 };
+        for (const [state, count] of Object.entries(states)) this.set({ state }, count);
+      },
+    });
+    new client.Gauge({
+      name: "ft_uploads_in_progress",
+      help: "Uploads being received or awaiting the client's verdict",
+      registers,
+      collect() {
+        this.set(self.#inProgress);
+      },
+    });
+    new client.Gauge({
+      name: "ft_upload_buffer_bytes",
+      help: "The upload buffer budget: bytes in use, and its limit",
+      labelNames: ["kind"] as const,
+      registers,
+      collect() {
+        const buffers = self.#sources?.buffers() ?? { inUse: 0, limit: 0 };
+        this.set({ kind: "in_use" }, buffers.inUse);
+        this.set({ kind: "limit" }, buffers.limit);
+      },
+    });
+    this.#bytes = new client.Counter({
+      name: "ft_upload_bytes_received_total",
+      help: "File bytes received and staged",
+      registers,
+    });
+    this.#stored = new client.Counter({
+      name: "ft_uploads_stored_total",
+      help: "Uploads confirmed by their client and stored",
+      registers,
+    });
+    this.#refused = new client.Counter({
+      name: "ft_uploads_refused_total",
+      help: "Uploads not stored, by reason",
+      labelNames: ["reason"] as const,
+      registers,
+    });
+    for (const reason of ["max_files", "max_stored", "not_confirmed", "storage_error"]) {
+      this.#refused.inc({ reason }, 0);
+    }
+    this.#registrations = new client.Counter({
+      name: "ft_registrations_total",
+      help: "Public keys recorded (registered), or refused because the name was just taken",
+      labelNames: ["outcome"] as const,
+      registers,
+    });
+    this.#registrations.inc({ outcome: "registered" }, 0);
+    this.#registrations.inc({ outcome: "name_taken" }, 0);
+    this.#storage = new client.Histogram({
+      name: "ft_storage_seconds",
+      help: "Time of each registry and file store call",
+      labelNames: ["operation"] as const,
+      buckets: STORAGE_BUCKETS,
+      registers,
+    });
+  }
+
+  /** Where the gauges read connections and buffers (set once the server runs). */
+  observe(sources: MetricSources): void {
+    this.#sources = sources;
+  }
+
+  /** The exposition's content type. */
+  get contentType(): string {
+    return this.#registry.contentType;
+  }
+
+  /** Every metric, in the Prometheus text format. */
+  async text(): Promise<string> {
+    return await this.#registry.metrics();
+  }
+
+  /** Times `call` as storage operation `operation`. */
+  async time<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const end = this.#storage.startTimer({ operation });
+    try {
+      return await call();
+    } finally {
+      end();
+    }
+  }
+
+  /** An upload began staging. */
+  uploadStarted(): void {
+    this.#inProgress++;
+  }
+
+  /** An upload stopped staging: stored, or not (with why). */
+  uploadEnded(outcome: { stored: true } | { stored: false; reason: RefusalReason }): void {
+    this.#inProgress = Math.max(0, this.#inProgress - 1);
+    if (outcome.stored) this.#stored.inc();
+    else this.#refused.inc({ reason: outcome.reason });
+  }
+
+  /** Bytes of a file were staged. */
+  received(bytes: number): void {
+    this.#bytes.inc(bytes);
+  }
+
+  /** A key was recorded, or refused because the name was taken a moment before. */
+  registration(outcome: "registered" | "name_taken"): void {
+    this.#registrations.inc({ outcome });
+  }
+}
+
+/** Times every method of `target` that returns a promise, as `<prefix>.<method>`. */
+function timed<T extends object>(
+  target: T,
+  prefix: string,
+  metrics: ServerMetrics,
+  wrap: Partial<Record<keyof T, (...args: never[]) => unknown>> = {},
+): T {
+  return new Proxy(target, {
+    get(object, property) {
+      const value = Reflect.get(object, property); // getters see the object: #fields
+      if (typeof value !== "function") return value;
+      const special = wrap[property as keyof T];
+      if (special !== undefined) return special;
+      return (...args: unknown[]) => {
+        const result = value.apply(object, args);
+        if (!(result instanceof Promise)) return result;
+        return metrics.time(`${prefix}.${String(property)}`, () => result);
+      };
+    },
+  });
+}
+
+/**
+ * A staged upload whose writes, commit and discard are counted and timed;
+ * `refusal` says why a discarded one was not stored when the registry
+ * refused its commit (else it was not confirmed).
+ */
+function instrumentStaged(
+  staged: StagedFile,
+  metrics: ServerMetrics,
+  refusal: (stagingRef: string) => RefusalReason | undefined,
+): StagedFile {
+  let ended = false;
+  const end = (outcome: Parameters<ServerMetrics["uploadEnded"]>[0]) => {
+    if (ended) return;
+    ended = true;
+    metrics.uploadEnded(outcome);
+  };
+  const fail = (error: unknown): never => {
+    end({ stored: false, reason: "storage_error" });
+    throw error;
+  };
+  return timed(staged, "staged", metrics, {
+    write: async (bytes: Uint8Array) => {
+      await metrics.time("staged.write", () => staged.write(bytes)).catch(fail);
+      metrics.received(bytes.length);
+    },
+    commit: async () => {
+      await metrics.time("staged.commit", () => staged.commit()).catch(fail);
+      end({ stored: true });
+    },
+    discard: async () => {
+      end({ stored: false, reason: refusal(staged.stagingRef) ?? "not_confirmed" });
+      await metrics.time("staged.discard", () => staged.discard());
+    },
+  });
+}
+
+/**
+ * `storage` with every registry and file store call timed, and uploads and
+ * registrations counted (see the module table). Closing it closes `storage`.
+ */
+export function instrumentStorage(storage: Storage, metrics: ServerMetrics): Storage {
+  // Commits the registry refused, by staged file, until that file is discarded.
+  const refused = new Map<string, RefusalReason>();
+  const refusal = (stagingRef: string) => {
+    const reason = refused.get(stagingRef);
+    refused.delete(stagingRef);
+    return reason;
+  };
+  const registry = timed<Registry>(storage.registry, "registry", metrics, {
+    addClient: async (client: Parameters<Registry["addClient"]>[0]) => {
+      const added = await metrics.time(
+        "registry.addClient",
+        () => storage.registry.addClient(client),
+      );
+      metrics.registration(added ? "registered" : "name_taken");
+      return added;
+    },
+    beginCommit: async (...args: Parameters<Registry["beginCommit"]>) => {
+      const start = await metrics.time(
+        "registry.beginCommit",
+        () => storage.registry.beginCommit(...args),
+      );
+      if ("refused" in start) {
+        refused.set(args[0].stagingRef, start.refused === "files" ? "max_files" : "max_stored");
+      }
+      return start;
+    },
+  });
+  const store = timed<FileStore>(storage.store, "store", metrics, {
+    begin: async (...args: Parameters<FileStore["begin"]>) => {
+      const staged = await metrics.time("store.begin", () => storage.store.begin(...args));
+      metrics.uploadStarted();
+      return instrumentStaged(staged, metrics, refusal);
+    },
+  });
+  return { registry, store, close: () => storage.close() };
+}
