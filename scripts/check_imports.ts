@@ -30,7 +30,7 @@ import { ROOT } from "./permissions.ts";
 
 /** One import between two files of the repository, as paths relative to its root. */
 export interface ImportEdge {
-  /** The importing file, e.g. `server/session/session.ts`. */
+  /** The importing file, e.g. `server/session/connection.ts`. */
   from: string;
   /** The imported file, e.g. `protocol/mod.ts`. */
   to: string;

@@ -1,6 +1,7 @@
 /**
  * The file transfer server: listens, caps and tracks connections, and shuts
- * down cleanly. Each connection is served by a {@linkcode ClientSession}.
+ * down cleanly. Each connection is served by a `ServerConnection`
+ * (`session/connection.ts`).
  *
  * @example
  * ```ts
@@ -22,11 +23,15 @@ import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./storage/registry.ts";
 import { openLocalStorage, recoverStorage, type Storage } from "./storage/storage.ts";
 import { DataFolderError } from "./errors.ts";
 import { formatAddress, plainHost } from "../common/address.ts";
+import { errorMessage } from "../common/error_message.ts";
 import { listen, type Listener, type Listening } from "./net/listen.ts";
 import { readPortInfo } from "./net/port_info.ts";
 import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./upload/buffer_budget.ts";
 import { ConnectionSlots } from "./net/connection_slots.ts";
-import { ClientSession, type SessionContext } from "./session/session.ts";
+import { ServerConnection } from "./session/connection.ts";
+import type { SessionContext } from "./session/scope.ts";
+import { referenceDialect, type ReferencePort } from "./session/reference_dialect.ts";
+import type { Dialect } from "./session/request_table.ts";
 import {
   defaultSecurePort,
   listenSecure,
@@ -36,23 +41,26 @@ import {
 import { formatFingerprint } from "../protocol/fingerprint.ts";
 import { TimedConn } from "./net/timed_conn.ts";
 
+import {
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_SIGN_IN_TIMEOUT_MS,
+} from "./session/deadlines.ts";
+
 export { DATABASE_FILE } from "./storage/storage.ts";
-/** Default for {@linkcode ServerOptions.idleTimeoutMs}. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-/** Default for {@linkcode ServerOptions.requestTimeoutMs}. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
-/** Default for {@linkcode ServerOptions.headerTimeoutMs}. */
-export const DEFAULT_HEADER_TIMEOUT_MS = 5_000;
-/** Default for {@linkcode ServerOptions.signInTimeoutMs}. */
-export const DEFAULT_SIGN_IN_TIMEOUT_MS = 15_000;
-/** How often a sign-in deadline that found a request in progress looks again. */
-const SIGN_IN_RECHECK_MS = 100;
+export {
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_SIGN_IN_TIMEOUT_MS,
+};
 /** Default for {@linkcode ServerOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 256;
 /** Default for {@linkcode ServerOptions.maxConnectionsPerAddress}: a quarter of the slots. */
 export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 64;
-/** Default for {@linkcode ServerOptions.shutdownGraceMs}. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
 
 /** How to start a server. */
 export interface ServerOptions {
@@ -244,14 +252,23 @@ async function prepareDataFolder(receivedDir: string): Promise<void> {
   try {
     await Deno.mkdir(receivedDir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new DataFolderError(`Cannot create ${receivedDir}: ${(error as Error).message}`, {
+    throw new DataFolderError(`Cannot create ${receivedDir}: ${errorMessage(error)}`, {
       cause: error,
     });
   }
 }
 
-/** What a port adds to its sessions' context. */
-type SessionMode = Pick<SessionContext, "discoveryAnswer" | "secure">;
+/** What a port gives its connections: their dialect and, on the secure port, the key proof. */
+interface PortMode {
+  dialect: Dialect;
+  secure?: { fingerprint: Uint8Array };
+}
+
+/** The mode of a port serving the reference dialect. */
+function portMode(port: ReferencePort, fingerprint?: Uint8Array): PortMode {
+  const dialect = referenceDialect(port);
+  return fingerprint === undefined ? { dialect } : { dialect, secure: { fingerprint } };
+}
 
 interface Limits {
   commit: CommitOptions;
@@ -266,22 +283,22 @@ interface Limits {
   uploadBuffers: BufferBudget;
 }
 
-/** A session in a connection slot: what {@linkcode ConnectionSlots} sees of it. */
+/** A connection in a connection slot: what {@linkcode ConnectionSlots} sees of it. */
 class Slot {
-  readonly session: ClientSession;
+  readonly connection: ServerConnection;
   readonly address: string;
 
-  constructor(session: ClientSession, address: string) {
-    this.session = session;
+  constructor(connection: ServerConnection, address: string) {
+    this.connection = connection;
     this.address = address;
   }
 
   get signedIn(): boolean {
-    return this.session.signedIn;
+    return this.connection.signedIn;
   }
 
   get idleSince(): number | undefined {
-    return this.session.idleSince;
+    return this.connection.idleSince;
   }
 }
 
@@ -293,7 +310,7 @@ class Server implements RunningServer {
   #listeners: Listener[];
   #storage: Storage;
   #limits: Limits;
-  #sessions = new Map<ClientSession, Promise<void>>();
+  #connections = new Map<ServerConnection, Promise<void>>();
   #slots: ConnectionSlots<Slot>;
   #nextId = 1;
   #closing: Promise<void> | undefined;
@@ -314,17 +331,20 @@ class Server implements RunningServer {
     this.securePort = secure?.listener.port;
     this.fingerprint = secure?.identity.fingerprint;
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
-    // The same sessions on both ports: the plain one also answers discovery,
+    // The same requests on both ports: the plain one also answers discovery,
     // the secure one also asks for the key proof.
-    const accepting = secure === undefined ? [this.#accept(listener, {})] : [
-      this.#accept(listener, { discoveryAnswer: secure.discoveryAnswer }),
-      this.#accept(secure.listener, { secure: { fingerprint: secure.identity.fingerprint } }),
+    const accepting = secure === undefined ? [this.#accept(listener, portMode({}))] : [
+      this.#accept(listener, portMode({ discoveryAnswer: secure.discoveryAnswer })),
+      this.#accept(
+        secure.listener,
+        portMode({ secure: true }, secure.identity.fingerprint),
+      ),
     ];
     this.#listeners = secure === undefined ? [listener] : [listener, secure.listener];
     this.#acceptLoop = Promise.all(accepting).then(() => {});
   }
 
-  async #accept(listener: Listener, mode: SessionMode): Promise<void> {
+  async #accept(listener: Listener, mode: PortMode): Promise<void> {
     while (this.#closing === undefined) {
       let conn: Deno.Conn;
       try {
@@ -349,7 +369,7 @@ class Server implements RunningServer {
       try {
         (conn as Deno.TcpConn).setNoDelay?.(true); // responses are single small writes (not on TLS)
       } catch {
-        // The peer is already gone; the session will notice.
+        // The peer is already gone; the connection will notice.
       }
       if (this.#closing !== undefined) {
         conn.close();
@@ -381,50 +401,42 @@ class Server implements RunningServer {
       });
       return false;
     }
-    for (const slot of room) slot.session.evict(`${cap}: room made for ${peer}`);
+    for (const slot of room) slot.connection.evict({ kind: "room", cap, peer });
     return true;
   }
 
-  /** Serves `conn` in a new session, with its sign-in deadline. */
-  #open(conn: Deno.Conn, address: string, peer: string, mode: SessionMode): void {
+  /** Serves `conn` in a new connection, under its deadlines. */
+  #open(conn: Deno.Conn, address: string, peer: string, mode: PortMode): void {
     const limits = this.#limits;
-    const session = new ClientSession(
+    const context: SessionContext = {
+      store: this.#storage.store,
+      maxFileSize: limits.maxFileSize,
+      commit: limits.commit,
+      uploadBuffers: limits.uploadBuffers,
+    };
+    const connection = new ServerConnection(
       new TimedConn(conn, {
         idleMs: limits.idleTimeoutMs,
         requestMs: limits.requestTimeoutMs,
         headerMs: limits.headerTimeoutMs,
       }),
-      peer,
-      this.#nextId++,
       {
-        store: this.#storage.store,
-        maxFileSize: limits.maxFileSize,
-        commit: limits.commit,
-        uploadBuffers: limits.uploadBuffers,
-        ...mode,
+        id: this.#nextId++,
+        peer,
+        context,
+        dialects: () => mode.dialect,
+        ...(mode.secure === undefined ? {} : { secure: mode.secure }),
+        signInTimeoutMs: limits.signInTimeoutMs,
+        onEvicted: () => this.#slots.remove(slot),
       },
     );
-    const slot = new Slot(session, address);
+    const slot = new Slot(connection, address);
     this.#slots.add(slot);
-    // At the deadline a request still being answered (an 826 whose key is
-    // being stored) is let finish, under its own request deadline: closing
-    // it then would leave a stored key its client never learns was accepted.
-    const checkSignIn = (): void => {
-      if (session.signedIn) return;
-      if (session.handlingRequest) {
-        signInDeadline = setTimeout(checkSignIn, SIGN_IN_RECHECK_MS);
-        return;
-      }
-      this.#slots.remove(slot);
-      session.evict(`nobody signed in within ${limits.signInTimeoutMs / 1000} s`);
-    };
-    let signInDeadline = setTimeout(checkSignIn, limits.signInTimeoutMs);
-    this.#sessions.set(
-      session,
-      session.run().finally(() => {
-        clearTimeout(signInDeadline);
+    this.#connections.set(
+      connection,
+      connection.run().finally(() => {
         this.#slots.remove(slot);
-        this.#sessions.delete(session);
+        this.#connections.delete(connection);
       }),
     );
   }
@@ -446,13 +458,13 @@ class Server implements RunningServer {
 
   /** What each busy connection is doing. */
   #activities(): string[] {
-    return [...this.#sessions.keys()].flatMap((session) => session.activity ?? []);
+    return [...this.#connections.keys()].flatMap((connection) => connection.activity ?? []);
   }
 
   /** Says how many uploads the shutdown waits for, for how long, and which. */
   #announceShutdown(): void {
     const busy = this.#activities();
-    const idle = this.#sessions.size - busy.length;
+    const idle = this.#connections.size - busy.length;
     const closing = idle === 0 ? "" : `; closing ${plural(idle, "idle connection")}`;
     if (busy.length === 0) {
       logger.info("Shutting down: no upload in progress{closing}", { closing });
@@ -470,22 +482,22 @@ class Server implements RunningServer {
     for (const listener of this.#listeners) listener.close();
     await this.#acceptLoop;
     this.#announceShutdown();
-    for (const session of this.#sessions.keys()) session.shutdown();
+    for (const connection of this.#connections.keys()) connection.shutdown();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#limits.shutdownGraceMs);
     });
-    await Promise.race([Promise.all(this.#sessions.values()), grace]);
+    await Promise.race([Promise.all(this.#connections.values()), grace]);
     clearTimeout(timer);
-    if (this.#sessions.size > 0) {
+    if (this.#connections.size > 0) {
       const busy = this.#activities();
       logger.warn("Grace period over: closing {connections}{which}", {
-        connections: plural(this.#sessions.size, "connection"),
+        connections: plural(this.#connections.size, "connection"),
         which: busy.length === 0 ? "" : `: ${busy.join("; ")}`,
       });
     }
-    for (const session of this.#sessions.keys()) session.abort();
-    await Promise.all(this.#sessions.values());
+    for (const connection of this.#connections.keys()) connection.abort();
+    await Promise.all(this.#connections.values());
     await this.#storage.close();
     logger.info("Server stopped");
     this.#resolveFinished();

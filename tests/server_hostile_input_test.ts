@@ -351,9 +351,10 @@ Deno.test("server: hostile input gets 1607 or a closed connection and a log line
         });
       }
 
-      // Still serving.
+      // Still serving. Keys first: the idle timeout is short.
+      const keys = await generateRsaKeyPair();
       using client = await RawClient.connect(port);
-      const me = await signUp(client, "Survivor");
+      const me = await signUp(client, "Survivor", keys);
       survivor = clientIdToHex(me.clientId);
       const data = randomBytes(1000);
       assert.equal(

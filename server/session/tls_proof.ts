@@ -31,8 +31,10 @@ import { computeKeyProof, keyProofsEqual } from "../../protocol/key_proof.ts";
 /** One connection's proof state on the secure port. */
 export class KeyProofGate {
   readonly #fingerprint: Uint8Array;
-  #expected: Uint8Array | undefined;
-  #proven = false;
+  #state:
+    | { kind: "none" }
+    | { kind: "due"; expected: Uint8Array }
+    | { kind: "proven" } = { kind: "none" };
 
   /**
    * Creates the gate for a connection to the server whose certificate has
@@ -47,18 +49,18 @@ export class KeyProofGate {
    * and an earlier proof no longer counts.
    */
   async challenge(rawKey: Uint8Array): Promise<void> {
-    this.#proven = false;
-    this.#expected = await computeKeyProof(rawKey, this.#fingerprint);
+    this.#state = { kind: "none" };
+    this.#state = { kind: "due", expected: await computeKeyProof(rawKey, this.#fingerprint) };
   }
 
   /** Whether a proof is due (a key was sent and not yet proven). */
   get due(): boolean {
-    return this.#expected !== undefined;
+    return this.#state.kind === "due";
   }
 
   /** Whether the client proved it holds the private key for the last key sent. */
   get proven(): boolean {
-    return this.#proven;
+    return this.#state.kind === "proven";
   }
 
   /**
@@ -68,9 +70,9 @@ export class KeyProofGate {
    * @returns Whether it matched.
    */
   check(proof: Uint8Array): boolean {
-    const expected = this.#expected;
-    this.#expected = undefined;
-    this.#proven = expected !== undefined && keyProofsEqual(expected, proof);
-    return this.#proven;
+    const state = this.#state;
+    const right = state.kind === "due" && keyProofsEqual(state.expected, proof);
+    this.#state = right ? { kind: "proven" } : { kind: "none" };
+    return right;
   }
 }
