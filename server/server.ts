@@ -448,7 +448,7 @@ class Server implements RunningServer {
 
   connectionStates(): Record<"signing_in" | "idle" | "uploading", number> {
     const states = { signing_in: 0, idle: 0, uploading: 0 };
-    for (const session of this.#sessions.keys()) {
+    for (const session of this.#connections.keys()) {
       if (session.activity !== undefined) states.uploading++;
       else if (session.signedIn) states.idle++;
       else states.signing_in++;
