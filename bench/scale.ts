@@ -11,6 +11,14 @@
  * 2. 50 clients sending 10 MB each at once: one local default server, and
  *    two PostgreSQL + S3 instances behind HAProxy.
  *
+ * Each figure twice, side by side: the plain mode (servers `--no-secure`)
+ * and the secure mode (TLS, pinned; behind HAProxy both ports forwarded and
+ * `--public-secure-port` set, so the client pins the balancer). HAProxy
+ * connects to the instances from 127.0.0.2 and clients from 127.0.0.1: each
+ * figure's line says how many connections the servers' own logs saw from
+ * which address, and a figure whose connections did not all take the route
+ * its label names stops the benchmark.
+ *
  * Run: `deno task bench:scale [--size 800] [--runs 2] [--clients 50]`. Where
  * PostgreSQL, HAProxy or Ceph are not installed, it says so and stops.
  *
@@ -22,7 +30,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CLIENT_PERMISSION_FLAGS, ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import { type S3Service, startCeph } from "../scripts/services/ceph.ts";
-import { accepts, findProgram, freePort, sleep } from "../scripts/services/daemon.ts";
+import { findProgram, freePort, sleep } from "../scripts/services/daemon.ts";
 import { type HaproxyService, startHaproxy } from "../scripts/services/haproxy.ts";
 import { type PostgresService, startPostgres } from "../scripts/services/postgres.ts";
 import { formatMb, ProcessMonitor } from "./support/process_monitor.ts";
@@ -44,19 +52,69 @@ const runs = Number(options.runs);
 const clients = Number(options.clients);
 const clientSize = Number(options["client-size"]) * MB;
 
-/** A server process and its memory monitor. */
+/** The client's mode: the server offers the secure mode (TLS, pinned), or runs `--no-secure`. */
+type Mode = "plain" | "secure";
+const MODES: readonly Mode[] = ["plain", "secure"];
+
+/**
+ * HAProxy connects to the instances from this address, so an instance's log
+ * (`Opened from <peer>`) shows whether a connection came through it; clients
+ * connect directly from 127.0.0.1.
+ */
+const HAPROXY_SOURCE = "127.0.0.2";
+
+/** A server process, its memory monitor and the peers its log saw. */
 interface Server {
   port: number;
+  /** The bound secure port (secure mode). */
+  securePort: number | undefined;
   monitor: ProcessMonitor;
+  /** Connections the log shows opened, by peer address. */
+  peers: Map<string, number>;
+  /** Its health listener, which HAProxy checks (no connection on the served ports). */
+  httpPort: number;
   stop(): Promise<void>;
 }
 
 /** Where a server keeps its state: the default, or the shared engines. */
 type Backend = { kind: "local" } | { kind: "shared"; registryUrl: string; s3: S3Service };
 
-async function startServer(dir: string, backend: Backend): Promise<Server> {
+/** What a server's log said so far (it is read as it comes, never kept). */
+interface LogView {
+  /** Connections opened, by peer address. */
+  peers: Map<string, number>;
+  /** The `--http` port, once the server said it listens there. */
+  httpPort?: number;
+}
+
+/**
+ * Reads a server's log: counts `Opened from <host>:<port>` lines, notes the
+ * `--http` port (logged once everything listens), prints errors.
+ */
+async function readLog(stream: ReadableStream<Uint8Array>, view: LogView): Promise<void> {
+  let pending = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (pending + text).split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      const peer = /Opened from (\S+):\d+/.exec(line)?.[1];
+      const http = /Health on http:\/\/127\.0\.0\.1:(\d+)\//.exec(line)?.[1];
+      if (peer !== undefined) view.peers.set(peer, (view.peers.get(peer) ?? 0) + 1);
+      else if (http !== undefined) view.httpPort = Number(http);
+      else if (/\[(ERR|FTL)\]/.test(line)) console.error(`    server: ${line}`);
+    }
+  }
+}
+
+async function startServer(
+  dir: string,
+  backend: Backend,
+  mode: Mode,
+  publicSecurePort?: number,
+): Promise<Server> {
   await Deno.mkdir(dir, { recursive: true });
   const port = freePort();
+  const securePort = mode === "secure" ? freePort() : undefined;
   const flags = serverPermissionFlags().map((flag) =>
     flag.replace(/^(--allow-(?:read|write))=.*$/, `$1=${dir}`)
   );
@@ -69,18 +127,28 @@ async function startServer(dir: string, backend: Backend): Promise<Server> {
     AWS_ACCESS_KEY_ID: backend.s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: backend.s3.secretAccessKey,
   };
-  const args = [join(ROOT, "server/main.ts"), "--dir", dir, "--port", String(port)];
-  args.push("--host", "127.0.0.1", "--log-level", "warning", ...storage);
+  const secure = securePort === undefined
+    ? ["--no-secure"]
+    : ["--secure-port", String(securePort)].concat(
+      publicSecurePort === undefined ? [] : ["--public-secure-port", String(publicSecurePort)],
+    );
+  const args = [join(ROOT, "server/main.ts"), "--dir", dir, "--port", String(port), ...secure];
+  // Behind the balancer every connection comes from its address (README: Deployment).
+  args.push("--host", "127.0.0.1", "--max-per-address", "256", "--http", "127.0.0.1:0");
+  args.push(...storage);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, ...args],
     env,
     stdin: "null",
     stdout: "null",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
+  const view: LogView = { peers: new Map() };
+  const reading = readLog(child.stderr, view);
   const monitor = new ProcessMonitor(child.pid);
   const deadline = Date.now() + 20_000;
-  while (!await accepts(port)) {
+  // Waits for the log, not with a connection: every connection a server sees must be a client's.
+  while (view.httpPort === undefined) {
     if (Date.now() > deadline) throw new Error("Cannot benchmark: a server never listened");
     await sleep(50);
   }
@@ -88,11 +156,38 @@ async function startServer(dir: string, backend: Backend): Promise<Server> {
     try {
       child.kill("SIGTERM");
       await child.status;
+      await reading;
     } finally {
       monitor.stop();
     }
   };
-  return { port, monitor, stop };
+  return { port, securePort, monitor, peers: view.peers, httpPort: view.httpPort, stop };
+}
+
+/**
+ * Checks what the servers' logs say about where their connections came
+ * from: all through HAProxy, or all direct.
+ *
+ * @throws {Error} when a figure would not measure what its label says.
+ */
+function checkRoute(label: string, servers: Server[], viaHaproxy: boolean): string {
+  const counts = new Map<string, number>();
+  for (const server of servers) {
+    for (const [peer, n] of server.peers) counts.set(peer, (counts.get(peer) ?? 0) + n);
+  }
+  const expected = viaHaproxy ? HAPROXY_SOURCE : "127.0.0.1";
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const others = [...counts].filter(([peer]) => peer !== expected);
+  if (total === 0 || others.length > 0) {
+    throw new Error(
+      `Cannot trust the figure "${label}": the servers' logs show connections from ` +
+        `${JSON.stringify(Object.fromEntries(counts))}, expected all from ${expected}`,
+    );
+  }
+  const spread = servers.length > 1
+    ? `, per instance ${servers.map((s) => s.peers.get(expected) ?? 0).join(" + ")}`
+    : "";
+  return `${total} connections from ${expected}${spread}`;
 }
 
 /** Runs one client process in `dir`; resolves to its wall time and exit code. */
@@ -135,21 +230,54 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** One large upload, `runs` times after a warm-up that registers. */
+/** `count` servers in `mode`, behind HAProxy (both ports) when `viaHaproxy`. */
+async function startDeployment(
+  dir: string,
+  backend: Backend,
+  mode: Mode,
+  count: number,
+  viaHaproxy: boolean,
+): Promise<{ servers: Server[]; port: number; stop(): Promise<void> }> {
+  const servers: Server[] = [];
+  let lb: HaproxyService | undefined;
+  const stop = async () => {
+    await lb?.stop();
+    for (const server of servers) await server.stop();
+  };
+  try {
+    const publicSecurePort = viaHaproxy && mode === "secure" ? freePort() : undefined;
+    for (let i = 0; i < count; i++) {
+      servers.push(await startServer(join(dir, `server-${i}`), backend, mode, publicSecurePort));
+    }
+    if (viaHaproxy) {
+      lb = await startHaproxy(
+        servers.map(({ port, securePort, httpPort }) => ({ port, securePort, httpPort })),
+        {
+          sourceAddress: HAPROXY_SOURCE,
+          ...(publicSecurePort ? { securePort: publicSecurePort } : {}),
+        },
+      );
+    }
+    return { servers, port: lb?.port ?? servers[0]!.port, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** One large upload, `runs` times after a warm-up that registers (and pins). */
 async function benchOne(
   label: string,
   scratch: string,
   file: string,
   backend: Backend,
   viaHaproxy: boolean,
+  mode: Mode,
 ): Promise<void> {
-  const dir = join(scratch, label.replaceAll(/\W+/g, "-"));
-  const server = await startServer(join(dir, "server"), backend);
-  let lb: HaproxyService | undefined;
+  const dir = join(scratch, `${label}-${mode}`.replaceAll(/\W+/g, "-"));
+  const deployment = await startDeployment(dir, backend, mode, 1, viaHaproxy);
   try {
-    if (viaHaproxy) lb = await startHaproxy([server.port]);
-    const port = lb?.port ?? server.port;
-    await prepareClient(join(dir, "client"), port, `bench ${label}`, file);
+    await prepareClient(join(dir, "client"), deployment.port, `bench ${label}`, file);
     const rates: number[] = [];
     for (let run = -1; run < runs; run++) {
       const result = await runClient(join(dir, "client"));
@@ -157,14 +285,15 @@ async function benchOne(
       if (run >= 0) rates.push(size / MB / result.seconds);
       if (backend.kind === "shared") await emptyBucket(backend.s3);
     }
+    const server = deployment.servers[0]!;
     console.log(
-      `  ${label.padEnd(34)} ${median(rates).toFixed(0).padStart(5)} MB/s` +
+      `  ${label.padEnd(37)} ${mode.padEnd(6)} ${median(rates).toFixed(0).padStart(5)} MB/s` +
         `  server peak ${formatMb(server.monitor.figures.peakRssBytes).padStart(7)}` +
-        `  (runs: ${rates.map((r) => r.toFixed(0)).join(", ")} MB/s)`,
+        `  (runs: ${rates.map((r) => r.toFixed(0)).join(", ")} MB/s; ` +
+        `${checkRoute(label, deployment.servers, viaHaproxy)})`,
     );
   } finally {
-    await lb?.stop();
-    await server.stop();
+    await deployment.stop();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -176,18 +305,14 @@ async function benchMany(
   file: string,
   backend: Backend,
   instances: number,
+  mode: Mode,
 ): Promise<void> {
-  const dir = join(scratch, label.replaceAll(/\W+/g, "-"));
-  const servers: Server[] = [];
-  let lb: HaproxyService | undefined;
+  const dir = join(scratch, `${label}-${mode}`.replaceAll(/\W+/g, "-"));
+  const viaHaproxy = instances > 1;
+  const deployment = await startDeployment(dir, backend, mode, instances, viaHaproxy);
   try {
-    for (let i = 0; i < instances; i++) {
-      servers.push(await startServer(join(dir, `server-${i}`), backend));
-    }
-    if (instances > 1) lb = await startHaproxy(servers.map((s) => s.port));
-    const port = lb?.port ?? servers[0]!.port;
     for (let i = 0; i < clients; i++) {
-      await prepareClient(join(dir, `client-${i}`), port, `many ${label} ${i}`, file);
+      await prepareClient(join(dir, `client-${i}`), deployment.port, `many ${label} ${i}`, file);
     }
     const start = performance.now();
     const results = await Promise.all(
@@ -195,17 +320,18 @@ async function benchMany(
     );
     const seconds = (performance.now() - start) / 1000;
     const failures = results.filter((r) => r.code !== 0);
-    const peaks = servers.map((s) => formatMb(s.monitor.figures.peakRssBytes)).join(" + ");
+    const peaks = deployment.servers.map((s) => formatMb(s.monitor.figures.peakRssBytes))
+      .join(" + ");
     console.log(
-      `  ${label.padEnd(34)} ${seconds.toFixed(1).padStart(5)} s in all, ` +
+      `  ${label.padEnd(37)} ${mode.padEnd(6)} ${seconds.toFixed(1).padStart(5)} s in all, ` +
         `${(clients * clientSize / MB / seconds).toFixed(0)} MB/s aggregate, ` +
-        `${failures.length} failures, server peak ${peaks}`,
+        `${failures.length} failures, server peak ${peaks} ` +
+        `(${checkRoute(label, deployment.servers, viaHaproxy)})`,
     );
     for (const failure of failures.slice(0, 3)) console.log(`    failure: ${failure.stderr}`);
     if (backend.kind === "shared") await emptyBucket(backend.s3);
   } finally {
-    await lb?.stop();
-    for (const server of servers) await server.stop();
+    await deployment.stop();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -234,17 +360,29 @@ try {
 
   const big = join(scratch, "big.bin");
   await writeRandomFile(big, size);
-  console.log(`one ${size / MB} MB upload (median of ${runs}):`);
-  await benchOne("local default, direct", scratch, big, { kind: "local" }, false);
-  await benchOne("local default, through HAProxy", scratch, big, { kind: "local" }, true);
-  await benchOne("PostgreSQL + S3, through HAProxy", scratch, big, await shared("one"), true);
+  console.log(`one ${size / MB} MB upload (median of ${runs}), plain and secure side by side:`);
+  for (const mode of MODES) {
+    await benchOne("local default, direct", scratch, big, { kind: "local" }, false, mode);
+  }
+  for (const mode of MODES) {
+    await benchOne("local default, through HAProxy", scratch, big, { kind: "local" }, true, mode);
+  }
+  for (const mode of MODES) {
+    const backend = await shared(`one_${mode}`);
+    await benchOne("PostgreSQL + S3, through HAProxy", scratch, big, backend, true, mode);
+  }
   await Deno.remove(big);
 
   const small = join(scratch, "small.bin");
   await writeRandomFile(small, clientSize);
-  console.log(`${clients} clients x ${clientSize / MB} MB at once:`);
-  await benchMany("1 local default server", scratch, small, { kind: "local" }, 1);
-  await benchMany("2 PostgreSQL + S3 instances, HAProxy", scratch, small, await shared("many"), 2);
+  console.log(`${clients} clients x ${clientSize / MB} MB at once, plain and secure side by side:`);
+  for (const mode of MODES) {
+    await benchMany("1 local default server", scratch, small, { kind: "local" }, 1, mode);
+  }
+  for (const mode of MODES) {
+    const backend = await shared(`many_${mode}`);
+    await benchMany("2 PostgreSQL + S3 instances, HAProxy", scratch, small, backend, 2, mode);
+  }
 } finally {
   await s3?.stop();
   await pg?.stop();

@@ -46,6 +46,12 @@ export interface FrontendPorts {
   port?: number;
   /** The secure port clients pin (the instances' `--public-secure-port`); default any free port. */
   securePort?: number;
+  /**
+   * The address HAProxy connects to the instances from (`source`), such as
+   * `127.0.0.2`: the instances' logs then show which connections came
+   * through it (`bench/scale.ts` checks so); default the system's choice.
+   */
+  sourceAddress?: string;
 }
 
 /** A running load balancer. */
@@ -74,6 +80,7 @@ function section(
   port: number,
   backends: readonly Backend[],
   portOf: (backend: Backend) => number,
+  sourceAddress: string | undefined,
 ): string[] {
   const health = backends.some((backend) => backend.httpPort !== undefined)
     ? ["  option httpchk GET /healthz", "  http-check expect status 200"]
@@ -84,6 +91,7 @@ function section(
     `  default_backend ${name}_servers`,
     `backend ${name}_servers`,
     "  balance roundrobin",
+    ...(sourceAddress === undefined ? [] : [`  source ${sourceAddress}`]),
     ...health,
     ...backends.map((backend, i) => serverLine(`ft${i + 1}`, portOf(backend), backend)),
   ];
@@ -99,11 +107,18 @@ export function haproxyConfig(
   port: number,
   backends: readonly (number | Backend)[],
   securePort?: number,
+  sourceAddress?: string,
 ): string {
   const all = backends.map((backend) => typeof backend === "number" ? { port: backend } : backend);
   const secure =
     all.every((backend) => backend.securePort !== undefined) && securePort !== undefined
-      ? section("file_transfer_secure", securePort, all, (backend) => backend.securePort!)
+      ? section(
+        "file_transfer_secure",
+        securePort,
+        all,
+        (backend) => backend.securePort!,
+        sourceAddress,
+      )
       : [];
   return [
     "global",
@@ -116,7 +131,7 @@ export function haproxyConfig(
     "  timeout check 2s",
     "  retries 2",
     "  option redispatch",
-    ...section("file_transfer", port, all, (backend) => backend.port),
+    ...section("file_transfer", port, all, (backend) => backend.port, sourceAddress),
     ...secure,
     "",
   ].join("\n");
@@ -137,7 +152,7 @@ export async function startHaproxy(
     const port = ports.port ?? freePort();
     const secure = backends.some((backend) => typeof backend !== "number" && backend.securePort);
     const securePort = secure ? ports.securePort ?? freePort() : undefined;
-    const config = haproxyConfig(port, backends, securePort);
+    const config = haproxyConfig(port, backends, securePort, ports.sourceAddress);
     const configPath = join(dir, "haproxy.cfg");
     await Deno.writeTextFile(configPath, config);
     await run(haproxy, ["-c", "-q", "-f", configPath], "check the HAProxy configuration");
