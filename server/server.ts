@@ -31,7 +31,10 @@ import { ConnectionSlots } from "./net/connection_slots.ts";
 import { ServerConnection } from "./session/connection.ts";
 import type { SessionContext } from "./session/scope.ts";
 import { referenceDialect, type ReferencePort } from "./session/reference_dialect.ts";
-import type { Dialect } from "./session/request_table.ts";
+import type { DialectChoice } from "./session/request_table.ts";
+import { type Dialect as DialectName, DIALECTS } from "../protocol/dialects/mod.ts";
+import { dialectChoice } from "./session/dialects/choose_dialect.ts";
+import type { ServedDialects } from "./session/dialects/family_tables.ts";
 import {
   defaultSecurePort,
   listenSecure,
@@ -131,6 +134,11 @@ export interface ServerOptions {
    * default a budget of {@linkcode DEFAULT_UPLOAD_BUFFER_BUDGET} bytes.
    */
   uploadBuffers?: BufferBudget;
+  /**
+   * The dialects served on the plain port (`docs/protocol.md` §15); default
+   * all. The secure port serves the reference dialect alone.
+   */
+  dialects?: readonly DialectName[];
 }
 
 /** A started server. */
@@ -186,6 +194,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     uploadBuffers: options.uploadBuffers ?? new BufferBudget(DEFAULT_UPLOAD_BUFFER_BUDGET),
+    dialects: new Set(options.dialects ?? DIALECTS),
   };
   const slots = new ConnectionSlots<Slot>({
     maxConnections: limits.maxConnections,
@@ -238,6 +247,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     "Listening on {address}; data in {dir}; files up to {maxFileSize}",
     { address: listener.description, dir: options.dir, maxFileSize: formatBytes(maxFileSize) },
   );
+  logger.info("Dialects served on {address}: {dialects}", {
+    address: listener.description,
+    dialects: [...limits.dialects].join(", "),
+  });
   if (secure !== undefined) {
     logger.info("Secure mode (TLS) on {address}; certificate fingerprint {fingerprint}", {
       address: secure.listener.description,
@@ -260,14 +273,18 @@ async function prepareDataFolder(receivedDir: string): Promise<void> {
 
 /** What a port gives its connections: their dialect and, on the secure port, the key proof. */
 interface PortMode {
-  dialect: Dialect;
+  dialects: DialectChoice;
   secure?: { fingerprint: Uint8Array };
 }
 
-/** The mode of a port serving the reference dialect. */
-function portMode(port: ReferencePort, fingerprint?: Uint8Array): PortMode {
+/**
+ * The mode of a port: the plain port chooses each connection's dialect among
+ * those served (`session/dialects/`); the secure port serves the reference.
+ */
+function portMode(port: ReferencePort, served: ServedDialects, fingerprint?: Uint8Array): PortMode {
+  if (fingerprint === undefined) return { dialects: dialectChoice(port, served) };
   const dialect = referenceDialect(port);
-  return fingerprint === undefined ? { dialect } : { dialect, secure: { fingerprint } };
+  return { dialects: () => dialect, secure: { fingerprint } };
 }
 
 interface Limits {
@@ -281,6 +298,7 @@ interface Limits {
   maxConnectionsPerAddress: number;
   shutdownGraceMs: number;
   uploadBuffers: BufferBudget;
+  dialects: ServedDialects;
 }
 
 /** A connection in a connection slot: what {@linkcode ConnectionSlots} sees of it. */
@@ -333,11 +351,12 @@ class Server implements RunningServer {
     this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
     // The same requests on both ports: the plain one also answers discovery,
     // the secure one also asks for the key proof.
-    const accepting = secure === undefined ? [this.#accept(listener, portMode({}))] : [
-      this.#accept(listener, portMode({ discoveryAnswer: secure.discoveryAnswer })),
+    const served = limits.dialects;
+    const accepting = secure === undefined ? [this.#accept(listener, portMode({}, served))] : [
+      this.#accept(listener, portMode({ discoveryAnswer: secure.discoveryAnswer }, served)),
       this.#accept(
         secure.listener,
-        portMode({ secure: true }, secure.identity.fingerprint),
+        portMode({ secure: true }, served, secure.identity.fingerprint),
       ),
     ];
     this.#listeners = secure === undefined ? [listener] : [listener, secure.listener];
@@ -424,7 +443,7 @@ class Server implements RunningServer {
         id: this.#nextId++,
         peer,
         context,
-        dialects: () => mode.dialect,
+        dialects: mode.dialects,
         ...(mode.secure === undefined ? {} : { secure: mode.secure }),
         signInTimeoutMs: limits.signInTimeoutMs,
         onEvicted: () => this.#slots.remove(slot),

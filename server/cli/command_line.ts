@@ -4,6 +4,7 @@
  *
  * ```text
  * server [--dir DIR] [--port PORT] [--host HOST] [--max-file-size SIZE] [--log-level LEVEL]
+ *        [--dialects LIST]
  * server clients [--dir DIR] [--json]
  * server files [NAME] [--dir DIR] [--json]
  * server forget NAME [--delete-files] [--dir DIR]
@@ -19,6 +20,7 @@ import { errorMessage } from "../../common/error_message.ts";
 import { isLogLevel, type LogLevel } from "@logtape/logtape";
 import { parseArgs } from "node:util";
 import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../../protocol/mod.ts";
+import { type Dialect, parseDialect } from "../../protocol/dialects/mod.ts";
 import { ByteSizeError, formatBytes, parseByteSize } from "../../common/units.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "../storage/registry.ts";
 import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from "../server.ts";
@@ -64,6 +66,8 @@ Options:
   --max-connections N   most connections open at once (default: ${DEFAULT_MAX_CONNECTIONS})
   --max-per-address N   most connections open at once from one address
                         (default: ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
+  --dialects LIST       the protocol dialects served on the plain port, comma-separated:
+                        reference, a-per-packet, b, c, d (default: all; docs/protocol.md §15)
   --log-level LEVEL     trace, debug, info, warning, error or fatal (default: info)
   --json                operator commands: print JSON instead of a table
   --delete-files        forget: also delete the client's files
@@ -121,6 +125,7 @@ export type Command =
     maxStoredBytes?: number;
     maxConnections?: number;
     maxConnectionsPerAddress?: number;
+    dialects?: readonly Dialect[];
     logLevel: LogLevel;
   }
   | Common & { kind: "clients"; json: boolean }
@@ -140,6 +145,7 @@ const OPTIONS = {
   "max-connections": { type: "string" },
   "max-per-address": { type: "string" },
   "log-level": { type: "string" },
+  dialects: { type: "string" },
   "secure-port": { type: "string" },
   "no-secure": { type: "boolean" },
   identity: { type: "string" },
@@ -165,6 +171,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     "max-stored",
     "max-connections",
     "max-per-address",
+    "dialects",
     "log-level",
     "registry",
     "store",
@@ -307,6 +314,7 @@ function serveCommand(
     "max-stored"?: string;
     "max-connections"?: string;
     "max-per-address"?: string;
+    dialects?: string;
     "log-level"?: string;
     "secure-port"?: string;
     "no-secure"?: boolean;
@@ -346,6 +354,7 @@ function serveCommand(
       ),
     }),
     ...(values.host === undefined ? {} : { host: values.host }),
+    ...(values.dialects === undefined ? {} : { dialects: parseDialects(values.dialects) }),
     ...securePortOption(values["secure-port"], values["no-secure"]),
     ...secureModeOptions(values),
     ...(values.http === undefined ? {} : { http: parseHttpAddress(values.http) }),
@@ -479,4 +488,33 @@ export function parseMaxStored(text: string): number {
     if (!(error instanceof ByteSizeError)) throw error;
     throw new UsageError(`Cannot use --max-stored ${text}: ${error.message}`, { cause: error });
   }
+}
+
+/**
+ * Parses `--dialects`: dialect names, comma-separated, at least one.
+ *
+ * @example
+ * ```ts
+ * import { parseDialects } from "./command_line.ts";
+ * console.log(parseDialects("reference, b")); // [ "reference", "b" ]
+ * ```
+ *
+ * @throws {UsageError} for an empty list or a name that is not a dialect.
+ */
+export function parseDialects(text: string): Dialect[] {
+  const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  if (names.length === 0) {
+    throw new UsageError(`Cannot use --dialects ${JSON.stringify(text)}: name at least one`);
+  }
+  const dialects = new Set<Dialect>();
+  for (const name of names) {
+    try {
+      dialects.add(parseDialect(name));
+    } catch (error) {
+      throw new UsageError(`Cannot use --dialects ${text}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+  return [...dialects];
 }

@@ -1,0 +1,107 @@
+/**
+ * Issue 22, points 1-3: every family served end to end by the real server,
+ * driven by the harness's raw client of each family and variant: register,
+ * key exchange with the family's key size, uploads of 1 byte, of an exact
+ * multiple of the chunk and of 3 MB (the file name field a path, stored
+ * under its last component, echoed whole), CRC ok (stored, byte for byte),
+ * CRC bad and resend, abort, and a reconnect (family C: its key again) on a
+ * new connection; the client recorded with its family.
+ */
+
+import assert from "node:assert/strict";
+import {
+  cipherSizeFor,
+  clientIdToHex,
+  encodeFileNameField,
+  generateRsaKeyPair,
+  type RsaKeyPair,
+} from "../protocol/mod.ts";
+import { DIALECT_PROFILES, DialectClient, type DialectProfile } from "../harness/dialect_client.ts";
+import { randomBytes } from "../harness/raw_client.ts";
+import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
+import { withServer } from "./support/test_server.ts";
+
+/** A chunk size of the profile's upload: the packet chunk, or 1024 for a whole-file upload. */
+function chunkOf(profile: DialectProfile): number {
+  return profile.upload.kind === "per-packet" ? profile.upload.layout.chunkSize : 1024;
+}
+
+/** A field holding `path`, as clients that send the path of transfer.info do. */
+function field(path: string): Uint8Array {
+  const bytes = new Uint8Array(255);
+  new TextEncoder().encodeInto(path, bytes);
+  return bytes;
+}
+
+async function storedFile(dir: string, id: Uint8Array, name: string): Promise<Uint8Array> {
+  return await Deno.readFile(`${dir}/received_files/${clientIdToHex(id)}/${name}`);
+}
+
+async function fullFlow(port: number, dir: string, profile: DialectProfile, keys: RsaKeyPair) {
+  const name = `User ${profile.label}`;
+  using client = await DialectClient.connect(port, profile);
+  const id = await client.register(name);
+  assert.ok(!id.includes(0), "issued ids have no zero byte");
+  const aesKey = await client.sendPublicKey(id, name, keys);
+  assert.equal(aesKey.length, client.aesKeySize);
+
+  // 1 byte (its field a path), an exact multiple of the chunk, 3 MB.
+  const k = chunkOf(profile);
+  const uploads: Array<[string, string, number]> = [
+    ["some/folder\\one.bin", "one.bin", 1],
+    ["multiple.bin", "multiple.bin", 2 * k - 1],
+    ["large.bin", "large.bin", 3_000_000],
+  ];
+  for (const [path, stored, size] of uploads) {
+    const data = randomBytes(size);
+    const received = await client.upload(id, aesKey, field(path), data);
+    assert.equal(received.contentSize, cipherSizeFor(size), "content size = c, no trailer");
+    const ack = await client.verdict(id, "crcOk", field(path));
+    assert.equal(ack?.response.meaning, "ack");
+    assert.deepEqual(await storedFile(dir, id, stored), data, `${profile.label}: ${stored}`);
+  }
+
+  // CRC bad: the client says so and sends the file again, then confirms.
+  const retried = randomBytes(5000);
+  const retryField = encodeFileNameField("retried.bin");
+  await client.upload(id, aesKey, retryField, retried);
+  const afterRetry = await client.verdict(id, "crcRetry", retryField);
+  assert.equal(afterRetry?.response.meaning, profile.family === "C" ? "ack" : undefined);
+  await client.upload(id, aesKey, retryField, retried);
+  assert.equal((await client.verdict(id, "crcOk", retryField))?.response.meaning, "ack");
+  assert.deepEqual(await storedFile(dir, id, "retried.bin"), retried);
+
+  // Abort: acknowledged, nothing stored.
+  const abortField = encodeFileNameField("aborted.bin");
+  await client.upload(id, aesKey, abortField, randomBytes(100));
+  assert.equal((await client.verdict(id, "crcAbort", abortField))?.response.meaning, "ack");
+  await assert.rejects(() => storedFile(dir, id, "aborted.bin"), Deno.errors.NotFound);
+  return { id, name };
+}
+
+Deno.test("dialects: every family and variant served end to end", async (t) => {
+  await withServer(async ({ port, dir }) => {
+    for (const profile of DIALECT_PROFILES) {
+      await t.step(profile.label, async () => {
+        const keys = await generateRsaKeyPair();
+        const { id, name } = await fullFlow(port, dir, profile, keys);
+
+        // Signing in again on a new connection, then an upload.
+        using again = await DialectClient.connect(port, profile);
+        const key2 = await again.reconnect(id, name, keys);
+        const data = randomBytes(777);
+        const fieldAgain = encodeFileNameField("again.bin");
+        await again.upload(id, key2, fieldAgain, data);
+        assert.equal((await again.verdict(id, "crcOk", fieldAgain))?.response.meaning, "ack");
+        assert.deepEqual(await storedFile(dir, id, "again.bin"), data);
+
+        const registry = await SqliteRegistry.open(`${dir}/server.db`);
+        try {
+          assert.equal((await registry.clientByName(name))?.dialect, profile.family);
+        } finally {
+          await registry.close();
+        }
+      });
+    }
+  });
+});
