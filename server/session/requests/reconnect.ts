@@ -5,7 +5,7 @@
  * | state on arrival | header id and name                  | answer      | state after |
  * |------------------|-------------------------------------|-------------|-------------|
  * | any              | a registered client's               | 1605        | signed in   |
- * | any              | unknown name, or another client's id | 1606       | unchanged   |
+ * | any              | unknown name, another client's id, or a client of another family of dialects | 1606 | unchanged |
  * | any              | recorded key does not import        | 1607        | unchanged   |
  *
  * @module
@@ -36,10 +36,15 @@ export const reconnectRequest: RequestEntry = defineRequest({
 async function reconnect(scope: RequestScope, headerId: ClientId, name: string): Promise<void> {
   const { registry } = scope.context.commit;
   const client = await registry.clientByName(name);
-  if (client === undefined || !bytesEqual(client.id, headerId)) {
+  // A client registered in another family of dialects is not signed in here.
+  if (client === undefined || !bytesEqual(client.id, headerId) || client.dialect !== "A") {
     scope.logger.warn("Reconnect of {name} denied: {reason}", {
       name,
-      reason: client === undefined ? "unknown name" : "the client id does not match",
+      reason: client === undefined
+        ? "unknown name"
+        : client.dialect !== "A"
+        ? `the client registered in family ${client.dialect}`
+        : "the client id does not match",
     });
     await scope.send({
       code: ResponseCode.ReconnectDenied,

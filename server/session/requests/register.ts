@@ -13,6 +13,7 @@
  */
 
 import { clientIdToHex, RequestCode, ResponseCode } from "../../../protocol/mod.ts";
+import { issueClientId } from "../../../protocol/dialects/client_ids.ts";
 import { defineRequest, type RequestEntry } from "../request_table.ts";
 import type { RequestScope } from "../scope.ts";
 import { shortText } from "../short_text.ts";
@@ -40,7 +41,8 @@ async function register(scope: RequestScope, name: string): Promise<void> {
     await answerNameTaken(scope, name);
     return;
   }
-  const clientId = crypto.getRandomValues(new Uint8Array(16));
+  // Some clients compare ids as C strings: none is issued with a 0x00 byte.
+  const clientId = issueClientId();
   scope.setClient({ kind: "registering", clientId, name });
   scope.logger.info("Name {name} is free: offered id {clientId}, waiting for its key (826)", {
     name,
