@@ -5,7 +5,7 @@
  * multiple of the chunk and of 3 MB (the file name field a path, stored
  * under its last component, echoed whole), CRC ok (stored, byte for byte),
  * CRC bad and resend, abort, and a reconnect (family C: its key again) on a
- * new connection; the client recorded with its family.
+ * new connection; the client recorded with its family, its dialect in the log.
  */
 
 import assert from "node:assert/strict";
@@ -16,10 +16,19 @@ import {
   generateRsaKeyPair,
   type RsaKeyPair,
 } from "../protocol/mod.ts";
-import { DIALECT_PROFILES, DialectClient, type DialectProfile } from "../harness/dialect_client.ts";
+import {
+  A_AYALA,
+  B_B0RIK,
+  C_AVIV,
+  D_H3NGO1U,
+  DIALECT_PROFILES,
+  DialectClient,
+  type DialectProfile,
+} from "../harness/dialect_client.ts";
 import { randomBytes } from "../harness/raw_client.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { withServer } from "./support/test_server.ts";
+import { captureServerLogs } from "./support/log_capture.ts";
 
 /** A chunk size of the profile's upload: the packet chunk, or 1024 for a whole-file upload. */
 function chunkOf(profile: DialectProfile): number {
@@ -104,4 +113,26 @@ Deno.test("dialects: every family and variant served end to end", async (t) => {
       });
     }
   });
+});
+
+Deno.test("dialects: the log names each connection's dialect, B told from D by the repeat", async () => {
+  await using logs = await captureServerLogs("info");
+  await withServer(async ({ port }) => {
+    for (const profile of [B_B0RIK, C_AVIV, D_H3NGO1U, A_AYALA]) {
+      const keys = await generateRsaKeyPair();
+      using client = await DialectClient.connect(port, profile);
+      const name = `Logged ${profile.label}`;
+      const id = await client.register(name);
+      const aesKey = await client.sendPublicKey(id, name, keys);
+      const field = encodeFileNameField("logged.bin");
+      await client.upload(id, aesKey, field, randomBytes(10));
+    }
+  });
+  const lines = logs.records.map((record) => record.message.join(""));
+  const has = (pattern: RegExp) => assert.ok(lines.some((l) => pattern.test(l)), String(pattern));
+  has(/^Dialect: family B \(request 1025 repeated after an answer of family D\)$/);
+  has(/^Dialect: family D \(request 1026 after an answer of family D\)$/);
+  has(/^Dialect: family C \(request 1100\)$/);
+  has(/^Dialect: family A, one 828 per packet \(an 828 that carries its packet\)$/);
+  has(/^Registered Logged B as [0-9a-f]{32} in family B$/);
 });
