@@ -18,7 +18,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { GetObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { cksum, type ClientId, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
+import {
+  cksum,
+  type ClientId,
+  clientIdToHex,
+  encodeFileNameField,
+  generateRsaKeyPair,
+  RequestCode,
+  ResponseCode,
+} from "../protocol/mod.ts";
 import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import type { ClientRow, FileRow } from "../server/cli/operator.ts";
 import { S3FileStore } from "../server/storage/file_store_s3.ts";
@@ -27,6 +35,7 @@ import { PostgresRegistry } from "../server/storage/registry_postgres.ts";
 import { startServer } from "../server/server.ts";
 import { openStorage } from "../server/storage/storage_selection.ts";
 import { fillPattern, RawClient, signUp, uploadStream } from "../harness/raw_client.ts";
+import { DIALECT_PROFILES, DialectClient } from "../harness/dialect_client.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import {
@@ -222,6 +231,36 @@ Deno.test({
               elsewhere = await servedBy(instances, `Reconnected ${name}`, before) !== home;
             }
             assert.ok(elsewhere, "every reconnect landed on the instance that registered it");
+          },
+        );
+
+        await t.step(
+          "every family of dialects signs up, reconnects and uploads through the balancer",
+          async () => {
+            for (const profile of DIALECT_PROFILES) {
+              const name = `Dialect ${profile.label}`;
+              const keys = await generateRsaKeyPair();
+              const field = encodeFileNameField("dialect.bin");
+              let id: Uint8Array | undefined;
+              for (const round of [0, 1]) {
+                using client = await DialectClient.connect(lbPort, profile);
+                let aesKey: Uint8Array;
+                if (id === undefined) {
+                  id = await client.register(name);
+                  aesKey = await client.sendPublicKey(id, name, keys);
+                } else {
+                  aesKey = await client.reconnect(id, name, keys);
+                }
+                const data = new TextEncoder().encode(`${profile.label}, round ${round}`);
+                await client.upload(id, aesKey, field, data);
+                assert.equal((await client.verdict(id, "crcOk", field))?.response.meaning, "ack");
+                assert.deepEqual(
+                  await readObject(s3Service, `${clientIdToHex(id)}/dialect.bin`),
+                  data,
+                );
+              }
+              assert.equal((await registry.clientByName(name))?.dialect, profile.family);
+            }
           },
         );
 

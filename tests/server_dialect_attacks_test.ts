@@ -316,3 +316,26 @@ Deno.test("dialect attacks: --dialects serves only the dialects it names", async
     });
   }, { dialects: ["reference"] });
 });
+
+Deno.test("dialect quotas: over its limits an upload is read to its end and refused, the connection goes on", async (t) => {
+  await withServer(async ({ port }) => {
+    for (const profile of [A_AYALA, B_B0RIK, C_AVIV, D_H3NGO1U]) {
+      await t.step(profile.label, async () => {
+        const { client, me } = await signUp(port, profile, `Quota ${profile.label}`);
+        using _ = client;
+        const first = encodeFileNameField("first.bin");
+        await client.upload(me.id, me.aesKey, first, randomBytes(3000));
+        assert.equal((await client.verdict(me.id, "crcOk", first))?.response.meaning, "ack");
+        // A second file is over --max-files 1: refused once read, in the family's shape.
+        const second = encodeFileNameField("second.bin");
+        await client.send(await client.uploadBytes(me.id, me.aesKey, second, randomBytes(50_000)));
+        const refused = await client.readAnswer();
+        assert.equal(refused.response.meaning, "generalError");
+        // The connection is in step: the same name again replaces the first.
+        const again = randomBytes(10);
+        await client.upload(me.id, me.aesKey, first, again);
+        assert.equal((await client.verdict(me.id, "crcOk", first))?.response.meaning, "ack");
+      });
+    }
+  }, { maxStoredFiles: 1 });
+});
