@@ -26,6 +26,7 @@ import {
   type DialectProfile,
 } from "../harness/dialect_client.ts";
 import { randomBytes } from "../harness/raw_client.ts";
+import { encodeDialectRequest } from "../protocol/dialects/mod.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { withServer } from "./support/test_server.ts";
 import { captureServerLogs } from "./support/log_capture.ts";
@@ -135,4 +136,33 @@ Deno.test("dialects: the log names each connection's dialect, B told from D by t
   has(/^Dialect: family C \(request 1100\)$/);
   has(/^Dialect: family A, one 828 per packet \(an 828 that carries its packet\)$/);
   has(/^Registered Logged B as [0-9a-f]{32} in family B$/);
+});
+
+Deno.test("dialects: a B or D client the server does not know registers again with the reserved id", async (t) => {
+  await withServer(async ({ port }) => {
+    for (const profile of [B_B0RIK, D_H3NGO1U]) {
+      await t.step(profile.label, async () => {
+        const keys = await generateRsaKeyPair();
+        const name = `Forgotten ${profile.family}`;
+        const oldId = new Uint8Array(16).fill(0x5a);
+        using client = await DialectClient.connect(port, profile);
+        // Its reconnect is refused with an id reserved on this connection, the same when repeated.
+        const reconnect = encodeDialectRequest(profile.family, oldId, {
+          meaning: "reconnect",
+          name,
+        });
+        const denied = await client.exchange(reconnect, ["reconnectDenied"]);
+        const reserved = (denied.response as { clientId: Uint8Array }).clientId;
+        assert.notDeepEqual(reserved, oldId);
+        assert.ok(!reserved.includes(0));
+        // It registers on the same connection and gets that id.
+        const id = await client.register(name);
+        assert.deepEqual(id, reserved);
+        const aesKey = await client.sendPublicKey(id, name, keys);
+        const field = encodeFileNameField("back.bin");
+        await client.upload(id, aesKey, field, randomBytes(100));
+        assert.equal((await client.verdict(id, "crcOk", field))?.response.meaning, "ack");
+      });
+    }
+  });
 });
