@@ -39,7 +39,7 @@
  */
 
 import type { ClientId } from "../../protocol/mod.ts";
-import { FAMILIES, type Family } from "../../protocol/dialects/families.ts";
+import { FAMILIES, type Family } from "../../protocol/dialects/mod.ts";
 
 /** A registered client: one with a public key. */
 export interface ClientRecord {

@@ -44,7 +44,7 @@ import postgres from "postgres";
 import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
 import { RegistryError } from "../errors.ts";
 import { redactUrl } from "./redact_url.ts";
-import type { Family } from "../../protocol/dialects/families.ts";
+import type { Family } from "../../protocol/dialects/mod.ts";
 import {
   type ClientRecord,
   type CommitIntent,

@@ -41,7 +41,7 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type ClientId, clientIdToHex } from "../../protocol/mod.ts";
 import { RegistryError } from "../errors.ts";
-import type { Family } from "../../protocol/dialects/families.ts";
+import type { Family } from "../../protocol/dialects/mod.ts";
 import {
   type ClientRecord,
   type CommitIntent,

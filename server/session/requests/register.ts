@@ -13,7 +13,7 @@
  */
 
 import { clientIdToHex, RequestCode, ResponseCode } from "../../../protocol/mod.ts";
-import { issueClientId } from "../../../protocol/dialects/client_ids.ts";
+import { issueClientId } from "../../../protocol/dialects/mod.ts";
 import { defineRequest, type RequestEntry } from "../request_table.ts";
 import type { RequestScope } from "../scope.ts";
 import { shortText } from "../short_text.ts";
