@@ -24,7 +24,7 @@ import { openLocalStorage, recoverStorage, type Storage } from "./storage/storag
 import { DataFolderError } from "./errors.ts";
 import { formatAddress, plainHost } from "../common/address.ts";
 import { errorMessage } from "../common/error_message.ts";
-import { listen, type Listener, type Listening } from "./net/listen.ts";
+import { listen, type Listener, type Listening, type NetConn } from "./net/listen.ts";
 import { readPortInfo } from "./net/port_info.ts";
 import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./upload/buffer_budget.ts";
 import { ConnectionSlots } from "./net/connection_slots.ts";
@@ -226,7 +226,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   try {
     if (options.securePort !== false) {
       const securePort = options.securePort ?? defaultSecurePort(port);
-      secure = await listenSecure(options.dir, options.host, securePort, options.secure);
+      secure = await listenSecure(options.dir, options.host, securePort, {
+        ...options.secure,
+        handshakeTimeoutMs: limits.headerTimeoutMs,
+        maxConnections: limits.maxConnections,
+      });
     }
   } catch (error) {
     listener.close();
@@ -365,7 +369,7 @@ class Server implements RunningServer {
 
   async #accept(listener: Listener, mode: PortMode): Promise<void> {
     while (this.#closing === undefined) {
-      let conn: Deno.Conn;
+      let conn: NetConn;
       try {
         conn = await listener.accept();
       } catch (error) {
@@ -425,7 +429,7 @@ class Server implements RunningServer {
   }
 
   /** Serves `conn` in a new connection, under its deadlines. */
-  #open(conn: Deno.Conn, address: string, peer: string, mode: PortMode): void {
+  #open(conn: NetConn, address: string, peer: string, mode: PortMode): void {
     const limits = this.#limits;
     const context: SessionContext = {
       store: this.#storage.store,

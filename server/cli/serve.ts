@@ -11,7 +11,13 @@ import { getLogger, type LogLevel } from "@logtape/logtape";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { DataFolderError } from "../errors.ts";
 import { setupLogging } from "../log/logging.ts";
-import { type RunningServer, type ServerOptions, startServer } from "../server.ts";
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  type RunningServer,
+  type ServerOptions,
+  startServer,
+} from "../server.ts";
+import { checkDescriptorLimit, probeDescriptors } from "../net/fd_budget.ts";
 import {
   openIdentityRecord,
   openSelectedStorage,
@@ -46,12 +52,18 @@ export interface ServeOptions extends ServerOptions {
 /**
  * Runs the server until a signal stops it.
  *
+ * @throws {DescriptorLimitError} (from `../net/fd_budget.ts`) when the limit
+ * on open files cannot hold `--max-connections`.
  * @throws {DataFolderError} when the data folder cannot be created or its log
  * opened; the start-up errors of {@linkcode startServer}.
  */
 export async function serve(options: ServeOptions): Promise<void> {
   const logging = await openLog(options.dir, options.logLevel);
   try {
+    checkDescriptorLimit(
+      options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      (count) => probeDescriptors(options.dir, count),
+    );
     const { logLevel: _, registry, store, identity, publicSecurePort, http, ...serverOptions } =
       options;
     const selected = await openSelectedStorage(options.dir, { registry, store });

@@ -8,12 +8,27 @@
  * | none (default)  | `[::]`, which takes IPv4 too where the system allows (dual stack); else also `0.0.0.0`; without IPv6, `0.0.0.0` only, with a note |
  * | an address      | that address only                                            |
  *
+ * Both ports listen on plain TCP; the secure port adds TLS on top
+ * (`tls_terminator.ts`), so every socket accepted can be closed at once.
+ *
  * @module
  */
 
 import { formatAddress } from "../../common/address.ts";
 import { errorMessage } from "../../common/error_message.ts";
 import { ListenError, PortInUseError } from "../errors.ts";
+
+/** What a session needs of a connection: the subset of `Deno.Conn` it uses. */
+export interface NetConn {
+  /** The peer's address. */
+  readonly remoteAddr: Deno.Addr;
+  /** Reads up to `p.length` bytes; `null` at the end of the stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Writes some of `p`; resolves to how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+  /** Closes the connection: its socket is released now (see `tls_terminator.ts` for TLS). */
+  close(): void;
+}
 
 /** Accepts connections: one listener, or several on the same port. */
 export interface Listener {
@@ -22,15 +37,21 @@ export interface Listener {
   /** How the addresses are printed: `[::]:1256 (IPv6 and IPv4)`. */
   readonly description: string;
   /** The next connection, from whichever address (TCP, or TLS for the secure port). */
-  accept(): Promise<Deno.Conn>;
+  accept(): Promise<NetConn>;
   /** Stops listening; pending {@linkcode Listener.accept} calls reject. */
   close(): void;
 }
 
+/** A {@linkcode Listener} of plain TCP connections. */
+export interface TcpListener extends Listener {
+  /** The next TCP connection, from whichever address. */
+  accept(): Promise<Deno.Conn>;
+}
+
 /** What {@linkcode listen} did, with a note when it fell back to IPv4 only. */
-export interface Listening {
+export interface Listening<L extends Listener = Listener> {
   /** The listener. */
-  listener: Listener;
+  listener: L;
   /** Why IPv6 is not served, when it is not although no host was given. */
   note?: string;
 }
@@ -44,17 +65,15 @@ export interface TlsCredentials {
 }
 
 /**
- * Listens on `host`, or on both IPv6 and IPv4 when `host` is undefined (see
- * the module table); with `tls`, every listener is a TLS listener.
+ * Listens with TCP on `host`, or on both IPv6 and IPv4 when `host` is
+ * undefined (see the module table).
  *
  * @throws {PortInUseError} when the port is taken.
  * @throws {ListenError} when the address cannot be listened on.
  */
-export function listen(host: string | undefined, port: number, tls?: TlsCredentials): Listening {
+export function listen(host: string | undefined, port: number): Listening<TcpListener> {
   const open = (hostname: string, port: number): Deno.Listener =>
-    tls === undefined
-      ? Deno.listen({ hostname, port, transport: "tcp" })
-      : Deno.listenTls({ hostname, port, ...tls });
+    Deno.listen({ hostname, port, transport: "tcp" });
   const listenOn = (hostname: string, port: number) => listenOnly(open, hostname, port);
   if (host !== undefined) {
     const listener = listenOn(host, port);
@@ -115,7 +134,7 @@ function portInUse(hostname: string, port: number, cause: unknown): PortInUseErr
 type Accepted = { index: number; conn: Deno.Conn } | { index: number; error: unknown };
 
 /** One or more listeners on the same port, accepted from as one. */
-class Listeners implements Listener {
+class Listeners implements TcpListener {
   readonly port: number;
   readonly description: string;
   #listeners: Deno.Listener[];

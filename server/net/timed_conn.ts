@@ -20,6 +20,7 @@
 import { withDeadline } from "../../common/deadline.ts";
 import { writeAll } from "../../common/write_all.ts";
 import { type ByteSource } from "../../protocol/mod.ts";
+import type { NetConn } from "./listen.ts";
 
 /** Every this many bytes of a request restart its deadline (a minimum rate). */
 export const REQUEST_PROGRESS_BYTES = 1024 * 1024;
@@ -44,11 +45,11 @@ export interface ConnDeadlines {
 export type Expired = "idle" | "header" | "request";
 
 /**
- * Wraps a `Deno.Conn`: a deadline that passes closes the connection, so the
+ * Wraps a connection (TCP, or TLS from `tls_terminator.ts`): a deadline that passes closes the connection, so the
  * pending call fails. Closing is idempotent.
  */
 export class TimedConn implements ByteSource {
-  #conn: Deno.Conn;
+  #conn: NetConn;
   #deadlines: ConnDeadlines;
   #requestTimer: ReturnType<typeof setTimeout> | undefined;
   #headerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -66,7 +67,7 @@ export class TimedConn implements ByteSource {
    * @param conn The connection; this object owns it from now on.
    * @param deadlines The deadlines.
    */
-  constructor(conn: Deno.Conn, deadlines: ConnDeadlines) {
+  constructor(conn: NetConn, deadlines: ConnDeadlines) {
     this.#conn = conn;
     this.#deadlines = deadlines;
   }

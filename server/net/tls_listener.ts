@@ -13,9 +13,16 @@
  */
 
 import { encodeDiscoveryResponse } from "../../protocol/discovery.ts";
+import { errorMessage } from "../../common/error_message.ts";
 import { ListenError, PortInUseError, StartupError } from "../errors.ts";
-import { listen, type Listening } from "./listen.ts";
+import { listen, type Listening, type TcpListener } from "./listen.ts";
+import { SecureListener, TlsTerminator } from "./tls_terminator.ts";
 import { loadOrCreateServerIdentity, type ServerIdentity } from "../identity/tls_identity.ts";
+
+/** Default {@linkcode SecurePortOptions.handshakeTimeoutMs}. */
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+/** Default {@linkcode SecurePortOptions.maxConnections}. */
+const DEFAULT_RELAYED_CONNECTIONS = 256;
 
 /** A listening secure port. */
 export interface SecurePort extends Listening {
@@ -44,11 +51,17 @@ export interface SecurePortOptions {
    * as a load balancer's (`--public-secure-port`); default the bound port.
    */
   advertisedPort?: number | undefined;
+  /** How long a peer has to finish its TLS handshake; default 5 s (the header deadline). */
+  handshakeTimeoutMs?: number;
+  /** The server's `--max-connections`, which bounds the relayed connections; default 256. */
+  maxConnections?: number;
 }
 
 /**
  * Loads (or creates) the identity in `dir`, unless given, and listens with
- * TLS on `host` (both IPv6 and IPv4 when undefined) and `port`.
+ * TLS on `host` (both IPv6 and IPv4 when undefined) and `port`: a TCP
+ * listener whose connections get TLS from a {@linkcode TlsTerminator}, each
+ * handshake bounded by `options.handshakeTimeoutMs`.
  *
  * @throws {ServerIdentityError} when the identity is unusable.
  * @throws {StartupError} (from `./errors.ts`) when the port cannot be
@@ -63,9 +76,9 @@ export async function listenSecure(
   const { identity, created } = options.identity !== undefined
     ? { identity: options.identity, created: false }
     : await loadOrCreateServerIdentity(dir);
-  let listening: Listening;
+  let listening: Listening<TcpListener>;
   try {
-    listening = listen(host, port, { cert: identity.certificatePem, key: identity.privateKeyPem });
+    listening = listen(host, port);
   } catch (error) {
     if (!(error instanceof PortInUseError || error instanceof ListenError)) throw error;
     throw new StartupError(
@@ -74,8 +87,23 @@ export async function listenSecure(
       { cause: error },
     );
   }
+  let terminator: TlsTerminator;
+  try {
+    terminator = new TlsTerminator(
+      { cert: identity.certificatePem, key: identity.privateKeyPem },
+      options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      options.maxConnections ?? DEFAULT_RELAYED_CONNECTIONS,
+    );
+  } catch (error) {
+    listening.listener.close();
+    throw new StartupError(
+      `Cannot listen for the secure mode on 127.0.0.1 (its inner TLS port): ${errorMessage(error)}`,
+      { cause: error },
+    );
+  }
   return {
     ...listening,
+    listener: new SecureListener(listening.listener, terminator),
     identity,
     created,
     discoveryAnswer: encodeDiscoveryResponse({

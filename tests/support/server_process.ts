@@ -17,6 +17,8 @@ const START_TIMEOUT_MS = 20_000;
 export interface SpawnOptions {
   /** Largest file the process may write, in bytes (rounded up to 512): a disk that fills up. */
   fileSizeLimit?: number;
+  /** Most open files (soft and hard limit): a tight descriptor budget. */
+  openFileLimit?: number;
   /** Environment variables to add (such as the storage settings). */
   env?: Record<string, string>;
   /** Whether the server may read the environment (`--allow-env`, as the task); default true. */
@@ -62,12 +64,14 @@ export class ServerProcess {
    */
   static spawn(dir: string, args: string[], options: SpawnOptions = {}): ServerProcess {
     // With a file size limit, a shell sets it (`ulimit -f`, 512-byte blocks) and ignores
-    // SIGXFSZ, so a write past the limit fails with EFBIG as on a full disk.
-    const limit = options.fileSizeLimit === undefined ? [] : [
-      "-c",
-      `trap '' XFSZ; ulimit -f ${Math.ceil(options.fileSizeLimit / 512)}; exec "$@"`,
-      "sh",
-    ];
+    // SIGXFSZ, so a write past the limit fails with EFBIG as on a full disk. With an
+    // open files limit, the shell sets it too (`ulimit -n`: soft and hard).
+    const shell: string[] = [];
+    if (options.fileSizeLimit !== undefined) {
+      shell.push(`trap '' XFSZ; ulimit -f ${Math.ceil(options.fileSizeLimit / 512)}`);
+    }
+    if (options.openFileLimit !== undefined) shell.push(`ulimit -n ${options.openFileLimit}`);
+    const limit = shell.length === 0 ? [] : ["-c", `${shell.join("; ")}; exec "$@"`, "sh"];
     const child = new Deno.Command(limit.length === 0 ? Deno.execPath() : "sh", {
       args: [
         ...limit,
