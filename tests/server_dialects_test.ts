@@ -28,6 +28,7 @@ import {
 import { randomBytes } from "../harness/raw_client.ts";
 import { encodeDialectRequest } from "../protocol/dialects/mod.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
+import { clientRows, clientsTable } from "../server/cli/operator.ts";
 import { withServer } from "./support/test_server.ts";
 import { captureServerLogs } from "./support/log_capture.ts";
 
@@ -108,6 +109,13 @@ Deno.test("dialects: every family and variant served end to end", async (t) => {
         const registry = await SqliteRegistry.open(`${dir}/server.db`);
         try {
           assert.equal((await registry.clientByName(name))?.dialect, profile.family);
+          // server clients shows it.
+          const row = (await clientRows(registry)).find((r) => r.name === name);
+          assert.equal(row?.dialect, profile.family);
+          assert.match(
+            clientsTable([row!]),
+            new RegExp(`${row!.id}\\s+${profile.family}\\s`),
+          );
         } finally {
           await registry.close();
         }
