@@ -10,6 +10,9 @@
 import assert from "node:assert/strict";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import postgres from "postgres";
+import { dirname, join } from "node:path";
+import { CLIENT_PERMISSION_FLAGS, ROOT } from "../scripts/permissions.ts";
+import { waitUntil } from "./support/reliability.ts";
 import {
   ignoreWithoutServices,
   startCeph,
@@ -125,6 +128,118 @@ Deno.test({
       await lb.stop();
       await a.close();
       await b.close();
+    }
+  },
+});
+
+/** Reads `stream` line by line into `lines` until it ends (a child's output). */
+async function collectLines(stream: ReadableStream<Uint8Array>, lines: string[]): Promise<void> {
+  let pending = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const parts = (pending + text).split("\n");
+    pending = parts.pop()!;
+    lines.push(...parts);
+  }
+}
+
+Deno.test({
+  name: "deno task services starts all three engines and prints settings and commands that work",
+  ignore: ignoreWithoutServices("deno task services", ["postgres", "s3", "haproxy"]),
+  async fn() {
+    const data = await Deno.makeTempDir({ prefix: "services_main_" });
+    const services = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--allow-all",
+        join(ROOT, "scripts/services/main.ts"),
+        "--data",
+        join(data, "ft"),
+      ],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out: string[] = [];
+    const err: string[] = [];
+    const reading = Promise.all([
+      collectLines(services.stdout, out),
+      collectLines(services.stderr, err),
+    ]);
+    const instances: Deno.ChildProcess[] = [];
+    const logs: string[][] = [];
+    try {
+      await waitUntil(
+        "the services to run",
+        () => out.includes("# running; Ctrl-C stops everything") || err.length > 0,
+        120_000,
+      );
+      assert.deepEqual(err, []);
+      const env: Record<string, string> = {};
+      for (const line of out) {
+        const match = /^export (\w+)=(.*)$/.exec(line);
+        if (match !== null) env[match[1]!] = match[2]!;
+      }
+      assert.deepEqual(Object.keys(env).sort(), [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_REGION",
+        "AWS_SECRET_ACCESS_KEY",
+        "FT_REGISTRY_URL",
+        "FT_S3_ENDPOINT",
+        "FT_STORE",
+      ]);
+      const lbPort = Number(/clients connect to 127\.0\.0\.1:(\d+)/.exec(out.join("\n"))?.[1]);
+      const commands = out.filter((line) => line.startsWith("deno run "));
+      assert.equal(commands.length, 2);
+      // Each printed command, as printed, from the repository's root, after the exports.
+      for (const command of commands) {
+        const child = new Deno.Command("sh", {
+          args: ["-c", `PATH="$DENO_BIN:$PATH" exec ${command}`],
+          env: { ...env, DENO_BIN: dirname(Deno.execPath()) },
+          cwd: ROOT,
+          stdin: "null",
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+        instances.push(child);
+        const log: string[] = [];
+        logs.push(log);
+        collectLines(child.stderr, log).catch(() => {});
+      }
+      for (const log of logs) {
+        await waitUntil(
+          "an instance to listen",
+          () => log.some((l) => /Health on/.test(l)),
+          30_000,
+        );
+        assert.ok(!log.some((l) => /\[WRN\]|\[ERR\]/.test(l)), log.join("\n"));
+      }
+      // A client through the balancer: pins the balancer's secure port, and is served.
+      const client = join(data, "client");
+      await Deno.mkdir(client);
+      await Deno.writeFile(join(client, "f.bin"), new Uint8Array(1000).fill(7));
+      await Deno.writeTextFile(join(client, "transfer.info"), `127.0.0.1:${lbPort}\nTry\nf.bin\n`);
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", ...CLIENT_PERMISSION_FLAGS, join(ROOT, "client/main.ts"), "--dir", client],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(run.stderr);
+      assert.equal(run.code, 0, stderr);
+      const pin = await Deno.readTextFile(join(client, "known_servers"));
+      const securePort = /secure port (\d+) to the instances/.exec(out.join("\n"))?.[1];
+      assert.match(pin, new RegExp(`^127\\.0\\.0\\.1:${lbPort} ${securePort} SHA256:`, "m"));
+    } finally {
+      for (const child of instances) {
+        child.kill("SIGTERM");
+        await child.status;
+      }
+      services.kill("SIGTERM");
+      assert.equal((await services.status).code, 0);
+      await reading;
+      await Deno.remove(data, { recursive: true });
     }
   },
 });
