@@ -83,10 +83,21 @@ export async function connectSecure(
       cause: error,
     });
   }
-  const conn = await Deno.startTls(tcp, {
-    hostname: SECURE_SERVER_NAME,
-    caCerts: [encodePem("CERTIFICATE", certificate)],
-  });
+  let conn: Deno.TlsConn;
+  try {
+    conn = await Deno.startTls(tcp, {
+      hostname: SECURE_SERVER_NAME,
+      caCerts: [encodePem("CERTIFICATE", certificate)],
+    });
+  } catch (error) {
+    // The peer may reset the connection before TLS even starts (NotConnected).
+    try {
+      tcp.close();
+    } catch {
+      // Already closed.
+    }
+    throw classifyHandshakeError(address, error, false, timeoutMs);
+  }
   let timedOut = false;
   const timer = timeoutMs === 0 ? undefined : setTimeout(() => {
     timedOut = true;
