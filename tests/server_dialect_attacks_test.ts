@@ -34,6 +34,7 @@ import {
 import { randomBytes, RawClient } from "../harness/raw_client.ts";
 import { concat } from "../harness/bytes.ts";
 import { withServer } from "./support/test_server.ts";
+import { within } from "./support/reliability.ts";
 
 interface Member {
   name: string;
@@ -338,4 +339,27 @@ Deno.test("dialect quotas: over its limits an upload is read to its end and refu
       });
     }
   }, { maxStoredFiles: 1 });
+});
+
+Deno.test("dialect deadlines: a client of any family that never signs in is cut off, a signed-in one goes on", async () => {
+  await withServer(async ({ port }) => {
+    const keys = await generateRsaKeyPair();
+    using signedIn = await DialectClient.connect(port, B_B0RIK);
+    const id = await signedIn.register("Prompt B");
+    const aesKey = await signedIn.sendPublicKey(id, "Prompt B", keys);
+    const stalled: DialectClient[] = [];
+    for (const profile of [B_B0RIK, C_AVIV, D_H3NGO1U]) {
+      const client = await DialectClient.connect(port, profile);
+      stalled.push(client);
+      // Registered, and never a key.
+      await client.register(`Stalled ${profile.label}`);
+    }
+    try {
+      await within("the sign-in deadline", Promise.all(stalled.map((c) => c.readEnd())), 5_000);
+    } finally {
+      for (const client of stalled) client[Symbol.dispose]();
+    }
+    const field = encodeFileNameField("after.bin");
+    await signedIn.upload(id, aesKey, field, new Uint8Array(100));
+  }, { idleTimeoutMs: 10_000, signInTimeoutMs: 500 });
 });

@@ -25,7 +25,7 @@ import {
   DialectClient,
   type DialectProfile,
 } from "../harness/dialect_client.ts";
-import { randomBytes } from "../harness/raw_client.ts";
+import { randomBytes, RawClient, signUp } from "../harness/raw_client.ts";
 import { encodeDialectRequest } from "../protocol/dialects/mod.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { clientRows, clientsTable } from "../server/cli/operator.ts";
@@ -172,5 +172,34 @@ Deno.test("dialects: a B or D client the server does not know registers again wi
         assert.equal((await client.verdict(id, "crcOk", field))?.response.meaning, "ack");
       });
     }
+  });
+});
+
+Deno.test("dialects: family A per packet gets a repeated CRC ok acknowledged again; the reference does not", async () => {
+  await withServer(async ({ port, dir }) => {
+    const keys = await generateRsaKeyPair();
+    using client = await DialectClient.connect(port, A_AYALA);
+    const id = await client.register("Repeater");
+    const aesKey = await client.sendPublicKey(id, "Repeater", keys);
+    const field = encodeFileNameField("once.bin");
+    const data = randomBytes(5000);
+    await client.upload(id, aesKey, field, data);
+    for (let send = 1; send <= 3; send++) {
+      const answer = await client.verdict(id, "crcOk", field);
+      assert.equal(answer?.response.meaning, "ack", `send ${send}`);
+      assert.deepEqual((answer?.response as { clientId: Uint8Array }).clientId, id);
+    }
+    assert.deepEqual(await storedFile(dir, id, "once.bin"), data);
+    // Another verdict than the one acknowledged is refused.
+    assert.equal((await client.verdict(id, "crcAbort", field))?.response.meaning, "generalError");
+
+    // A reference connection's repeated 900 is refused, as it always was.
+    using raw = await RawClient.connect(port);
+    const me = await signUp(raw, "Reference Repeater");
+    await raw.upload(me.clientId, me.aesKey, "r.bin", new Uint8Array(10));
+    await raw.request(me.clientId, { code: 900, fileName: "r.bin" });
+    await raw.expect(1604);
+    await raw.request(me.clientId, { code: 900, fileName: "r.bin" });
+    await raw.expectError();
   });
 });

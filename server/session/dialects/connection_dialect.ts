@@ -7,6 +7,7 @@
  * | A (no 828 yet)         | a first request of no other family           | the reference's shapes |
  * | A, reference           | an 828 of payload size 0                     | the reference's shapes |
  * | A, per packet          | an 828 of payload size 267 or more           | family A's shapes (§15.7) |
+ * | A, per packet, acknowledged | CRC ok or abort answered with 1604      | the same; that request again gets 1604 again |
  * | B or D (answered as D) | a first 1025 or 1027                          | D          |
  * | B                      | the same request again after a D answer, or a reconnect of a B client | B |
  * | D                      | another request after a D answer, or a reconnect of a D client | D |
@@ -20,7 +21,12 @@ import type { BdRequest, Family, FamilyAUpload } from "../../../protocol/dialect
 
 /** What the connection knows of its client's dialect. */
 export type DialectState =
-  | { readonly kind: "A"; readonly upload?: FamilyAUpload }
+  | {
+    readonly kind: "A";
+    readonly upload?: FamilyAUpload;
+    /** One 828 per packet: the verdict last acknowledged, which a repeat gets again. */
+    readonly acknowledged?: "crcOk" | "crcAbort";
+  }
   | {
     readonly kind: "B or D";
     /** The request last answered as D, whose repeat would mean B. */

@@ -11,7 +11,7 @@
  * | public key       | 826: the reference's           | 1026 `sign_up.ts`     | 1101 `sign_up.ts`, or a key reconnect (`reconnect.ts`) |
  * | reconnect        | 827: the reference's           | 1027 `reconnect.ts`   | none                       |
  * | send file        | 828: size 0 the reference's, 267 and more `send_file.ts` | 1028 `send_file.ts` (D per packet, B whole) | 1103 `send_file.ts` |
- * | CRC ok/bad/abort | 900-902: the reference's       | 1029-1031 (`verdicts.ts`) | 1104-1106 (`verdicts.ts`) |
+ * | CRC ok/bad/abort | 900-902: the reference's (per packet: a repeat of an acknowledged one acknowledged again) | 1029-1031 (`verdicts.ts`) | 1104-1106 (`verdicts.ts`) |
  *
  * B and D share one table: the connection answers as D until the client
  * shows which it is (`connection_dialect.ts`). Answers are encoded in the
@@ -38,7 +38,7 @@ import { encodeFamilyResponse } from "./family_answers.ts";
 import { keyReconnectInC, reconnectInDialect } from "./reconnect.ts";
 import { receiveDialectFile, uploadPayloadSize } from "./send_file.ts";
 import { recordKeyInDialect, registerInDialect } from "./sign_up.ts";
-import { verdictEntry } from "./verdicts.ts";
+import { repeatAcknowledged, verdictEntry } from "./verdicts.ts";
 
 /** Which dialects a server serves (`--dialects`). */
 export type ServedDialects = ReadonlySet<DialectName>;
@@ -88,9 +88,18 @@ export function familyADialect(port: ReferencePort, served: ServedDialects): Dia
   const dialect = new ConnectionDialect({ kind: "A" });
   const serveA = served.has("reference") || served.has("a-per-packet");
   const entries = serveA ? [...reference.requests.values()] : [];
-  const requests = requestTable(
-    entries.map((entry) => entry.code === 828 ? familyASendFile(entry, dialect, served) : entry),
-  );
+  const requests = requestTable(entries.map((entry) => {
+    switch (entry.code) {
+      case 828:
+        return familyASendFile(entry, dialect, served);
+      case 900:
+        return repeatAcknowledged(entry, "crcOk", dialect);
+      case 902:
+        return repeatAcknowledged(entry, "crcAbort", dialect);
+      default:
+        return entry;
+    }
+  }));
   return {
     get name() {
       return describeDialect(dialect.state);

@@ -9,12 +9,19 @@
  * | B, D   | 1029-1031      | file name[255]                         | no                       |
  * | C      | 1104-1106      | id[16] + file name[255], size 271 or 0 | yes: 2104, empty         |
  *
+ * Family A per packet: some clients send CRC ok or abort again when they
+ * miss the answer they expect (up to 3 sends); a repeat of the verdict last
+ * acknowledged on the connection is acknowledged again, not refused
+ * ({@linkcode repeatAcknowledged}).
+ *
  * @module
  */
 
-import { bytesEqual, ProtocolError, ResponseCode } from "../../../protocol/mod.ts";
+import { bytesEqual, ProtocolError, type Response, ResponseCode } from "../../../protocol/mod.ts";
 import { C_VERDICT_PAYLOAD_SIZE, cVerdictPayloadSize } from "../../../protocol/dialects/mod.ts";
 import { exactPayload, type RequestEntry } from "../request_table.ts";
+import type { RequestScope } from "../scope.ts";
+import type { ConnectionDialect } from "./connection_dialect.ts";
 import { crcAbortRequest } from "../requests/crc_abort.ts";
 import { crcOkRequest } from "../requests/crc_ok.ts";
 import { crcRetryRequest } from "../requests/crc_retry.ts";
@@ -72,6 +79,55 @@ export function verdictEntry(
         ) {
           await scope.send({ code: ResponseCode.Ack, clientId: state.client.clientId });
         }
+      };
+    },
+  };
+}
+
+/**
+ * Family A's CRC ok or abort (`entry`, the reference's), with a repeat of the
+ * verdict last acknowledged on a per-packet connection acknowledged again.
+ */
+export function repeatAcknowledged(
+  entry: RequestEntry,
+  verdict: "crcOk" | "crcAbort",
+  dialect: ConnectionDialect,
+): RequestEntry {
+  return {
+    ...entry,
+    decode: (payload, header) => {
+      const handle = entry.decode(payload, header);
+      return async (scope) => {
+        const state = dialect.state;
+        const client = scope.client;
+        if (
+          state.kind !== "A" || state.upload !== "per-packet" || client.kind !== "signed-in"
+        ) {
+          return await handle(scope);
+        }
+        if (
+          state.acknowledged === verdict && client.upload === undefined &&
+          bytesEqual(header.clientId, client.client.clientId)
+        ) {
+          scope.logger.info("Request {code} again: acknowledged again", { code: header.code });
+          await scope.send({ code: ResponseCode.Ack, clientId: client.client.clientId });
+          return;
+        }
+        let acknowledged = false;
+        const watched: RequestScope = Object.create(scope, {
+          send: {
+            value: async (response: Response) => {
+              acknowledged ||= response.code === ResponseCode.Ack;
+              await scope.send(response);
+            },
+          },
+        });
+        await handle(watched);
+        dialect.set(
+          acknowledged
+            ? { kind: "A", upload: "per-packet", acknowledged: verdict }
+            : { kind: "A", upload: "per-packet" },
+        );
       };
     },
   };
