@@ -18,6 +18,8 @@ export const DEFAULT_RETRY_DELAY_MS = 500;
 
 /** The text of `client --help`. */
 export const USAGE = `Usage: client [options] [PATH...]
+       client --list [--json]
+       client --get NAME... [--to DIR] [--force]
 
 Sends files to a file transfer server, encrypted, as described by
 transfer.info in the client's folder:
@@ -30,6 +32,17 @@ Spaces and tabs around each line are ignored (the client says so).
 PATH...  send these files instead of line 3, one after another on one
          connection; relative paths are relative to where you typed the
          command. A summary at the end says which arrived.
+
+--list   the files the server holds for you: name (with its folders), size,
+         when it was stored (UTC), start of its SHA-256; then a total.
+         --json prints the same as one JSON document, for scripts.
+--get NAME...
+         fetches each named file (a name as --list shows it) into DIR
+         (--to, relative to where you typed the command; default there),
+         verified against the server's SHA-256 and cksum; an existing file
+         is replaced only with --force. A cut download continues where it
+         stopped on the next run. Both need the secure mode (TLS): a server
+         without it (the reference server) is refused, exit 4.
 
 With a server that offers the secure mode, the client pins its certificate
 in known_servers on first contact (like ssh's known_hosts) and from then on
@@ -91,6 +104,16 @@ export interface Options {
   secure: boolean;
   /** `--pin`, parsed. */
   pin: Uint8Array | undefined;
+  /** `--list`. */
+  list: boolean;
+  /** `--json` (with `--list`). */
+  json: boolean;
+  /** `--get`: the positionals are names to fetch. */
+  get: boolean;
+  /** `--to`, as typed (with `--get`). */
+  to: string | undefined;
+  /** `--force` (with `--get`): replace an existing local file. */
+  force: boolean;
   /** `--help`. */
   help: boolean;
   /** `--version`. */
@@ -143,6 +166,11 @@ export function parseOptions(args: string[]): Options {
         "standalone-exec": { type: "string" },
         secure: { type: "boolean" },
         pin: { type: "string" },
+        list: { type: "boolean" },
+        json: { type: "boolean" },
+        get: { type: "boolean" },
+        to: { type: "string" },
+        force: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -152,6 +180,7 @@ export function parseOptions(args: string[]): Options {
     throw usageError(JSON.stringify(errorMessage(error)), error);
   }
   const { values, positionals } = parsed;
+  checkRetrievalOptions(values, positionals);
   return {
     dir: values.dir,
     paths: positionals,
@@ -163,7 +192,26 @@ export function parseOptions(args: string[]): Options {
     standaloneExec: values["standalone-exec"],
     secure: values.secure ?? false,
     pin: values.pin === undefined ? undefined : parsePin(values.pin),
+    list: values.list ?? false,
+    json: values.json ?? false,
+    get: values.get ?? false,
+    to: values.to,
+    force: values.force ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
   };
+}
+
+/** `--list` and `--get` take their own options, and not each other. */
+function checkRetrievalOptions(
+  values: { list?: boolean; json?: boolean; get?: boolean; to?: string },
+  positionals: string[],
+): void {
+  if (values.list && values.get) throw usageError("--list and --get cannot be used together");
+  if (values.list && positionals.length > 0) {
+    throw usageError(`--list takes no names (got ${JSON.stringify(positionals[0])})`);
+  }
+  if (values.json && !values.list) throw usageError("--json goes with --list");
+  if (values.get && positionals.length === 0) throw usageError("--get needs the names to fetch");
+  if (values.to !== undefined && !values.get) throw usageError("--to goes with --get");
 }

@@ -21,11 +21,13 @@ import { writeAll, type Writer } from "../common/write_all.ts";
 import {
   decodeResponse,
   ExactReader,
+  maxResponsePayloadSize,
   PROTOCOL_VERSION,
   ProtocolError,
   readResponseFrame,
   type Response,
   RESPONSE_HEADER_SIZE,
+  type ResponseFrame,
 } from "../protocol/mod.ts";
 import { formatAddress } from "../common/address.ts";
 import { errorMessage } from "../common/error_message.ts";
@@ -220,6 +222,29 @@ export class ServerConnection {
     try {
       const frame = await this.#withDeadline(readResponseFrame(this.#reader));
       return decodeResponse(frame.header.code, frame.payload);
+    } catch (error) {
+      throw this.failure(
+        `read the response of ${this.address}`,
+        error,
+        this.#bytesReceived > before,
+      );
+    }
+  }
+
+  /**
+   * Reads one frame, header and payload, within one deadline, not decoded:
+   * for an extension's answers, whose payload limits `limitOf` gives (a code
+   * it does not know falls back to the reference codes' limits).
+   *
+   * @throws {NetworkError} if the connection drops or the response is late.
+   * @throws {RejectedError} for an unknown code or an oversized payload.
+   */
+  async receiveFrame(limitOf: (code: number) => number | undefined): Promise<ResponseFrame> {
+    const before = this.#bytesReceived;
+    try {
+      return await this.#withDeadline(
+        readResponseFrame(this.#reader, (code) => limitOf(code) ?? maxResponsePayloadSize(code)),
+      );
     } catch (error) {
       throw this.failure(
         `read the response of ${this.address}`,

@@ -25,6 +25,7 @@ import { Progress, terminalColumns } from "./progress.ts";
 import { type FileOutcome, sendFiles } from "./send_files.ts";
 import { checkIdentityName, type Confirmed } from "./session.ts";
 import { loadIdentity } from "./identity_store.ts";
+import { type RetrievalRun, runGet, runList } from "./retrieval_run.ts";
 import { TransferLog } from "./transfer_log.ts";
 import { parseTransferInfo, type TransferInfo, TransferInfoError } from "./transfer_info.ts";
 import { checkUploadFile, type UploadFile } from "./upload_file.ts";
@@ -146,6 +147,9 @@ export async function main(args: string[]): Promise<number> {
       console.log(`client ${CLIENT_VERSION}`);
       return ExitCode.Success;
     }
+    if (options.list || options.get) {
+      return await withInterruptReport(record, () => retrieve(options, progress, record));
+    }
     return await withInterruptReport(record, async () => {
       const plan = await planRun(options, progress, record);
       const sent = plan.files.length === 0 ? [] : await send(plan, options, progress, record);
@@ -160,6 +164,31 @@ export async function main(args: string[]): Promise<number> {
     record.log(`result: exit code ${exitCode}`);
     return exitCode;
   }
+}
+
+/** `--list` or `--get` (`retrieval_run.ts`): transfer.info's lines 1 and 2 only. */
+async function retrieve(options: Options, progress: Progress, record: RunRecord): Promise<number> {
+  const typedIn = invocationDirectory();
+  const folder = await findFolder(options, typedIn);
+  record.openLog(folder);
+  record.log(`run: client ${CLIENT_VERSION} in ${folder} (${options.list ? "--list" : "--get"})`);
+  const { info, path: infoPath } = await readTransferInfo(folder, true);
+  const run: RetrievalRun = {
+    folder,
+    host: info.host,
+    port: info.port,
+    source: `${infoPath} line 1`,
+    name: info.name,
+    timeout: options.timeout,
+    ...(options.pin === undefined ? {} : { pin: options.pin }),
+    typedIn,
+    progress,
+    log: (text) => record.log(text),
+    quiet: options.quiet,
+  };
+  checkIdentityName(await loadIdentity(folder), info.name);
+  if (options.list) return await runList(run, options.json);
+  return await runGet(run, options.paths, { to: options.to, force: options.force });
 }
 
 /** Finds the folder, reads transfer.info and checks every file before connecting. */

@@ -85,6 +85,22 @@ export interface SignInOptions {
    * is then proven (851) before it is used, bound to this fingerprint.
    */
   secure?: { fingerprint: Uint8Array };
+  /**
+   * Whether to register when there is no identity, or the server does not
+   * know it (1606); default true. Retrieval signs in only as an identity
+   * the server knows: a new one would hold no files.
+   */
+  registerIfUnknown?: boolean;
+}
+
+/** No identity the server knows: registering would give one that holds nothing. */
+function unknownIdentity(action: string, reason: string): RejectedError {
+  return new RejectedError({
+    action,
+    reason,
+    hint: "Send a file from this folder first; the server holds files only for the identity " +
+      "that sent them (me.info and priv.key)",
+  });
 }
 
 /** A file the server confirmed. */
@@ -256,6 +272,13 @@ export class ClientSession {
     options: SignInOptions,
   ): Promise<ClientSession> {
     const loaded = await loadIdentity(options.folder);
+    if (loaded === undefined && options.registerIfUnknown === false) {
+      throw unknownIdentity(
+        `sign in as ${JSON.stringify(options.name)}`,
+        `there is no identity in ${options.folder} (no me.info), so the server holds no files ` +
+          "for it",
+      );
+    }
     if (loaded === undefined) return await register(connection, options, undefined);
     const { identity, path } = loaded;
     checkIdentityName(loaded, options.name);
@@ -278,6 +301,12 @@ export class ClientSession {
       ResponseCode.ReconnectApproved,
       ResponseCode.ReconnectDenied,
     );
+    if (answer.code === ResponseCode.ReconnectDenied && options.registerIfUnknown === false) {
+      throw unknownIdentity(
+        `sign in as ${JSON.stringify(identity.name)}`,
+        `the server does not know this identity (1606), so it holds no files for it`,
+      );
+    }
     if (answer.code === ResponseCode.ReconnectDenied) {
       options.onInfo?.("the server does not know us (1606): registering again");
       return await register(connection, options, identity);

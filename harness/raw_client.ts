@@ -41,6 +41,7 @@ import {
   FULL_PACKET_SIZE,
   generateRsaKeyPair,
   importAesKey,
+  maxResponsePayloadSize,
   PACKET_HEADER_SIZE,
   packetCount,
   PacketEncoder,
@@ -126,6 +127,21 @@ export class RawClient {
     if (frame === null) return null;
     const { header, payload } = frame;
     return { code: header.code, payload, response: decodeResponse(header.code, payload) };
+  }
+
+  /**
+   * Reads the next frame undecoded, with an extension's payload limits
+   * (`limitOf`; the reference codes' for any other code): `null` if the
+   * server closed first.
+   */
+  async readFrame(
+    limitOf: (code: number) => number | undefined,
+  ): Promise<{ code: number; payload: Uint8Array } | null> {
+    const frame = await readResponseFrameOrEnd(
+      this.#reader,
+      (code) => limitOf(code) ?? maxResponsePayloadSize(code),
+    );
+    return frame === null ? null : { code: frame.header.code, payload: frame.payload };
   }
 
   /** Reads a response and asserts its code. */
