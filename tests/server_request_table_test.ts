@@ -83,7 +83,11 @@ function echoTable(served: number[]) {
   ]);
 }
 
-const hooks = (resendDue = false) => ({ endHeader: () => {}, resendDue: () => resendDue });
+const hooks = (resendDue = false) => ({
+  endHeader: () => {},
+  endRequest: () => {},
+  resendDue: () => resendDue,
+});
 
 Deno.test("the dispatch serves a known request through its decoder and handler", async () => {
   const served: number[] = [];

@@ -218,6 +218,7 @@ export class ServerConnection {
   async #serve(): Promise<EndReason> {
     const hooks = {
       endHeader: () => this.#conn.endHeader(),
+      endRequest: () => this.#conn.endRequest(),
       resendDue: () =>
         this.#client.kind === "signed-in" && this.#client.upload?.kind === "resend-due",
     };

@@ -13,6 +13,8 @@
  * | 902  | CRC abort    | `requests/crc_abort.ts`    | both ports                                |
  * | 850  | discovery    | `requests/discovery.ts`    | the plain port, when the secure mode is on |
  * | 851  | key proof    | `requests/key_proof.ts`    | the secure port                           |
+ * | 860  | list files   | `requests/list_files.ts`   | the secure port, after the key proof      |
+ * | 861  | get file     | `requests/get_file.ts`     | the secure port, after the key proof      |
  *
  * Any other code is unknown on that port (`request_table.ts`). Requests of
  * the secure port only (after the key proof) join `SECURE_REQUESTS`.
@@ -34,7 +36,9 @@ import { crcAbortRequest } from "./requests/crc_abort.ts";
 import { crcOkRequest } from "./requests/crc_ok.ts";
 import { crcRetryRequest } from "./requests/crc_retry.ts";
 import { discoveryRequest } from "./requests/discovery.ts";
+import { getFileRequest } from "./requests/get_file.ts";
 import { keyProofRequest } from "./requests/key_proof.ts";
+import { listFilesRequest } from "./requests/list_files.ts";
 import { publicKeyRequest } from "./requests/public_key.ts";
 import { reconnectRequest } from "./requests/reconnect.ts";
 import { registerRequest } from "./requests/register.ts";
@@ -52,7 +56,11 @@ export const REFERENCE_REQUESTS: readonly RequestEntry[] = [
 ];
 
 /** The requests served on the secure port only. */
-export const SECURE_REQUESTS: readonly RequestEntry[] = [keyProofRequest];
+export const SECURE_REQUESTS: readonly RequestEntry[] = [
+  keyProofRequest,
+  listFilesRequest,
+  getFileRequest,
+];
 
 /** Which port a dialect serves. */
 export interface ReferencePort {

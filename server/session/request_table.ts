@@ -9,7 +9,7 @@
  * |------|-----------------------------------------------------------------|----------------------------------------------|
  * | 1    | find the code in the connection's table                         | 1607; a payload of up to 4 KiB is skipped and the connection goes on, a larger one closes it |
  * | 2    | check the header's payload size ({@linkcode RequestEntry.payloadSize}) | `ProtocolError`: 1607 and the connection closes |
- * | 3    | read the payload; the header deadline ends                      | the connection ends (truncated, timed out)   |
+ * | 3    | read the payload; the header deadline ends (and the request deadline, for a request whose answer streams: {@linkcode RequestEntry.streamsAnswer}) | the connection ends (truncated, timed out)   |
  * | 4    | after a 901, refuse anything but the resend ({@linkcode RequestEntry.servedWhileResendDue}) | 1607, the upload in hand is dropped; goes on |
  * | 5    | decode the payload ({@linkcode RequestEntry.decode})            | `ProtocolError`: 1607, the connection goes on |
  * | 6    | run the handler ({@linkcode RequestEntry.handle})               | a `ProtocolError` closes the connection with 1607; the handler answers anything else it refuses |
@@ -90,6 +90,12 @@ export interface RequestSpec<R> {
    * request is refused and drops the upload in hand. Default `false`.
    */
   readonly servedWhileResendDue?: boolean;
+  /**
+   * Whether its answer may outlast the request deadline (a download of any
+   * length): once its payload is in, only the idle deadline on each write
+   * applies. Default `false`.
+   */
+  readonly streamsAnswer?: boolean;
 }
 
 /** A row of a table: a {@linkcode RequestSpec} whose request type is sealed inside. */
@@ -104,6 +110,8 @@ export interface RequestEntry {
   decode(payload: Uint8Array, header: RequestHeader): (scope: RequestScope) => Promise<void>;
   /** See {@linkcode RequestSpec.servedWhileResendDue}. */
   readonly servedWhileResendDue: boolean;
+  /** See {@linkcode RequestSpec.streamsAnswer}; absent: `false`. */
+  readonly streamsAnswer?: boolean;
 }
 
 /** The requests a dialect serves, by code. */
@@ -133,6 +141,7 @@ export function defineRequest<R>(spec: RequestSpec<R>): RequestEntry {
       return (scope) => spec.handle(scope, request, header);
     },
     servedWhileResendDue: spec.servedWhileResendDue ?? false,
+    streamsAnswer: spec.streamsAnswer ?? false,
   };
 }
 
@@ -148,6 +157,21 @@ export function exactPayload(size: number, what: string): (header: RequestHeader
       );
     }
     return size;
+  };
+}
+
+/**
+ * A payload of at most `max` bytes (a request whose fields have lengths);
+ * a larger one is a `ProtocolError` naming `what`, before a byte is read.
+ */
+export function boundedPayload(max: number, what: string): (header: RequestHeader) => number {
+  return (header) => {
+    if (header.payloadSize > max) {
+      throw new ProtocolError(
+        `Cannot accept ${what}: payload size ${header.payloadSize}, more than ${max}`,
+      );
+    }
+    return header.payloadSize;
   };
 }
 
@@ -171,6 +195,8 @@ export function requestTable(entries: readonly RequestEntry[]): RequestTable {
 export interface DispatchHooks {
   /** The request's header and payload are in: the header deadline ends. */
   endHeader(): void;
+  /** The request deadline ends too (for {@linkcode RequestSpec.streamsAnswer}). */
+  endRequest(): void;
   /** Whether the client announced a resend (901) and the next request must be 828. */
   resendDue(): boolean;
 }
@@ -193,6 +219,7 @@ export async function serveRequest(
   const size = entry.payloadSize(header);
   const payload = await scope.reader.readExact(size, size);
   hooks.endHeader();
+  if (entry.streamsAnswer === true) hooks.endRequest();
   if (hooks.resendDue() && !entry.servedWhileResendDue) {
     await scope.forgetUpload();
     await scope.reject(header.code, "after 901 the next request must be 828");
