@@ -61,7 +61,13 @@ export class ProcessMonitor {
 
   #sample(): void {
     const figures = readProc(this.#pid);
-    if (figures) this.#last = figures;
+    if (figures === undefined) return;
+    // A process that has exited but not been reaped (a zombie) has no VmHWM
+    // line any more: keep the peak seen while it ran.
+    this.#last = {
+      peakRssBytes: figures.peakRssBytes ?? this.#last.peakRssBytes,
+      cpuSeconds: figures.cpuSeconds ?? this.#last.cpuSeconds,
+    };
   }
 
   /** Takes a last sample (if the process still runs) and stops sampling. */
