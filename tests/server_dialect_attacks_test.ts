@@ -35,6 +35,7 @@ import { randomBytes, RawClient } from "../harness/raw_client.ts";
 import { concat } from "../harness/bytes.ts";
 import { withServer } from "./support/test_server.ts";
 import { within } from "./support/reliability.ts";
+import { readServerIdentity } from "../server/identity/tls_identity.ts";
 
 interface Member {
   name: string;
@@ -362,4 +363,19 @@ Deno.test("dialect deadlines: a client of any family that never signs in is cut 
     const field = encodeFileNameField("after.bin");
     await signedIn.upload(id, aesKey, field, new Uint8Array(100));
   }, { idleTimeoutMs: 10_000, signInTimeoutMs: 500 });
+});
+
+Deno.test("dialect attacks: the secure port serves the reference alone; other families' requests are unknown there", async () => {
+  await withServer(async ({ server, dir }) => {
+    const identity = await readServerIdentity(dir);
+    assert.ok(identity !== undefined);
+    for (const [family, code] of [["B", 1025], ["C", 1100]] as const) {
+      using secure = await RawClient.connectSecure(server.securePort!, identity.certificate);
+      await secure.send(encodeDialectRequest(family, new Uint8Array(16), {
+        meaning: "register",
+        name: "Not Here",
+      }));
+      assert.match(await secure.expectError(), new RegExp(`unknown request code ${code}`));
+    }
+  });
 });
