@@ -23,12 +23,18 @@
 import assert from "node:assert/strict";
 import { writeAll } from "../common/write_all.ts";
 import {
+  AesCbcEncryptor,
   aesEncrypt,
+  cipherSizeFor,
+  Cksum,
   cksum,
   type ClientId,
   decodeResponseHeader,
+  encodeRequestHeader,
   ExactReader,
+  PACKET_HEADER_SIZE,
   type RsaKeyPair,
+  writePacketHeader,
 } from "../protocol/mod.ts";
 import {
   type AesKeySize,
@@ -42,11 +48,12 @@ import {
   type Family,
   FAMILY_TABLES,
   importDialectAesKey,
-  type PerPacketLayout,
+    type PerPacketLayout,
   responseMeaning,
   unwrapDialectAesKey,
 } from "../protocol/dialects/mod.ts";
 import { concat } from "./bytes.ts";
+import { fillPattern } from "./raw_client.ts";
 
 /** How one kind of client of a family behaves on the wire. */
 export interface DialectProfile {
@@ -308,6 +315,73 @@ export class DialectClient implements Disposable {
       case "c":
         return encodeCUpload(clientId, cipher, fileNameField, upload.counted);
     }
+  }
+
+  /**
+   * Sends a per-packet upload of a file of `size` bytes whose content is
+   * `fillPattern`, generated and encrypted on the fly in constant memory
+   * (files past the u16 packet counter's wrap); returns the file's cksum.
+   * Read the answer with {@linkcode DialectClient.readAnswer}.
+   */
+  async streamPerPacketUpload(
+    clientId: ClientId,
+    aesKey: Uint8Array,
+    fileNameField: Uint8Array,
+    size: number,
+  ): Promise<number> {
+    const upload = this.profile.upload;
+    if (upload.kind !== "per-packet") throw new TypeError("Cannot stream: not a per-packet profile");
+    const { chunkSize: k, base, code } = upload.layout;
+    const c = cipherSizeFor(size);
+    const count = upload.layout.emptyLast ? Math.floor(c / k) + 1 : Math.ceil(c / k);
+    const encryptor = new AesCbcEncryptor(await importDialectAesKey(aesKey));
+    const sum = new Cksum();
+    const plain = new Uint8Array(1024 * 1024);
+    let pending: Uint8Array = new Uint8Array(0);
+    let produced = 0;
+    let finished = false;
+    let packet = 0;
+    const frames: Uint8Array[] = [];
+    let framed = 0;
+    while (packet < count) {
+      // Enough ciphertext for the next chunk, or everything that is left.
+      while (pending.length < k && !finished) {
+        let more: Uint8Array;
+        if (produced < size) {
+          const part = plain.subarray(0, Math.min(plain.length, size - produced));
+          fillPattern(part, produced);
+          sum.update(part);
+          produced += part.length;
+          more = await encryptor.update(part);
+        } else {
+          more = await encryptor.finish();
+          finished = true;
+        }
+        pending = concat([pending, more]);
+      }
+      const chunk = pending.subarray(0, Math.min(k, pending.length));
+      pending = pending.subarray(chunk.length);
+      const length = upload.layout.paddedLast ? k : chunk.length;
+      const frame = new Uint8Array(23 + PACKET_HEADER_SIZE + length);
+      frame.set(encodeRequestHeader(clientId, code, PACKET_HEADER_SIZE + length), 0);
+      writePacketHeader(frame, 23, {
+        contentSize: c,
+        originalSize: size,
+        packetNumber: base + packet,
+        totalPackets: count,
+        fileNameField,
+      });
+      frame.set(chunk, 23 + PACKET_HEADER_SIZE);
+      frames.push(frame);
+      framed += frame.length;
+      packet++;
+      if (framed >= 1024 * 1024 || packet === count) {
+        await this.send(concat(frames));
+        frames.length = 0;
+        framed = 0;
+      }
+    }
+    return sum.digest();
   }
 
   /** Uploads `data`; asserts the file-received answer and returns it. */

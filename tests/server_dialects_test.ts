@@ -203,3 +203,22 @@ Deno.test("dialects: family A per packet gets a repeated CRC ok acknowledged aga
     await raw.expectError();
   });
 });
+
+Deno.test("dialects: a family D upload past the u16 packet counter's wrap (65 626 packets of 1024 bytes)", async () => {
+  await withServer(async ({ port, dir }) => {
+    const keys = await generateRsaKeyPair();
+    using client = await DialectClient.connect(port, D_H3NGO1U);
+    const id = await client.register("Wrapper");
+    const aesKey = await client.sendPublicKey(id, "Wrapper", keys);
+    const size = 67_200_000;
+    const field = encodeFileNameField("wrap.bin");
+    const sum = await client.streamPerPacketUpload(id, aesKey, field, size);
+    const answer = await client.readAnswer();
+    assert.equal(answer.response.meaning, "fileReceived");
+    assert.equal((answer.response as { cksum: number }).cksum, sum);
+    assert.equal((answer.response as { contentSize: number }).contentSize, cipherSizeFor(size));
+    assert.equal((await client.verdict(id, "crcOk", field))?.response.meaning, "ack");
+    const stored = await Deno.stat(`${dir}/received_files/${clientIdToHex(id)}/wrap.bin`);
+    assert.equal(stored.size, size);
+  });
+});
