@@ -48,7 +48,7 @@ import {
   type Family,
   FAMILY_TABLES,
   importDialectAesKey,
-    type PerPacketLayout,
+  type PerPacketLayout,
   responseMeaning,
   unwrapDialectAesKey,
 } from "../protocol/dialects/mod.ts";
@@ -330,7 +330,9 @@ export class DialectClient implements Disposable {
     size: number,
   ): Promise<number> {
     const upload = this.profile.upload;
-    if (upload.kind !== "per-packet") throw new TypeError("Cannot stream: not a per-packet profile");
+    if (upload.kind !== "per-packet") {
+      throw new TypeError("Cannot stream: not a per-packet profile");
+    }
     const { chunkSize: k, base, code } = upload.layout;
     const c = cipherSizeFor(size);
     const count = upload.layout.emptyLast ? Math.floor(c / k) + 1 : Math.ceil(c / k);
