@@ -65,6 +65,8 @@ class RunRecord {
   #progress: Progress;
   /** The file being sent, its bytes sent so far, and whether a rerun resumes it. */
   current: { file: UploadFile; sent: number; resumable: boolean } | undefined;
+  /** `--get`: the file being fetched and its bytes held so far. */
+  fetching: { name: string; received: number; size: number } | undefined;
   stored = 0;
   failed = 0;
 
@@ -86,8 +88,14 @@ class RunRecord {
   interrupted(): string {
     const current = this.current;
     const done = `${this.stored} ${this.stored === 1 ? "file" : "files"} stored before`;
+    const fetching = this.fetching;
     let text: string;
-    if (current === undefined) {
+    if (fetching !== undefined) {
+      text = `interrupted (Ctrl-C) while fetching ${fetching.name}: ` +
+        `${formatBytes(fetching.received, { fixed: true })} of ` +
+        `${formatBytes(fetching.size, { fixed: true })} held. Run the same command again to ` +
+        "continue it where it stopped";
+    } else if (current === undefined) {
       text = `interrupted (Ctrl-C); ${done}; nothing was being sent`;
     } else {
       const { file, sent, resumable } = current;
@@ -185,6 +193,7 @@ async function retrieve(options: Options, progress: Progress, record: RunRecord)
     progress,
     log: (text) => record.log(text),
     quiet: options.quiet,
+    onFetching: (state) => record.fetching = state,
   };
   checkIdentityName(await loadIdentity(folder), info.name);
   if (options.list) return await runList(run, options.json);

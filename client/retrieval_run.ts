@@ -58,6 +58,8 @@ export interface RetrievalRun {
   log(text: string): void;
   /** `--quiet`. */
   quiet: boolean;
+  /** The file being fetched and its bytes held so far (for Ctrl-C's message); `undefined` between files. */
+  onFetching?: (state: { name: string; received: number; size: number } | undefined) => void;
 }
 
 /** Signs in over the secure mode; the server must offer it and know us. */
@@ -201,12 +203,17 @@ export async function runGet(
         const file = await downloadFile(client, name, {
           dir,
           force: options.force,
-          onProgress: (received, size) => run.progress.update(received, size, 1),
+          onProgress: (received, size) => {
+            run.onFetching?.({ name, received, size });
+            run.progress.update(received, size, 1);
+          },
         });
+        run.onFetching?.(undefined);
         run.progress.end();
         outcomes.push({ name, ok: true, file });
         report(run, fetchedLine(file));
       } catch (error) {
+        run.onFetching?.(undefined);
         run.progress.end();
         if (!(error instanceof ClientError)) throw error;
         outcomes.push({ name, ok: false, error });

@@ -24,7 +24,10 @@ import { type RunningServer, type ServerOptions, startServer } from "../server/s
 import { commitUpload } from "../server/upload/commit.ts";
 import { LocalFileStore } from "../server/storage/file_store_local.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
-import { type ClientRun, patternBytes, runClient } from "./support/client_process.ts";
+import { withDeadline } from "../common/deadline.ts";
+import { CLIENT_PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { CLIENT_MAIN, type ClientRun, patternBytes, runClient } from "./support/client_process.ts";
+import { waitUntil } from "./support/reliability.ts";
 import { cuttingRelay } from "./support/cutting_relay.ts";
 
 interface Setup {
@@ -272,6 +275,60 @@ Deno.test("client --get: a download cut mid-way continues where it stopped on th
     } finally {
       await relay.close();
     }
+  });
+});
+
+Deno.test("client --get: Ctrl-C says how to continue, exits 130, and the next run continues", async () => {
+  await withSetup({}, async (setup) => {
+    const data = patternBytes(4 * 1024 * 1024, 6);
+    await send(setup, { "big.bin": data });
+    const known = join(setup.clientDir, "known_servers");
+    const original = await Deno.readTextFile(known);
+    // The secure port through a relay that goes silent after 1.5 MB.
+    const relay = cuttingRelay(setup.server.securePort!, 1_500_000, { stall: true });
+    try {
+      await Deno.writeTextFile(
+        known,
+        original.replace(` ${setup.server.securePort} `, ` ${relay.port} `),
+      );
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          ...CLIENT_PERMISSION_FLAGS,
+          CLIENT_MAIN,
+          "--dir",
+          setup.clientDir,
+          "--get",
+          "big.bin",
+          "--to",
+          setup.toDir,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const stderr = new Response(child.stderr).text();
+      await waitUntil("a part of big.bin to arrive", async () => {
+        const part = [...await Array.fromAsync(Deno.readDir(setup.toDir)).catch(() => [])]
+          .find((entry) => entry.name.endsWith(".part"));
+        return part !== undefined && (await Deno.stat(join(setup.toDir, part.name))).size > 0;
+      }, 30_000);
+      child.kill("SIGINT");
+      const status = await withDeadline(child.status, 30_000);
+      const text = await stderr;
+      assert.equal(status.code, 130, text);
+      assert.match(
+        text,
+        /client: interrupted \(Ctrl-C\) while fetching big\.bin: [\d.]+ [kMG]?B of 4\.2 MB held\. Run the same command again to continue it where it stopped/,
+      );
+    } finally {
+      await Deno.writeTextFile(known, original);
+      await relay.close();
+    }
+    const rerun = await client(setup, ["--get", "big.bin", "--to", setup.toDir]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, /continued from byte [1-9]/);
+    assert.deepEqual(await Deno.readFile(join(setup.toDir, "big.bin")), data);
   });
 });
 

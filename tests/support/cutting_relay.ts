@@ -7,9 +7,10 @@
 
 /**
  * A TCP relay to `target` that passes at most `limit` bytes from the server
- * to the client on each connection, then cuts it (raise `limit` to stop cutting).
+ * to the client on each connection, then cuts it, or with `stall` holds it
+ * open and silent (raise `limit` to stop cutting).
  */
-export function cuttingRelay(target: number, limit: number) {
+export function cuttingRelay(target: number, limit: number, options: { stall?: boolean } = {}) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const open = new Set<Deno.Conn>();
   const state = { port: listener.addr.port, limit, close };
@@ -19,7 +20,8 @@ export function cuttingRelay(target: number, limit: number) {
       open.add(conn).add(upstream);
       const cap = state.limit;
       pipe(conn, upstream, Infinity).finally(() => closeBoth(conn, upstream));
-      pipe(upstream, conn, cap).finally(() => closeBoth(conn, upstream));
+      const toClient = pipe(upstream, conn, cap);
+      if (options.stall !== true) toClient.finally(() => closeBoth(conn, upstream));
     }
   })();
   function closeBoth(a: Deno.Conn, b: Deno.Conn) {
