@@ -63,6 +63,54 @@ interface PartInfo {
   size: number;
 }
 
+/**
+ * A local file could not be written or read (permissions, a file where a
+ * folder must be, a full disk): exit code 2. `midStream` says whether it
+ * happened while the server was sending, which leaves the connection unfit
+ * for the next file.
+ */
+export class LocalFileError extends ConfigError {
+  /** Whether the server was sending the file's content when it happened. */
+  readonly midStream: boolean;
+
+  /**
+   * Creates the error.
+   *
+   * @param path The local path.
+   * @param name The file being fetched.
+   * @param cause The file system's error.
+   * @param midStream Whether the server was sending meanwhile.
+   */
+  constructor(path: string, name: string, cause: unknown, midStream: boolean) {
+    super({
+      action: `get ${name}`,
+      reason: `${path} cannot be written (${cause instanceof Error ? cause.message : cause})`,
+      hint:
+        "Check that folder's permissions and free space, or fetch into another folder with --to",
+    }, { cause });
+    this.name = "LocalFileError";
+    this.midStream = midStream;
+  }
+}
+
+/** Runs a local file operation; a file system failure becomes a {@linkcode LocalFileError}. */
+async function locally<T>(
+  path: string,
+  name: string,
+  midStream: boolean,
+  operation: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable || error instanceof ConfigError) throw error;
+    if (error instanceof Error && Object.values(Deno.errors).some((c) => error instanceof c)) {
+      throw new LocalFileError(path, name, error, midStream);
+    }
+    throw error;
+  }
+}
+
 /** How many bytes of a part are read back at a time to hash it. */
 const REHASH_CHUNK = 1024 * 1024;
 
@@ -156,6 +204,10 @@ class PartWriter implements ContentSink {
   }
 
   async begin(header: FileHeader): Promise<void> {
+    await locally(this.#paths.part, this.#name, true, () => this.#begin(header));
+  }
+
+  async #begin(header: FileHeader): Promise<void> {
     this.header = header;
     const info: PartInfo = {
       name: this.#name.normalize("NFC"),
@@ -189,7 +241,7 @@ class PartWriter implements ContentSink {
   }
 
   async write(bytes: Uint8Array): Promise<void> {
-    await writeAll(this.file!, bytes);
+    await locally(this.#paths.part, this.#name, true, () => writeAll(this.file!, bytes));
     this.sha256.update(bytes);
     this.cksum.update(bytes);
     this.received += bytes.length;
@@ -207,7 +259,8 @@ class PartWriter implements ContentSink {
 /**
  * Fetches `name` into `options.dir` (see the module documentation).
  *
- * @throws {ConfigError} for a bad name, or a local file in the way without `--force`.
+ * @throws {ConfigError} for a bad name, or a local file in the way without `--force`;
+ * {@linkcode LocalFileError} when a local file cannot be written.
  * @throws {CrcError} when what arrived is not the server's file (nothing placed).
  * @throws {ClientError} for the server's refusal, a lost connection, a protocol violation.
  */
@@ -217,21 +270,23 @@ export async function downloadFile(
   options: DownloadOptions,
 ): Promise<Downloaded> {
   const target = localPathOf(options.dir, name);
-  await refuseExisting(target, name, options.force);
   const folder = dirname(target);
-  await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
+  await locally(target, name, false, async () => {
+    await refuseExisting(target, name, options.force);
+    await Deno.mkdir(folder, { recursive: true, mode: 0o700 });
+  });
   const paths = partPaths(folder, name);
   const held = await heldPart(paths, name);
   const writer = new PartWriter(paths, name, options.onProgress);
   let header: FileHeader;
   try {
     header = await client.get(name, held?.offset ?? 0, held?.sha256 ?? NO_SHA256, writer);
-    await writer.file?.sync();
+    await locally(paths.part, name, false, async () => await writer.file?.sync());
   } finally {
     writer.close();
   }
   await verify(writer, header, paths, name);
-  await place(paths, target, name, options.force);
+  await locally(target, name, false, () => place(paths, target, name, options.force));
   return {
     name: header.path,
     path: target,

@@ -28,7 +28,7 @@ import { ClientError, ConfigError, CrcError, RejectedError } from "./client_erro
 import { formatAddress } from "../common/address.ts";
 import { formatBytes } from "../common/units.ts";
 import { ServerConnection } from "./connection.ts";
-import { type Downloaded, downloadFile } from "./download.ts";
+import { type Downloaded, downloadFile, LocalFileError } from "./download.ts";
 import type { Progress } from "./progress.ts";
 import { NoSuchFileError, RetrievalClient } from "./retrieval_client.ts";
 import { ClientSession, ServerError } from "./session.ts";
@@ -193,46 +193,89 @@ export async function runGet(
   options: { to: string | undefined; force: boolean },
 ): Promise<number> {
   const dir = resolve(run.typedIn, options.to ?? ".");
-  const { client, connection } = await openRetrieval(run, "fetch files");
+  let open: Retrieval | undefined = await openRetrieval(run, "fetch files");
   const outcomes: GetOutcome[] = [];
   try {
     for (const [index, name] of names.entries()) {
       if (names.length > 1) run.progress.info(`file ${index + 1} of ${names.length}: ${name}`);
-      run.progress.start();
+      let outcome: GetOutcome;
+      let next: "go on" | "reconnect" | "stop";
       try {
-        const file = await downloadFile(client, name, {
-          dir,
-          force: options.force,
-          onProgress: (received, size) => {
-            run.onFetching?.({ name, received, size });
-            run.progress.update(received, size, 1);
-          },
-        });
-        run.onFetching?.(undefined);
-        run.progress.end();
-        outcomes.push({ name, ok: true, file });
-        report(run, fetchedLine(file));
+        // A failure mid-file (a local write) left the last connection out of step: a new one.
+        open ??= await openRetrieval(run, "fetch files");
+        ({ outcome, next } = await fetchOne(run, open.client, name, dir, options.force));
       } catch (error) {
-        run.onFetching?.(undefined);
-        run.progress.end();
         if (!(error instanceof ClientError)) throw error;
-        outcomes.push({ name, ok: false, error });
-        console.error(`client: ${error.message}`);
-        run.log(`failed ${name}: ${error.message}`);
-        if (!nameOnly(error)) {
-          // The connection cannot carry on: the names left fail with it.
-          for (const left of names.slice(index + 1)) {
-            outcomes.push({ name: left, ok: false, error });
-            run.log(`failed ${left}: ${error.message}`);
-          }
-          break;
+        ({ outcome, next } = failed(run, name, error));
+      }
+      outcomes.push(outcome);
+      if (next === "reconnect") {
+        open?.connection.close();
+        open = undefined;
+      }
+      if (next === "stop" && !outcome.ok) {
+        // The connection cannot carry on: the names left fail with it.
+        for (const left of names.slice(index + 1)) {
+          outcomes.push(failed(run, left, outcome.error, false).outcome);
         }
+        break;
       }
     }
   } finally {
-    connection.close();
+    open?.connection.close();
   }
   return summarize(run, outcomes);
+}
+
+/** A signed-in secure connection for retrieval. */
+type Retrieval = { client: RetrievalClient; connection: ServerConnection };
+
+/** Fetches one name; says whether the connection can serve the next one. */
+async function fetchOne(
+  run: RetrievalRun,
+  client: RetrievalClient,
+  name: string,
+  dir: string,
+  force: boolean,
+): Promise<{ outcome: GetOutcome; next: "go on" | "reconnect" | "stop" }> {
+  run.progress.start();
+  try {
+    const file = await downloadFile(client, name, {
+      dir,
+      force,
+      onProgress: (received, size) => {
+        run.onFetching?.({ name, received, size });
+        run.progress.update(received, size, 1);
+      },
+    });
+    run.progress.end();
+    report(run, fetchedLine(file));
+    return { outcome: { name, ok: true, file }, next: "go on" };
+  } catch (error) {
+    if (!(error instanceof ClientError)) throw error;
+    return failed(run, name, error);
+  } finally {
+    run.onFetching?.(undefined);
+    run.progress.end();
+  }
+}
+
+/** A name that failed: one line (unless `say` is false), and what it means for the connection. */
+function failed(
+  run: RetrievalRun,
+  name: string,
+  error: ClientError,
+  say = true,
+): { outcome: GetOutcome; next: "go on" | "reconnect" | "stop" } {
+  run.progress.end();
+  if (say) console.error(`client: ${error.message}`);
+  run.log(`failed ${name}: ${error.message}`);
+  const next = error instanceof LocalFileError && error.midStream
+    ? "reconnect"
+    : nameOnly(error)
+    ? "go on"
+    : "stop";
+  return { outcome: { name, ok: false, error }, next };
 }
 
 /** Whether a failure concerns only its name: the connection goes on. */

@@ -231,6 +231,37 @@ function formatTotal(bytes: number): string {
   return bytes >= 1_000_000 ? `${(bytes / 1_000_000).toFixed(1)} MB` : `${bytes} B`;
 }
 
+Deno.test("client --get: a local file that cannot be written fails that name only", async () => {
+  await withSetup({}, async (setup) => {
+    const one = patternBytes(1000, 2);
+    await send(setup, { "one.bin": one, "two.bin": one, "three.bin": one });
+    await storeWithPath(setup, "album/dog.jpg", one);
+    await Deno.mkdir(setup.toDir);
+    // A file where a folder must be: refused before anything is asked.
+    await Deno.writeTextFile(join(setup.toDir, "album"), "a file, not a folder");
+    // A folder where the part must be: refused while the server sends, so the
+    // client goes on over a new connection.
+    const key = sha256Hex(new TextEncoder().encode("two.bin")).slice(0, 16);
+    await Deno.mkdir(join(setup.toDir, `.ft-${key}.part`));
+    const run = await client(setup, [
+      "--get",
+      "album/dog.jpg",
+      "two.bin",
+      "one.bin",
+      "three.bin",
+      "--to",
+      setup.toDir,
+    ]);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /Cannot get album\/dog\.jpg: \S*album\/dog\.jpg cannot be written/);
+    assert.match(run.stderr, /Cannot get two\.bin: \S*\.part cannot be written/);
+    assert.doesNotMatch(run.stderr, /Bug/);
+    assert.match(run.stdout, /2 of 4 files fetched \(one\.bin, three\.bin\)/);
+    assert.deepEqual(await Deno.readFile(join(setup.toDir, "one.bin")), one);
+    assert.deepEqual(await Deno.readFile(join(setup.toDir, "three.bin")), one);
+  });
+});
+
 Deno.test("client --get: a file altered on the server's disk is refused, nothing written", async () => {
   await withSetup({}, async (setup) => {
     const data = patternBytes(300_000, 4);
