@@ -28,12 +28,13 @@
 import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CLIENT_PERMISSION_FLAGS, ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import { type S3Service, startCeph } from "../scripts/services/ceph.ts";
 import { findProgram, freePort, sleep } from "../scripts/services/daemon.ts";
 import { type HaproxyService, startHaproxy } from "../scripts/services/haproxy.ts";
 import { type PostgresService, startPostgres } from "../scripts/services/postgres.ts";
-import { formatMb, ProcessMonitor } from "./support/process_monitor.ts";
+import { writeTransferInfo } from "../harness/client_process.ts";
+import { median, startBenchServer, timeClient, type TimedRun } from "./support/bench_processes.ts";
+import { formatMb, type ProcessMonitor } from "./support/process_monitor.ts";
 import { writeRandomFile } from "./support/random_file.ts";
 
 const MB = 1_000_000;
@@ -88,36 +89,27 @@ interface LogView {
 }
 
 /**
- * Reads a server's log: counts `Opened from <host>:<port>` lines, notes the
- * `--http` port (logged once everything listens), prints errors.
+ * Reads a line of a server's log: counts `Opened from <host>:<port>` lines,
+ * notes the `--http` port (logged once everything listens), prints errors.
  */
-async function readLog(stream: ReadableStream<Uint8Array>, view: LogView): Promise<void> {
-  let pending = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (pending + text).split("\n");
-    pending = lines.pop()!;
-    for (const line of lines) {
-      const peer = /Opened from (\S+):\d+/.exec(line)?.[1];
-      const http = /Health on http:\/\/127\.0\.0\.1:(\d+)\//.exec(line)?.[1];
-      if (peer !== undefined) view.peers.set(peer, (view.peers.get(peer) ?? 0) + 1);
-      else if (http !== undefined) view.httpPort = Number(http);
-      else if (/\[(ERR|FTL)\]/.test(line)) console.error(`    server: ${line}`);
-    }
-  }
+function readLogLine(line: string, view: LogView): void {
+  const peer = /Opened from (\S+):\d+/.exec(line)?.[1];
+  const http = /Health on http:\/\/127\.0\.0\.1:(\d+)\//.exec(line)?.[1];
+  if (peer !== undefined) view.peers.set(peer, (view.peers.get(peer) ?? 0) + 1);
+  else if (http !== undefined) view.httpPort = Number(http);
+  else if (/\[(ERR|FTL)\]/.test(line)) console.error(`    server: ${line}`);
 }
 
+/**
+ * Starts a server with `--dir dir` (read and write scoped to it, as the
+ * `server` task) on port 0 (and secure port 0), the bound ports read back.
+ */
 async function startServer(
   dir: string,
   backend: Backend,
   mode: Mode,
   publicSecurePort?: number,
 ): Promise<Server> {
-  await Deno.mkdir(dir, { recursive: true });
-  const port = freePort();
-  const securePort = mode === "secure" ? freePort() : undefined;
-  const flags = serverPermissionFlags().map((flag) =>
-    flag.replace(/^(--allow-(?:read|write))=.*$/, `$1=${dir}`)
-  );
   const storage = backend.kind === "local"
     ? []
     : ["--registry", backend.registryUrl, "--store", `s3://${BUCKET}`];
@@ -127,40 +119,28 @@ async function startServer(
     AWS_ACCESS_KEY_ID: backend.s3.accessKeyId,
     AWS_SECRET_ACCESS_KEY: backend.s3.secretAccessKey,
   };
-  const secure = securePort === undefined
-    ? ["--no-secure"]
-    : ["--secure-port", String(securePort)].concat(
-      publicSecurePort === undefined ? [] : ["--public-secure-port", String(publicSecurePort)],
-    );
-  const args = [join(ROOT, "server/main.ts"), "--dir", dir, "--port", String(port), ...secure];
-  // Behind the balancer every connection comes from its address (README: Deployment).
-  args.push("--host", "127.0.0.1", "--max-per-address", "256", "--http", "127.0.0.1:0");
-  args.push(...storage);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, ...args],
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const secure = mode === "plain" ? ["--no-secure"] : ["--secure-port", "0"].concat(
+    publicSecurePort === undefined ? [] : ["--public-secure-port", String(publicSecurePort)],
+  );
   const view: LogView = { peers: new Map() };
-  const reading = readLog(child.stderr, view);
-  const monitor = new ProcessMonitor(child.pid);
+  // Behind the balancer every connection comes from its address (README: Deployment).
+  const args = [...secure, "--max-per-address", "256", "--http", "127.0.0.1:0", ...storage];
+  const server = await startBenchServer(dir, args, {
+    as: "task",
+    env,
+    echoWarnings: false,
+    onLine: (line) => readLogLine(line, view),
+  });
   const deadline = Date.now() + 20_000;
   // Waits for the log, not with a connection: every connection a server sees must be a client's.
   while (view.httpPort === undefined) {
-    if (Date.now() > deadline) throw new Error("Cannot benchmark: a server never listened");
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error("Cannot benchmark: a server never said where its health listener is");
+    }
     await sleep(50);
   }
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-      await child.status;
-      await reading;
-    } finally {
-      monitor.stop();
-    }
-  };
+  const { port, securePort, monitor, stop } = server;
   return { port, securePort, monitor, peers: view.peers, httpPort: view.httpPort, stop };
 }
 
@@ -191,25 +171,8 @@ function checkRoute(label: string, servers: Server[], viaHaproxy: boolean): stri
 }
 
 /** Runs one client process in `dir`; resolves to its wall time and exit code. */
-async function runClient(dir: string): Promise<{ seconds: number; code: number; stderr: string }> {
-  const client = [join(ROOT, "client/main.ts"), "--dir", dir, "--quiet"];
-  const start = performance.now();
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...CLIENT_PERMISSION_FLAGS, ...client],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return {
-    seconds: (performance.now() - start) / 1000,
-    code: output.code,
-    stderr: new TextDecoder().decode(output.stderr).trim(),
-  };
-}
-
-async function prepareClient(dir: string, port: number, name: string, file: string) {
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(join(dir, "transfer.info"), `127.0.0.1:${port}\n${name}\n${file}\n`);
+function runClient(dir: string): Promise<TimedRun> {
+  return timeClient(["--dir", dir, "--quiet"]);
 }
 
 /** Deletes every object in the bucket (the OSD keeps them in memory). */
@@ -223,11 +186,6 @@ async function emptyBucket(s3: S3Service): Promise<void> {
   } finally {
     client.destroy();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** `count` servers in `mode`, behind HAProxy (both ports) when `viaHaproxy`. */
@@ -245,6 +203,7 @@ async function startDeployment(
     for (const server of servers) await server.stop();
   };
   try {
+    // HAProxy's secure port, which the servers advertise before it listens: named in advance.
     const publicSecurePort = viaHaproxy && mode === "secure" ? freePort() : undefined;
     for (let i = 0; i < count; i++) {
       servers.push(await startServer(join(dir, `server-${i}`), backend, mode, publicSecurePort));
@@ -277,7 +236,7 @@ async function benchOne(
   const dir = join(scratch, `${label}-${mode}`.replaceAll(/\W+/g, "-"));
   const deployment = await startDeployment(dir, backend, mode, 1, viaHaproxy);
   try {
-    await prepareClient(join(dir, "client"), deployment.port, `bench ${label}`, file);
+    await writeTransferInfo(join(dir, "client"), deployment.port, `bench ${label}`, file);
     const rates: number[] = [];
     for (let run = -1; run < runs; run++) {
       const result = await runClient(join(dir, "client"));
@@ -312,7 +271,12 @@ async function benchMany(
   const deployment = await startDeployment(dir, backend, mode, instances, viaHaproxy);
   try {
     for (let i = 0; i < clients; i++) {
-      await prepareClient(join(dir, `client-${i}`), deployment.port, `many ${label} ${i}`, file);
+      await writeTransferInfo(
+        join(dir, `client-${i}`),
+        deployment.port,
+        `many ${label} ${i}`,
+        file,
+      );
     }
     const start = performance.now();
     const results = await Promise.all(

@@ -19,8 +19,13 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { CLIENT_PERMISSION_FLAGS, ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
-import { ProcessMonitor } from "./support/process_monitor.ts";
+import { writeTransferInfo } from "../harness/client_process.ts";
+import {
+  type BenchServer,
+  median,
+  startBenchServer,
+  timeClient,
+} from "./support/bench_processes.ts";
 import { writeRandomFile } from "./support/random_file.ts";
 
 const MB = 1_000_000;
@@ -36,87 +41,20 @@ const { values: options } = parseArgs({
 const size = Number(options.size) * MB;
 const runs = Number(options.runs);
 
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
-}
-
-/** Starts a server process in `dir`; resolves once its plain port accepts. */
-async function startServer(dir: string, secure: boolean) {
-  await Deno.mkdir(dir, { recursive: true });
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    cwd: dir,
-    args: [
-      "run",
-      ...serverPermissionFlags(),
-      join(ROOT, "server/main.ts"),
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      ...(secure ? ["--secure-port", String(freePort())] : ["--no-secure"]),
-      "--log-level",
-      "warning",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  for (let attempt = 0;; attempt++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch (error) {
-      if (attempt > 400) {
-        throw new Error("Cannot start server: it never listened", { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  const monitor = new ProcessMonitor(child.pid);
-  return {
-    port,
-    monitor,
-    async stop() {
-      monitor.stop();
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+/** Starts a server process in `dir`, in the secure mode or with `--no-secure`. */
+function startServer(dir: string, secure: boolean): Promise<BenchServer> {
+  return startBenchServer(dir, secure ? [] : ["--no-secure"]);
 }
 
 /** Runs the client in `dir` once; resolves to its wall time and CPU seconds. */
 async function upload(dir: string, args: string[] = []): Promise<{ wall: number; cpu: number }> {
-  const start = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...CLIENT_PERMISSION_FLAGS,
-      join(ROOT, "client/main.ts"),
-      "--dir",
-      dir,
-      "--quiet",
-      "--no-wait",
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const monitor = new ProcessMonitor(child.pid);
-  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
-  const cpu = monitor.stop().cpuSeconds ?? NaN;
-  if (status.code !== 0) throw new Error(`Cannot benchmark: the client failed: ${stderr}`);
-  return { wall: (performance.now() - start) / 1000, cpu };
-}
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const run = await timeClient(["--dir", dir, "--quiet", "--no-wait", ...args]);
+  if (run.code !== 0) throw new Error(`Cannot benchmark: the client failed: ${run.stderr}`);
+  return { wall: run.seconds, cpu: run.figures.cpuSeconds ?? NaN };
 }
 
 const scratch = await Deno.makeTempDir({ prefix: "secure-bench-" });
-const servers: Awaited<ReturnType<typeof startServer>>[] = [];
+const servers: BenchServer[] = [];
 try {
   const file = join(scratch, "upload.bin");
   await writeRandomFile(file, size);
@@ -128,11 +66,7 @@ try {
     const server = await startServer(join(scratch, `server-${mode.secure}`), mode.secure);
     servers.push(server);
     mode.dir = join(scratch, `client-${mode.secure}`);
-    await Deno.mkdir(mode.dir);
-    await Deno.writeTextFile(
-      join(mode.dir, "transfer.info"),
-      `127.0.0.1:${server.port}\nbench ${mode.name.trim()}\n${file}\n`,
-    );
+    await writeTransferInfo(mode.dir, server.port, `bench ${mode.name.trim()}`, file);
     // Registration (and, in the secure mode, the first contact's pinning): not counted.
     await upload(mode.dir, mode.secure ? [] : mode.args);
   }

@@ -26,12 +26,18 @@ import {
   ResponseCode,
   ZERO_CLIENT_ID,
 } from "../protocol/mod.ts";
-import { CLIENT_PERMISSION_FLAGS, serverPermissionFlags } from "../scripts/permissions.ts";
 import { ServerConnection } from "../client/connection.ts";
-import { formatMb, formatSeconds, ProcessMonitor } from "./support/process_monitor.ts";
+import { writeTransferInfo } from "../harness/client_process.ts";
+import {
+  type BenchServer,
+  median,
+  startBenchServer,
+  timeClient,
+  type TimedRun,
+} from "./support/bench_processes.ts";
+import { formatMb, formatSeconds } from "./support/process_monitor.ts";
 import { writeRandomFile } from "./support/random_file.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const MB = 1_000_000;
 
 const { values: options } = parseArgs({
@@ -49,99 +55,14 @@ const registrations = Number(options.registrations);
 
 const scratch = await Deno.makeTempDir({ prefix: "transfer-bench-" });
 
-/** A server process with its monitor. */
-interface ServerProcess {
-  port: number;
-  child: Deno.ChildProcess;
-  monitor: ProcessMonitor;
-  stop(): Promise<void>;
+/** Starts a server in `dir` for the plain protocol v3 (the secure mode is bench/secure_transfer.ts's). */
+function startServer(dir: string): Promise<BenchServer> {
+  return startBenchServer(dir, ["--no-secure"]);
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-async function startServer(dir: string): Promise<ServerProcess> {
-  await Deno.mkdir(dir, { recursive: true });
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    // The compiled server's flags; its data folder is its working directory.
-    cwd: dir,
-    args: [
-      "run",
-      ...serverPermissionFlags(),
-      join(ROOT, "server/main.ts"),
-      "--port",
-      String(port),
-      "--host",
-      "127.0.0.1",
-      "--log-level",
-      "warning",
-      // Plain protocol v3: the secure mode is measured beside it by bench/secure_transfer.ts.
-      "--no-secure",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  const monitor = new ProcessMonitor(child.pid);
-  for (let attempt = 0;; attempt++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch (error) {
-      if (attempt > 200) {
-        throw new Error("Cannot start server: it never listened", { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return {
-    port,
-    child,
-    monitor,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      monitor.stop();
-    },
-  };
-}
-
-async function prepareClient(dir: string, port: number, name: string, file: string) {
-  await Deno.mkdir(dir, { recursive: true });
-  await Deno.writeTextFile(join(dir, "transfer.info"), `127.0.0.1:${port}\n${name}\n${file}\n`);
-}
-
-/** Runs one client process; resolves to its wall time, exit code and figures. */
-async function runClient(dir: string) {
-  const start = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...CLIENT_PERMISSION_FLAGS,
-      join(ROOT, "client/main.ts"),
-      "--dir",
-      dir,
-      "--quiet",
-      "--no-wait",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const monitor = new ProcessMonitor(child.pid);
-  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
-  const seconds = (performance.now() - start) / 1000;
-  return { seconds, code: status.code, stderr, figures: monitor.stop() };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+/** Runs the client in `dir` once, as users run it. */
+function runClient(dir: string): Promise<TimedRun> {
+  return timeClient(["--dir", dir, "--quiet", "--no-wait"]);
 }
 
 async function benchSize(size: number): Promise<void> {
@@ -149,7 +70,7 @@ async function benchSize(size: number): Promise<void> {
   const server = await startServer(join(dir, "server"));
   const file = join(dir, "upload.bin");
   await writeRandomFile(file, size);
-  await prepareClient(join(dir, "client"), server.port, `bench ${size}`, file);
+  await writeTransferInfo(join(dir, "client"), server.port, `bench ${size}`, file);
   const rates: number[] = [];
   let clientRss = 0;
   let clientCpu = 0;
@@ -188,7 +109,7 @@ async function benchLoad(): Promise<void> {
   await writeRandomFile(file, 10 * MB);
   try {
     for (let i = 0; i < loadClients; i++) {
-      await prepareClient(join(dir, `client-${i}`), server.port, `load client ${i}`, file);
+      await writeTransferInfo(join(dir, `client-${i}`), server.port, `load client ${i}`, file);
     }
     const start = performance.now();
     const results = await Promise.all(

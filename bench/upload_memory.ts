@@ -33,9 +33,8 @@ import {
   ResponseCode,
 } from "../protocol/mod.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
-import { formatMb, ProcessMonitor } from "./support/process_monitor.ts";
-import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
-import { accepts, freePort, sleep } from "../scripts/services/daemon.ts";
+import { type BenchServer, startBenchServer } from "./support/bench_processes.ts";
+import { formatMb } from "./support/process_monitor.ts";
 import { DEFAULT_MAX_CONNECTIONS } from "../server/server.ts";
 
 const MB = 1_000_000;
@@ -51,54 +50,17 @@ const uploads = Number(options.uploads);
 const size = Number(options.size) * MB;
 const singleSize = Number(options.single) * MB;
 
-interface BenchServer {
-  port: number;
-  monitor: ProcessMonitor;
-  stop(): Promise<void>;
-}
-
 /**
  * Starts `server/main.ts` as the compiled server runs, in `dir`, with the
  * per-address cap raised to the connection cap: here one address stands for
  * every client.
  */
-async function startBenchServer(dir: string): Promise<BenchServer> {
-  await Deno.mkdir(dir, { recursive: true });
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    cwd: dir,
-    args: [
-      "run",
-      ...serverPermissionFlags(),
-      join(ROOT, "server/main.ts"),
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--no-secure",
-      "--max-per-address",
-      String(DEFAULT_MAX_CONNECTIONS),
-      "--log-level",
-      "warning",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  for (let attempt = 0; !(await accepts(port)); attempt++) {
-    if (attempt === 200) throw new Error("Cannot benchmark: the server never listened");
-    await sleep(50);
-  }
-  const monitor = new ProcessMonitor(child.pid);
-  return {
-    port,
-    monitor,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-      monitor.stop();
-    },
-  };
+function startServer(dir: string): Promise<BenchServer> {
+  return startBenchServer(dir, [
+    "--no-secure",
+    "--max-per-address",
+    String(DEFAULT_MAX_CONNECTIONS),
+  ]);
 }
 
 /** The plaintext of every upload: this, repeated. */
@@ -174,7 +136,7 @@ async function upload(
 }
 
 async function benchConcurrent(dir: string): Promise<void> {
-  const server = await startBenchServer(dir);
+  const server = await startServer(dir);
   try {
     using first = await RawClient.connect(server.port);
     const me = await signUp(first, "memory bench");
@@ -213,7 +175,7 @@ async function benchConcurrent(dir: string): Promise<void> {
 }
 
 async function benchSingle(dir: string): Promise<void> {
-  const server = await startBenchServer(dir);
+  const server = await startServer(dir);
   try {
     using client = await RawClient.connect(server.port);
     const me = await signUp(client, "single bench");

@@ -1,6 +1,10 @@
 /**
- * Ports for tests that run a server as a process: a free port to give it,
- * and a wait until it accepts connections.
+ * Ports for the few tests that must name a port before a server process
+ * starts: `port.info` read from the data folder, a compiled binary run from
+ * its working directory, ports given to HAProxy in advance. {@linkcode freePort}
+ * checks a port and hands it over, which another process may take in between;
+ * everything else starts the server with port 0 and reads the bound port back
+ * (`harness/server_process.ts`).
  *
  * @module
  */
