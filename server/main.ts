@@ -63,7 +63,7 @@ async function run(command: Command): Promise<number> {
       console.log(await createIdentityFile(command.file));
       return ExitCode.Ok;
     case "rotate-identity":
-      console.log(await rotateIdentity(command.registry!, command.file));
+      console.log(await rotateIdentity(command.registry, command.file));
       return ExitCode.Ok;
     case "serve": {
       const { kind: _, ...options } = command;

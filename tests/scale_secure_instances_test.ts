@@ -417,6 +417,30 @@ Deno.test({
           );
         },
       );
+
+      await t.step(
+        "rotation: a new deployment identity, instances restarted, clients re-pin",
+        async () => {
+          const env = { FT_REGISTRY_URL: deployment.registryUrl };
+          const rotated = await serverCommand(root, env, "rotate-identity");
+          assert.equal(rotated.code, 0, rotated.stderr);
+          const fingerprint = rotated.stdout.split("\n")[0]!;
+          assert.notEqual(fingerprint, fingerprintOf(instances[0]!));
+          assert.match(rotated.stdout, /Restart every instance/);
+          const shown = await serverCommand(root, env, "fingerprint");
+          assert.equal(shown.stdout.split("\n")[0], fingerprint);
+          for (const [i, instance] of instances.entries()) {
+            await instance.process.stop();
+            instances[i] = await startInstance(instance.name, instance.dir, deployment, instance);
+            assert.equal(fingerprintOf(instances[i]!), fingerprint);
+          }
+          const refused = await runClient(["--dir", clientDir]);
+          assert.equal(refused.code, 4, refused.stderr);
+          assert.ok(refused.stderr.includes(fingerprint), refused.stderr);
+          const repinned = await runClient(["--dir", clientDir, "--pin", fingerprint]);
+          assert.equal(repinned.code, 0, repinned.stderr);
+        },
+      );
     } finally {
       await lb?.stop();
       for (const instance of instances) await instance.process.stop();

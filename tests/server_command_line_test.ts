@@ -133,7 +133,6 @@ Deno.test("server command line: options, defaults and misuse", async (t) => {
       [["--no-secure", "--identity", "f.pem"], /^Cannot use --identity with --no-secure/],
       [["--public-secure-port", "0"], /^Cannot use --public-secure-port 0: it names the port/],
       [["identity"], /^Cannot run server identity: it needs the file to write$/],
-      [["rotate-identity"], /^Cannot run server rotate-identity: it needs --registry URL/],
       [["clients", "--identity", "f.pem"], /^Cannot use --identity with server clients$/],
     ] as const
   ) {

@@ -10,7 +10,7 @@
  * server forget NAME [--delete-files] [--dir DIR]
  * server fingerprint [--dir DIR] [--identity FILE] [--registry URL]
  * server identity FILE
- * server rotate-identity [FILE] --registry URL
+ * server rotate-identity [FILE] [--registry URL]
  * ```
  *
  * @module
@@ -34,7 +34,7 @@ export const USAGE = `Usage: server [options]                      run the serve
        server fingerprint                    print the secure mode's certificate
                                              fingerprint, which clients pin
        server identity FILE                  make a new identity file for --identity
-       server rotate-identity [FILE] --registry URL
+       server rotate-identity [FILE] [--registry URL]
                                              make FILE (or a new identity) the
                                              deployment's; restart every instance
 
@@ -272,11 +272,6 @@ function commandOf(
       return { kind: "identity", dir, file: rest[0]! };
     case "rotate-identity":
       expectArguments(name, rest, 1);
-      if (values.registry === undefined) {
-        throw new UsageError(
-          "Cannot run server rotate-identity: it needs --registry URL, the deployment's registry",
-        );
-      }
       return { kind: "rotate-identity", dir, ...(rest[0] ? { file: rest[0] } : {}) };
     default:
       return serveCommand(dir, values);

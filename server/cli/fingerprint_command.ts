@@ -6,8 +6,9 @@
  *   folder, in `--identity FILE`, or the deployment's in a shared registry.
  *   Never creates one.
  * - `server identity FILE`: a new identity file, for `--identity`.
- * - `server rotate-identity [FILE] --registry URL`: FILE's identity (or a new
- *   one) becomes the deployment's (see server/identity/deployment_identity.ts).
+ * - `server rotate-identity [FILE] [--registry URL]`: FILE's identity (or a
+ *   new one) becomes the deployment's (the registry from `--registry`, else
+ *   `FT_REGISTRY_URL`) (see server/identity/deployment_identity.ts).
  *
  * ```text
  * SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU
@@ -134,7 +135,7 @@ export async function createIdentityFile(path: string): Promise<string> {
  * @returns What to print: the new fingerprint and what to do next.
  */
 export async function rotateIdentity(
-  registry: string,
+  registry: string | undefined,
   file: string | undefined,
 ): Promise<string> {
   const identity = file === undefined
@@ -144,11 +145,19 @@ export async function rotateIdentity(
     certificatePem: identity.certificatePem,
     privateKeyPem: file === undefined ? identity.privateKeyPem : undefined,
   };
-  const record = await openIdentityRecord(storageSelection({ registry }, () => undefined));
+  const record = await openIdentityRecord(
+    storageSelection({ registry }, environment, mayReadEnvironment),
+  );
+  if (record === undefined) {
+    throw new ServerIdentityError(
+      "Cannot rotate the deployment's identity: no shared registry given. Give the instances' " +
+        "--registry URL, or run it where FT_REGISTRY_URL is set as for the instances",
+    );
+  }
   try {
-    await record!.replace(recorded);
+    await record.replace(recorded);
   } finally {
-    await record?.close();
+    await record.close();
   }
   const fingerprint = formatFingerprint(await recordedFingerprint(recorded));
   const instances = file === undefined

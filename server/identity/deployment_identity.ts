@@ -185,6 +185,6 @@ function mismatch(
     `Cannot start with the identity ${formatFingerprint(own.fingerprint)} (${path}): the ` +
       `deployment sharing this registry presents ${formatFingerprint(deployment)}. To fix it, ` +
       `${fix}; or make this one the deployment's with: server rotate-identity ${path} ` +
-      "--registry URL (README: Deployment, the identity)",
+      "(with this instance's --registry, or FT_REGISTRY_URL set; README: Deployment)",
   );
 }
