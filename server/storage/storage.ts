@@ -17,9 +17,7 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import { join } from "node:path";
-import { recoverCommits } from "../upload/commit.ts";
 import type { FileStore } from "./file_store.ts";
 import { LocalFileStore, RECEIVED_FILES_DIR } from "./file_store_local.ts";
 import type { Registry } from "./registry.ts";
@@ -66,22 +64,4 @@ export async function openLocalStorage(dir: string): Promise<Storage> {
   const store = await LocalFileStore.open(join(dir, RECEIVED_FILES_DIR));
   const registry = await SqliteRegistry.open(join(dir, DATABASE_FILE));
   return storageOf(registry, store);
-}
-
-/**
- * At start-up, before serving: settles the commits a crash interrupted and
- * removes abandoned staged files, saying so in the log.
- */
-export async function recoverStorage(storage: Storage): Promise<void> {
-  const logger = getLogger(["server"]);
-  const recovery = await recoverCommits(storage.registry, storage.store);
-  for (const location of recovery.committed) {
-    logger.warn("Finished the commit of {location}, interrupted by a crash", { location });
-  }
-  for (const location of recovery.discarded) {
-    logger.warn("Dropped the commit of {location}, interrupted by a crash", { location });
-  }
-  for (const path of recovery.removed) {
-    logger.warn("Removed a temporary file left by an interrupted upload: {path}", { path });
-  }
 }
