@@ -17,6 +17,13 @@
  * `harness/` holds what tests, benchmarks and soak runs share (the raw-bytes
  * client), so that none of them needs to import `tests/`.
  *
+ * Inside `server/`, each folder is a room with a `mod.ts` that says what it
+ * holds and declares, as `ROOM`, what its files may import besides the
+ * room's own ({@linkcode serverRooms}): an import of a repository file that
+ * is neither in the room nor in its list is refused, and so is a room
+ * without a `mod.ts`. The files at the top of `server/` (`server.ts` and the
+ * files it composes, `errors.ts`, `main.ts`) are no room.
+ *
  * ```text
  * deno run --allow-read --allow-run scripts/check_imports.ts   (part of `deno task check`)
  * ```
@@ -86,6 +93,55 @@ export function brokenRule(
   );
 }
 
+/** A room of `server/`: its folder and what its files may import besides the room's own. */
+export interface Room {
+  /** The room's folder, with a trailing `/`: `server/net/`. */
+  readonly folder: string;
+  /** Folders (with a trailing `/`) and files its files may import. */
+  readonly mayImport: readonly string[];
+}
+
+/** The folder under `server/` whose rooms are checked. */
+const ROOMS_UNDER = "server/";
+
+/**
+ * The rooms of `server/` under `root`, each from its `mod.ts`'s `ROOM`, and
+ * the folders of `server/` that have no `mod.ts`.
+ *
+ * @throws {TypeError} if a `mod.ts` declares no `ROOM`, or one for another folder.
+ */
+export async function serverRooms(root: string): Promise<{ rooms: Room[]; missing: string[] }> {
+  const rooms: Room[] = [];
+  const missing: string[] = [];
+  const entries = [];
+  for await (const entry of Deno.readDir(join(root, ROOMS_UNDER))) entries.push(entry);
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!entry.isDirectory) continue;
+    const folder = `${ROOMS_UNDER}${entry.name}/`;
+    const doc = join(root, folder, "mod.ts");
+    try {
+      await Deno.stat(doc);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      missing.push(folder);
+      continue;
+    }
+    const { ROOM } = await import(pathToFileURL(doc).href) as { ROOM?: Room };
+    if (ROOM?.folder !== folder || !Array.isArray(ROOM.mayImport)) {
+      throw new TypeError(`Cannot read room ${folder}: its mod.ts must export ROOM for ${folder}`);
+    }
+    rooms.push(ROOM);
+  }
+  return { rooms, missing };
+}
+
+/** The room whose rule `edge` breaks, or `undefined`. */
+export function brokenRoomRule(edge: ImportEdge, rooms: readonly Room[]): Room | undefined {
+  const room = rooms.find((room) => edge.from.startsWith(room.folder));
+  if (room === undefined || edge.to.startsWith(room.folder)) return undefined;
+  return room.mayImport.some((allowed) => edge.to.startsWith(allowed)) ? undefined : room;
+}
+
 /** Folders that hold no source of ours. */
 const SKIPPED = new Set([".git", ".tools", "node_modules", "dist", ".data", ".client"]);
 
@@ -146,12 +202,20 @@ export async function importEdges(root: string, files: readonly string[]): Promi
 
 async function main(): Promise<number> {
   const edges = await importEdges(ROOT, await sourceFiles(ROOT));
+  const { rooms, missing } = await serverRooms(ROOT);
   let broken = 0;
+  for (const folder of missing) {
+    broken++;
+    console.error(`check_imports: ${folder} has no mod.ts saying what it holds and may import`);
+  }
   for (const edge of edges) {
     const rule = brokenRule(edge);
-    if (rule === undefined) continue;
+    const room = brokenRoomRule(edge, rooms);
+    if (rule === undefined && room === undefined) continue;
     broken++;
-    console.error(`check_imports: ${edge.from} imports ${edge.to}: ${rule.reason}`);
+    const reason = rule?.reason ??
+      `${room!.folder} may import only ${room!.mayImport.join(", ")} besides its own files`;
+    console.error(`check_imports: ${edge.from} imports ${edge.to}: ${reason}`);
   }
   if (broken === 0) console.error(`check_imports: ${edges.length} imports, none forbidden`);
   return broken === 0 ? 0 : 1;

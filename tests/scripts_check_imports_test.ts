@@ -6,7 +6,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { brokenRule, importEdges, sourceFiles } from "../scripts/check_imports.ts";
+import {
+  brokenRoomRule,
+  brokenRule,
+  importEdges,
+  serverRooms,
+  sourceFiles,
+} from "../scripts/check_imports.ts";
+import { ROOT } from "../scripts/permissions.ts";
 
 Deno.test("each folder rule refuses what it should and allows the rest", async (t) => {
   const cases: Array<[string, string, boolean]> = [
@@ -62,6 +69,69 @@ Deno.test("the module graph shows forbidden imports, and only real ones", async 
       "scripts/d.ts -> tests/support/e.ts",
       "server/b.ts -> client/c.ts",
     ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("each room of server/ may import what its mod.ts says, and nothing else", async (t) => {
+  const { rooms, missing } = await serverRooms(ROOT);
+  assert.deepEqual(missing, [], "every room has a mod.ts");
+  const cases: Array<[string, string, boolean]> = [
+    ["server/net/listen.ts", "server/session/connection.ts", false],
+    ["server/net/timed_conn.ts", "server/upload/upload.ts", false],
+    ["server/net/tls_listener.ts", "server/identity/tls_identity.ts", true],
+    ["server/storage/storage.ts", "server/upload/commit.ts", false],
+    ["server/storage/registry_sqlite.ts", "server/errors.ts", true],
+    ["server/upload/commit.ts", "server/storage/registry.ts", true],
+    ["server/upload/upload.ts", "server/session/connection.ts", false],
+    ["server/upload/upload.ts", "server/server.ts", false],
+    ["server/log/logging.ts", "server/storage/registry.ts", false],
+    ["server/log/logging.ts", "common/write_all.ts", true],
+    ["server/identity/tls_identity.ts", "server/net/listen.ts", false],
+    ["server/session/connection.ts", "server/upload/upload.ts", true],
+    ["server/session/connection.ts", "server/net/timed_conn.ts", true],
+    ["server/session/requests/register.ts", "server/session/scope.ts", true],
+    ["server/session/connection.ts", "server/cli/serve.ts", false],
+    ["server/session/connection.ts", "server/server.ts", false],
+    ["server/session/connection.ts", "server/connection_pool.ts", false],
+    ["server/observe/metrics.ts", "server/storage/registry.ts", true],
+    ["server/observe/metrics.ts", "server/session/connection.ts", false],
+    ["server/cli/serve.ts", "server/server.ts", true],
+    ["server/cli/serve.ts", "server/identity/deployment_identity.ts", true],
+    ["server/server.ts", "server/session/connection.ts", true],
+    ["server/main.ts", "server/cli/serve.ts", true],
+  ];
+  for (const [from, to, allowed] of cases) {
+    await t.step(`${from} -> ${to}: ${allowed ? "allowed" : "refused"}`, () => {
+      assert.equal(brokenRoomRule({ from, to }, rooms) === undefined, allowed);
+    });
+  }
+});
+
+Deno.test("a room without a mod.ts, and an import its mod.ts does not allow, are found", async () => {
+  const root = await Deno.makeTempDir({ prefix: "check_rooms_" });
+  try {
+    const files: Record<string, string> = {
+      "server/low/mod.ts":
+        'export const ROOM = { folder: "server/low/", mayImport: ["protocol/"] };\n',
+      "server/low/a.ts": 'import "../high/b.ts";\nimport "../../protocol/c.ts";\n',
+      "server/high/mod.ts":
+        'export const ROOM = { folder: "server/high/", mayImport: ["server/low/"] };\n',
+      "server/high/b.ts": 'import "../low/a.ts";\n',
+      "server/bare/d.ts": "export const D = 1;\n",
+      "protocol/c.ts": "export const C = 1;\n",
+    };
+    for (const [path, text] of Object.entries(files)) {
+      await Deno.mkdir(join(root, path, ".."), { recursive: true });
+      await Deno.writeTextFile(join(root, path), text);
+    }
+    const { rooms, missing } = await serverRooms(root);
+    assert.deepEqual(missing, ["server/bare/"]);
+    const edges = await importEdges(root, await sourceFiles(root));
+    const broken = edges.filter((edge) => brokenRoomRule(edge, rooms) !== undefined)
+      .map((edge) => `${edge.from} -> ${edge.to}`);
+    assert.deepEqual(broken, ["server/low/a.ts -> server/high/b.ts"]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

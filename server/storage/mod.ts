@@ -1,0 +1,26 @@
+/**
+ * The `server/storage/` room. Where clients and files are kept: the registry and file store seams,
+ * their backends, and choosing them.
+ *
+ * | file                                                                                     | what it holds                                                  |
+ * | ---------------------------------------------------------------------------------------- | -------------------------------------------------------------- |
+ * | `registry.ts`, `file_store.ts`                                                           | the two seams every backend implements                         |
+ * | `registry_sqlite.ts`, `registry_postgres.ts`                                             | the registries: SQLite, PostgreSQL                             |
+ * | `file_store_local.ts`, `file_store_s3.ts`, `s3_client.ts`                                | the file stores: a local folder, S3                            |
+ * | `storage.ts`, `storage_selection.ts`                                                     | a registry and a store opened together; `--registry`/`--store` |
+ * | `instance_liveness.ts`, `identity_record_postgres.ts`, `stored_path.ts`, `redact_url.ts` | what the backends share                                        |
+ *
+ * What it may import besides its own files ({@linkcode ROOM}, enforced by
+ * `scripts/check_imports.ts`): `common/`, `protocol/`, `server/errors.ts`, `server/log/`,
+ * `server/identity/`. It keeps what it is given and knows no upload, connection or session: the
+ * upload room writes through its seams, not the other way round. It may record the deployment's
+ * identity.
+ *
+ * @module
+ */
+
+/** This room's folder, and what its files may import besides the room's own. */
+export const ROOM: { readonly folder: string; readonly mayImport: readonly string[] } = {
+  folder: "server/storage/",
+  mayImport: ["common/", "protocol/", "server/errors.ts", "server/log/", "server/identity/"],
+};
