@@ -8,6 +8,7 @@
  * | `request_table.ts`              | the request table and its one dispatch; how to add a request                 |
  * | `reference_dialect.ts`          | the reference dialect's table, per port                                      |
  * | `requests/`                     | one handler per request (825-828, 900-902, 850, 851)                         |
+ * | `dialects/`                     | the other dialects' tables, and each connection's choice among them          |
  * | `scope.ts`                      | what a handler sees of its connection                                        |
  * | `end_reason.ts`, `deadlines.ts` | why a connection ends; every deadline it lives under                         |
  * | `tls_proof.ts`, `short_text.ts` | the key proof owed on the secure port; 1607 texts                            |
