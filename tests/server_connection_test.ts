@@ -16,7 +16,8 @@ import {
 } from "../protocol/mod.ts";
 import { writeAll } from "../common/write_all.ts";
 import { TimedConn } from "../server/net/timed_conn.ts";
-import { ServerConnection } from "../server/session/connection.ts";
+import { type ConnectionOptions, ServerConnection } from "../server/session/connection.ts";
+import { manualClock } from "../server/session/deadlines.ts";
 import { referenceDialect } from "../server/session/reference_dialect.ts";
 import {
   defineRequest,
@@ -46,7 +47,7 @@ const PING_DIALECT: Dialect = {
 };
 
 /** One connection served by a `ServerConnection`, and the client's end of it. */
-async function connected(): Promise<
+async function connected(more: Partial<ConnectionOptions> = {}): Promise<
   { server: ServerConnection; client: Deno.TcpConn; served: Promise<void> }
 > {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -58,8 +59,17 @@ async function connected(): Promise<
     context: {} as SessionContext,
     dialects: (first) => first.code === 4000 ? PING_DIALECT : referenceDialect({}),
     signInTimeoutMs: DEADLINE_MS,
+    ...more,
   });
   return { server, client: await clientConn, served: server.run() };
+}
+
+/** Waits (boundedly) until `server` waits for the next request, idle. */
+async function waitingForRequest(server: ServerConnection): Promise<void> {
+  for (let i = 0; i < 500 && server.idleSince === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.notEqual(server.idleSince, undefined, "the connection waits for a request");
 }
 
 async function ask(client: Deno.TcpConn, code: number, payload = new Uint8Array(0)) {
@@ -111,9 +121,7 @@ Deno.test("a waiting connection is idle, not busy, not signed in, and a shutdown
   const { server, client, served } = await connected();
   try {
     assert.equal((await ask(client, 4000)).code, ResponseCode.Ack);
-    for (let i = 0; i < 100 && server.idleSince === undefined; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitingForRequest(server);
     assert.equal(typeof server.idleSince, "number");
     assert.equal(server.busy, false);
     assert.equal(server.activity, undefined);
@@ -125,6 +133,31 @@ Deno.test("a waiting connection is idle, not busy, not signed in, and a shutdown
     ]);
     assert.equal(ended, true);
     assert.equal(await client.read(new Uint8Array(1)), null);
+  } finally {
+    client.close();
+    await served;
+  }
+});
+
+Deno.test("the sign-in deadline evicts a connection nobody signed in on, and frees its slot at once", async () => {
+  const clock = manualClock();
+  let evictions = 0;
+  const { server, client, served } = await connected({
+    clock,
+    signInTimeoutMs: 15_000,
+    onEvicted: () => evictions++,
+  });
+  try {
+    assert.equal((await ask(client, 4000)).code, ResponseCode.Ack);
+    await waitingForRequest(server);
+    clock.advance(14_999);
+    assert.equal(evictions, 0);
+    clock.advance(1);
+    assert.equal(evictions, 1);
+    assert.equal(await client.read(new Uint8Array(1)), null, "the server closed it");
+    await served;
+    assert.equal(server.signedIn, false);
+    assert.equal(clock.pending, 0, "no timer left behind");
   } finally {
     client.close();
     await served;

@@ -19,7 +19,10 @@
  * | `internal`            | anything else: a bug                                    | internal error                          |
  *
  * The deadlines behind `request-timeout`, `idle-timeout` and the sign-in
- * eviction are listed in `deadlines.ts`.
+ * eviction are listed in `deadlines.ts`. A new reason the server closes a
+ * well-behaved connection (a cap on one identity's connections, a verdict
+ * not sent in time) is a new {@linkcode Eviction} kind with its words in
+ * {@linkcode describeEviction}, passed to `ServerConnection.evict`.
  *
  * @example
  * ```ts
