@@ -11,8 +11,6 @@
  * | `protocol/`, `server/`, `client/` | `harness/` | the programs never depend on test tooling   |
  * | anything outside `tests/` | `tests/`           | tests depend on the code, never the other way round |
  * | `common/`                 | any other folder   | the general helpers lie below every other folder     |
- * | `server/` rooms but `cli/` | `server/observe/` | health and metrics watch a server from outside; only the command line composes them |
- * | `server/observe/`         | `server/session/`  | the metrics read the storage seams and the server's snapshot, never a session's insides |
  *
  * `harness/` holds what tests, benchmarks and soak runs share (the raw-bytes
  * client), so that none of them needs to import `tests/`.
@@ -69,17 +67,6 @@ export const IMPORT_RULES: readonly ImportRule[] = [
   { from: "common/", to: "server/", reason: "common/ lies below every other folder" },
   { from: "common/", to: "client/", reason: "common/ lies below every other folder" },
   { from: "common/", to: "harness/", reason: "common/ lies below every other folder" },
-  ...["net/", "session/", "upload/", "storage/", "identity/", "log/"].map((room) => ({
-    from: `server/${room}`,
-    to: "server/observe/",
-    reason: "health and metrics watch a server from outside; only server/cli/ composes them",
-  })),
-  {
-    from: "server/observe/",
-    to: "server/session/",
-    reason:
-      "the metrics read the storage seams and the server's snapshot, never a session's insides",
-  },
 ];
 
 /** The rule `edge` breaks, or `undefined`. */

@@ -10,7 +10,8 @@
  * What it may import besides its own files ({@linkcode ROOM}, enforced by
  * `scripts/check_imports.ts`): `common/`, `protocol/`, `server/errors.ts`, `server/log/`,
  * `server/storage/`. It watches storage through its seams and reads connection counts through a
- * hook it is given; it never reaches into a connection.
+ * hook it is given; it never reaches into a connection. No room imports it: only `server/cli/`
+ * composes it.
  *
  * @module
  */

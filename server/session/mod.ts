@@ -15,9 +15,9 @@
  *
  * What it may import besides its own files ({@linkcode ROOM}, enforced by
  * `scripts/check_imports.ts`): `common/`, `protocol/`, `server/errors.ts`, `server/log/`,
- * `server/net/`, `server/upload/`, `server/storage/`. It serves one connection with the pieces
- * below it (a timed connection, the upload pipeline, storage); it never imports the composition
- * (`server/server.ts`) or the command line.
+ * `server/net/`, `server/upload/`, `server/storage/`, `server/retrieval/`. It serves one connection
+ * with the pieces below it (a timed connection, the upload pipeline, storage); it never imports the
+ * composition (`server/server.ts`) or the command line.
  *
  * @module
  */
@@ -33,5 +33,6 @@ export const ROOM: { readonly folder: string; readonly mayImport: readonly strin
     "server/net/",
     "server/upload/",
     "server/storage/",
+    "server/retrieval/",
   ],
 };
