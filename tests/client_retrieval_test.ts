@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { DISCOVERY_REQUEST_CODE } from "../protocol/discovery.ts";
 import {
   cksum,
@@ -259,6 +260,26 @@ Deno.test("client --get: a local file that cannot be written fails that name onl
     assert.match(run.stdout, /2 of 4 files fetched \(one\.bin, three\.bin\)/);
     assert.deepEqual(await Deno.readFile(join(setup.toDir, "one.bin")), one);
     assert.deepEqual(await Deno.readFile(join(setup.toDir, "three.bin")), one);
+  });
+});
+
+Deno.test("client --get: a file stored before SHA-256s were recorded is verified by its cksum", async () => {
+  await withSetup({}, async (setup) => {
+    const data = patternBytes(70_000, 9);
+    await send(setup, { "old.bin": data });
+    const db = new DatabaseSync(join(setup.serverDir, "server.db"));
+    try {
+      db.prepare("UPDATE files SET sha256 = NULL").run();
+    } finally {
+      db.close();
+    }
+    const list = await client(setup, ["--list"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /\s-\s+old\.bin\n/);
+    const run = await client(setup, ["--get", "old.bin", "--to", setup.toDir]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /verified by cksum \(the server recorded no SHA-256\)/);
+    assert.deepEqual(await Deno.readFile(join(setup.toDir, "old.bin")), data);
   });
 });
 

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { computeKeyProof, encodeKeyProofRequest } from "../protocol/key_proof.ts";
 import {
   cksum,
@@ -399,4 +400,29 @@ Deno.test("retrieval: a download slower than the request deadline is not cut (on
     assert.ok(performance.now() - started > 300, "the download was not slower than the deadline");
     assert.deepEqual(sha.digest(), header.sha256);
   }, { requestTimeoutMs: 300, headerTimeoutMs: 300 });
+});
+
+Deno.test("retrieval: a file stored before SHA-256s were recorded is listed and fetched without one", async () => {
+  await withServer(async (test) => {
+    const owner = await signUpSecurely(test, "Owner");
+    const data = patternBytes(50_000, 8);
+    await store(owner, "old.bin", data);
+    const db = new DatabaseSync(join(test.dir, "server.db"));
+    try {
+      db.prepare("UPDATE files SET sha256 = NULL").run();
+    } finally {
+      db.close();
+    }
+    const [listed] = (await listAll(owner)).files;
+    assert.equal(listed?.sha256, null);
+    assert.equal(listed?.cksum, cksum(data));
+    const whole = await get(owner, "old.bin");
+    assert.ok("header" in whole);
+    assert.equal(whole.header.sha256, null);
+    assert.deepEqual(whole.content, data);
+    // It continues from an offset when the client holds no SHA-256 either.
+    const rest = await get(owner, "old.bin", 20_000, NO_SHA256);
+    assert.ok("header" in rest && rest.header.start === 20_000);
+    assert.deepEqual(rest.content, data.subarray(20_000));
+  });
 });
