@@ -35,6 +35,7 @@ import { randomBytes, RawClient } from "../harness/raw_client.ts";
 import { concat } from "../harness/bytes.ts";
 import { withServer } from "./support/test_server.ts";
 import { within } from "./support/reliability.ts";
+import { parseCommandLine, UsageError } from "../server/cli/command_line.ts";
 import { readServerIdentity } from "../server/identity/tls_identity.ts";
 
 interface Member {
@@ -378,4 +379,15 @@ Deno.test("dialect attacks: the secure port serves the reference alone; other fa
       assert.match(await secure.expectError(), new RegExp(`unknown request code ${code}`));
     }
   });
+});
+
+Deno.test("dialect command line: --dialects takes names, comma-separated, and refuses others in one line", () => {
+  const serve = parseCommandLine(["--dialects", "reference, B,c"]);
+  assert.ok(serve.kind === "serve");
+  assert.deepEqual(serve.dialects, ["reference", "b", "c"]);
+  const all = parseCommandLine([]);
+  assert.ok(all.kind === "serve" && all.dialects === undefined, "default: every dialect");
+  assert.throws(() => parseCommandLine(["--dialects", "b,e"]), UsageError);
+  assert.throws(() => parseCommandLine(["--dialects", " , "]), UsageError);
+  assert.throws(() => parseCommandLine(["clients", "--dialects", "b"]), UsageError);
 });
