@@ -81,6 +81,34 @@ export class Cksum {
     return this.#length;
   }
 
+  /**
+   * The CRC register after the bytes fed so far (before the length is
+   * folded in): with {@linkcode Cksum.resume}, a cksum continued by another
+   * process from a stored state (a resumed upload).
+   */
+  get state(): number {
+    return this.#crc;
+  }
+
+  /**
+   * A cksum that continues after `length` bytes whose register was `state`.
+   *
+   * @example
+   * ```ts
+   * import { Cksum } from "./cksum.ts";
+   *
+   * const first = new Cksum().update(new TextEncoder().encode("1234"));
+   * const rest = Cksum.resume(first.state, first.length).update(new TextEncoder().encode("56789"));
+   * console.log(rest.digest()); // 930766865, as cksum("123456789")
+   * ```
+   */
+  static resume(state: number, length: number): Cksum {
+    const sum = new Cksum();
+    sum.#crc = state >>> 0;
+    sum.#length = length;
+    return sum;
+  }
+
   /** The cksum of everything fed so far. Does not change the state. */
   digest(): number {
     let crc = this.#crc;

@@ -58,6 +58,22 @@ export class Sha256 {
     return this.#digest.slice();
   }
 
+  /**
+   * An independent copy of the hash in its current state: the digest of a
+   * prefix while the whole goes on.
+   *
+   * @throws {TypeError} once the digest was read.
+   */
+  copy(): Sha256 {
+    if (this.#digest !== undefined) {
+      throw new TypeError("Cannot copy a SHA-256 whose digest was read");
+    }
+    const copy = new Sha256();
+    copy.#hash = this.#hash.copy();
+    copy.#length = this.#length;
+    return copy;
+  }
+
   /** The digest as 64 lowercase hexadecimal digits. */
   hex(): string {
     return Array.from(this.digest(), (b) => b.toString(16).padStart(2, "0")).join("");

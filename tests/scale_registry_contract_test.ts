@@ -151,7 +151,7 @@ const CASES: Case[] = [
     assert.equal(file?.size, 10);
     assert.equal(file?.verified, true);
     assert.equal(file?.cksum, 1234);
-    assert.deepEqual(await registry.usage(id), { files: 2, bytes: 30 });
+    assert.deepEqual(await registry.usage(id), { files: 2, bytes: 30, partialBytes: 0 });
     assert.deepEqual(await registry.pendingCommits(), []);
   }],
   ["a same-name commit replaces the row and counts as a replacement", async (registry) => {
@@ -160,7 +160,7 @@ const CASES: Case[] = [
     assert.equal(await commit(registry, id, "a.txt", 60, limits), "stored");
     assert.equal(await commit(registry, id, "a.txt", 90, limits), "stored");
     assert.equal((await registry.file(id, "a.txt"))?.size, 90);
-    assert.deepEqual(await registry.usage(id), { files: 1, bytes: 90 });
+    assert.deepEqual(await registry.usage(id), { files: 1, bytes: 90, partialBytes: 0 });
   }],
   ["over a limit, a commit is refused and nothing is recorded", async (registry) => {
     const id = await addClient(registry, "Frank");
@@ -169,10 +169,52 @@ const CASES: Case[] = [
     assert.equal(await commit(registry, id, "b.txt", 51, limits), "bytes");
     assert.equal(await commit(registry, id, "b.txt", 50, limits), "stored");
     assert.equal(await commit(registry, id, "c.txt", 0, limits), "files");
-    assert.deepEqual(await registry.usage(id), { files: 2, bytes: 100 });
+    assert.deepEqual(await registry.usage(id), { files: 2, bytes: 100, partialBytes: 0 });
     assert.equal(await registry.file(id, "c.txt"), undefined);
     assert.deepEqual(await registry.pendingCommits(), []);
   }],
+  [
+    "a cut upload's kept bytes are recorded once per path, counted, taken once, and survive a reopen",
+    async (
+      registry,
+      reopen,
+    ) => {
+      const id = await addClient(registry, "Kept");
+      const partial = {
+        clientId: id,
+        fileName: "photos/a.bin",
+        stagingRef: "ref-1",
+        size: 100,
+        received: 40,
+        prefixSha256: "ab".repeat(32),
+        prefixCrc: 4_000_000_000,
+        instanceId: "i1",
+        keptAt: 1000,
+      };
+      assert.equal(await registry.keepPartial(partial), undefined);
+      assert.equal(
+        await registry.keepPartial({ ...partial, stagingRef: "ref-2", received: 60 }),
+        "ref-1",
+      );
+      assert.deepEqual(await registry.usage(id), { files: 0, bytes: 0, partialBytes: 60 });
+      assert.deepEqual(
+        (await registry.listClients()).find((c) => c.name === "Kept")?.partialBytes,
+        60,
+      );
+      // Kept bytes count against the limits of other paths' commits.
+      assert.equal(
+        await commit(registry, id, "b.txt", 41, { maxFiles: 10, maxBytes: 100 }),
+        "bytes",
+      );
+      const reopened = await reopen();
+      const kept = { ...partial, stagingRef: "ref-2", received: 60 };
+      assert.deepEqual(await reopened.partial(id, "photos/a.bin"), kept);
+      assert.deepEqual(await reopened.listPartials(), [kept]);
+      assert.deepEqual(await reopened.takePartial(id, "photos/a.bin"), kept);
+      assert.equal(await reopened.takePartial(id, "photos/a.bin"), undefined, "taken once");
+      assert.deepEqual(await reopened.usage(id), { files: 0, bytes: 0, partialBytes: 0 });
+    },
+  ],
   ["pending intents count against the limits", async (registry) => {
     const id = await addClient(registry, "Grace");
     const limits = { maxFiles: 1, maxBytes: 100 };
@@ -481,7 +523,7 @@ Deno.test({
           );
           assert.equal(outcomes.filter((o) => o === "stored").length, 5);
           assert.equal(outcomes.filter((o) => o === "files").length, 10);
-          assert.deepEqual(await instances[1]!.usage(id), { files: 5, bytes: 5 });
+          assert.deepEqual(await instances[1]!.usage(id), { files: 5, bytes: 5, partialBytes: 0 });
         } finally {
           await Promise.all(instances.map((r) => r.close()));
         }

@@ -80,29 +80,37 @@ Deno.test("server operator commands: clients, files and forget on a running serv
       await client.expect(ResponseCode.Ack);
     }
 
-    await t.step("clients: name, id, dialect, registered, last seen, files, bytes", async () => {
-      const rows = await json<ClientRow[]>(dir, "clients");
-      assert.deepEqual(rows.map((row) => [row.name, row.id, row.dialect, row.files, row.bytes]), [
-        ["Alice", clientIdToHex(alice.clientId), "A", 1, report.length],
-        ["Bob Smith", clientIdToHex(bob.clientId), "A", 2, notes.length + photo.length],
-      ]);
-      for (const row of rows) {
-        assert.ok(Date.parse(row.registered) <= Date.parse(row.lastSeen), JSON.stringify(row));
-        assert.ok(Date.now() - Date.parse(row.lastSeen) < 600_000, JSON.stringify(row));
-      }
-      const table = await server(dir, "clients");
-      const lines = table.stdout.trimEnd().split("\n");
-      assert.match(
-        lines[0]!,
-        /^name\s+id\s+dialect\s+registered \(UTC\)\s+last seen \(UTC\)\s+files\s+bytes$/,
-      );
-      assert.match(
-        lines[1]!,
-        /^Alice\s+[0-9a-f]{32}\s+A\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+.*\s1\s+150 kB$/,
-      );
-      assert.match(lines[2]!, /^Bob Smith\s+[0-9a-f]{32}\s.*\s2\s+20 kB$/);
-      assert.equal(lines[3], "2 clients");
-    });
+    await t.step(
+      "clients: name, id, dialect, registered, last seen, files, bytes, partial",
+      async () => {
+        const rows = await json<ClientRow[]>(dir, "clients");
+        assert.deepEqual(
+          rows.map((
+            row,
+          ) => [row.name, row.id, row.dialect, row.files, row.bytes, row.partialBytes]),
+          [
+            ["Alice", clientIdToHex(alice.clientId), "A", 1, report.length, 0],
+            ["Bob Smith", clientIdToHex(bob.clientId), "A", 2, notes.length + photo.length, 0],
+          ],
+        );
+        for (const row of rows) {
+          assert.ok(Date.parse(row.registered) <= Date.parse(row.lastSeen), JSON.stringify(row));
+          assert.ok(Date.now() - Date.parse(row.lastSeen) < 600_000, JSON.stringify(row));
+        }
+        const table = await server(dir, "clients");
+        const lines = table.stdout.trimEnd().split("\n");
+        assert.match(
+          lines[0]!,
+          /^name\s+id\s+dialect\s+registered \(UTC\)\s+last seen \(UTC\)\s+files\s+bytes\s+partial$/,
+        );
+        assert.match(
+          lines[1]!,
+          /^Alice\s+[0-9a-f]{32}\s+A\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+.*\s1\s+150 kB\s+0 B$/,
+        );
+        assert.match(lines[2]!, /^Bob Smith\s+[0-9a-f]{32}\s.*\s2\s+20 kB\s+0 B$/);
+        assert.equal(lines[3], "2 clients");
+      },
+    );
 
     await t.step("files: client, name, size, cksum, verified, when, path", async () => {
       const rows = await json<FileRow[]>(dir, "files");

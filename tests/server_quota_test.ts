@@ -73,7 +73,7 @@ Deno.test("quota: two uploads admitted at once are checked again at commit; the 
     assert.deepEqual(await listNames(folder), ["one.bin"]);
     const registry = await SqliteRegistry.open(`${dir}/server.db`);
     try {
-      assert.deepEqual(await registry.usage(me.clientId), { files: 1, bytes: 10 });
+      assert.deepEqual(await registry.usage(me.clientId), { files: 1, bytes: 10, partialBytes: 0 });
     } finally {
       await registry.close();
     }

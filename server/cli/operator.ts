@@ -3,7 +3,7 @@
  *
  * | command                          | what it does                                               |
  * |----------------------------------|------------------------------------------------------------|
- * | `server clients`                 | lists the clients: name, id, dialect family, registered, last seen, files, bytes |
+ * | `server clients`                 | lists the clients: name, id, dialect family, registered, last seen, files, bytes, bytes kept of cut uploads |
  * | `server files [NAME]`            | lists the stored files (of one client): client, name, size, cksum, verified, stored, path |
  * | `server forget NAME [--delete-files]` | forgets a client, so its name is free again; with `--delete-files`, deletes its files too |
  *
@@ -54,6 +54,8 @@ export interface ClientRow {
   files: number;
   /** Their total size in bytes. */
   bytes: number;
+  /** Bytes kept of cut uploads for a resume (counted against the client's limit too). */
+  partialBytes: number;
 }
 
 /** One file as `server files --json` prints it. */
@@ -124,6 +126,7 @@ export async function clientRows(registry: Registry): Promise<ClientRow[]> {
     lastSeen: isoTime(client.lastSeen),
     files: client.files,
     bytes: client.bytes,
+    partialBytes: client.partialBytes,
   }));
 }
 
@@ -203,7 +206,7 @@ function shortTime(iso: string): string {
 export function clientsTable(rows: ClientRow[]): string {
   if (rows.length === 0) return "No clients are registered.\n";
   return table(
-    ["name", "id", "dialect", "registered (UTC)", "last seen (UTC)", "files", "bytes"],
+    ["name", "id", "dialect", "registered (UTC)", "last seen (UTC)", "files", "bytes", "partial"],
     rows.map((row) => [
       row.name,
       row.id,
@@ -212,8 +215,9 @@ export function clientsTable(rows: ClientRow[]): string {
       shortTime(row.lastSeen),
       String(row.files),
       formatBytes(row.bytes),
+      formatBytes(row.partialBytes),
     ]),
-    [false, false, false, false, false, true, true],
+    [false, false, false, false, false, true, true, true],
   ) + `${plural(rows.length, "client")}\n`;
 }
 

@@ -17,6 +17,8 @@
  * | `commit` | rename over the final name | CompleteMultipartUpload |
  * | `discard` | remove the temporary file | AbortMultipartUpload |
  * | `openRead` | open, seek | GetObject (with `Range` from an offset) |
+ * | `suspend` (a cut upload, kept to resume) | fsync, keep the temporary file | keep the whole parts sent |
+ * | `resume` | reopen for append | ListParts, go on with the next part |
  *
  * A stored file is read back ({@linkcode FileStore.openRead}) as a stream in
  * constant memory: the caller hands in its buffer, and a continued download
@@ -55,6 +57,25 @@ export interface StagedFile {
   commit(): Promise<void>;
   /** Drops the staged file; idempotent, and never touches the final place. */
   discard(): Promise<void>;
+  /**
+   * A cut upload: keeps the bytes written so far, durable, for a later resume
+   * ({@linkcode FileStore.resume}), instead of discarding them. The store may
+   * keep fewer than were written (S3 keeps whole parts only), never more.
+   * After this the staged file takes no more calls but `discard`.
+   */
+  suspend(): Promise<KeptPrefix>;
+}
+
+/** What {@linkcode StagedFile.suspend} kept: the upload's first `length` bytes. */
+export interface KeptPrefix {
+  /** Bytes kept. */
+  length: number;
+  /**
+   * Their SHA-256 (hex) and cksum register (`Cksum.state`), for a store that
+   * cannot read them back ({@linkcode FileStore.readStaged}); `undefined` for
+   * one that can.
+   */
+  digests?: { sha256: string; crc: number };
 }
 
 /** A stored file open for reading, from an offset to its end. */
@@ -85,6 +106,34 @@ export interface FileStore {
    * what it removed (for the log).
    */
   removeAbandoned(isLive: (stagingRef: string) => boolean | Promise<boolean>): Promise<string[]>;
+  /**
+   * Reopens a suspended staged file of `fileName` to append after its first
+   * `length` bytes (what was kept); bytes beyond are dropped. `digests` are
+   * those {@linkcode StagedFile.suspend} returned, for a store that needs them.
+   *
+   * @throws if the staged file is gone or holds fewer than `length` bytes.
+   */
+  resume(
+    clientId: ClientId,
+    fileName: string,
+    stagingRef: string,
+    length: number,
+    digests?: { sha256: string; crc: number },
+  ): Promise<StagedFile>;
+  /**
+   * The first `length` bytes of a suspended staged file, in pieces, to
+   * check a resume against and continue its hashes from; `undefined` when
+   * the store cannot read staged bytes back (S3: then
+   * {@linkcode KeptPrefix.digests} were recorded).
+   */
+  readStaged(
+    clientId: ClientId,
+    fileName: string,
+    stagingRef: string,
+    length: number,
+  ): AsyncIterable<Uint8Array> | undefined;
+  /** Drops a suspended staged file of `fileName`; one already gone is not an error. */
+  discardStaged(clientId: ClientId, fileName: string, stagingRef: string): Promise<void>;
   /** Deletes a stored file; a missing one is not an error. */
   delete(location: string): Promise<void>;
   /** The names of a client's stored files. */

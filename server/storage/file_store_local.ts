@@ -37,7 +37,7 @@ import { join } from "node:path";
 import { exists } from "../../common/exists.ts";
 import { writeAll } from "../../common/write_all.ts";
 import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
-import type { FileStore, StagedFile, StoredFileReader } from "./file_store.ts";
+import type { FileStore, KeptPrefix, StagedFile, StoredFileReader } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 import { isClientFolder, isTemporaryName, parseLocation, storedLocation } from "./stored_path.ts";
 
@@ -47,6 +47,8 @@ export { isTemporaryName } from "./stored_path.ts";
 export const RECEIVED_FILES_DIR = "received_files";
 
 const CAN_CHMOD = Deno.build.os !== "windows";
+/** Bytes read per piece when a staged file is read back (a resume). */
+const READ_BACK_SIZE = 1024 * 1024;
 
 /** Creates `path` (and its parents) if needed and makes it 0700. */
 export async function makePrivateFolder(path: string): Promise<void> {
@@ -145,6 +147,14 @@ function checkStagingRef(ref: string): void {
   }
 }
 
+/** Checks that a staging reference is a staged file in `clientId`'s folder. */
+function checkOwnStagingRef(clientId: ClientId, ref: string): void {
+  checkStagingRef(ref);
+  if (!ref.startsWith(`${clientIdToHex(clientId)}/`)) {
+    throw new RangeError(`Cannot use ${JSON.stringify(ref)}: not this client's staged file`);
+  }
+}
+
 class LocalStagedFile implements StagedFile {
   readonly location: string;
   readonly stagingRef: string;
@@ -175,6 +185,15 @@ class LocalStagedFile implements StagedFile {
     await makePathFolders(this.#root, this.location);
     await Deno.rename(join(this.#root, this.stagingRef), final);
     await syncFolder(join(final, ".."));
+  }
+
+  async suspend(): Promise<KeptPrefix> {
+    const file = this.#open("suspend");
+    await file.sync();
+    const { size } = await file.stat();
+    file.close();
+    this.#file = undefined;
+    return { length: size };
   }
 
   async discard(): Promise<void> {
@@ -232,6 +251,56 @@ export class LocalFileStore implements FileStore {
       throw error;
     }
     return new LocalStagedFile(this.root, location, stagingRef, file);
+  }
+
+  async resume(
+    clientId: ClientId,
+    fileName: string,
+    stagingRef: string,
+    length: number,
+  ): Promise<StagedFile> {
+    checkOwnStagingRef(clientId, stagingRef);
+    const location = storedLocation(clientId, fileName);
+    const file = await Deno.open(join(this.root, stagingRef), { write: true });
+    try {
+      const { size } = await file.stat();
+      if (size < length) {
+        throw new RangeError(`Cannot resume ${stagingRef}: it holds ${size} bytes, not ${length}`);
+      }
+      await file.truncate(length);
+      await file.seek(length, Deno.SeekMode.Start);
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    return new LocalStagedFile(this.root, location, stagingRef, file);
+  }
+
+  async *readStaged(
+    clientId: ClientId,
+    _fileName: string,
+    stagingRef: string,
+    length: number,
+  ): AsyncIterable<Uint8Array> {
+    checkOwnStagingRef(clientId, stagingRef);
+    using file = await Deno.open(join(this.root, stagingRef), { read: true });
+    const buffer = new Uint8Array(READ_BACK_SIZE);
+    let left = length;
+    while (left > 0) {
+      const n = await file.read(buffer.subarray(0, Math.min(left, buffer.length)));
+      if (n === null) {
+        throw new RangeError(`Cannot read ${stagingRef}: it ends ${left} bytes before ${length}`);
+      }
+      left -= n;
+      yield buffer.subarray(0, n);
+    }
+  }
+
+  async discardStaged(clientId: ClientId, _fileName: string, stagingRef: string): Promise<void> {
+    checkOwnStagingRef(clientId, stagingRef);
+    await Deno.remove(join(this.root, stagingRef)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
   }
 
   async recover(intent: CommitIntent): Promise<"committed" | "discarded"> {

@@ -64,9 +64,9 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
+import { bytesToHex, Cksum, type ClientId, clientIdToHex, Sha256 } from "../../protocol/mod.ts";
 import { StartupError } from "../errors.ts";
-import type { FileStore, StagedFile, StoredFileReader } from "./file_store.ts";
+import type { FileStore, KeptPrefix, StagedFile, StoredFileReader } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
 import type { InstanceLiveness } from "./instance_liveness.ts";
 import { createS3Client, describeS3Error, type S3Settings } from "./s3_client.ts";
@@ -157,7 +157,16 @@ class S3StagedFile implements StagedFile {
   #parts: CompletedPart[] = [];
   #size = 0;
   #inFlight: Promise<void> = Promise.resolve();
-  #state: "open" | "sealed" | "committed" | "discarded" = "open";
+  #state: "open" | "sealed" | "committed" | "discarded" | "suspended" = "open";
+  /**
+   * Hashes of what was written, to say what a suspended upload keeps (S3
+   * cannot read parts back); `undefined` after a resume (the prefix's
+   * SHA-256 state is not known here): then only the resumed prefix is kept.
+   */
+  #sha256: Sha256 | undefined = new Sha256();
+  #cksum = new Cksum();
+  /** The prefix whose parts are all uploaded, with its digests. */
+  #kept: KeptPrefix = { length: 0 };
 
   constructor(
     store: S3FileStore,
@@ -166,6 +175,7 @@ class S3StagedFile implements StagedFile {
     uploadId: string,
     marker: string,
     partSize: number,
+    resumed?: { parts: CompletedPart[]; kept: KeptPrefix & { digests: { crc: number } } },
   ) {
     this.#store = store;
     this.location = location;
@@ -174,6 +184,13 @@ class S3StagedFile implements StagedFile {
     this.stagingRef = `${token}:${uploadId}`;
     this.#marker = marker;
     this.#partSize = partSize;
+    if (resumed !== undefined) {
+      this.#parts = resumed.parts;
+      this.#size = resumed.kept.length;
+      this.#kept = resumed.kept;
+      this.#sha256 = undefined;
+      this.#cksum = Cksum.resume(resumed.kept.digests.crc, resumed.kept.length);
+    }
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -183,7 +200,10 @@ class S3StagedFile implements StagedFile {
       if (this.#filled === this.#partSize) await this.#sendPart();
       this.#reserve(Math.min(this.#partSize, this.#filled + bytes.length - offset));
       const take = Math.min(bytes.length - offset, this.#partSize - this.#filled);
-      this.#buffer.set(bytes.subarray(offset, offset + take), this.#filled);
+      const piece = bytes.subarray(offset, offset + take);
+      this.#buffer.set(piece, this.#filled);
+      this.#sha256?.update(piece);
+      this.#cksum.update(piece);
       this.#filled += take;
       offset += take;
     }
@@ -207,6 +227,10 @@ class S3StagedFile implements StagedFile {
     const partNumber = this.#parts.length + 1;
     const part: CompletedPart = { PartNumber: partNumber };
     this.#parts.push(part);
+    const end = this.#cksum.length;
+    const digests = this.#sha256 === undefined
+      ? undefined
+      : { sha256: this.#sha256.copy().hex(), crc: this.#cksum.state };
     const sending = this.#store.client.send(
       new UploadPartCommand({
         Bucket: this.#store.bucket,
@@ -218,6 +242,7 @@ class S3StagedFile implements StagedFile {
       }),
     ).then((output) => {
       part.ETag = output.ETag;
+      if (digests !== undefined) this.#kept = { length: end, digests };
     });
     this.#inFlight = sending;
     sending.catch(() => {}); // awaited by the next part or by seal
@@ -240,6 +265,19 @@ class S3StagedFile implements StagedFile {
     await this.#store.deleteMarker(this.#marker);
   }
 
+  async suspend(): Promise<KeptPrefix> {
+    this.#expect("open", "suspend");
+    this.#state = "suspended";
+    this.#buffer = this.#spare = new Uint8Array(0);
+    await this.#inFlight.catch(() => {});
+    if (this.#kept.length === 0) {
+      this.#state = "open";
+      await this.discard();
+      return { length: 0 };
+    }
+    return this.#kept;
+  }
+
   async discard(): Promise<void> {
     if (this.#state === "committed" || this.#state === "discarded") return;
     this.#state = "discarded";
@@ -249,7 +287,7 @@ class S3StagedFile implements StagedFile {
     await this.#store.deleteMarker(this.#marker);
   }
 
-  #expect(state: "open" | "sealed", action: string): void {
+  #expect(state: "open" | "sealed" | "suspended", action: string): void {
     if (this.#state !== state) {
       throw new Error(`Cannot ${action}: the staged upload is ${this.#state}`);
     }
@@ -414,6 +452,64 @@ export class S3FileStore implements FileStore {
     return parts;
   }
 
+  /**
+   * Continues a suspended multipart upload: its first `length / partSize`
+   * parts are the kept prefix (ListParts), later ones are overwritten; the
+   * markers of its earlier holder are replaced by this instance's. `length`
+   * comes with the digests recorded when it was suspended.
+   */
+  async resume(
+    clientId: ClientId,
+    fileName: string,
+    stagingRef: string,
+    length: number,
+    digests?: { sha256: string; crc: number },
+  ): Promise<StagedFile> {
+    const key = objectKey(clientId, fileName);
+    const { token, uploadId } = parseStagingRef(stagingRef);
+    if (digests === undefined || length === 0 || length % this.#partSize !== 0) {
+      throw new RangeError(`Cannot resume ${key}: ${length} bytes are not whole parts`);
+    }
+    const count = length / this.#partSize;
+    const listed = await this.#listParts(key, uploadId) ?? [];
+    const parts = listed.filter((part) => (part.PartNumber ?? 0) <= count)
+      .sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+    if (parts.length !== count || parts.some((part, i) => part.PartNumber !== i + 1)) {
+      throw new RangeError(`Cannot resume ${key}: ${parts.length} of its ${count} parts are there`);
+    }
+    for (const [id, marked] of await this.#markers()) {
+      if (id === uploadId) await this.deleteMarker(marked.key);
+    }
+    const marker = markerKey(this.#liveness.holder, token, uploadId);
+    const body = new TextEncoder().encode(key);
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: marker,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
+    return new S3StagedFile(this, key, token, uploadId, marker, this.#partSize, {
+      parts,
+      kept: { length, digests },
+    });
+  }
+
+  /** S3 cannot read the parts of an upload in progress back: the recorded digests stand in. */
+  readStaged(): undefined {
+    return undefined;
+  }
+
+  async discardStaged(clientId: ClientId, fileName: string, stagingRef: string): Promise<void> {
+    const key = objectKey(clientId, fileName);
+    const { uploadId } = parseStagingRef(stagingRef);
+    await this.abort(key, uploadId);
+    for (const [id, marked] of await this.#markers()) {
+      if (id === uploadId) await this.deleteMarker(marked.key);
+    }
+  }
+
   async recover(intent: CommitIntent): Promise<"committed" | "discarded"> {
     checkKey(intent.location);
     const { token, uploadId } = parseStagingRef(intent.stagingRef);
@@ -436,6 +532,8 @@ export class S3FileStore implements FileStore {
       const marked = markers.get(upload.uploadId);
       if (marked !== undefined) {
         marked.upload = true;
+        // A cut upload kept for a resume lives on whoever kept it.
+        if (await isLive(`${marked.token}:${upload.uploadId}`)) continue;
         // This instance's own uploads are judged by the caller; others' by their owner's life.
         if (marked.holder === this.#liveness.holder) {
           if (await isLive(`${marked.token}:${upload.uploadId}`)) continue;

@@ -105,6 +105,40 @@ export interface Usage {
   files: number;
   /** Their total size in bytes. */
   bytes: number;
+  /**
+   * Bytes kept of cut uploads, waiting to be resumed ({@linkcode PartialUpload});
+   * they count against the client's `maxBytes` too.
+   */
+  partialBytes: number;
+}
+
+/**
+ * What a cut upload left staged, kept for its owner to resume (issue 20,
+ * docs/protocol.md §13.4): one per (client, path), until it is resumed, sent
+ * whole, committed, or expires.
+ */
+export interface PartialUpload {
+  /** The owner. */
+  clientId: ClientId;
+  /** The path it is to be stored under. */
+  fileName: string;
+  /** The staged copy (`StagedFile.stagingRef`). */
+  stagingRef: string;
+  /** The whole file's size, as the upload announced it. */
+  size: number;
+  /** Bytes kept, durable in staging: the file's first `received` bytes. */
+  received: number;
+  /**
+   * SHA-256 of the kept bytes (64 hexadecimal digits), when the store cannot
+   * read them back (S3); `null` when the store reads them back to check.
+   */
+  prefixSha256: string | null;
+  /** The cksum register (`Cksum.state`) after the kept bytes, with `prefixSha256`; else `null`. */
+  prefixCrc: number | null;
+  /** The instance that kept it. */
+  instanceId: string;
+  /** When it was kept (last cut), in milliseconds since the epoch. */
+  keptAt: number;
 }
 
 /** Per-client limits on what is stored. */
@@ -203,6 +237,21 @@ export interface Registry {
   abandonCommit(id: string): Promise<void>;
   /** Intents left by a crash (a single server: all of them; call before serving). */
   pendingCommits(): Promise<PendingCommit[]>;
+  /**
+   * Records what a cut upload kept, replacing the record of that path, if
+   * any: returns the staging reference it replaced (the caller discards it).
+   */
+  keepPartial(partial: PartialUpload): Promise<string | undefined>;
+  /** The partial upload of a path, if any. */
+  partial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined>;
+  /**
+   * Removes and returns the partial upload of a path, if any: whoever takes
+   * it owns its staged copy (resumes or discards it), so two connections
+   * never continue one partial upload.
+   */
+  takePartial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined>;
+  /** Every partial upload (for operators, expiry and start-up), oldest first. */
+  listPartials(): Promise<PartialUpload[]>;
   /** Every client with what it stores (for operators; safe while a server runs). */
   listClients(): Promise<Array<ClientRecord & Usage>>;
   /** Every stored file, or those of one client (for operators). */

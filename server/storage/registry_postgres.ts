@@ -11,6 +11,8 @@
  *         size bigint, cksum bigint, instance_id text, holder text, created_at bigint,
  *         sha256 text NULL)
  * commit_locks(key text PK, holder text, acquired_at bigint)
+ * partials(client_id bytea, file_name text, staging_ref text, size bigint, received bigint,
+ *          prefix_sha256 text NULL, prefix_crc bigint NULL, instance_id text, kept_at bigint, PK(client_id, file_name))
  * ```
  *
  * What the engine enforces, so that any number of instances agree:
@@ -52,6 +54,7 @@ import {
   type FileLimits,
   type FilePage,
   type FileRecord,
+  type PartialUpload,
   type PendingCommit,
   type Registry,
   storedDialect,
@@ -106,6 +109,19 @@ CREATE TABLE IF NOT EXISTS commit_locks (
 -- Added after version 1, created if missing: NULL in older rows.
 ALTER TABLE files ADD COLUMN IF NOT EXISTS sha256 text;
 ALTER TABLE intents ADD COLUMN IF NOT EXISTS sha256 text;
+-- Added after version 1, created if missing: cut uploads kept for a resume (issue 20).
+CREATE TABLE IF NOT EXISTS partials (
+  client_id bytea NOT NULL,
+  file_name text NOT NULL,
+  staging_ref text NOT NULL,
+  size bigint NOT NULL,
+  received bigint NOT NULL,
+  prefix_sha256 text,
+  prefix_crc bigint,
+  instance_id text NOT NULL,
+  kept_at bigint NOT NULL,
+  PRIMARY KEY (client_id, file_name)
+);
 `;
 
 /**
@@ -134,6 +150,22 @@ export interface PostgresRegistryOptions {
 }
 
 const logger = getLogger(["server", "registry"]);
+
+function toPartial(row: Row): PartialUpload {
+  return {
+    clientId: new Uint8Array(row.client_id),
+    fileName: row.file_name,
+    stagingRef: row.staging_ref,
+    size: Number(row.size),
+    received: Number(row.received),
+    prefixSha256: row.prefix_sha256 ?? null,
+    prefixCrc: row.prefix_crc === null || row.prefix_crc === undefined
+      ? null
+      : Number(row.prefix_crc),
+    instanceId: row.instance_id,
+    keptAt: Number(row.kept_at),
+  };
+}
 
 function toClient(row: Row): ClientRecord {
   return {
@@ -350,9 +382,52 @@ export class PostgresRegistry implements Registry {
 
   async usage(clientId: ClientId): Promise<Usage> {
     const [row] = await this.#sql`
-      SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files
-      WHERE client_id = ${clientId}`;
-    return { files: Number(row?.files ?? 0), bytes: Number(row?.bytes ?? 0) };
+      SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes,
+        (SELECT coalesce(sum(received), 0) FROM partials WHERE client_id = ${clientId})
+          AS partial_bytes
+      FROM files WHERE client_id = ${clientId}`;
+    return {
+      files: Number(row?.files ?? 0),
+      bytes: Number(row?.bytes ?? 0),
+      partialBytes: Number(row?.partial_bytes ?? 0),
+    };
+  }
+
+  async keepPartial(partial: PartialUpload): Promise<string | undefined> {
+    return await this.#sql.begin(async (tx) => {
+      const [old] = await tx`
+        SELECT staging_ref FROM partials
+        WHERE client_id = ${partial.clientId} AND file_name = ${partial.fileName} FOR UPDATE`;
+      await tx`
+        INSERT INTO partials (client_id, file_name, staging_ref, size, received, prefix_sha256,
+                              prefix_crc, instance_id, kept_at)
+        VALUES (${partial.clientId}, ${partial.fileName}, ${partial.stagingRef}, ${partial.size},
+                ${partial.received}, ${partial.prefixSha256}, ${partial.prefixCrc},
+                ${partial.instanceId}, ${partial.keptAt})
+        ON CONFLICT (client_id, file_name) DO UPDATE SET
+          staging_ref = excluded.staging_ref, size = excluded.size, received = excluded.received,
+          prefix_sha256 = excluded.prefix_sha256, prefix_crc = excluded.prefix_crc,
+          instance_id = excluded.instance_id, kept_at = excluded.kept_at`;
+      const ref = old?.staging_ref as string | undefined;
+      return ref === partial.stagingRef ? undefined : ref;
+    });
+  }
+
+  async partial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
+    const [row] = await this.#sql`
+      SELECT * FROM partials WHERE client_id = ${clientId} AND file_name = ${fileName}`;
+    return row === undefined ? undefined : toPartial(row);
+  }
+
+  async takePartial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
+    const [row] = await this.#sql`
+      DELETE FROM partials WHERE client_id = ${clientId} AND file_name = ${fileName}
+      RETURNING *`;
+    return row === undefined ? undefined : toPartial(row);
+  }
+
+  async listPartials(): Promise<PartialUpload[]> {
+    return (await this.#sql`SELECT * FROM partials ORDER BY kept_at`).map(toPartial);
   }
 
   async file(clientId: ClientId, fileName: string): Promise<FileRecord | undefined> {
@@ -431,6 +506,8 @@ export class PostgresRegistry implements Registry {
           (SELECT coalesce(sum(size), 0) FROM files WHERE client_id = ${intent.clientId}
              AND file_name <> ${intent.fileName}) +
           (SELECT coalesce(sum(size), 0) FROM intents WHERE client_id = ${intent.clientId}
+             AND file_name <> ${intent.fileName}) +
+          (SELECT coalesce(sum(received), 0) FROM partials WHERE client_id = ${intent.clientId}
              AND file_name <> ${intent.fileName}) AS bytes`;
       const files = Number(row?.files ?? 0) + 1;
       const bytes = Number(row?.bytes ?? 0) + intent.size;
@@ -492,13 +569,16 @@ export class PostgresRegistry implements Registry {
 
   async listClients(): Promise<Array<ClientRecord & Usage>> {
     const rows = await this.#sql`
-      SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes
+      SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes,
+        (SELECT coalesce(sum(received), 0) FROM partials WHERE partials.client_id = clients.id)
+          AS partial_bytes
       FROM clients LEFT JOIN files ON files.client_id = clients.id
       GROUP BY clients.id ORDER BY clients.name`;
     return rows.map((row) => ({
       ...toClient(row),
       files: Number(row.files),
       bytes: Number(row.bytes),
+      partialBytes: Number(row.partial_bytes),
     }));
   }
 
@@ -524,6 +604,7 @@ export class PostgresRegistry implements Registry {
       const client = toClient(row);
       const files = (await tx`DELETE FROM files WHERE client_id = ${client.id} RETURNING *`)
         .map(toFile);
+      await tx`DELETE FROM partials WHERE client_id = ${client.id}`;
       await tx`DELETE FROM clients WHERE id = ${client.id}`;
       return { client, files };
     });

@@ -9,6 +9,8 @@
  *       verified INTEGER, time INTEGER, sha256 TEXT NULL, PK(client_id, file_name))
  * intents(id INTEGER PK, client_id BLOB, file_name TEXT, location TEXT, staging_ref TEXT,
  *         size INTEGER, cksum INTEGER, instance_id TEXT, created_at INTEGER, sha256 TEXT NULL)
+ * partials(client_id BLOB, file_name TEXT, staging_ref TEXT, size INTEGER, received INTEGER,
+ *          prefix_sha256 TEXT NULL, prefix_crc INTEGER NULL, instance_id TEXT, kept_at INTEGER, PK(client_id, file_name))
  * ```
  *
  * Columns added after version 2 are additive: created when missing on an
@@ -49,6 +51,7 @@ import {
   type FileLimits,
   type FilePage,
   type FileRecord,
+  type PartialUpload,
   type PendingCommit,
   type Registry,
   storedDialect,
@@ -89,6 +92,22 @@ CREATE TABLE IF NOT EXISTS intents (
   cksum INTEGER NOT NULL,
   instance_id TEXT NOT NULL,
   created_at INTEGER NOT NULL
+);
+`;
+
+/** Added after version 2, created if missing: cut uploads kept for a resume (issue 20). */
+const PARTIALS = `
+CREATE TABLE IF NOT EXISTS partials (
+  client_id BLOB NOT NULL,
+  file_name TEXT NOT NULL,
+  staging_ref TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  received INTEGER NOT NULL,
+  prefix_sha256 TEXT,
+  prefix_crc INTEGER,
+  instance_id TEXT NOT NULL,
+  kept_at INTEGER NOT NULL,
+  PRIMARY KEY (client_id, file_name)
 );
 `;
 
@@ -151,6 +170,22 @@ function toIntent(row: Row): PendingCommit {
   };
 }
 
+function toPartial(row: Row): PartialUpload {
+  return {
+    clientId: bytes(row.client_id),
+    fileName: row.file_name as string,
+    stagingRef: row.staging_ref as string,
+    size: Number(row.size),
+    received: Number(row.received),
+    prefixSha256: (row.prefix_sha256 ?? null) as string | null,
+    prefixCrc: row.prefix_crc === null || row.prefix_crc === undefined
+      ? null
+      : Number(row.prefix_crc),
+    instanceId: row.instance_id as string,
+    keptAt: Number(row.kept_at),
+  };
+}
+
 function lockKey(clientId: ClientId, fileName: string): string {
   return `${clientIdToHex(clientId)}/${fileName}`;
 }
@@ -204,6 +239,7 @@ export class SqliteRegistry implements Registry {
       db.exec("PRAGMA synchronous = NORMAL");
       migrate(db);
       addMissingColumns(db);
+      db.exec(PARTIALS);
       db.exec("PRAGMA foreign_keys = ON");
       db.prepare("SELECT count(*) FROM clients").get();
       await makePrivate(path);
@@ -273,10 +309,71 @@ export class SqliteRegistry implements Registry {
 
   usage(clientId: ClientId): Promise<Usage> {
     const row = this.#get(
-      "SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE client_id = ?",
+      `SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes,
+         (SELECT coalesce(sum(received), 0) FROM partials WHERE client_id = ?) AS partial_bytes
+       FROM files WHERE client_id = ?`,
+      clientId,
       clientId,
     )!;
-    return Promise.resolve({ files: Number(row.files), bytes: Number(row.bytes) });
+    return Promise.resolve({
+      files: Number(row.files),
+      bytes: Number(row.bytes),
+      partialBytes: Number(row.partial_bytes),
+    });
+  }
+
+  keepPartial(partial: PartialUpload): Promise<string | undefined> {
+    const replaced = this.#transaction(() => {
+      const old = this.#get(
+        "SELECT staging_ref FROM partials WHERE client_id = ? AND file_name = ?",
+        partial.clientId,
+        partial.fileName,
+      );
+      this.#run(
+        `INSERT INTO partials (client_id, file_name, staging_ref, size, received, prefix_sha256,
+           prefix_crc, instance_id, kept_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (client_id, file_name) DO UPDATE SET
+           staging_ref = excluded.staging_ref, size = excluded.size,
+           received = excluded.received, prefix_sha256 = excluded.prefix_sha256,
+           prefix_crc = excluded.prefix_crc, instance_id = excluded.instance_id,
+           kept_at = excluded.kept_at`,
+        partial.clientId,
+        partial.fileName,
+        partial.stagingRef,
+        partial.size,
+        partial.received,
+        partial.prefixSha256,
+        partial.prefixCrc,
+        partial.instanceId,
+        partial.keptAt,
+      );
+      const ref = old?.staging_ref as string | undefined;
+      return ref === partial.stagingRef ? undefined : ref;
+    });
+    return Promise.resolve(replaced);
+  }
+
+  partial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
+    const row = this.#get(
+      "SELECT * FROM partials WHERE client_id = ? AND file_name = ?",
+      clientId,
+      fileName,
+    );
+    return Promise.resolve(row === undefined ? undefined : toPartial(row));
+  }
+
+  takePartial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
+    const row = this.#get(
+      "DELETE FROM partials WHERE client_id = ? AND file_name = ? RETURNING *",
+      clientId,
+      fileName,
+    );
+    return Promise.resolve(row === undefined ? undefined : toPartial(row));
+  }
+
+  listPartials(): Promise<PartialUpload[]> {
+    return Promise.resolve(this.#all("SELECT * FROM partials ORDER BY kept_at").map(toPartial));
   }
 
   file(clientId: ClientId, fileName: string): Promise<FileRecord | undefined> {
@@ -330,8 +427,15 @@ export class SqliteRegistry implements Registry {
       )!;
     const stored = others("files");
     const pending = others("intents");
+    const partial = this.#get(
+      `SELECT coalesce(sum(received), 0) AS bytes FROM partials
+       WHERE client_id = ? AND file_name <> ?`,
+      intent.clientId,
+      intent.fileName,
+    )!;
     const files = Number(stored.files) + Number(pending.files) + 1;
-    const bytes = Number(stored.bytes) + Number(pending.bytes) + intent.size;
+    const bytes = Number(stored.bytes) + Number(pending.bytes) + Number(partial.bytes) +
+      intent.size;
     if (files > limits.maxFiles) return { refused: "files" };
     if (bytes > limits.maxBytes) return { refused: "bytes" };
     const row = this.#get(
@@ -400,12 +504,19 @@ export class SqliteRegistry implements Registry {
 
   listClients(): Promise<Array<ClientRecord & Usage>> {
     const rows = this.#all(
-      `SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes
+      `SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes,
+         (SELECT coalesce(sum(received), 0) FROM partials WHERE partials.client_id = clients.id)
+           AS partial_bytes
        FROM clients LEFT JOIN files ON files.client_id = clients.id
        GROUP BY clients.id ORDER BY clients.name`,
     );
     return Promise.resolve(
-      rows.map((row) => ({ ...toClient(row), files: Number(row.files), bytes: Number(row.bytes) })),
+      rows.map((row) => ({
+        ...toClient(row),
+        files: Number(row.files),
+        bytes: Number(row.bytes),
+        partialBytes: Number(row.partial_bytes),
+      })),
     );
   }
 
@@ -429,6 +540,7 @@ export class SqliteRegistry implements Registry {
       const client = toClient(row);
       const files = this.#all("SELECT * FROM files WHERE client_id = ?", client.id).map(toFile);
       this.#run("DELETE FROM files WHERE client_id = ?", client.id);
+      this.#run("DELETE FROM partials WHERE client_id = ?", client.id);
       this.#run("DELETE FROM clients WHERE id = ?", client.id);
       return { client, files };
     });

@@ -169,6 +169,12 @@ class SharedFolderStore implements FileStore {
   describe: FileStore["describe"] = (location) => this.#inner.describe(location);
   openRead: FileStore["openRead"] = (location, offset) => this.#inner.openRead(location, offset);
   close: FileStore["close"] = () => this.#inner.close();
+  resume: FileStore["resume"] = (clientId, fileName, ref, length) =>
+    this.#inner.resume(clientId, fileName, ref, length);
+  readStaged: FileStore["readStaged"] = (clientId, fileName, ref, length) =>
+    this.#inner.readStaged(clientId, fileName, ref, length);
+  discardStaged: FileStore["discardStaged"] = (clientId, fileName, ref) =>
+    this.#inner.discardStaged(clientId, fileName, ref);
 
   removeAbandoned(isLive: (stagingRef: string) => boolean | Promise<boolean>): Promise<string[]> {
     const root = this.#inner.root;
