@@ -38,6 +38,8 @@ import { shutDownConnections } from "./shutdown.ts";
 import { chosenPort, openListeners, prepareDataFolder, recoverStorage } from "./start_up.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./storage/registry.ts";
 import { openLocalStorage, type Storage } from "./storage/storage.ts";
+import { startPartialExpiry } from "./upload/partial_expiry.ts";
+import { DEFAULT_PARTIAL_TTL_MS } from "./upload/partials.ts";
 
 export { DATABASE_FILE } from "./storage/storage.ts";
 export {
@@ -111,7 +113,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     uploadBuffers: limits.uploadBuffers,
   };
-  const server = new Server(plain.listener, secure, storage, limits, pool, context);
+  // What cut uploads kept (for a resume) expires; the sweep stops before the storage closes.
+  const expiry = startPartialExpiry(storage, options.partialTtlMs ?? DEFAULT_PARTIAL_TTL_MS);
+  opened.defer(() => expiry.stop());
+  const swept: Storage = {
+    ...storage,
+    close: async () => {
+      await expiry.stop();
+      await storage.close();
+    },
+  };
+  const server = new Server(plain.listener, secure, swept, limits, pool, context);
   opened.move();
   if (plain.note !== undefined) logger.warn("{note}", { note: plain.note });
   logger.info("Listening on {address}; data in {dir}; files up to {maxFileSize}", {

@@ -99,6 +99,11 @@ export interface ServerOptions {
   /** Most bytes one client may store; default 100 GB. */
   maxStoredBytes?: number;
   /**
+   * How long what a cut upload kept (for a resume, docs/protocol.md §13.4)
+   * stays; default 24 h (`DEFAULT_PARTIAL_TTL_MS` in upload/partials.ts).
+   */
+  partialTtlMs?: number;
+  /**
    * The memory every upload's batch buffers come from (see buffer_budget.ts);
    * default a budget of {@linkcode DEFAULT_UPLOAD_BUFFER_BUDGET} bytes.
    */

@@ -63,6 +63,9 @@ Options:
   --max-files N         most files one client may store (default: ${DEFAULT_MAX_FILES})
   --max-stored SIZE     most bytes one client may store: 100GB, 1TiB, or bytes
                         (default: ${formatBytes(DEFAULT_MAX_BYTES)})
+  --partial-ttl TIME    how long the bytes of a cut upload are kept for the
+                        client to resume (secure port): 90m, 24h, 7d, or
+                        seconds (default: 24h); they count against --max-stored
   --max-connections N   most connections open at once (default: ${DEFAULT_MAX_CONNECTIONS})
   --max-per-address N   most connections open at once from one address
                         (default: ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
@@ -123,6 +126,7 @@ export type Command =
     maxFileSize: number;
     maxStoredFiles?: number;
     maxStoredBytes?: number;
+    partialTtlMs?: number;
     maxConnections?: number;
     maxConnectionsPerAddress?: number;
     dialects?: readonly Dialect[];
@@ -142,6 +146,7 @@ const OPTIONS = {
   "max-file-size": { type: "string" },
   "max-files": { type: "string" },
   "max-stored": { type: "string" },
+  "partial-ttl": { type: "string" },
   "max-connections": { type: "string" },
   "max-per-address": { type: "string" },
   "log-level": { type: "string" },
@@ -169,6 +174,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     "max-file-size",
     "max-files",
     "max-stored",
+    "partial-ttl",
     "max-connections",
     "max-per-address",
     "dialects",
@@ -307,6 +313,7 @@ function serveCommand(
     "max-file-size"?: string;
     "max-files"?: string;
     "max-stored"?: string;
+    "partial-ttl"?: string;
     "max-connections"?: string;
     "max-per-address"?: string;
     dialects?: string;
@@ -338,6 +345,9 @@ function serveCommand(
     ...(values["max-stored"] === undefined
       ? {}
       : { maxStoredBytes: parseMaxStored(values["max-stored"]) }),
+    ...(values["partial-ttl"] === undefined
+      ? {}
+      : { partialTtlMs: parseDuration("--partial-ttl", values["partial-ttl"]) }),
     ...(values["max-connections"] === undefined ? {} : {
       maxConnections: parseCount("--max-connections", values["max-connections"], "connections"),
     }),
@@ -469,6 +479,25 @@ export function parseCount(option: string, text: string, unit: string): number {
     throw new UsageError(`Cannot use ${option} ${text}: it is a number of ${unit}, at least 1`);
   }
   return Number(text);
+}
+
+/**
+ * Parses a duration: a whole number of seconds, or with a unit s, m, h or d
+ * (`90m`, `24h`); returns milliseconds.
+ *
+ * @throws {UsageError} saying why the value is refused.
+ */
+export function parseDuration(option: string, text: string): number {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(text);
+  const seconds = match === null
+    ? NaN
+    : Number(match[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2]!]!;
+  if (!(seconds > 0)) {
+    throw new UsageError(
+      `Cannot use ${option} ${text}: a time is a whole number with s, m, h or d (90m, 24h)`,
+    );
+  }
+  return seconds * 1000;
 }
 
 /**

@@ -15,6 +15,8 @@
  * | 851  | key proof    | `requests/key_proof.ts`    | the secure port                           |
  * | 860  | list files   | `requests/list_files.ts`   | the secure port, after the key proof      |
  * | 861  | get file     | `requests/get_file.ts`     | the secure port, after the key proof      |
+ * | 852  | file status  | `requests/file_status.ts`  | the secure port (docs/protocol.md §13.4)  |
+ * | 853  | send at      | `requests/send_at.ts`      | the secure port (docs/protocol.md §13.4)  |
  *
  * Any other code is unknown on that port (`request_table.ts`). Requests of
  * the secure port only (after the key proof) join `SECURE_REQUESTS`.
@@ -43,6 +45,8 @@ import { publicKeyRequest } from "./requests/public_key.ts";
 import { reconnectRequest } from "./requests/reconnect.ts";
 import { registerRequest } from "./requests/register.ts";
 import { sendFileRequest } from "./requests/send_file.ts";
+import { fileStatusRequest } from "./requests/file_status.ts";
+import { sendAtRequest } from "./requests/send_at.ts";
 
 /** The requests of the reference protocol, served on both ports. */
 export const REFERENCE_REQUESTS: readonly RequestEntry[] = [
@@ -60,6 +64,8 @@ export const SECURE_REQUESTS: readonly RequestEntry[] = [
   keyProofRequest,
   listFilesRequest,
   getFileRequest,
+  fileStatusRequest,
+  sendAtRequest,
 ];
 
 /** Which port a dialect serves. */

@@ -61,7 +61,7 @@ export interface ConfirmedUpload {
   /** The file's cksum. */
   cksum: number;
   /** The file's SHA-256 (64 lowercase hexadecimal digits), recorded with it. */
-  sha256: string;
+  sha256: string | null;
 }
 
 /** Why a commit was refused by a limit: `files` or `bytes`. */
@@ -93,7 +93,8 @@ export async function admission(
     registry.file(clientId, fileName),
   ]);
   const files = usage.files + (existing === undefined ? 1 : 0);
-  const bytes = usage.bytes - (existing?.size ?? 0) + size;
+  // Bytes kept of cut uploads count too (partials.ts).
+  const bytes = usage.bytes + usage.partialBytes - (existing?.size ?? 0) + size;
   if (files > limits.maxFiles) return limitText(fileName, "files", limits);
   if (bytes > limits.maxBytes) return limitText(fileName, "bytes", limits);
   return undefined;
@@ -151,7 +152,8 @@ export interface Recovery {
 
 /**
  * At start-up, before serving: settles every commit a crash interrupted,
- * then removes staged files that no live upload owns.
+ * then removes staged files that no live upload owns and no kept partial
+ * upload names.
  */
 export async function recoverCommits(registry: Registry, store: FileStore): Promise<Recovery> {
   const recovery: Recovery = { committed: [], discarded: [], removed: [] };
@@ -164,6 +166,8 @@ export async function recoverCommits(registry: Registry, store: FileStore): Prom
       recovery.discarded.push(intent.location);
     }
   }
-  recovery.removed = await store.removeAbandoned(() => false);
+  // Cut uploads kept for a resume are not abandoned (see partials.ts).
+  const kept = new Set((await registry.listPartials()).map((partial) => partial.stagingRef));
+  recovery.removed = await store.removeAbandoned((ref) => kept.has(ref));
   return recovery;
 }

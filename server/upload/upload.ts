@@ -44,7 +44,8 @@ import {
   Sha256,
 } from "../../protocol/mod.ts";
 import type { BufferBudget } from "./buffer_budget.ts";
-import type { FileStore, StagedFile } from "../storage/file_store.ts";
+import type { FileStore, KeptPrefix, StagedFile } from "../storage/file_store.ts";
+import { isConnectionLost } from "../../common/connection_lost.ts";
 import { formatBytes, plural } from "../../common/units.ts";
 import { collectYoungGarbage } from "./memory.ts";
 import { UploadContentReader } from "./upload_content.ts";
@@ -101,6 +102,36 @@ export interface UploadOptions {
    * client is over its limits), or `undefined` to take it.
    */
   admit?: (fileName: string, originalSize: number) => Promise<string | undefined>;
+  /**
+   * The path it is stored under, when the request carried one (853, see
+   * `resume.ts`); otherwise the packets' file name.
+   */
+  path?: string;
+  /**
+   * Continues a kept partial upload (853 with an offset): the staged file
+   * reopened after the first `offset` bytes, and the cksum and SHA-256 of
+   * those bytes (the SHA-256 `undefined` where the store cannot read them
+   * back: the file's SHA-256 is then not known). The packets carry the rest.
+   */
+  resume?: { staged: StagedFile; offset: number; cksum: Cksum; sha256: Sha256 | undefined };
+  /**
+   * A cut upload (the connection lost before the last packet): called with
+   * its staged file suspended and what it kept, to record it for a resume.
+   * Without it, a cut upload is discarded.
+   */
+  onCut?: (cut: CutUpload) => Promise<void>;
+}
+
+/** A cut upload's kept bytes: its path, its whole size, the suspended staged file and what it kept. */
+export interface CutUpload {
+  /** The path it is stored under. */
+  fileName: string;
+  /** The whole file's size. */
+  size: number;
+  /** The suspended staged file. */
+  staged: StagedFile;
+  /** What it kept. */
+  kept: KeptPrefix;
 }
 
 /** The outcome of a complete upload. */
@@ -115,8 +146,11 @@ export interface UploadResult {
   originalSize: number;
   /** Our cksum of the decrypted content. */
   cksum: number;
-  /** The SHA-256 of the decrypted content (64 lowercase hexadecimal digits). */
-  sha256: string;
+  /**
+   * The SHA-256 of the decrypted content (64 lowercase hexadecimal digits);
+   * `null` for an upload resumed where the kept bytes cannot be read back (S3).
+   */
+  sha256: string | null;
   /** The client's cksum from the trailer. */
   trailer: number;
   /** Why the file was not kept (see verdict.ts), or `undefined` when it was. */
@@ -148,12 +182,15 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
     options.maxFileSize,
     options.buffers,
   );
-  const { contentSize, originalSize, fileNameField } = content.first;
-  const fileName = uploadFileName(fileNameField);
-  options.logger.info("Upload of {fileName} started: {size} in {packets}", {
+  const { contentSize, fileNameField } = content.first;
+  const offset = options.resume?.offset ?? 0;
+  const originalSize = offset + content.first.originalSize;
+  const fileName = options.path ?? uploadFileName(fileNameField);
+  options.logger.info("Upload of {fileName} started: {size} in {packets}{from}", {
     fileName,
     size: formatBytes(originalSize),
     packets: plural(content.totalPackets, "packet"),
+    from: offset === 0 ? "" : `, resumed after the ${formatBytes(offset)} kept`,
   });
   const notAdmitted = await options.admit?.(fileName, originalSize);
   if (notAdmitted !== undefined) {
@@ -161,15 +198,22 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
     throw new UploadRefusedError(notAdmitted);
   }
 
-  const staging = await UploadStaging.begin(options.store, options.clientId, fileName);
+  const staging = options.resume === undefined
+    ? await UploadStaging.begin(options.store, options.clientId, fileName)
+    : UploadStaging.over(fileName, options.resume.staged);
   try {
-    const plaintext = new Plaintext(options.aesKey, originalSize, staging);
+    const plaintext = new Plaintext(
+      options.aesKey,
+      content.first.originalSize,
+      staging,
+      options.resume,
+    );
     await decryptAll(content, plaintext, progressLog(options.logger, fileName, contentSize));
     const lastBlock = await plaintext.finish();
     const cksum = plaintext.cksum;
     const sha256 = plaintext.sha256;
     const trailer = content.trailer;
-    const padLength = content.cipherSize - originalSize;
+    const padLength = content.cipherSize - content.first.originalSize;
     const refusal = uploadRefusal({ cksum, trailer, lastBlock, padLength });
     const staged = await staging.keepIf(refusal === undefined);
     return {
@@ -185,9 +229,22 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
       durationMs: performance.now() - started,
     };
   } catch (error) {
-    await staging.discard();
+    const suspended = options.onCut !== undefined && isCut(error)
+      ? await staging.suspend()
+      : undefined;
+    if (suspended === undefined) await staging.discard();
+    else {
+      await options.onCut!({ fileName, size: originalSize, ...suspended }).catch(async () => {
+        await suspended.staged.discard().catch(() => {});
+      });
+    }
     throw error;
   }
+}
+
+/** Whether an upload ended because its connection did: what a resume can continue. */
+function isCut(error: unknown): boolean {
+  return isConnectionLost(error) || error instanceof Deno.errors.InvalidData;
 }
 
 /**
@@ -217,16 +274,27 @@ async function decryptAll(
 /** Decrypts, cuts to the original size, checksums and stages the plaintext. */
 class Plaintext {
   readonly #decryptor: ContentDecryptor;
-  readonly #sum = new Cksum();
-  readonly #sha256 = new Sha256();
+  readonly #sum: Cksum;
+  readonly #sha256: Sha256 | undefined;
   readonly #staging: UploadStaging;
   #remaining: number;
   #batches = 0;
 
-  constructor(aesKey: CryptoKey | null, originalSize: number, staging: UploadStaging) {
+  /**
+   * @param originalSize The bytes the packets carry.
+   * @param resumed The hashes of the bytes kept before them, for a resumed upload.
+   */
+  constructor(
+    aesKey: CryptoKey | null,
+    originalSize: number,
+    staging: UploadStaging,
+    resumed?: { cksum: Cksum; sha256: Sha256 | undefined },
+  ) {
     this.#decryptor = aesKey === null ? new PaddingDecryptor() : new AesCbcDecryptor(aesKey);
     this.#remaining = originalSize;
     this.#staging = staging;
+    this.#sum = resumed?.cksum ?? new Cksum();
+    this.#sha256 = resumed === undefined ? new Sha256() : resumed.sha256;
   }
 
   /** Our cksum of the plaintext so far. */
@@ -234,9 +302,9 @@ class Plaintext {
     return this.#sum.digest();
   }
 
-  /** The SHA-256 of the plaintext; read once, after {@linkcode Plaintext.finish}. */
-  get sha256(): string {
-    return this.#sha256.hex();
+  /** The SHA-256 of the plaintext, `null` when not known; read once, after {@linkcode Plaintext.finish}. */
+  get sha256(): string | null {
+    return this.#sha256?.hex() ?? null;
   }
 
   async add(cipher: Uint8Array): Promise<void> {
@@ -258,7 +326,7 @@ class Plaintext {
     if (take <= 0) return;
     const part = plain.subarray(0, take);
     this.#sum.update(part);
-    this.#sha256.update(part);
+    this.#sha256?.update(part);
     this.#remaining -= take;
     await this.#staging.write(part);
   }

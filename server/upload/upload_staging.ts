@@ -24,7 +24,12 @@
  */
 
 import type { ClientId } from "../../protocol/mod.ts";
-import { type FileStore, type StagedFile, StorageError } from "../storage/file_store.ts";
+import {
+  type FileStore,
+  type KeptPrefix,
+  type StagedFile,
+  StorageError,
+} from "../storage/file_store.ts";
 
 /** A staged upload and its storage-failure latch. */
 export class UploadStaging {
@@ -51,6 +56,33 @@ export class UploadStaging {
     } catch (error) {
       return new UploadStaging(fileName, undefined, error);
     }
+  }
+
+  /** Goes on staging into `staged`, a kept partial upload reopened for a resume. */
+  static over(fileName: string, staged: StagedFile): UploadStaging {
+    return new UploadStaging(fileName, staged, undefined);
+  }
+
+  /**
+   * A cut upload: suspends the staged file, keeping what was written for a
+   * resume. `undefined` (nothing kept, and the staged file discarded) after a
+   * storage failure, when nothing was kept, or when suspending fails.
+   */
+  async suspend(): Promise<{ staged: StagedFile; kept: KeptPrefix } | undefined> {
+    const staged = this.#staged;
+    if (staged === undefined || this.#failed) {
+      await this.discard();
+      return undefined;
+    }
+    this.#staged = undefined;
+    try {
+      const kept = await staged.suspend();
+      if (kept.length > 0) return { staged, kept };
+    } catch {
+      // As a storage failure: nothing kept.
+    }
+    await staged.discard().catch(() => {});
+    return undefined;
   }
 
   /** Appends plaintext; after a failure, drops it. */

@@ -30,6 +30,9 @@ import { defineRequest, type RequestEntry } from "../request_table.ts";
 import type { RequestScope } from "../scope.ts";
 import { referenceCodec } from "./reference_codec.ts";
 import { requireProof, storageFailed } from "./checks.ts";
+import { dropPartial, keepCut } from "../../upload/partials.ts";
+import { partialContext } from "./transfer_checks.ts";
+import type { ClientState } from "../connection_state.ts";
 
 /** The table row of 828. */
 export const sendFileRequest: RequestEntry = defineRequest({
@@ -52,6 +55,7 @@ async function receiveFile(scope: RequestScope, headerId: ClientId): Promise<voi
   requireProof(scope, "file");
   await scope.forgetUpload();
   const { context } = scope;
+  const secure = scope.proofGate !== undefined;
   scope.setActivity({ kind: "receiving" });
   let upload: UploadResult;
   try {
@@ -64,10 +68,14 @@ async function receiveFile(scope: RequestScope, headerId: ClientId): Promise<voi
       maxFileSize: context.maxFileSize,
       buffers: context.uploadBuffers,
       logger: scope.logger,
-      admit: (fileName, size) => {
+      admit: async (fileName, size) => {
         scope.setActivity({ kind: "receiving", fileName });
-        return admission(context.commit, clientId, fileName, size);
+        // What a cut upload of this name kept goes: this one starts afresh.
+        if (secure) await dropPartial(partialContext(scope), clientId, fileName);
+        return await admission(context.commit, clientId, fileName, size);
       },
+      // On the secure port a cut upload is kept for a resume (853).
+      ...(secure ? { onCut: (cut) => keepCut(partialContext(scope), clientId, cut) } : {}),
     });
   } catch (error) {
     if (error instanceof UploadRefusedError) {
@@ -79,8 +87,21 @@ async function receiveFile(scope: RequestScope, headerId: ClientId): Promise<voi
   } finally {
     scope.setActivity({ kind: "handling" });
   }
+  await answerReceived(scope, client, upload);
+}
+
+/**
+ * A whole upload is in (828, or 853 of the transfer requests): it awaits the
+ * client's verdict, and 1603 says our cksum (or its complement, not kept).
+ */
+export async function answerReceived(
+  scope: RequestScope,
+  client: ClientState & { kind: "signed-in" },
+  upload: UploadResult,
+): Promise<void> {
+  const { clientId } = client.client;
   scope.setClient({ ...client, upload: { kind: "awaiting-verdict", upload } });
-  await context.commit.registry.touchClient(clientId);
+  await scope.context.commit.registry.touchClient(clientId);
   logUpload(scope, upload);
   await scope.send({
     code: ResponseCode.FileReceived,
