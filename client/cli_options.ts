@@ -31,7 +31,14 @@ Spaces and tabs around each line are ignored (the client says so).
 
 PATH...  send these files instead of line 3, one after another on one
          connection; relative paths are relative to where you typed the
-         command. A summary at the end says which arrived.
+         command. A summary at the end says which arrived. A folder sends
+         every regular file below it, stored under its path from the
+         folder's parent (symbolic links are not followed; the secure mode
+         of our server only).
+
+In the secure mode the client first asks what the server holds: a file
+already stored with the same content is not sent again, and an upload
+that was cut resumes where it stopped.
 
 --list   the files the server holds for you: name (with its folders), size,
          when it was stored (UTC), start of its SHA-256; then a total.
@@ -61,6 +68,9 @@ Options:
   --no-wait             never wait for Enter before closing
   --retries <n>         connection retries after the first attempt (default ${DEFAULT_RETRIES})
   --retry-delay <ms>    first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
+  --force               send files the server already holds (same size and
+                        SHA-256) anyway
+  --no-clobber          never replace a file stored under the same name
   --secure              refuse the plain protocol v3, even on first contact (only
                         the secure mode: TLS with a pinned server certificate)
   --pin <fingerprint>   the server's certificate fingerprint, as its operator
@@ -102,6 +112,10 @@ export interface Options {
   standaloneExec: string | undefined;
   /** `--secure`. */
   secure: boolean;
+  /** `--force`. */
+  force: boolean;
+  /** `--no-clobber`. */
+  noClobber: boolean;
   /** `--pin`, parsed. */
   pin: Uint8Array | undefined;
   /** `--list`. */
@@ -165,6 +179,8 @@ export function parseOptions(args: string[]): Options {
         timeout: { type: "string" },
         "standalone-exec": { type: "string" },
         secure: { type: "boolean" },
+        force: { type: "boolean" },
+        "no-clobber": { type: "boolean" },
         pin: { type: "string" },
         list: { type: "boolean" },
         json: { type: "boolean" },
@@ -191,6 +207,8 @@ export function parseOptions(args: string[]): Options {
     timeout: nonNegativeInteger(values.timeout, DEFAULT_TIMEOUT_MS, "--timeout"),
     standaloneExec: values["standalone-exec"],
     secure: values.secure ?? false,
+    force: values.force ?? false,
+    noClobber: values["no-clobber"] ?? false,
     pin: values.pin === undefined ? undefined : parsePin(values.pin),
     list: values.list ?? false,
     json: values.json ?? false,

@@ -18,6 +18,7 @@ import { lookup } from "node:dns/promises";
 import { isNetworkFailure } from "../common/connection_lost.ts";
 import { withDeadline } from "../common/deadline.ts";
 import { writeAll, type Writer } from "../common/write_all.ts";
+import { maxTransferResponseSize } from "../protocol/transfers.ts";
 import {
   decodeResponse,
   ExactReader,
@@ -228,6 +229,26 @@ export class ServerConnection {
         error,
         this.#bytesReceived > before,
       );
+    }
+  }
+
+  /**
+   * Reads one response that may be a transfer answer (1652, 1653,
+   * docs/protocol.md §13.4): that one comes back as its code and raw
+   * payload, any other decoded as {@linkcode ServerConnection.receive} does.
+   *
+   * @throws as {@linkcode ServerConnection.receive}.
+   */
+  async receiveTransfer(): Promise<{ code: number; payload: Uint8Array } | Response> {
+    const frame = await this.receiveFrame(maxTransferResponseSize);
+    const code = frame.header.code;
+    if (maxTransferResponseSize(code) !== undefined) {
+      return { code, payload: frame.payload.slice() };
+    }
+    try {
+      return decodeResponse(code, frame.payload);
+    } catch (error) {
+      throw this.failure(`read the response of ${this.address}`, error, true);
     }
   }
 

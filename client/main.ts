@@ -27,6 +27,7 @@ import { checkIdentityName, type Confirmed } from "./session.ts";
 import { loadIdentity } from "./identity_store.ts";
 import { type RetrievalRun, runGet, runList } from "./retrieval_run.ts";
 import { TransferLog } from "./transfer_log.ts";
+import { type FolderScan, scanFolder } from "./folder_files.ts";
 import { parseTransferInfo, type TransferInfo, TransferInfoError } from "./transfer_info.ts";
 import { checkUploadFile, type UploadFile } from "./upload_file.ts";
 
@@ -68,6 +69,7 @@ class RunRecord {
   /** `--get`: the file being fetched and its bytes held so far. */
   fetching: { name: string; received: number; size: number } | undefined;
   stored = 0;
+  skipped = 0;
   failed = 0;
 
   constructor(progress: Progress) {
@@ -223,7 +225,33 @@ async function planRun(options: Options, progress: Progress, record: RunRecord):
   }
   const files: UploadFile[] = [];
   const refused: Refused[] = [];
+  const refuse = (path: string, error: ConfigError) => {
+    console.error(`client: ${error.message}`);
+    record.log(`failed ${path}: ${error.message}`);
+    refused.push({ named: path, error });
+  };
+  let count = 0;
   for (const { path, base, source } of named) {
+    const folderScan = await scanIfFolder(base, path, source);
+    if (folderScan !== undefined) {
+      for (const link of folderScan.symlinks) {
+        progress.info(`skipped ${link}: a symbolic link (not followed)`);
+        record.log(`skipped ${link}: a symbolic link (not followed)`);
+      }
+      for (const { named, error } of folderScan.refused) refuse(named, error);
+      count += folderScan.files.length + folderScan.refused.length;
+      for (const file of folderScan.files) {
+        try {
+          refuseSameName(file, files, source);
+          files.push(file);
+        } catch (error) {
+          if (!(error instanceof ConfigError)) throw error;
+          refuse(file.pathAsWritten, error);
+        }
+      }
+      continue;
+    }
+    count++;
     try {
       const file = await checkUploadFile(base, path, source);
       refuseSameName(file, files, source);
@@ -231,22 +259,35 @@ async function planRun(options: Options, progress: Progress, record: RunRecord):
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       if (named.length === 1) throw error;
-      console.error(`client: ${error.message}`);
-      record.log(`failed ${path}: ${error.message}`);
-      refused.push({ named: path, error });
+      refuse(path, error);
     }
   }
-  return { folder, info, infoPath, files, refused, count: named.length };
+  return { folder, info, infoPath, files, refused, count };
+}
+
+/** The files below `path` when it names a folder (not a link to one), else `undefined`. */
+async function scanIfFolder(
+  base: string,
+  path: string,
+  source: string,
+): Promise<FolderScan | undefined> {
+  const absolute = resolve(base, path);
+  try {
+    if (!(await Deno.lstat(absolute)).isDirectory) return undefined;
+  } catch {
+    return undefined; // checkUploadFile says what is wrong
+  }
+  return await scanFolder(absolute, path, source);
 }
 
 /** The server keeps one file per name: two files of one name in a run would replace each other. */
 function refuseSameName(file: UploadFile, earlier: UploadFile[], source: string): void {
-  const twin = earlier.find((other) => other.name === file.name);
+  const twin = earlier.find((other) => other.storedPath === file.storedPath);
   if (twin === undefined) return;
   throw new ConfigError({
     action: `send ${file.path} (${source})`,
-    reason: `${twin.path} has the same name, ${JSON.stringify(file.name)}, and the server ` +
-      "keeps one file per name",
+    reason: `${twin.path} has the same name, ${JSON.stringify(file.storedPath)}, and the ` +
+      "server keeps one file per name",
     hint: "Rename one of them, or send them in separate runs",
   });
 }
@@ -277,6 +318,7 @@ async function send(
     retries: options.retries,
     retryDelay: options.retryDelay,
     requireSecure: options.secure,
+    choices: { force: options.force, noClobber: options.noClobber },
     ...(options.pin === undefined ? {} : { pin: options.pin }),
     onNote: (note) => progress.note(note),
     onInfo: (text) => progress.info(text),
@@ -299,7 +341,14 @@ async function send(
     onOutcome: (outcome) => {
       progress.end();
       record.current = undefined;
-      if (outcome.ok) {
+      if (outcome.skipped !== undefined) {
+        record.skipped++;
+        const line = `skipped ${outcome.file.storedPath}: ${outcome.skipped}`;
+        record.log(line);
+        if (!options.quiet) console.log(`client: ${line}`);
+        return;
+      }
+      if (outcome.confirmed !== undefined) {
         record.stored++;
         const line = confirmation(outcome.file, outcome.confirmed);
         record.log(line);
@@ -319,6 +368,10 @@ async function send(
 function confirmation(file: UploadFile, confirmed: Confirmed): string {
   return `the server confirmed ${file.name} (${formatBytes(file.size, { fixed: true })}, cksum ` +
     `${confirmed.cksum}) and stored it as ${JSON.stringify(confirmed.storedName)}` +
+    (confirmed.replaced ? ", replacing the file stored under that name" : "") +
+    (confirmed.resumedAfter === undefined
+      ? ""
+      : `, resumed after the ${formatBytes(confirmed.resumedAfter)} it had kept`) +
     (confirmed.sends > 1 ? ` after ${confirmed.sends} sends` : "");
 }
 
@@ -328,7 +381,8 @@ function confirmation(file: UploadFile, confirmed: Confirmed): string {
  * @returns The exit code: 0 when all arrived, else the highest of the failures'.
  */
 function summarize(plan: Plan, sent: FileOutcome[], record: RunRecord, quiet: boolean): number {
-  const arrived = sent.flatMap((outcome) => outcome.ok ? [outcome.file.name] : []);
+  const arrived = sent.flatMap((outcome) => outcome.confirmed ? [outcome.file.storedPath] : []);
+  const skipped = sent.flatMap((outcome) => outcome.skipped ? [outcome.file.storedPath] : []);
   const failed = [
     ...plan.refused.map(({ named, error }) => ({ named, error })),
     ...sent.flatMap((outcome) =>
@@ -338,6 +392,7 @@ function summarize(plan: Plan, sent: FileOutcome[], record: RunRecord, quiet: bo
   const code = failed.reduce<number>((worst, { error }) => Math.max(worst, error.exitCode), 0);
   const summary = `${arrived.length} of ${plan.count} files arrived` +
     (arrived.length > 0 ? ` (${arrived.join(", ")})` : "") +
+    (skipped.length > 0 ? `; skipped: ${skipped.join(", ")}` : "") +
     (failed.length > 0 ? `; not sent: ${failed.map((f) => f.named).join(", ")}` : "");
   if (plan.count > 1 && !quiet) console.log(`client: ${summary}`);
   record.log(`result: ${summary}; exit code ${code}`);

@@ -16,7 +16,8 @@
  * @module
  */
 
-import { ClientError, NetworkError } from "./client_error.ts";
+import { ClientError, NetworkError, RejectedError } from "./client_error.ts";
+import type { TransferChoices } from "./transfer_requests.ts";
 import { connectToServer } from "./tls_policy.ts";
 import { ClientSession, type Confirmed, type SignInOptions } from "./session.ts";
 import type { UploadFile } from "./upload_file.ts";
@@ -46,16 +47,25 @@ export interface SendFilesOptions extends SignInOptions {
   onFileStart?: (file: UploadFile, index: number, resumable: boolean) => void;
   /** A line for `transfer.log`: a server pinned, with its fingerprint. */
   onPinned?: (line: string) => void;
+  /** `--force` and `--no-clobber`. */
+  choices?: TransferChoices;
   /** Progress of each send of the current file: file bytes sent, file size, send number. */
   onProgress?: (sent: number, total: number, attempt: number) => void;
   /** A file's upload ended. */
   onOutcome?: (outcome: FileOutcome) => void;
 }
 
-/** How one file ended. */
+/** How one file ended: stored, skipped (why), or failed. */
 export type FileOutcome =
-  | { file: UploadFile; ok: true; confirmed: Confirmed }
-  | { file: UploadFile; ok: false; error: ClientError };
+  | { file: UploadFile; ok: true; confirmed: Confirmed; skipped?: undefined }
+  | { file: UploadFile; ok: true; skipped: string; confirmed?: undefined }
+  | {
+    file: UploadFile;
+    ok: false;
+    error: ClientError;
+    confirmed?: undefined;
+    skipped?: undefined;
+  };
 
 /** What a failed connection means for the run. */
 type Next = "reconnect" | "retry" | "give up";
@@ -81,6 +91,10 @@ class Run {
   record(outcome: FileOutcome): void {
     this.pending.shift();
     this.outcomes.push(outcome);
+    this.notify(outcome);
+  }
+
+  notify(outcome: FileOutcome): void {
     this.#options.onOutcome?.(outcome);
   }
 
@@ -141,18 +155,47 @@ async function uploadOnConnection(
   run: Run,
   options: SendFilesOptions,
 ): Promise<void> {
+  await refuseFoldersUnlessKept(session, run);
   while (run.pending.length > 0 && !(run.onePerConnection && run.uploadsOnConnection > 0)) {
     const file = run.pending[0]!;
-    options.onFileStart?.(file, run.started, session.resumable);
-    const outcome = await session.sendFile(file, options.onProgress);
+    options.onFileStart?.(file, run.started, await session.canTransfer(file));
+    const outcome = await session.sendFile(file, options.onProgress, options.choices);
     run.uploadsOnConnection++;
     run.retry = 0;
+    if (outcome.skipped !== undefined) {
+      run.uploadsOnConnection--; // nothing went: the connection carries the next one
+      run.record({ file, ok: true, skipped: outcome.skipped });
+      continue;
+    }
     if (outcome.ok) {
       run.record({ file, ok: true, confirmed: outcome.confirmed });
       continue;
     }
     run.record({ file, ok: false, error: outcome.error });
     if (!outcome.connectionUsable) break;
+  }
+}
+
+/**
+ * Files found in folders keep their paths only where the server answers the
+ * transfer requests; elsewhere (the reference server, the plain port) none
+ * of them is sent, rather than flattened into one folder.
+ */
+async function refuseFoldersUnlessKept(session: ClientSession, run: Run): Promise<void> {
+  const inFolders = run.pending.filter((file) => file.storedPath.includes("/"));
+  if (inFolders.length === 0 || await session.canTransfer(run.pending[0]!)) return;
+  const error = new RejectedError({
+    action: `send the ${inFolders.length === 1 ? "file" : `${inFolders.length} files`} found ` +
+      "in folders",
+    reason: "this server cannot keep folder paths (it is not ours, or it was reached over the " +
+      "plain protocol v3, which stores one name per file), so none of them was sent",
+    hint: "Send the folder to a server that offers the secure mode, or name its files one " +
+      "by one (they are then stored by their names alone)",
+  });
+  for (const file of inFolders) {
+    run.pending.splice(run.pending.indexOf(file), 1);
+    run.outcomes.push({ file, ok: false, error });
+    run.notify({ file, ok: false, error });
   }
 }
 

@@ -23,6 +23,7 @@ import { errorMessage } from "../common/error_message.ts";
 import { formatBytes } from "../common/units.ts";
 import {
   bytesEqual,
+  Cksum,
   type ClientId,
   clientIdToHex,
   encodeRequest,
@@ -47,6 +48,14 @@ import { protocolViolation, type ServerConnection } from "./connection.ts";
 import { loadIdentity, saveIdentity, setAsideIdentity } from "./identity_store.ts";
 import { proveKeyPossession } from "./tls_proof.ts";
 import { sendFile } from "./upload.ts";
+import type { FileStatus } from "../protocol/transfers.ts";
+import {
+  askFileStatus,
+  askToSendAt,
+  planTransfer,
+  type TransferChoices,
+  type TransferPlan,
+} from "./transfer_requests.ts";
 import type { UploadFile } from "./upload_file.ts";
 
 /** How many times a file is sent before the client gives up (the reference's 4). */
@@ -109,19 +118,26 @@ export interface Confirmed {
   cksum: number;
   /** How many sends it took (1 to 4). */
   sends: number;
-  /** The name the server stores it under (from its 1603). */
+  /** The name the server stores it under (from its 1603, or the path sent in 853). */
   storedName: string;
+  /** Whether it replaced a file stored under that name (known in the secure mode). */
+  replaced?: boolean;
+  /** Bytes the server had kept of an earlier, cut send, which were not sent again. */
+  resumedAfter?: number;
 }
 
-/** How one upload ended: confirmed, or failed without harm to the session. */
+/** How one upload ended: confirmed, skipped, or failed without harm to the session. */
 export type UploadOutcome =
-  | { ok: true; confirmed: Confirmed }
+  | { ok: true; confirmed: Confirmed; skipped?: undefined }
+  | { ok: true; skipped: string; confirmed?: undefined }
   | {
     ok: false;
     /** Why this file failed. */
     error: ClientError;
     /** Whether the connection can carry the next upload. */
     connectionUsable: boolean;
+    skipped?: undefined;
+    confirmed?: undefined;
   };
 
 type Expected<C extends number> = Response & { code: C };
@@ -238,11 +254,15 @@ export class ClientSession {
   readonly clientId: ClientId;
   /** Whether signing in registered (825/826). */
   readonly registered: boolean;
+  /** Whether the connection is the secure mode's (the transfer requests may be asked). */
+  readonly #secure: boolean;
   /**
-   * Whether the server keeps a cut upload for a later run to resume: the
-   * secure mode's transfer requests (docs/protocol.md §13.4).
+   * Whether the server answers the transfer requests (docs/protocol.md
+   * §13.4); `undefined` until asked.
    */
-  readonly resumable: boolean = false;
+  #transfers: boolean | undefined;
+  /** Answers to 852 asked ahead (the probe), by file. */
+  #statuses = new Map<UploadFile, FileStatus | { refused: string }>();
   #connection: ServerConnection;
   /** The AES key; `null` inside TLS (the content is the padded plaintext). */
   #key: CryptoKey | null;
@@ -254,6 +274,8 @@ export class ClientSession {
     signedIn: { clientId: ClientId; key: CryptoKey | null; registered: boolean },
     onInfo: ((info: string) => void) | undefined,
   ) {
+    this.#secure = signedIn.key === null;
+    this.#transfers = this.#secure ? undefined : false;
     this.#connection = connection;
     this.clientId = signedIn.clientId;
     this.#key = signedIn.key;
@@ -332,6 +354,25 @@ export class ClientSession {
   }
 
   /**
+   * Whether the server keeps a cut upload for a later run to resume and
+   * keeps folder paths: it answers the transfer requests. Asked once, with a
+   * file status for `file` (kept for its send).
+   */
+  async canTransfer(file: UploadFile): Promise<boolean> {
+    if (this.#transfers === undefined) {
+      const status = await askFileStatus(this.#connection, this.clientId, file);
+      this.#transfers = status !== undefined;
+      if (status !== undefined) this.#statuses.set(file, status);
+    }
+    return this.#transfers;
+  }
+
+  /** Whether a cut upload is kept for a rerun to resume (known once {@linkcode canTransfer} was asked). */
+  get resumable(): boolean {
+    return this.#transfers === true;
+  }
+
+  /**
    * Sends `file` until the cksums agree, at most {@linkcode MAX_SENDS} times.
    *
    * @returns How the upload ended; a failure that concerns only this file
@@ -341,9 +382,16 @@ export class ClientSession {
   async sendFile(
     file: UploadFile,
     onProgress?: (sent: number, total: number, attempt: number) => void,
+    choices: TransferChoices = {},
   ): Promise<UploadOutcome> {
     try {
-      return { ok: true, confirmed: await this.#sendUntilConfirmed(file, onProgress) };
+      let plan: TransferPlan | undefined;
+      if (await this.canTransfer(file)) {
+        plan = await this.#plan(file, choices);
+        if (plan.skip !== undefined) return { ok: true, skipped: plan.skip };
+        if (plan.note !== undefined) this.#onInfo?.(plan.note);
+      }
+      return { ok: true, confirmed: await this.#sendUntilConfirmed(file, onProgress, plan) };
     } catch (error) {
       if (error instanceof CrcError) return { ok: false, error, connectionUsable: true };
       if (error instanceof ConfigError || error instanceof ServerError) {
@@ -353,21 +401,75 @@ export class ClientSession {
     }
   }
 
+  /** What the server holds of `file`, and so what to send (852, then the hashes it needs). */
+  async #plan(
+    file: UploadFile,
+    choices: TransferChoices,
+  ): Promise<TransferPlan> {
+    const status = this.#statuses.get(file) ??
+      await askFileStatus(this.#connection, this.clientId, file);
+    this.#statuses.delete(file);
+    if (status === undefined) throw new Error("Cannot plan: the server stopped answering 852");
+    if ("refused" in status) throw uploadRefused(file, status.refused);
+    if (file.size > status.maxFileSize) {
+      throw uploadRefused(file, `over the limit of ${status.maxFileSize} bytes`);
+    }
+    return await planTransfer(file, status, choices);
+  }
+
+  /**
+   * Asks to send from the plan's offset (853); when the server cannot
+   * resume, from 0. Returns where the packets start.
+   */
+  async #sendAt(file: UploadFile, plan: TransferPlan): Promise<{ offset: number; cksum: Cksum }> {
+    if (plan.skip !== undefined) throw new Error("Cannot send a skipped file");
+    if (plan.offset > 0 && plan.prefix !== undefined) {
+      const refused = await askToSendAt(
+        this.#connection,
+        this.clientId,
+        file,
+        plan.offset,
+        plan.prefix.sha256,
+      );
+      if (refused === undefined) return { offset: plan.offset, cksum: plan.prefix.cksum };
+      this.#onInfo?.(
+        `the server could not resume ${file.storedPath} (${refused}); sending it whole`,
+      );
+    }
+    const refused = await askToSendAt(
+      this.#connection,
+      this.clientId,
+      file,
+      0,
+      new Uint8Array(32),
+    );
+    if (refused !== undefined) throw uploadRefused(file, refused);
+    return { offset: 0, cksum: new Cksum() };
+  }
+
   async #sendUntilConfirmed(
     file: UploadFile,
     onProgress?: (sent: number, total: number, attempt: number) => void,
+    plan?: TransferPlan,
   ): Promise<Confirmed> {
     const connection = this.#connection;
     const crcRequest = (code: 900 | 901 | 902) =>
       encodeRequest(this.clientId, { code, fileName: file.pathAsWritten });
+    let resumedAfter = 0;
     for (let attempt = 1;; attempt++) {
       let cksum: number;
+      // A resend (after 901) goes whole.
+      const from = plan === undefined
+        ? undefined
+        : await this.#sendAt(file, attempt === 1 ? plan : { offset: 0, replaces: false });
+      if (attempt === 1) resumedAfter = from?.offset ?? 0;
       try {
         cksum = await sendFile(connection.writer, {
           file,
           key: this.#key,
           clientId: this.clientId,
           onProgress: (sent, total) => onProgress?.(sent, total, attempt),
+          ...(from === undefined ? {} : { from }),
         });
       } catch (error) {
         // A server that refuses at the first packet answers 1607 and closes.
@@ -381,8 +483,16 @@ export class ClientSession {
       if (received.cksum === cksum) {
         await connection.send(crcRequest(RequestCode.CrcOk));
         await expect(connection, "confirm the cksum", ResponseCode.Ack);
-        const storedName = fieldText(received.fileNameField) ?? file.name;
-        return { cksum, sends: attempt, storedName };
+        const storedName = plan === undefined
+          ? fieldText(received.fileNameField) ?? file.name
+          : file.storedPath;
+        return {
+          cksum,
+          sends: attempt,
+          storedName,
+          ...(plan?.skip === undefined && plan !== undefined ? { replaced: plan.replaces } : {}),
+          ...(resumedAfter > 0 ? { resumedAfter } : {}),
+        };
       }
       if (attempt === MAX_SENDS) {
         await connection.send(crcRequest(RequestCode.CrcAbort));

@@ -56,9 +56,16 @@ export interface SendFileOptions {
   /**
    * Called after each write with the file's bytes sent so far and its size
    * (the content on the wire, scaled to the file: padding and trailer are
-   * not the user's bytes).
+   * not the user's bytes; a resumed send counts the kept bytes as sent).
    */
   onProgress?: (sent: number, total: number) => void;
+  /**
+   * A send from an offset (853, docs/protocol.md §13.4): the packets carry
+   * the file from `offset`, after no request header of their own (the 853
+   * went first), and the trailer is the cksum of the whole file, continued
+   * from `cksum`, the cksum of the first `offset` bytes.
+   */
+  from?: { offset: number; cksum: Cksum };
 }
 
 /** Settles a promise into a value or an error, so a rejection is never unhandled. */
@@ -89,15 +96,23 @@ class ContentSource {
   #file: Deno.FsFile;
   #info: UploadFile;
   #encryptor: ContentEncryptor;
-  #cksum = new Cksum();
+  #cksum: Cksum;
   #buffer = new Uint8Array(READ_BATCH_SIZE);
-  #read = 0;
+  #read: number;
   #done = false;
 
-  constructor(file: Deno.FsFile, info: UploadFile, key: CryptoKey | null) {
+  /** Reads `file` from `from.offset` (positioned there), the cksum going on from `from.cksum`. */
+  constructor(
+    file: Deno.FsFile,
+    info: UploadFile,
+    key: CryptoKey | null,
+    from: { offset: number; cksum: Cksum } = { offset: 0, cksum: new Cksum() },
+  ) {
     this.#file = file;
     this.#info = info;
     this.#encryptor = key === null ? new PaddingEncryptor() : new AesCbcEncryptor(key);
+    this.#read = from.offset;
+    this.#cksum = from.cksum;
   }
 
   /** The next piece of content, or `null` after the trailer. */
@@ -156,21 +171,26 @@ function fileBytesSent(sent: number, contentSize: number, fileSize: number): num
  * @throws whatever the writer throws; the caller maps socket errors.
  */
 export async function sendFile(out: Writer, options: SendFileOptions): Promise<number> {
-  const { file } = options;
-  const contentSize = contentSizeFor(file.size);
+  const { file, from } = options;
+  const offset = from?.offset ?? 0;
+  const carried = file.size - offset;
+  const contentSize = contentSizeFor(carried);
   const handle = await openFile(file);
-  const source = new ContentSource(handle, file, options.key);
+  if (offset > 0) await handle.seek(offset, Deno.SeekMode.Start);
+  const source = new ContentSource(handle, file, options.key, from);
   const packets = new PacketWriter(out, {
     contentSize,
-    originalSize: file.size,
+    originalSize: carried,
     fileNameField: encodeFileNameField(file.name),
   }, {
     onWritten: (sent) =>
-      options.onProgress?.(fileBytesSent(sent, contentSize, file.size), file.size),
+      options.onProgress?.(offset + fileBytesSent(sent, contentSize, carried), file.size),
   });
   let next: Promise<Settled<Uint8Array | null>> | undefined;
   try {
-    await writeAll(out, encodeRequestHeader(options.clientId, RequestCode.SendFile, 0));
+    if (from === undefined) {
+      await writeAll(out, encodeRequestHeader(options.clientId, RequestCode.SendFile, 0));
+    }
     next = settle(source.next());
     while (true) {
       const content = settledValue(await next);

@@ -24,6 +24,11 @@ export interface UploadFile {
   pathAsWritten: string;
   /** The base name, sent in the packets. */
   name: string;
+  /**
+   * The path to store it under on the server: its name, or, for a file
+   * found in a folder, its path from the folder's parent (`photos/2024/a.jpg`).
+   */
+  storedPath: string;
   /** Size in bytes when checked. */
   size: number;
   /** Modification time when checked, in ms since the epoch, or `null`. */
@@ -87,5 +92,12 @@ export async function checkUploadFile(
   if (problem !== undefined) {
     throw fail(problem, "Rename the file (or send a copy under another name)");
   }
-  return { path, pathAsWritten, name, size: info.size, mtime: info.mtime?.getTime() ?? null };
+  return {
+    path,
+    pathAsWritten,
+    name,
+    storedPath: name,
+    size: info.size,
+    mtime: info.mtime?.getTime() ?? null,
+  };
 }
