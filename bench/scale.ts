@@ -172,7 +172,8 @@ function checkRoute(label: string, servers: Server[], viaHaproxy: boolean): stri
 
 /** Runs one client process in `dir`; resolves to its wall time and exit code. */
 function runClient(dir: string): Promise<TimedRun> {
-  return timeClient(["--dir", dir, "--quiet"]);
+  // --force: every run sends, though the same file is "already stored" after the first.
+  return timeClient(["--dir", dir, "--quiet", "--force"]);
 }
 
 /** Deletes every object in the bucket (the OSD keeps them in memory). */

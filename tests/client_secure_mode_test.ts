@@ -162,7 +162,8 @@ Deno.test("first contact pins; a later run uses TLS with the pin and never the p
 
     await plain.close(); // nothing listens on the plain port any more
     await Deno.remove(join(setup.serverDir, "received_files"), { recursive: true });
-    const later = await send(setup.clientDir, plain.port, ["--secure"]);
+    // The registry still holds data.bin: --force sends it again over the pinned TLS.
+    const later = await send(setup.clientDir, plain.port, ["--secure", "--force"]);
     assert.equal(later.code, 0, later.stderr);
     assert.doesNotMatch(later.stderr, /pinned/);
     await assertStored(setup);
