@@ -19,6 +19,7 @@
 import { ClientError, NetworkError, RejectedError } from "./client_error.ts";
 import type { TransferChoices } from "./transfer_requests.ts";
 import { connectToServer } from "./tls_policy.ts";
+import { securePortGiven, speaksTls } from "./tls_discovery.ts";
 import { ClientSession, type Confirmed, type SignInOptions } from "./session.ts";
 import type { UploadFile } from "./upload_file.ts";
 
@@ -76,6 +77,8 @@ class Run {
   readonly outcomes: FileOutcome[] = [];
   /** Set once a server closed after an upload: one connection per file from then on. */
   onePerConnection = false;
+  /** Whether a failed plain sign-in was checked for a secure port typed as the address. */
+  probedTls = false;
   /** Uploads completed on the current connection. */
   uploadsOnConnection = 0;
   retry = 0;
@@ -128,10 +131,19 @@ export async function sendFiles(
         timeoutMs: options.timeout,
       });
       try {
-        const session = await ClientSession.signIn(connection, {
-          ...options,
-          ...(secure === undefined ? {} : { secure }),
-        });
+        let session: ClientSession;
+        try {
+          session = await ClientSession.signIn(connection, {
+            ...options,
+            ...(secure === undefined ? {} : { secure }),
+          });
+        } catch (error) {
+          if (secure === undefined && !run.probedTls) {
+            run.probedTls = true;
+            throw await securePortTyped(options, error);
+          }
+          throw error;
+        }
         await uploadOnConnection(session, run, options);
       } finally {
         connection.close();
@@ -197,6 +209,17 @@ async function refuseFoldersUnlessKept(session: ClientSession, run: Run): Promis
     run.outcomes.push({ file, ok: false, error });
     run.notify({ file, ok: false, error });
   }
+}
+
+/**
+ * A plain sign-in that failed with a lost connection: the address may be the
+ * server's secure port, whose TLS drops a plain request. If it speaks TLS,
+ * the error says so and names the plain port; else `error` is kept.
+ */
+async function securePortTyped(options: SendFilesOptions, error: unknown): Promise<unknown> {
+  if (!(error instanceof NetworkError)) return error;
+  if (!(await speaksTls(options.host, options.port, options.timeout))) return error;
+  return await securePortGiven(options.host, options.port, options.timeout, options.source);
 }
 
 /** Decides what a failed connection means: reconnect at once, retry later, or give up. */

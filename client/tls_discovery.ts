@@ -24,6 +24,7 @@ import {
   DISCOVERY_RESPONSE_CODE,
   encodeDiscoveryRequest,
   MAX_DISCOVERY_PAYLOAD_SIZE,
+  SECURE_SERVER_NAME,
   type SecureOffer,
 } from "../protocol/discovery.ts";
 import { isNetworkFailure } from "../common/connection_lost.ts";
@@ -70,7 +71,7 @@ export async function discoverSecureMode(
  * The port answers in TLS: it is a secure port. The default plain port is
  * the one below; when that one offers exactly this port, the hint names it.
  */
-async function securePortGiven(
+export async function securePortGiven(
   host: string,
   port: number,
   timeoutMs: number,
@@ -94,6 +95,39 @@ async function securePortGiven(
       ? `Write the server's plain port (the one its log lists first) on ${source}`
       : `Use ${plain} on ${source}: the client finds the secure port by itself`,
   });
+}
+
+/**
+ * Whether `host:port` completes the start of a TLS handshake: it presents a
+ * certificate (which no public authority vouches for). Asked only after a
+ * plain session there failed without an answer, so a reference server never
+ * sees it on a run that works.
+ */
+export async function speaksTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  let conn: Deno.TlsConn;
+  try {
+    conn = await Deno.startTls(await openConnection(host, port) as Deno.TcpConn, {
+      hostname: SECURE_SERVER_NAME,
+    });
+  } catch {
+    return false;
+  }
+  const wait = timeoutMs === 0 ? DISCOVERY_TIMEOUT_MS : Math.min(timeoutMs, DISCOVERY_TIMEOUT_MS);
+  const timer = setTimeout(() => conn.close(), wait);
+  try {
+    await conn.handshake();
+    return true; // a certificate a public authority vouches for: TLS all the same
+  } catch (error) {
+    // As in tls_connect.ts, only rustls's text says the certificate was refused.
+    return /certificate|UnknownIssuer|NotValidForName|BadSignature/i.test(String(error));
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
 }
 
 /** A TLS record header: an alert or handshake, versions 3.1 to 3.4, read as a response header. */
