@@ -11,6 +11,8 @@
  * - a client's later runs land on either instance and are recognised;
  * - an instance killed mid-upload: the client's next run completes through
  *   the other;
+ * - an upload cut mid-way is kept (S3 parts, PostgreSQL record) and resumed
+ *   by the other instance;
  * - an instance whose identity differs is refused, with the README's line;
  * - the reference client (its recorded sessions) on the plain port through
  *   HAProxy.
@@ -20,7 +22,11 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { HeadObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+} from "@aws-sdk/client-s3";
 import { writeAll } from "../common/write_all.ts";
 import { clientIdToHex } from "../protocol/mod.ts";
 import {
@@ -34,6 +40,7 @@ import { patternBytes, runClient, writeTransferInfo } from "./support/client_pro
 import { readFixture } from "./support/golden_session.ts";
 import { replay } from "./support/golden_replay.ts";
 import { waitUntil } from "./support/reliability.ts";
+import { countingRelay } from "./support/counting_relay.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import {
   type HaproxyService,
@@ -133,6 +140,17 @@ function fingerprintOf(instance: Instance): string {
 /** How often `text` appears in an instance's log so far. */
 function mentions(instance: Instance, text: string): number {
   return instance.process.stderr.split(text).length - 1;
+}
+
+/** The bytes of object `key`. */
+async function readObject(s3: S3Service, key: string): Promise<Uint8Array> {
+  const client = s3.client();
+  try {
+    const object = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    return await object.Body!.transformToByteArray();
+  } finally {
+    client.destroy();
+  }
 }
 
 /** The discovery answer of the plain port `port`. */
@@ -287,7 +305,8 @@ Deno.test({
         const reconnects = () => instances.map((i) => mentions(i, "Reconnected Roamer"));
         let runs = 0;
         for (; runs < 8 && reconnects().some((n) => n === 0); runs++) {
-          const later = await runClient(["--dir", clientDir]);
+          // --force: each run uploads again (the file is "already stored" after the first).
+          const later = await runClient(["--dir", clientDir, "--force"]);
           assert.equal(later.code, 0, later.stderr);
           assert.doesNotMatch(later.stderr, /registered|pinned|registering/);
         }
@@ -353,6 +372,60 @@ Deno.test({
           const index = instances.indexOf(victim);
           instances[index] = await startInstance(victim.name, victim.dir, deployment, victim);
           assert.equal(fingerprintOf(instances[index]!), fingerprintOf(survivor));
+        },
+      );
+
+      await t.step(
+        "a cut upload is resumed by the other instance: less than 60 % sent again, the object identical",
+        async () => {
+          const size = 40 * 1024 * 1024;
+          const contents = patternBytes(size, 9);
+          const dir = join(root, "resume");
+          await writeTransferInfo(dir, lbPort, "Resumer", "big.bin", contents);
+          const registered = await runClient([
+            "--dir",
+            dir,
+            "--no-wait",
+            join(clientDir, "small.bin"),
+          ]);
+          assert.equal(registered.code, 0, registered.stderr);
+          // The pinned secure port goes through a relay that can cut the upload.
+          const relay = countingRelay(deployment.publicSecurePort);
+          try {
+            const pins = join(dir, "known_servers");
+            await Deno.writeTextFile(
+              pins,
+              (await Deno.readTextFile(pins)).replace(
+                ` ${deployment.publicSecurePort} `,
+                ` ${relay.port} `,
+              ),
+            );
+            // S3 keeps whole parts (5 MiB): cut past the half, the rerun sends less than 60 %.
+            relay.budget = Math.floor(size * 0.65);
+            const cut = await runClient(["--dir", dir, "--retries", "0"]);
+            assert.equal(cut.code, 3, cut.stderr);
+            const kept = /Kept [\d.]+ MB of big\.bin/;
+            await waitUntil(
+              "an instance to keep the cut upload",
+              () => instances.some((instance) => kept.test(instance.process.stderr)),
+            );
+            const keeper = instances.find((instance) => kept.test(instance.process.stderr))!;
+            const other = instances.find((instance) => instance !== keeper)!;
+            await keeper.process.stop(); // the other instance must continue it
+            relay.budget = undefined;
+            relay.reset();
+            const rerun = await runClient(["--dir", dir]);
+            assert.equal(rerun.code, 0, rerun.stderr);
+            assert.match(rerun.stdout, /resumed after the [\d.]+ MB it had kept/);
+            assert.match(other.process.stderr, /big\.bin: resuming after the \d+ bytes kept/);
+            assert.ok(relay.sent < 0.6 * size, `the rerun sent ${relay.sent} of ${size} bytes`);
+            const key = `${/id ([0-9a-f]{32})/.exec(registered.stderr)?.[1]}/big.bin`;
+            assert.deepEqual(await readObject(s3Service, key), contents);
+            const index = instances.indexOf(keeper);
+            instances[index] = await startInstance(keeper.name, keeper.dir, deployment, keeper);
+          } finally {
+            await relay.close();
+          }
         },
       );
 

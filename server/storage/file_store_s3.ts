@@ -267,6 +267,8 @@ class S3StagedFile implements StagedFile {
 
   async suspend(): Promise<KeptPrefix> {
     this.#expect("open", "suspend");
+    // A full part not yet sent is sent: only a part short of full is lost.
+    if (this.#filled === this.#partSize) await this.#sendPart().catch(() => {});
     this.#state = "suspended";
     this.#buffer = this.#spare = new Uint8Array(0);
     await this.#inFlight.catch(() => {});

@@ -27,7 +27,7 @@ import {
   type SendAtRequest,
 } from "../../../protocol/transfers.ts";
 import { admission } from "../../upload/commit.ts";
-import { keepCut, type Resumed, ResumeRefusedError, takeForResume } from "../../upload/partials.ts";
+import { type Resumed, ResumeRefusedError, takeForResume } from "../../upload/partials.ts";
 import { receiveUpload, UploadRefusedError, type UploadResult } from "../../upload/upload.ts";
 import { uploadFilePath } from "../../upload/upload_name.ts";
 import type { ClientState } from "../connection_state.ts";
@@ -35,7 +35,12 @@ import { defineRequest, type RequestEntry } from "../request_table.ts";
 import type { RequestScope } from "../scope.ts";
 import { requireProof, storageFailed } from "./checks.ts";
 import { answerReceived } from "./send_file.ts";
-import { partialContext, signedInClient, transferPayload } from "./transfer_checks.ts";
+import {
+  keepCutUpload,
+  partialContext,
+  signedInClient,
+  transferPayload,
+} from "./transfer_checks.ts";
 
 /** The table row of 853. */
 export const sendAtRequest: RequestEntry = defineRequest({
@@ -80,7 +85,7 @@ async function sendAt(scope: RequestScope, request: SendAtRequest): Promise<void
             : `Cannot store ${path}: the packets carry ${size - request.offset} bytes, not the ` +
               `${request.size - request.offset} announced`,
         ),
-      onCut: (cut) => keepCut(partialContext(scope), clientId, cut),
+      onCut: keepCutUpload(scope, clientId),
     });
   } catch (error) {
     if (error instanceof UploadRefusedError) {

@@ -30,8 +30,8 @@ import { defineRequest, type RequestEntry } from "../request_table.ts";
 import type { RequestScope } from "../scope.ts";
 import { referenceCodec } from "./reference_codec.ts";
 import { requireProof, storageFailed } from "./checks.ts";
-import { dropPartial, keepCut } from "../../upload/partials.ts";
-import { partialContext } from "./transfer_checks.ts";
+import { dropPartial } from "../../upload/partials.ts";
+import { keepCutUpload, partialContext } from "./transfer_checks.ts";
 import type { ClientState } from "../connection_state.ts";
 
 /** The table row of 828. */
@@ -75,7 +75,7 @@ async function receiveFile(scope: RequestScope, headerId: ClientId): Promise<voi
         return await admission(context.commit, clientId, fileName, size);
       },
       // On the secure port a cut upload is kept for a resume (853).
-      ...(secure ? { onCut: (cut) => keepCut(partialContext(scope), clientId, cut) } : {}),
+      ...(secure ? { onCut: keepCutUpload(scope, clientId) } : {}),
     });
   } catch (error) {
     if (error instanceof UploadRefusedError) {

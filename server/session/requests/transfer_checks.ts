@@ -8,7 +8,9 @@
 
 import { bytesEqual, type ClientId, ProtocolError } from "../../../protocol/mod.ts";
 import type { RequestHeader } from "../../../protocol/mod.ts";
-import type { PartialContext } from "../../upload/partials.ts";
+import { keepCut, type PartialContext } from "../../upload/partials.ts";
+import type { CutUpload } from "../../upload/upload.ts";
+import { formatBytes } from "../../../common/units.ts";
 import type { RequestScope } from "../scope.ts";
 
 /**
@@ -45,6 +47,24 @@ export function signedInClient(scope: RequestScope, headerId: ClientId, what: st
     );
   }
   return client.client.clientId;
+}
+
+/**
+ * What a cut upload of this connection does: keeps its bytes for a resume
+ * (`upload/partials.ts`) and says so in the log.
+ */
+export function keepCutUpload(
+  scope: RequestScope,
+  clientId: ClientId,
+): (cut: CutUpload) => Promise<void> {
+  return async (cut) => {
+    await keepCut(partialContext(scope), clientId, cut);
+    scope.logger.info("Kept {kept} of {fileName} ({size}), cut, for the client to resume", {
+      kept: formatBytes(cut.kept.length),
+      fileName: cut.fileName,
+      size: formatBytes(cut.size),
+    });
+  };
 }
 
 /** The session context as the partial uploads need it. */
