@@ -69,7 +69,7 @@ Options:
   --retries <n>         connection retries after the first attempt (default ${DEFAULT_RETRIES})
   --retry-delay <ms>    first retry delay, doubled each time (default ${DEFAULT_RETRY_DELAY_MS})
   --force               send files the server already holds (same size and
-                        SHA-256) anyway
+                        SHA-256) anyway; with --get, replace local files
   --no-clobber          never replace a file stored under the same name
   --secure              refuse the plain protocol v3, even on first contact (only
                         the secure mode: TLS with a pinned server certificate)
@@ -112,8 +112,6 @@ export interface Options {
   standaloneExec: string | undefined;
   /** `--secure`. */
   secure: boolean;
-  /** `--force`. */
-  force: boolean;
   /** `--no-clobber`. */
   noClobber: boolean;
   /** `--pin`, parsed. */
@@ -126,7 +124,10 @@ export interface Options {
   get: boolean;
   /** `--to`, as typed (with `--get`). */
   to: string | undefined;
-  /** `--force` (with `--get`): replace an existing local file. */
+  /**
+   * `--force`: when sending, send files the server already holds; with
+   * `--get`, replace an existing local file.
+   */
   force: boolean;
   /** `--help`. */
   help: boolean;
@@ -186,7 +187,6 @@ export function parseOptions(args: string[]): Options {
         json: { type: "boolean" },
         get: { type: "boolean" },
         to: { type: "string" },
-        force: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -214,7 +214,6 @@ export function parseOptions(args: string[]): Options {
     json: values.json ?? false,
     get: values.get ?? false,
     to: values.to,
-    force: values.force ?? false,
     help: values.help ?? false,
     version: values.version ?? false,
   };
