@@ -168,6 +168,11 @@ export class ServerConnection {
     return new ServerConnection(conn, address, { timeoutMs });
   }
 
+  /** Bytes the server sent on this connection so far. */
+  get bytesReceived(): number {
+    return this.#bytesReceived;
+  }
+
   /** The writer for the streamed upload; each write has the deadline too. */
   get writer(): Writer {
     return this.#writer;

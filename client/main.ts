@@ -277,7 +277,16 @@ async function scanIfFolder(
   } catch {
     return undefined; // checkUploadFile says what is wrong
   }
-  return await scanFolder(absolute, path, source);
+  const scan = await scanFolder(absolute, path, source);
+  if (scan.files.length === 0 && scan.refused.length === 0) {
+    throw new ConfigError({
+      action: `send the folder ${absolute} (${source})`,
+      reason: "it holds no regular file to send" +
+        (scan.symlinks.length > 0 ? " (symbolic links are not followed)" : ""),
+      hint: "Name a folder with files in it, or the files themselves",
+    });
+  }
+  return scan;
 }
 
 /** The server keeps one file per name: two files of one name in a run would replace each other. */

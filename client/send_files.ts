@@ -138,7 +138,7 @@ export async function sendFiles(
             ...(secure === undefined ? {} : { secure }),
           });
         } catch (error) {
-          if (secure === undefined && !run.probedTls) {
+          if (secure === undefined && !run.probedTls && connection.bytesReceived === 0) {
             run.probedTls = true;
             throw await securePortTyped(options, error);
           }

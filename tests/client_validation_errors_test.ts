@@ -80,11 +80,11 @@ Deno.test("a missing file names transfer.info line 3", async () => {
   );
 });
 
-Deno.test("a folder instead of a file is refused", async () => {
+Deno.test("a folder without files is refused (a folder with files is sent: transfer_skip_and_folders_test)", async () => {
   await expectConfigError(async (dir) => {
-    await Deno.mkdir(join(dir, "sub"));
+    await Deno.mkdir(join(dir, "sub", "empty"), { recursive: true });
     await info(dir, "127.0.0.1:1\nCarol\nsub\n");
-  }, /sub \(.*line 3\): it is not a regular file/);
+  }, /Cannot send the folder \S*sub \(.*line 3\): it holds no regular file to send/);
 });
 
 Deno.test("a file larger than the protocol's sizes carry is refused before anything is read", async () => {
