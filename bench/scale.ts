@@ -125,6 +125,7 @@ async function startServer(
   const view: LogView = { peers: new Map() };
   // Behind the balancer every connection comes from its address (README: Deployment).
   const args = [...secure, "--max-per-address", "256", "--http", "127.0.0.1:0", ...storage];
+  args.push("--registrations-per-address", "1000000"); // the same for registrations (issue 17)
   const server = await startBenchServer(dir, args, {
     as: "task",
     env,

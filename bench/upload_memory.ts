@@ -60,6 +60,9 @@ function startServer(dir: string): Promise<BenchServer> {
     "--no-secure",
     "--max-per-address",
     String(DEFAULT_MAX_CONNECTIONS),
+    // One identity on every connection: lift the per-identity cap (issue 17).
+    "--max-per-identity",
+    String(DEFAULT_MAX_CONNECTIONS),
   ]);
 }
 

@@ -164,7 +164,10 @@ export class ConnectionPool {
       context: mode.context,
       dialects: mode.dialects,
       ...(mode.secure === undefined ? {} : { secure: mode.secure }),
+      address,
       signInTimeoutMs: limits.signInTimeoutMs,
+      verdictTimeoutMs: limits.verdictTimeoutMs,
+      identities: limits.identities,
       onEvicted: () => this.#slots.remove(slot),
     });
     const slot = new Slot(connection, address);

@@ -40,6 +40,7 @@ import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "./storage/registry.ts";
 import { openLocalStorage, type Storage } from "./storage/storage.ts";
 import { startPartialExpiry } from "./upload/partial_expiry.ts";
 import { DEFAULT_PARTIAL_TTL_MS } from "./upload/partials.ts";
+import { UnusedNames } from "./storage/unused_names.ts";
 
 export { DATABASE_FILE } from "./storage/storage.ts";
 export {
@@ -48,7 +49,11 @@ export {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SHUTDOWN_GRACE_MS,
   DEFAULT_SIGN_IN_TIMEOUT_MS,
+  DEFAULT_VERDICT_TIMEOUT_MS,
 } from "./session/deadlines.ts";
+export { DEFAULT_MAX_PER_IDENTITY } from "./session/identity_connections.ts";
+export { DEFAULT_REGISTRATIONS_PER_MINUTE } from "./net/registration_rate.ts";
+export { DEFAULT_FORGET_UNUSED_AFTER_MS } from "./storage/unused_names.ts";
 export {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -112,6 +117,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       instanceId: bytesToHex(crypto.getRandomValues(new Uint8Array(8))),
     },
     uploadBuffers: limits.uploadBuffers,
+    registrations: limits.registrations,
   };
   // What cut uploads kept (for a resume) expires; the sweep stops before the storage closes.
   const expiry = startPartialExpiry(storage, options.partialTtlMs ?? DEFAULT_PARTIAL_TTL_MS);
@@ -177,6 +183,7 @@ class Server implements RunningServer {
   readonly #limits: ServerLimits;
   readonly #pool: ConnectionPool;
   readonly #accepting: Promise<void>;
+  readonly #unusedNames: UnusedNames;
   #closing: Promise<void> | undefined;
   #resolveFinished!: () => void;
 
@@ -191,6 +198,8 @@ class Server implements RunningServer {
     this.#storage = storage;
     this.#limits = limits;
     this.#pool = pool;
+    this.#unusedNames = new UnusedNames(storage.registry, limits.forgetUnusedAfterMs, logger);
+    this.#unusedNames.start();
     this.port = listener.port;
     this.securePort = secure?.listener.port;
     this.fingerprint = secure?.identity.fingerprint;
@@ -218,6 +227,7 @@ class Server implements RunningServer {
     for (const listener of this.#listeners) listener.close();
     await this.#accepting;
     await shutDownConnections(this.#pool, this.#limits.shutdownGraceMs);
+    await this.#unusedNames.stop();
     await this.#storage.close();
     logger.info("Server stopped");
     this.#resolveFinished();

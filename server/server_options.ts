@@ -24,10 +24,14 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SHUTDOWN_GRACE_MS,
   DEFAULT_SIGN_IN_TIMEOUT_MS,
+  DEFAULT_VERDICT_TIMEOUT_MS,
 } from "./session/deadlines.ts";
 import type { ServedDialects } from "./session/dialects/family_tables.ts";
 import type { Storage } from "./storage/storage.ts";
 import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./upload/buffer_budget.ts";
+import { DEFAULT_MAX_PER_IDENTITY, IdentityConnections } from "./session/identity_connections.ts";
+import { DEFAULT_REGISTRATIONS_PER_MINUTE, RegistrationRate } from "./net/registration_rate.ts";
+import { DEFAULT_FORGET_UNUSED_AFTER_MS } from "./storage/unused_names.ts";
 
 /** Default for {@linkcode ServerOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -87,6 +91,29 @@ export interface ServerOptions {
    * connections from 127.0.0.1 raise it.
    */
   maxConnectionsPerAddress?: number;
+  /**
+   * Most connections signed in at once as one client identity; a sign-in
+   * past it gets 1607 and its connection closes. Default
+   * {@linkcode DEFAULT_MAX_PER_IDENTITY}.
+   */
+  maxConnectionsPerIdentity?: number;
+  /**
+   * How long a client may take to answer a 1603 (900, 901 or 902), or to
+   * resend after 901: then its staged upload is discarded and its connection
+   * closed. Default {@linkcode DEFAULT_VERDICT_TIMEOUT_MS}.
+   */
+  verdictTimeoutMs?: number;
+  /**
+   * Most names registered (825 with a free name) from one address per
+   * minute; more get 1601. Default {@linkcode DEFAULT_REGISTRATIONS_PER_MINUTE}.
+   */
+  registrationsPerMinute?: number;
+  /**
+   * How long a registered name may go unused (never signed in again, no
+   * file stored) before it is freed. Default
+   * {@linkcode DEFAULT_FORGET_UNUSED_AFTER_MS} (7 days).
+   */
+  forgetUnusedAfterMs?: number;
   /** How long running uploads may finish on {@linkcode RunningServer.close}; default 5 s. */
   shutdownGraceMs?: number;
   /**
@@ -133,6 +160,14 @@ export interface ServerLimits {
   maxConnectionsPerAddress: number;
   /** How long running uploads may finish on a shutdown. */
   shutdownGraceMs: number;
+  /** The verdict deadline (`session/deadlines.ts`). */
+  verdictTimeoutMs: number;
+  /** The connections signed in per identity, with their cap. */
+  identities: IdentityConnections;
+  /** The cap on registrations per address. */
+  registrations: RegistrationRate;
+  /** How long a name may go unused before it is freed (`storage/unused_names.ts`). */
+  forgetUnusedAfterMs: number;
   /** The memory every upload's batch buffers come from. */
   uploadBuffers: BufferBudget;
   /** The dialects served on the plain port. */
@@ -164,6 +199,14 @@ export function serverLimits(options: ServerOptions): ServerLimits {
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
       DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    verdictTimeoutMs: options.verdictTimeoutMs ?? DEFAULT_VERDICT_TIMEOUT_MS,
+    identities: new IdentityConnections(
+      options.maxConnectionsPerIdentity ?? DEFAULT_MAX_PER_IDENTITY,
+    ),
+    registrations: new RegistrationRate(
+      options.registrationsPerMinute ?? DEFAULT_REGISTRATIONS_PER_MINUTE,
+    ),
+    forgetUnusedAfterMs: options.forgetUnusedAfterMs ?? DEFAULT_FORGET_UNUSED_AFTER_MS,
     uploadBuffers: options.uploadBuffers ?? new BufferBudget(DEFAULT_UPLOAD_BUFFER_BUDGET),
     dialects: new Set(options.dialects ?? DIALECTS),
   };

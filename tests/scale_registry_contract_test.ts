@@ -353,6 +353,28 @@ const CASES: Case[] = [
       true,
     );
   }],
+  [
+    "unused names are freed; a client with a file or a commit in progress never is",
+    async (registry) => {
+      const idle = await addClient(registry, "Idle");
+      const keeper = await addClient(registry, "Keeper");
+      const committing = await addClient(registry, "Committing");
+      assert.equal(await commit(registry, keeper, "kept.txt", 3), "stored");
+      const start = await registry.beginCommit(intentFor(committing, "c.txt", 1), LIMITS);
+      assert.ok("id" in start);
+      assert.deepEqual(await registry.forgetUnusedClients(Date.now() - 60_000), [], "all seen now");
+      const freed = await registry.forgetUnusedClients(Date.now() + 1);
+      assert.deepEqual(freed, ["Idle"]);
+      assert.equal(await registry.clientById(idle), undefined);
+      assert.equal((await registry.clientByName("Keeper"))?.name, "Keeper");
+      assert.equal((await registry.clientByName("Committing"))?.name, "Committing");
+      await registry.abandonCommit(start.id);
+      assert.equal(
+        await registry.addClient({ id: newId(), name: "Idle", publicKey: newKey() }),
+        true,
+      );
+    },
+  ],
 ];
 
 /** The client and file rows an older version left, for {@linkcode Engine.openOlder}. */

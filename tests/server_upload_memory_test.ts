@@ -25,7 +25,11 @@ Deno.test("server: 60 concurrent uploads share a budget of 16 batches' worth: ev
       const received = await client.upload(me.clientId, aesKey, `file-${i}.bin`, data);
       assert.equal(received.cksum, cksum(data));
     }));
-  }, { uploadBuffers: budget, maxConnectionsPerAddress: 100 });
+  }, {
+    uploadBuffers: budget,
+    maxConnectionsPerAddress: 100,
+    maxConnectionsPerIdentity: 100, // one identity on every connection
+  });
   assert.ok(budget.peak > 0, "the uploads did not use the budget");
   assert.ok(budget.peak <= budget.total, `peak ${budget.peak} above ${budget.total}`);
   assert.equal(budget.inUse, 0, "an upload kept its buffers");

@@ -23,7 +23,14 @@ import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../../protocol/m
 import { type Dialect, parseDialect } from "../../protocol/dialects/mod.ts";
 import { ByteSizeError, formatBytes, parseByteSize } from "../../common/units.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "../storage/registry.ts";
-import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from "../server.ts";
+import {
+  DEFAULT_FORGET_UNUSED_AFTER_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_MAX_PER_IDENTITY,
+  DEFAULT_REGISTRATIONS_PER_MINUTE,
+  DEFAULT_VERDICT_TIMEOUT_MS,
+} from "../server.ts";
 
 /** The usage text of `server --help`. */
 export const USAGE = `Usage: server [options]                      run the server
@@ -69,6 +76,19 @@ Options:
   --max-connections N   most connections open at once (default: ${DEFAULT_MAX_CONNECTIONS})
   --max-per-address N   most connections open at once from one address
                         (default: ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
+  --max-per-identity N  most connections signed in at once as one client
+                        (default: ${DEFAULT_MAX_PER_IDENTITY})
+  --verdict-timeout S   seconds a client has to answer 1603 (900, 901 or 902) before its
+                        upload is discarded and its connection closed
+                        (default: ${DEFAULT_VERDICT_TIMEOUT_MS / 1000})
+  --registrations-per-address N
+                        most names registered from one address per minute
+                        (default: ${DEFAULT_REGISTRATIONS_PER_MINUTE})
+  --forget-unused-after H
+                        hours after which a name whose client never signed in again
+                        nor stored a file is freed (default: ${
+  DEFAULT_FORGET_UNUSED_AFTER_MS / 3_600_000
+})
   --dialects LIST       the protocol dialects served on the plain port, comma-separated:
                         reference, a-per-packet, b, c, d (default: all; docs/protocol.md §15)
   --log-level LEVEL     trace, debug, info, warning, error or fatal (default: info)
@@ -129,6 +149,10 @@ export type Command =
     partialTtlMs?: number;
     maxConnections?: number;
     maxConnectionsPerAddress?: number;
+    maxConnectionsPerIdentity?: number;
+    verdictTimeoutMs?: number;
+    registrationsPerMinute?: number;
+    forgetUnusedAfterMs?: number;
     dialects?: readonly Dialect[];
     logLevel: LogLevel;
   }
@@ -149,6 +173,10 @@ const OPTIONS = {
   "partial-ttl": { type: "string" },
   "max-connections": { type: "string" },
   "max-per-address": { type: "string" },
+  "max-per-identity": { type: "string" },
+  "verdict-timeout": { type: "string" },
+  "registrations-per-address": { type: "string" },
+  "forget-unused-after": { type: "string" },
   "log-level": { type: "string" },
   dialects: { type: "string" },
   "secure-port": { type: "string" },
@@ -177,6 +205,10 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
     "partial-ttl",
     "max-connections",
     "max-per-address",
+    "max-per-identity",
+    "verdict-timeout",
+    "registrations-per-address",
+    "forget-unused-after",
     "dialects",
     "log-level",
     "registry",
@@ -316,6 +348,10 @@ function serveCommand(
     "partial-ttl"?: string;
     "max-connections"?: string;
     "max-per-address"?: string;
+    "max-per-identity"?: string;
+    "verdict-timeout"?: string;
+    "registrations-per-address"?: string;
+    "forget-unused-after"?: string;
     dialects?: string;
     "log-level"?: string;
     "secure-port"?: string;
@@ -358,6 +394,7 @@ function serveCommand(
         "connections",
       ),
     }),
+    ...availabilityOptions(values),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...(values.dialects === undefined ? {} : { dialects: parseDialects(values.dialects) }),
     ...securePortOption(values["secure-port"], values["no-secure"]),
@@ -457,6 +494,36 @@ export function parseMaxFileSize(text: string): number {
     );
   }
   return size;
+}
+
+/** The options of issue 17's limits: per identity, verdict, registrations. */
+function availabilityOptions(values: {
+  "max-per-identity"?: string;
+  "verdict-timeout"?: string;
+  "registrations-per-address"?: string;
+  "forget-unused-after"?: string;
+}): {
+  maxConnectionsPerIdentity?: number;
+  verdictTimeoutMs?: number;
+  registrationsPerMinute?: number;
+  forgetUnusedAfterMs?: number;
+} {
+  const count = (option: string, text: string | undefined, unit: string) =>
+    text === undefined ? undefined : parseCount(option, text, unit);
+  const perIdentity = count("--max-per-identity", values["max-per-identity"], "connections");
+  const verdict = count("--verdict-timeout", values["verdict-timeout"], "seconds");
+  const registrations = count(
+    "--registrations-per-address",
+    values["registrations-per-address"],
+    "registrations",
+  );
+  const forget = count("--forget-unused-after", values["forget-unused-after"], "hours");
+  return {
+    ...(perIdentity === undefined ? {} : { maxConnectionsPerIdentity: perIdentity }),
+    ...(verdict === undefined ? {} : { verdictTimeoutMs: verdict * 1000 }),
+    ...(registrations === undefined ? {} : { registrationsPerMinute: registrations }),
+    ...(forget === undefined ? {} : { forgetUnusedAfterMs: forget * 3_600_000 }),
+  };
 }
 
 /**

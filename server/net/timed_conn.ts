@@ -56,6 +56,8 @@ export class TimedConn implements ByteSource {
   #requestPending = false;
   #requestStarted = false;
   #requestBytes = 0;
+  /** When the wait for the next request's first byte times out (`performance.now()`). */
+  #waitEndsAt = 0;
   #closed = false;
   #expired: Expired | undefined;
   /** Called when the idle deadline passes, just before the connection is closed. */
@@ -97,11 +99,15 @@ export class TimedConn implements ByteSource {
 
   /**
    * Starts waiting for a request: its deadlines start with the next byte
-   * read. Ends the previous request, if any.
+   * read. Ends the previous request, if any. The wait for its first byte is
+   * under the idle deadline counted from `idleSince` (default now): a
+   * request that did no work (a discovery) does not give the connection a
+   * new idle period.
    */
-  beginRequest(): void {
+  beginRequest(idleSince: number = performance.now()): void {
     this.endRequest();
     this.#requestPending = true;
+    this.#waitEndsAt = idleSince + this.#deadlines.idleMs;
   }
 
   /** The request's header and payload are in: only the request deadline applies now. */
@@ -127,14 +133,20 @@ export class TimedConn implements ByteSource {
 
   /** Reads up to `p.length` bytes; `null` at the end of the stream. */
   async read(p: Uint8Array): Promise<number | null> {
-    const n = await this.#timed(this.#conn.read(p));
+    const waitMs = this.awaitingRequest
+      ? Math.max(1, this.#waitEndsAt - performance.now())
+      : this.#deadlines.idleMs;
+    const n = await this.#timed(this.#conn.read(p), waitMs);
     if (n !== null && n > 0 && this.#requestPending) this.#progress(n);
     return n;
   }
 
   /** Writes all of `bytes`. */
   async write(bytes: Uint8Array): Promise<void> {
-    await writeAll({ write: (p) => this.#timed(this.#conn.write(p)) }, bytes);
+    await writeAll(
+      { write: (p) => this.#timed(this.#conn.write(p), this.#deadlines.idleMs) },
+      bytes,
+    );
   }
 
   /** Closes the connection; does nothing if it is closed already. */
@@ -172,8 +184,8 @@ export class TimedConn implements ByteSource {
     this.close();
   }
 
-  #timed<T>(operation: Promise<T>): Promise<T> {
-    return withDeadline(operation, this.#deadlines.idleMs, {
+  #timed<T>(operation: Promise<T>, ms: number): Promise<T> {
+    return withDeadline(operation, ms, {
       onExpire: () => {
         this.#expired ??= "idle";
         this.onTimeout?.();

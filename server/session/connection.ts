@@ -20,6 +20,13 @@
  * (checked at the first packet, again at commit), is read to its end, then
  * gets 1607 instead of 1603, and the connection goes on.
  *
+ * Limits of issue 17: a sign-in past the cap on connections per identity
+ * (`identity_connections.ts`) gets 1607 and the connection closes; an upload
+ * in hand (after 1603, or a resend due after 901) has the verdict deadline
+ * (`deadlines.ts`), after which it is discarded and the connection closed;
+ * only requests that do work (not 850, not a refused one) renew the idle
+ * timer and the idle time slot eviction goes by.
+ *
  * What becomes of an upload: kept (cksum == trailer, right padding), its
  * staged file waits, sealed, for the verdict; not kept, it is discarded and
  * the 1603 carries the complement of the trailer (`server/upload/verdict.ts`).
@@ -31,8 +38,10 @@
 
 import type { Logger } from "@logtape/logtape";
 import {
+  clientIdToHex,
   encodeResponse,
   ExactReader,
+  ProtocolError,
   readRequestHeader,
   type Response,
   ResponseCode,
@@ -46,7 +55,8 @@ import {
   type Ending,
   isBusy,
 } from "./connection_state.ts";
-import { type Clock, SignInDeadline } from "./deadlines.ts";
+import { type Clock, SignInDeadline, systemClock } from "./deadlines.ts";
+import type { IdentityConnections } from "./identity_connections.ts";
 import {
   describeEnd,
   type EndReason,
@@ -76,6 +86,8 @@ export interface ConnectionOptions {
   id: number;
   /** The peer address, for the log. */
   peer: string;
+  /** The peer's address without the port, for per-address caps; `peer` when omitted. */
+  address?: string;
   /** What every connection shares. */
   context: SessionContext;
   /** The connection's dialect, chosen from its first request header. */
@@ -84,6 +96,13 @@ export interface ConnectionOptions {
   secure?: { fingerprint: Uint8Array };
   /** How long the connection may stay open without a client signed in (`deadlines.ts`). */
   signInTimeoutMs: number;
+  /**
+   * How long a client may take to answer a 1603 (900, 901 or 902), or to
+   * send its file again after 901 (`deadlines.ts`); no limit when omitted.
+   */
+  verdictTimeoutMs?: number;
+  /** The connections signed in under each identity, with their cap; no cap when omitted. */
+  identities?: IdentityConnections;
   /** Called when the server closes it to make room or at a deadline: its slot is free at once. */
   onEvicted?: () => void;
   /** The timers of its deadlines; the system's by default. */
@@ -107,6 +126,14 @@ export class ServerConnection {
   #ending: Ending | undefined;
   #dialect: Dialect | undefined;
   #rejections = 0;
+  /** When the last request that did work ended (`performance.now()`): the idle time starts there. */
+  #workSince = performance.now();
+  /** The verdict deadline's timer while the client has an upload in hand; `overdue` once passed mid-request. */
+  #verdict: { kind: "none" } | { kind: "running"; timer: unknown } | { kind: "overdue" } = {
+    kind: "none",
+  };
+  /** The identity this connection is counted under (client id, hex). */
+  #identity: string | undefined;
 
   /**
    * Creates a connection; {@linkcode ServerConnection.run} serves it.
@@ -151,13 +178,14 @@ export class ServerConnection {
 
   /**
    * Since when (`performance.now()`) the connection has been idle: waiting
-   * for a request, not one byte of it read, and not busy. `undefined` when
-   * it is not idle.
+   * for a request, not one byte of it read, and not busy; counted from the
+   * last request that did work (a discovery, 850, or a refused request does
+   * not count). `undefined` when it is not idle.
    */
   get idleSince(): number | undefined {
     const activity = this.#activity;
     return activity.kind === "waiting" && !this.busy && this.#conn.awaitingRequest
-      ? activity.since
+      ? this.#workSince
       : undefined;
   }
 
@@ -204,6 +232,7 @@ export class ServerConnection {
     } finally {
       this.#signInDeadline.stop();
       await this.#scope.forgetUpload();
+      this.#setClient({ kind: "unsigned" }); // stops the verdict deadline, frees the identity
       this.#conn.close();
     }
     if (this.#rejections > LOGGED_REJECTIONS) {
@@ -216,15 +245,20 @@ export class ServerConnection {
 
   /** Serves request after request; returns why it stopped without an error. */
   async #serve(): Promise<EndReason> {
+    let rejectionsBefore = 0;
     const hooks = {
       endHeader: () => this.#conn.endHeader(),
       endRequest: () => this.#conn.endRequest(),
       resendDue: () =>
         this.#client.kind === "signed-in" && this.#client.upload?.kind === "resend-due",
+      worked: () => {
+        if (this.#rejections === rejectionsBefore) this.#workSince = performance.now();
+      },
     };
     while (!(this.#ending?.kind === "shutdown" && !this.busy)) {
       this.#activity = { kind: "waiting", since: performance.now() };
-      this.#conn.beginRequest();
+      this.#conn.beginRequest(this.#workSince);
+      rejectionsBefore = this.#rejections;
       const header = await readRequestHeader(this.#reader);
       this.#activity = { kind: "handling" };
       if (header === null) return { kind: "client-closed" };
@@ -234,6 +268,7 @@ export class ServerConnection {
       if (!goOn) return { kind: "closed-after-error" };
       if (this.#rejections >= MAX_REJECTIONS) return { kind: "rejections" };
       this.#signInDeadline.requestDone(this.signedIn);
+      if (this.#verdict.kind === "overdue") this.#verdictPassed();
       this.#conn.endRequest();
     }
     return { kind: "shutdown" };
@@ -256,6 +291,60 @@ export class ServerConnection {
         .catch(() => {});
     }
     return reason;
+  }
+
+  /**
+   * Replaces who is on the connection: counts it under its identity (a
+   * sign-in past the cap is a `ProtocolError`: 1607, and the connection
+   * closes), and runs the verdict deadline while an upload is in hand.
+   */
+  #setClient(client: ClientState): void {
+    const identity = client.kind === "signed-in"
+      ? clientIdToHex(client.client.clientId)
+      : undefined;
+    const identities = this.#options.identities;
+    if (identity !== this.#identity && identities !== undefined) {
+      if (this.#identity !== undefined) identities.release(this.#identity, this);
+      this.#identity = undefined;
+      if (identity !== undefined && !identities.take(identity, this)) {
+        this.#client = { kind: "unsigned" };
+        this.#stopVerdict();
+        throw new ProtocolError(
+          `Cannot sign in: ${identities.max} connections are signed in as this client already`,
+        );
+      }
+      this.#identity = identity;
+    }
+    this.#client = client;
+    if (client.kind === "signed-in" && client.upload !== undefined) this.#startVerdict();
+    else this.#stopVerdict();
+  }
+
+  #startVerdict(): void {
+    const timeoutMs = this.#options.verdictTimeoutMs;
+    if (timeoutMs === undefined || this.#verdict.kind !== "none") return;
+    const clock = this.#options.clock ?? systemClock;
+    const timer = clock.set(() => {
+      this.#verdict = { kind: "overdue" };
+      if (this.#activity.kind === "waiting") this.#verdictPassed();
+    }, timeoutMs);
+    this.#verdict = { kind: "running", timer };
+  }
+
+  #stopVerdict(): void {
+    if (this.#verdict.kind === "running") {
+      (this.#options.clock ?? systemClock).clear(this.#verdict.timer);
+    }
+    this.#verdict = { kind: "none" };
+  }
+
+  /** The verdict deadline passed with the upload still in hand, no request in progress. */
+  #verdictPassed(): void {
+    const timeoutMs = this.#options.verdictTimeoutMs ?? 0;
+    this.#verdict = { kind: "none" };
+    if (this.#client.kind === "signed-in" && this.#client.upload !== undefined) {
+      this.evict({ kind: "verdict-deadline", timeoutMs });
+    }
   }
 
   async #send(response: Response): Promise<void> {
@@ -285,7 +374,7 @@ export class ServerConnection {
         ) {
           connection.#logger = forClient(connection.#logger, client.client.name);
         }
-        connection.#client = client;
+        connection.#setClient(client);
       },
       setActivity(activity) {
         connection.#activity = activity;
@@ -298,10 +387,13 @@ export class ServerConnection {
         }
         await this.#send({ code: ResponseCode.GeneralError, text: shortText(reason) });
       },
+      takeRegistration: () =>
+        this.#options.context.registrations?.take(this.#options.address ?? this.#options.peer) ??
+          true,
       forgetUpload: async () => {
         const state = this.#client;
         if (state.kind !== "signed-in" || state.upload === undefined) return;
-        this.#client = { kind: "signed-in", client: state.client };
+        this.#setClient({ kind: "signed-in", client: state.client });
         if (state.upload.kind === "awaiting-verdict") {
           await state.upload.upload.staged?.discard().catch(() => {});
         }

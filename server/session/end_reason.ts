@@ -9,7 +9,7 @@
  * | `closed-after-error`  | a request the server cannot go on from (a huge unknown one) | the server closed it after an error |
  * | `rejections`          | {@linkcode MAX_REJECTIONS} requests got 1607            | 32 requests were rejected               |
  * | `shutdown`            | the server is shutting down                             | the server is shutting down             |
- * | `evicted`             | the server made room, or nobody signed in in time ({@linkcode Eviction}) | the eviction's words |
+ * | `evicted`             | the server made room, nobody signed in in time, or a 1603 went unanswered ({@linkcode Eviction}) | the eviction's words |
  * | `request-timeout`     | a request's header or whole did not arrive in time (`server/net/timed_conn.ts`) | request timeout |
  * | `idle-timeout`        | a read or write waited longer than the idle deadline    | idle timeout                            |
  * | `protocol-error`      | a frame that cannot be parsed; the client gets 1607     | protocol error                          |
@@ -59,7 +59,9 @@ export type Eviction =
   /** Nobody signed in within the sign-in deadline (`deadlines.ts`). */
   | { readonly kind: "sign-in-deadline"; readonly timeoutMs: number }
   /** A connection cap was reached and this connection made room for `peer`. */
-  | { readonly kind: "room"; readonly cap: string; readonly peer: string };
+  | { readonly kind: "room"; readonly cap: string; readonly peer: string }
+  /** The client did not answer a 1603 (900, 901 or 902) in time (`deadlines.ts`). */
+  | { readonly kind: "verdict-deadline"; readonly timeoutMs: number };
 
 /** Why a connection ended. */
 export type EndReason =
@@ -149,6 +151,10 @@ export function describeEviction(eviction: Eviction): string {
       return `nobody signed in within ${eviction.timeoutMs / 1000} s`;
     case "room":
       return `${eviction.cap}: room made for ${eviction.peer}`;
+    case "verdict-deadline":
+      return `no verdict (900, 901 or 902) within ${
+        eviction.timeoutMs / 1000
+      } s of a 1603; the upload was discarded`;
   }
 }
 

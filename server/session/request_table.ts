@@ -13,6 +13,7 @@
  * | 4    | after a 901, refuse anything but the resend ({@linkcode RequestEntry.servedWhileResendDue}) | 1607, the upload in hand is dropped; goes on |
  * | 5    | decode the payload ({@linkcode RequestEntry.decode})            | `ProtocolError`: 1607, the connection goes on |
  * | 6    | run the handler ({@linkcode RequestEntry.handle})               | a `ProtocolError` closes the connection with 1607; the handler answers anything else it refuses |
+ * | 7    | a request that works ({@linkcode RequestEntry.renewsIdle}) renews the idle timer | |
  *
  * A table belongs to a {@linkcode Dialect}: the codes it serves and how its
  * answers are encoded. A connection is served in one dialect, chosen from its
@@ -96,6 +97,13 @@ export interface RequestSpec<R> {
    * applies. Default `false`.
    */
   readonly streamsAnswer?: boolean;
+  /**
+   * Whether serving it counts as work: the idle deadline and the idle time
+   * that slot eviction goes by start again after it (unless it was
+   * refused). Default `true`; the discovery request (850) does no work, so a
+   * client cannot hold a slot by repeating it (issue 17).
+   */
+  readonly renewsIdle?: boolean;
 }
 
 /** A row of a table: a {@linkcode RequestSpec} whose request type is sealed inside. */
@@ -112,6 +120,8 @@ export interface RequestEntry {
   readonly servedWhileResendDue: boolean;
   /** See {@linkcode RequestSpec.streamsAnswer}; absent: `false`. */
   readonly streamsAnswer?: boolean;
+  /** See {@linkcode RequestSpec.renewsIdle}; `true` when omitted. */
+  readonly renewsIdle?: boolean;
 }
 
 /** The requests a dialect serves, by code. */
@@ -142,6 +152,7 @@ export function defineRequest<R>(spec: RequestSpec<R>): RequestEntry {
     },
     servedWhileResendDue: spec.servedWhileResendDue ?? false,
     streamsAnswer: spec.streamsAnswer ?? false,
+    renewsIdle: spec.renewsIdle ?? true,
   };
 }
 
@@ -199,6 +210,8 @@ export interface DispatchHooks {
   endRequest(): void;
   /** Whether the client announced a resend (901) and the next request must be 828. */
   resendDue(): boolean;
+  /** A request that renews the idle timer ({@linkcode RequestSpec.renewsIdle}) was served. */
+  worked?(): void;
 }
 
 /**
@@ -234,6 +247,7 @@ export async function serveRequest(
     return true;
   }
   await handle(scope);
+  if (entry.renewsIdle !== false) hooks.worked?.();
   return true;
 }
 

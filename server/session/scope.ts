@@ -14,6 +14,7 @@ import type { CommitOptions } from "../upload/commit.ts";
 import type { FileStore } from "../storage/file_store.ts";
 import type { Activity, ClientState } from "./connection_state.ts";
 import type { KeyProofGate } from "./tls_proof.ts";
+import type { RegistrationRate } from "../net/registration_rate.ts";
 
 /** What every connection of a server shares. */
 export interface SessionContext {
@@ -25,6 +26,8 @@ export interface SessionContext {
   commit: CommitOptions;
   /** The memory every upload's batch buffers come from. */
   uploadBuffers: BufferBudget;
+  /** The cap on registrations per address; none when omitted. */
+  registrations?: RegistrationRate;
 }
 
 /** One connection, as its request handlers see it. */
@@ -51,4 +54,9 @@ export interface RequestScope {
   reject(code: number, reason: string): Promise<void>;
   /** Discards the upload the client has in hand, if any; never touches a stored file. */
   forgetUpload(): Promise<void>;
+  /**
+   * Counts a registration from this connection's address; `false` when the
+   * address is over its cap ({@linkcode SessionContext.registrations}).
+   */
+  takeRegistration?(): boolean;
 }

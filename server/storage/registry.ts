@@ -261,6 +261,13 @@ export interface Registry {
    * caller may delete the files), or `undefined` for an unknown name.
    */
   forgetClient(name: string): Promise<{ client: ClientRecord; files: FileRecord[] } | undefined>;
+  /**
+   * Forgets, in one step, every client last seen (registered, signed in,
+   * or uploading) before `seenBefore` (milliseconds since the epoch) that
+   * stores no file and has no commit in progress: its name is free again.
+   * Returns the names forgotten. A client with a file is never touched.
+   */
+  forgetUnusedClients(seenBefore: number): Promise<string[]>;
   /** Closes the registry. Further calls reject. */
   close(): Promise<void>;
 }

@@ -610,6 +610,16 @@ export class PostgresRegistry implements Registry {
     });
   }
 
+  async forgetUnusedClients(seenBefore: number): Promise<string[]> {
+    const rows = await this.#sql`
+      DELETE FROM clients
+      WHERE last_seen < ${seenBefore}
+        AND NOT EXISTS (SELECT 1 FROM files WHERE files.client_id = clients.id)
+        AND NOT EXISTS (SELECT 1 FROM intents WHERE intents.client_id = clients.id)
+      RETURNING name`;
+    return rows.map((row) => String(row.name));
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#watch);
     await this.#sql`DELETE FROM commit_locks WHERE holder = ${this.holder}`.catch(() => {});

@@ -547,6 +547,18 @@ export class SqliteRegistry implements Registry {
     return Promise.resolve(result);
   }
 
+  forgetUnusedClients(seenBefore: number): Promise<string[]> {
+    const unused =
+      "last_seen < ? AND NOT EXISTS (SELECT 1 FROM files WHERE client_id = clients.id)" +
+      " AND NOT EXISTS (SELECT 1 FROM intents WHERE client_id = clients.id)";
+    const names = this.#transaction(() => {
+      const rows = this.#all(`SELECT name FROM clients WHERE ${unused}`, seenBefore);
+      this.#run(`DELETE FROM clients WHERE ${unused}`, seenBefore);
+      return rows.map((row) => String(row.name));
+    });
+    return Promise.resolve(names);
+  }
+
   close(): Promise<void> {
     this.#statements.clear();
     this.#db.close();

@@ -10,6 +10,14 @@
  * alone gets whole batches, many get smaller ones or wait their turn, so
  * hundreds of uploads cannot take the server's memory.
  *
+ * No upload holds memory of the budget while it waits for the network
+ * (issue 17: 110 slow uploads holding their grants stalled a polite one for
+ * 42 s): each batch's first packet is read into the upload's own packet
+ * buffer (one packet, outside the budget) before memory is asked for, and
+ * the packets that follow join the batch only while they keep coming, for
+ * at most {@linkcode BATCH_GATHER_MS}. A grant is held while a batch is
+ * gathered from data already flowing, then decrypted and written.
+ *
  * @example
  * ```ts
  * import { UploadContentReader } from "./upload_content.ts";
@@ -33,6 +41,7 @@
 
 import { releaseBuffer } from "../../common/release_buffer.ts";
 import {
+  chunkLength,
   decodePacketHeader,
   type ExactReader,
   PACKET_CHUNK_SIZE,
@@ -44,6 +53,12 @@ import type { BudgetMember, BufferBudget } from "./buffer_budget.ts";
 
 /** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */
 export const BATCH_PACKETS = 128;
+
+/**
+ * Longest a batch waits for its next packet while it holds memory of the
+ * budget: after it, the packets in are decrypted and the grant given back.
+ */
+export const BATCH_GATHER_MS = 50;
 
 /**
  * Memory one packet of a batch takes while it is read and decrypted, as
@@ -65,7 +80,14 @@ export class UploadContentReader implements Disposable {
   readonly #reader: ExactReader;
   readonly #decoder: PacketDecoder;
   readonly #member: BudgetMember;
+  /** Packets decoded. */
   #packet = 0;
+  /** The next packet to read from the wire (packets read ahead are at most one). */
+  #wirePacket = 0;
+  /** Where each packet is read before it joins a batch: the upload's only memory outside the budget. */
+  readonly #packetBuffer = new Uint8Array(PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE);
+  /** The packet read under way, if any. */
+  #reading: Promise<Uint8Array> | undefined;
 
   private constructor(reader: ExactReader, decoder: PacketDecoder, budget: BufferBudget) {
     this.#reader = reader;
@@ -120,8 +142,11 @@ export class UploadContentReader implements Disposable {
   }
 
   /**
-   * Reads the next batch, as many packets as the budget grants now (at least
-   * one, at most {@linkcode BATCH_PACKETS}); `null` when every packet is in.
+   * Reads the next batch: waits, holding no memory of the budget, for its
+   * first packet; then, with a grant, gathers the packets that follow as
+   * long as they come (at most {@linkcode BATCH_PACKETS}, at most what the
+   * grant holds, for at most {@linkcode BATCH_GATHER_MS}). `null` when every
+   * packet is in.
    *
    * @throws {ProtocolError} if a packet header does not match the first.
    * @throws {Deno.errors.UnexpectedEof} if the connection ends first.
@@ -129,19 +154,22 @@ export class UploadContentReader implements Disposable {
   async next(): Promise<ContentBatch | null> {
     const decoder = this.#decoder;
     if (decoder.done) return null;
+    const first = await this.#nextPacket();
     const wanted = Math.min(BATCH_PACKETS, decoder.totalPackets - this.#packet);
     const grant = await this.#member.acquire(
       wanted * BATCH_BYTES_PER_PACKET,
       BATCH_BYTES_PER_PACKET,
     );
     try {
-      const packets = Math.min(wanted, Math.floor(grant.bytes / BATCH_BYTES_PER_PACKET));
-      const raw = new Uint8Array(decoder.nextBatchSize(packets));
-      await this.#reader.readInto(raw);
-      const content = new Uint8Array(packets * PACKET_CHUNK_SIZE);
-      const cipher = decoder.decodeBatch(raw, content);
+      const most = Math.min(wanted, Math.floor(grant.bytes / BATCH_BYTES_PER_PACKET));
+      const raw = new Uint8Array(decoder.nextBatchSize(most));
+      raw.set(first);
+      this.#took();
+      const filled = await this.#gather(raw, first.length, most - 1);
+      const content = new Uint8Array(decoder.contentBufferSize(filled.packets));
+      const cipher = decoder.decodeBatch(raw.subarray(0, filled.bytes), content);
       releaseBuffer(raw);
-      this.#packet += packets;
+      this.#packet += filled.packets;
       return {
         cipher,
         release: () => {
@@ -153,6 +181,60 @@ export class UploadContentReader implements Disposable {
       grant.release();
       throw error;
     }
+  }
+
+  /**
+   * Appends to `raw` (after `offset` bytes, one packet) up to `more` packets
+   * that arrive within {@linkcode BATCH_GATHER_MS}; a packet still on its
+   * way then is kept for the next batch.
+   */
+  async #gather(
+    raw: Uint8Array,
+    offset: number,
+    more: number,
+  ): Promise<{ packets: number; bytes: number }> {
+    let packets = 1;
+    let bytes = offset;
+    if (more === 0) return { packets, bytes };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gathered = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), BATCH_GATHER_MS);
+    });
+    try {
+      while (packets <= more) {
+        const packet = await Promise.race([this.#nextPacket(), gathered]);
+        if (packet === undefined) break; // the read goes on, for the next batch
+        raw.set(packet, bytes);
+        this.#took();
+        bytes += packet.length;
+        packets++;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    return { packets, bytes };
+  }
+
+  /**
+   * The next packet on the wire, in the upload's own packet buffer; the
+   * read under way, if any, is the one returned. Copy the packet, then call
+   * {@linkcode UploadContentReader.#took}, before asking for the next one.
+   */
+  #nextPacket(): Promise<Uint8Array> {
+    if (this.#reading !== undefined) return this.#reading;
+    const index = this.#wirePacket++;
+    const size = (index === 0 ? 0 : PACKET_HEADER_SIZE) +
+      chunkLength(this.#decoder.first.contentSize, index);
+    const target = this.#packetBuffer.subarray(0, size);
+    const reading = this.#reader.readInto(target).then(() => target);
+    reading.catch(() => {}); // its failure reaches whoever awaits it; never unhandled
+    this.#reading = reading;
+    return reading;
+  }
+
+  /** The packet read was copied: the packet buffer may take the next one. */
+  #took(): void {
+    this.#reading = undefined;
   }
 
   /** Reads and drops the rest of the upload, so the connection stays in step. */

@@ -1,7 +1,9 @@
 /**
  * 850, discovery (plain port, secure mode on): answered with the secure
  * port's offer, 1650 (`protocol/discovery.ts`). Served in any state, a resend
- * due included; the answer is encoded once, when the server starts.
+ * due included; the answer is encoded once, when the server starts. It does
+ * not renew the idle timer: repeated every 20 s, it used to keep a slot
+ * forever (issue 17).
  *
  * @module
  */
@@ -18,5 +20,6 @@ export function discoveryRequest(answer: Uint8Array): RequestEntry {
     decode: () => undefined,
     handle: (scope) => scope.sendBytes(answer),
     servedWhileResendDue: true,
+    renewsIdle: false, // repeating it must not keep a connection from being idle
   });
 }

@@ -6,6 +6,7 @@
  * | state on arrival     | answer                                     | state after   |
  * |----------------------|--------------------------------------------|---------------|
  * | unsigned, name free  | 1600 with a new id                         | registering   |
+ * | unsigned, the address registered too many names this minute | 1601 | unsigned |
  * | unsigned, name taken | 1601                                       | unsigned      |
  * | registering, signed in | 1607                                     | unchanged     |
  *
@@ -39,6 +40,21 @@ async function register(scope: RequestScope, name: string): Promise<void> {
   }
   if (await scope.context.commit.registry.clientByName(name) !== undefined) {
     await answerNameTaken(scope, name);
+    return;
+  }
+  if (scope.takeRegistration?.() === false) {
+    const perMinute = scope.context.registrations?.perMinute;
+    scope.logger.warn("Registration of {name} refused: {perMinute} from this address this minute", {
+      name,
+      perMinute,
+    });
+    await scope.send({
+      code: ResponseCode.RegisterFailed,
+      text: shortText(
+        `Registration failed: ${perMinute} names were registered from your address in the ` +
+          "last minute; try again later.",
+      ),
+    });
     return;
   }
   // Some clients compare ids as C strings: none is issued with a 0x00 byte.
