@@ -205,10 +205,11 @@ function shellWord(word: string): string {
  * on stderr may have drawn over the log's line, and the operator must hand
  * this fingerprint to the users.
  */
-function printFingerprint(server: RunningServer): void {
+function printFingerprint(server: RunningServer, advertised: number | undefined): void {
   if (server.fingerprint === undefined) return;
+  const clients = advertised === undefined ? "" : ` (clients reach it as ${advertised})`;
   console.log(
-    `server: ready; secure port ${server.securePort}, certificate fingerprint ` +
+    `server: ready; secure port ${server.securePort}${clients}, certificate fingerprint ` +
       `${formatFingerprint(server.fingerprint)} (give it to your users; ` +
       "`server fingerprint` shows it again)",
   );
@@ -273,7 +274,7 @@ async function runUntilSignalled(options: ServerOptions, observed?: Observed): P
       throw error;
     }
     if (stopping) server.close();
-    printFingerprint(server);
+    printFingerprint(server, options.secure?.advertisedPort);
     await server.finished;
     await http?.close();
   } finally {
