@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { clientIdToHex, parseMeInfo } from "../protocol/mod.ts";
+import { clientIdToHex, parseMeInfo, Sha256 } from "../protocol/mod.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server/server.ts";
 import { CLIENT_PERMISSION_FLAGS } from "../scripts/permissions.ts";
 import {
@@ -239,5 +239,43 @@ Deno.test("what a cut upload kept is shown to the operator, counts against the q
     assert.deepEqual(left, [], "the kept bytes are removed with their record");
     const now = await send(setup, "other.bin");
     assert.equal(now.code, 0, now.stderr);
+  });
+});
+
+/** The SHA-256 of the file at `path`, read in pieces. */
+async function fileSha256(path: string): Promise<string> {
+  const hash = new Sha256();
+  using file = await Deno.open(path);
+  const buffer = new Uint8Array(1024 * 1024);
+  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
+    hash.update(buffer.subarray(0, n));
+  }
+  return hash.hex();
+}
+
+Deno.test("after an interruption at half of a 200 MB file, the rerun sends less than 60 % of its bytes, and the stored file is identical", async () => {
+  await withSetup({}, async (setup) => {
+    const size = 200 * 1000 * 1000;
+    const path = join(setup.clientDir, "200mb.bin");
+    {
+      using file = await Deno.open(path, { write: true, create: true });
+      const piece = patternBytes(1024 * 1024, 51);
+      for (let written = 0; written < size; written += piece.length) {
+        const part = piece.subarray(0, Math.min(piece.length, size - written));
+        part[0] = written & 0xff; // no two pieces alike
+        let done = 0;
+        while (done < part.length) done += await file.write(part.subarray(done));
+      }
+    }
+    setup.relay.budget = size / 2;
+    assert.equal((await send(setup, "200mb.bin")).code, 3);
+    await waitForKept(setup, "200mb.bin");
+    setup.relay.budget = undefined;
+    const rerun = await send(setup, "200mb.bin");
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.ok(setup.relay.sent < 0.6 * size, `the rerun sent ${setup.relay.sent} of ${size} bytes`);
+    const { clientId } = parseMeInfo(await Deno.readTextFile(join(setup.clientDir, "me.info")));
+    const stored = join(setup.serverDir, "received_files", clientIdToHex(clientId), "200mb.bin");
+    assert.equal(await fileSha256(stored), await fileSha256(path));
   });
 });
