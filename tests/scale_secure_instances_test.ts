@@ -40,7 +40,7 @@ import { patternBytes, runClient, writeTransferInfo } from "./support/client_pro
 import { readFixture } from "./support/golden_session.ts";
 import { replay } from "./support/golden_replay.ts";
 import { waitUntil } from "./support/reliability.ts";
-import { countingRelay } from "./support/counting_relay.ts";
+import { countingRelay } from "../harness/counting_relay.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import {
   type HaproxyService,

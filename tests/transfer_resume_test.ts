@@ -18,7 +18,7 @@ import {
   runClient,
   writeTransferInfo,
 } from "./support/client_process.ts";
-import { type CountingRelay, countingRelay } from "./support/counting_relay.ts";
+import { type CountingRelay, countingRelay } from "../harness/counting_relay.ts";
 import { freePort } from "./support/ports.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { clientRows, openOperatorStorage } from "../server/cli/operator.ts";
