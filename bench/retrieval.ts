@@ -19,7 +19,13 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { CLIENT_PERMISSION_FLAGS, ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
+import { writeTransferInfo } from "../harness/client_process.ts";
+import {
+  type BenchServer,
+  median,
+  startBenchServer,
+  timeClient,
+} from "./support/bench_processes.ts";
 import { formatMb, ProcessMonitor } from "./support/process_monitor.ts";
 import { writeRandomFile } from "./support/random_file.ts";
 
@@ -37,53 +43,9 @@ const { values: options } = parseArgs({
 const size = Number(options.size) * MB;
 const runs = Number(options.runs);
 
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
-}
-
-/** Starts a secure-mode server process in `dir`; resolves once its plain port accepts. */
-async function startServer(dir: string) {
-  await Deno.mkdir(dir, { recursive: true });
-  const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    cwd: dir,
-    args: [
-      "run",
-      ...serverPermissionFlags(),
-      join(ROOT, "server/main.ts"),
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--secure-port",
-      String(freePort()),
-      "--log-level",
-      "warning",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  for (let attempt = 0;; attempt++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      break;
-    } catch (error) {
-      if (attempt > 400) {
-        throw new Error("Cannot start server: it never listened", { cause: error });
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return {
-    port,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await child.status;
-    },
-  };
+/** Starts a secure-mode server process in `dir`, on port 0 and secure port 0. */
+function startServer(dir: string): Promise<BenchServer> {
+  return startBenchServer(dir);
 }
 
 /** Resets a process's peak resident memory to its current one; false where Linux refuses. */
@@ -106,33 +68,10 @@ interface Measure {
 async function runClient(dir: string, serverPid: number, args: string[]): Promise<Measure> {
   resetPeak(serverPid);
   const server = new ProcessMonitor(serverPid);
-  const start = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...CLIENT_PERMISSION_FLAGS,
-      join(ROOT, "client/main.ts"),
-      "--dir",
-      dir,
-      "--quiet",
-      "--no-wait",
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const monitor = new ProcessMonitor(child.pid);
-  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
-  const seconds = (performance.now() - start) / 1000;
-  const clientPeak = monitor.stop().peakRssBytes;
+  const run = await timeClient(["--dir", dir, "--quiet", "--no-wait", ...args]);
   const serverPeak = server.stop().peakRssBytes;
-  if (status.code !== 0) throw new Error(`Cannot benchmark: the client failed: ${stderr}`);
-  return { seconds, clientPeak, serverPeak };
-}
-
-function median(values: number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  if (run.code !== 0) throw new Error(`Cannot benchmark: the client failed: ${run.stderr}`);
+  return { seconds: run.seconds, clientPeak: run.figures.peakRssBytes, serverPeak };
 }
 
 function highest(values: Array<number | undefined>): number | undefined {
@@ -141,28 +80,30 @@ function highest(values: Array<number | undefined>): number | undefined {
 }
 
 const scratch = await Deno.makeTempDir({ prefix: "retrieval-bench-" });
-let server: Awaited<ReturnType<typeof startServer>> | undefined;
+let server: BenchServer | undefined;
 try {
   server = await startServer(join(scratch, "server"));
   const clientDir = join(scratch, "client");
   const toDir = join(scratch, "fetched");
-  await Deno.mkdir(clientDir);
   const file = join(scratch, "transfer.bin");
   await writeRandomFile(file, size);
+  await writeTransferInfo(clientDir, server.port, "bench retrieval", file);
   await Deno.writeTextFile(join(clientDir, "warm-up.bin"), "warm up");
-  await Deno.writeTextFile(
-    join(clientDir, "transfer.info"),
-    `127.0.0.1:${server.port}\nbench retrieval\n${file}\n`,
-  );
   // Registration and the first contact's pinning: not counted.
-  await runClient(clientDir, server.pid, [join(clientDir, "warm-up.bin")]);
-  const peakResettable = resetPeak(server.pid);
+  await runClient(clientDir, server.process.child.pid, [join(clientDir, "warm-up.bin")]);
+  const peakResettable = resetPeak(server.process.child.pid);
   const uploads: Measure[] = [];
   const downloads: Measure[] = [];
   for (let run = 0; run < runs; run++) {
-    uploads.push(await runClient(clientDir, server.pid, []));
+    uploads.push(await runClient(clientDir, server.process.child.pid, []));
     downloads.push(
-      await runClient(clientDir, server.pid, ["--get", "transfer.bin", "--to", toDir, "--force"]),
+      await runClient(clientDir, server.process.child.pid, [
+        "--get",
+        "transfer.bin",
+        "--to",
+        toDir,
+        "--force",
+      ]),
     );
   }
   const report = (name: string, measures: Measure[]) => {

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { exists } from "../common/exists.ts";
 import { dirname, join } from "node:path";
 import {
   bytesEqual,
@@ -146,16 +147,6 @@ export function localPathOf(dir: string, name: string): string {
 function partPaths(folder: string, name: string): { part: string; info: string } {
   const key = sha256Hex(new TextEncoder().encode(name.normalize("NFC"))).slice(0, 16);
   return { part: join(folder, `.ft-${key}.part`), info: join(folder, `.ft-${key}.part.json`) };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 async function removeIfThere(path: string): Promise<void> {

@@ -602,7 +602,7 @@ export function parseDialects(text: string): Dialect[] {
     try {
       dialects.add(parseDialect(name));
     } catch (error) {
-      throw new UsageError(`Cannot use --dialects ${text}: ${(error as Error).message}`, {
+      throw new UsageError(`Cannot use --dialects ${text}: ${errorMessage(error)}`, {
         cause: error,
       });
     }

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import { join } from "node:path";
 import { formatFingerprint, formatFingerprintHex } from "../../protocol/fingerprint.ts";
 import {
@@ -116,7 +117,7 @@ export async function createIdentityFile(path: string): Promise<string> {
   } catch (error) {
     const reason = error instanceof Deno.errors.AlreadyExists
       ? "it exists already (an identity is never replaced by this command)"
-      : (error as Error).message;
+      : errorMessage(error);
     throw new ServerIdentityError(`Cannot write the identity ${path}: ${reason}`, {
       cause: error,
     });

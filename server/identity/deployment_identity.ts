@@ -28,6 +28,7 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import { bytesEqual } from "../../protocol/mod.ts";
 import { certificateFingerprint, formatFingerprint } from "../../protocol/fingerprint.ts";
 import { decodePem } from "../../protocol/pem.ts";
@@ -108,7 +109,7 @@ export async function readIdentityFile(path: string): Promise<ServerIdentity> {
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound
       ? "it does not exist. Make one with: server identity FILE"
-      : `${(error as Error).message}. Check the file's permissions (the server may read its ` +
+      : `${errorMessage(error)}. Check the file's permissions (the server may read its ` +
         "data folder only: keep the file there)";
     throw new ServerIdentityError(`Cannot read the identity ${path}: ${reason}`, { cause: error });
   }

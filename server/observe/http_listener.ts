@@ -26,6 +26,7 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import { getLogger } from "@logtape/logtape";
 import { ZERO_CLIENT_ID } from "../../protocol/mod.ts";
 import { StartupError } from "../errors.ts";
@@ -99,7 +100,7 @@ export function startHttpListener(
     }:${address.port}`;
     const reason = error instanceof Deno.errors.AddrInUse
       ? "the port is in use; choose another with --http HOST:PORT"
-      : (error as Error).message;
+      : errorMessage(error);
     throw new HttpListenError(`Cannot listen for health and metrics on ${where}: ${reason}`, {
       cause: error,
     });
@@ -164,12 +165,12 @@ export function healthOf(storage: Storage, stopping: () => boolean): () => Promi
     try {
       await bounded("the registry", storage.registry.clientById(ZERO_CLIENT_ID));
     } catch (error) {
-      return { ok: false, reason: `the registry: ${(error as Error).message}` };
+      return { ok: false, reason: `the registry: ${errorMessage(error)}` };
     }
     try {
       await bounded("the file store", storage.store.list(ZERO_CLIENT_ID));
     } catch (error) {
-      return { ok: false, reason: `the file store: ${(error as Error).message}` };
+      return { ok: false, reason: `the file store: ${errorMessage(error)}` };
     }
     return { ok: true };
   };

@@ -22,6 +22,7 @@
  * @module
  */
 
+import { errorMessage } from "../../common/error_message.ts";
 import postgres from "postgres";
 import { RegistryError } from "../errors.ts";
 import { formatFingerprint } from "../../protocol/fingerprint.ts";
@@ -68,7 +69,7 @@ export class PostgresIdentityRecord implements IdentityRecord {
     } catch (error) {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw new RegistryError(
-        `Cannot read the deployment's identity in ${redactUrl(url)}: ${(error as Error).message}`,
+        `Cannot read the deployment's identity in ${redactUrl(url)}: ${errorMessage(error)}`,
         { cause: error },
       );
     }
