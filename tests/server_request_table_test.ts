@@ -85,7 +85,6 @@ function echoTable(served: number[]) {
 
 const hooks = (resendDue = false) => ({
   endHeader: () => {},
-  endRequest: () => {},
   resendDue: () => resendDue,
 });
 

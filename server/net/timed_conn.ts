@@ -9,7 +9,7 @@
  * |----------|---------------------------------------------------------|---------------------|
  * | idle     | one read or one write                                   | by each call        |
  * | header   | the request header and payload (not an upload's packets) | never               |
- * | request  | the whole request, an upload's packets included         | by each MiB received |
+ * | request  | the whole request, an upload's packets and a download's frames included | by each MiB received or sent |
  *
  * The deadlines themselves are `common/deadline.ts`'s; this file only
  * decides when each starts and ends.
@@ -22,7 +22,7 @@ import { writeAll } from "../../common/write_all.ts";
 import { type ByteSource } from "../../protocol/mod.ts";
 import type { NetConn } from "./listen.ts";
 
-/** Every this many bytes of a request restart its deadline (a minimum rate). */
+/** Every this many bytes of a request, received or sent, restart its deadline (a minimum rate). */
 export const REQUEST_PROGRESS_BYTES = 1024 * 1024;
 
 /** The deadlines of a {@linkcode TimedConn}, in milliseconds. */
@@ -147,6 +147,8 @@ export class TimedConn implements ByteSource {
       { write: (p) => this.#timed(this.#conn.write(p), this.#deadlines.idleMs) },
       bytes,
     );
+    // An answer streamed back (a download) is held to the same minimum rate.
+    if (this.#requestStarted) this.#progress(bytes.length);
   }
 
   /** Closes the connection; does nothing if it is closed already. */

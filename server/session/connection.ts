@@ -248,7 +248,6 @@ export class ServerConnection {
     let rejectionsBefore = 0;
     const hooks = {
       endHeader: () => this.#conn.endHeader(),
-      endRequest: () => this.#conn.endRequest(),
       resendDue: () =>
         this.#client.kind === "signed-in" && this.#client.upload?.kind === "resend-due",
       worked: () => {

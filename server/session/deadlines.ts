@@ -6,7 +6,7 @@
  * |------------|---------|--------------------------------------------------------------|-----------------------------|--------------------|
  * | idle       | 30 s    | one read or one write; waiting for a request, counted from the last request that did work (not 850) | `server/net/timed_conn.ts`  | `idle-timeout`     |
  * | header     | 5 s     | a request's header and payload, from its first byte          | `server/net/timed_conn.ts`  | `request-timeout`  |
- * | request    | 60 s    | a whole request, from its first byte; each MiB restarts it   | `server/net/timed_conn.ts`  | `request-timeout`  |
+ * | request    | 60 s    | a whole request, from its first byte; each MiB in or out restarts it | `server/net/timed_conn.ts`  | `request-timeout`  |
  * | sign-in    | 15 s    | from the connection's opening to a client signed in          | {@linkcode SignInDeadline}  | `evicted`          |
  * | verdict    | 30 s    | from a 1603 (or a 901) to the client's next step (900, 901, 902; the 828 after 901) | `connection.ts` | `evicted` (the upload in hand is discarded) |
  * | shutdown grace | 5 s | uploads in progress when the server is asked to stop         | `server/shutdown.ts`        | `shutdown`         |

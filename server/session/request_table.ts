@@ -9,7 +9,7 @@
  * |------|-----------------------------------------------------------------|----------------------------------------------|
  * | 1    | find the code in the connection's table                         | 1607; a payload of up to 4 KiB is skipped and the connection goes on, a larger one closes it |
  * | 2    | check the header's payload size ({@linkcode RequestEntry.payloadSize}) | `ProtocolError`: 1607 and the connection closes |
- * | 3    | read the payload; the header deadline ends (and the request deadline, for a request whose answer streams: {@linkcode RequestEntry.streamsAnswer}) | the connection ends (truncated, timed out)   |
+ * | 3    | read the payload; the header deadline ends (the request deadline goes on: each MiB received or sent restarts it, so a download's answer is held to the same minimum rate as an upload) | the connection ends (truncated, timed out)   |
  * | 4    | after a 901, refuse anything but the resend ({@linkcode RequestEntry.servedWhileResendDue}) | 1607, the upload in hand is dropped; goes on |
  * | 5    | decode the payload ({@linkcode RequestEntry.decode})            | `ProtocolError`: 1607, the connection goes on |
  * | 6    | run the handler ({@linkcode RequestEntry.handle})               | a `ProtocolError` closes the connection with 1607; the handler answers anything else it refuses |
@@ -92,12 +92,6 @@ export interface RequestSpec<R> {
    */
   readonly servedWhileResendDue?: boolean;
   /**
-   * Whether its answer may outlast the request deadline (a download of any
-   * length): once its payload is in, only the idle deadline on each write
-   * applies. Default `false`.
-   */
-  readonly streamsAnswer?: boolean;
-  /**
    * Whether serving it counts as work: the idle deadline and the idle time
    * that slot eviction goes by start again after it (unless it was
    * refused). Default `true`; the discovery request (850) does no work, so a
@@ -118,8 +112,6 @@ export interface RequestEntry {
   decode(payload: Uint8Array, header: RequestHeader): (scope: RequestScope) => Promise<void>;
   /** See {@linkcode RequestSpec.servedWhileResendDue}. */
   readonly servedWhileResendDue: boolean;
-  /** See {@linkcode RequestSpec.streamsAnswer}; absent: `false`. */
-  readonly streamsAnswer?: boolean;
   /** See {@linkcode RequestSpec.renewsIdle}; `true` when omitted. */
   readonly renewsIdle?: boolean;
 }
@@ -151,7 +143,6 @@ export function defineRequest<R>(spec: RequestSpec<R>): RequestEntry {
       return (scope) => spec.handle(scope, request, header);
     },
     servedWhileResendDue: spec.servedWhileResendDue ?? false,
-    streamsAnswer: spec.streamsAnswer ?? false,
     renewsIdle: spec.renewsIdle ?? true,
   };
 }
@@ -206,8 +197,6 @@ export function requestTable(entries: readonly RequestEntry[]): RequestTable {
 export interface DispatchHooks {
   /** The request's header and payload are in: the header deadline ends. */
   endHeader(): void;
-  /** The request deadline ends too (for {@linkcode RequestSpec.streamsAnswer}). */
-  endRequest(): void;
   /** Whether the client announced a resend (901) and the next request must be 828. */
   resendDue(): boolean;
   /** A request that renews the idle timer ({@linkcode RequestSpec.renewsIdle}) was served. */
@@ -232,7 +221,6 @@ export async function serveRequest(
   const size = entry.payloadSize(header);
   const payload = await scope.reader.readExact(size, size);
   hooks.endHeader();
-  if (entry.streamsAnswer === true) hooks.endRequest();
   if (hooks.resendDue() && !entry.servedWhileResendDue) {
     await scope.forgetUpload();
     await scope.reject(header.code, "after 901 the next request must be 828");

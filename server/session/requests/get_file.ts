@@ -6,8 +6,11 @@
  * (before the content, or in place of its next frame). The connection goes on
  * either way.
  *
- * Its answer may take longer than the request deadline: once the payload is
- * in, only the idle deadline on each write applies (`streamsAnswer`).
+ * Its answer may take longer than the request deadline as long as it moves:
+ * each MiB written restarts that deadline (`server/net/timed_conn.ts`), so a
+ * reader slower than 1 MiB per request deadline (60 s by default, about
+ * 17 KiB/s) is cut off as an upload that slow is, and one that stops reading
+ * at the idle deadline.
  *
  * @module
  */
@@ -23,7 +26,6 @@ export const getFileRequest: RequestEntry = defineRequest({
   name: "get file",
   payloadSize: boundedPayload(MAX_GET_PAYLOAD, "get request"),
   decode: decodeGetRequest,
-  streamsAnswer: true,
   handle: async (scope, request, header) => {
     const clientId = await retrievingClient(scope, RetrievalRequest.Get, header.clientId);
     if (clientId === undefined) return;
