@@ -190,7 +190,7 @@ Deno.test("retrieval attack: 150 stalled downloads keep the server's memory boun
     } finally {
       for (const client of clients) client.close();
     }
-  }, { maxConnectionsPerAddress: 200, maxConnections: 256 });
+  }, { maxConnectionsPerAddress: 200, maxConnections: 256, maxConnectionsPerIdentity: 200 });
 });
 
 Deno.test("retrieval attack: a file replaced or removed mid-download never sends other bytes under its SHA-256", async (t) => {
