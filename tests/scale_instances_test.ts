@@ -194,6 +194,13 @@ Deno.test({
       for (const name of ["a", "b"]) {
         instances.push(await startInstance(name, join(root, name), registryUrl, s3));
       }
+      // Plain sessions here: a shared registry without --public-secure-port is a warning.
+      for (const instance of instances) {
+        await waitUntil(
+          "the secure port warning",
+          () => /no --public-secure-port/.test(instance.process.stderr),
+        );
+      }
       lb = await startHaproxy(instances.map((instance) => instance.port));
       const lbPort = lb.port;
       const registry = await PostgresRegistry.open(registryUrl);
@@ -356,7 +363,11 @@ Deno.test({
             }));
             assert.equal(codes.filter((code) => code === ResponseCode.Ack).length, 3);
             assert.equal(codes.filter((code) => code === ResponseCode.GeneralError).length, 3);
-            assert.deepEqual(await quotaRegistry.usage(identity.clientId), { files: 3, bytes: 3 });
+            assert.deepEqual(await quotaRegistry.usage(identity.clientId), {
+              files: 3,
+              bytes: 3,
+              partialBytes: 0,
+            });
             const check = await S3FileStore.open({
               ...storageSettings(s3Service),
               bucket: BUCKET,

@@ -269,6 +269,7 @@ Deno.test({
           assert.equal(fingerprintOf(instances[0]!), fingerprintOf(instances[1]!));
           for (const instance of instances) {
             assert.match(instance.process.stderr, /Secure mode identity: the deployment's/);
+            assert.doesNotMatch(instance.process.stderr, /\[WRN\]/);
             assert.equal((await discover(instance.port)).securePort, deployment.publicSecurePort);
           }
           assert.equal((await discover(lbPort)).securePort, deployment.publicSecurePort);

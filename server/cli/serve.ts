@@ -125,6 +125,13 @@ async function secureModeOf(
   } finally {
     await record?.close();
   }
+  if (record !== undefined && publicSecurePort === undefined) {
+    logger.warn(
+      "The registry is shared, but no --public-secure-port: the discovery answer names this " +
+        "instance's own secure port, so behind a load balancer a client pins this instance and " +
+        "bypasses the balancer. Give every instance --public-secure-port with the balancer's",
+    );
+  }
   if (publicSecurePort !== undefined) {
     logger.info("Discovery answers name secure port {port} (--public-secure-port)", {
       port: publicSecurePort,
