@@ -217,7 +217,8 @@ async function refuseFoldersUnlessKept(session: ClientSession, run: Run): Promis
  * the error says so and names the plain port; else `error` is kept.
  */
 async function securePortTyped(options: SendFilesOptions, error: unknown): Promise<unknown> {
-  if (!(error instanceof NetworkError)) return error;
+  // A silent server (a timeout) is not a TLS port: that one closes at once.
+  if (!(error instanceof NetworkError) || !error.retryable) return error;
   if (!(await speaksTls(options.host, options.port, options.timeout))) return error;
   return await securePortGiven(options.host, options.port, options.timeout, options.source);
 }

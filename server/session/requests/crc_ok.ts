@@ -18,6 +18,8 @@ import { commitUpload, limitText } from "../../upload/commit.ts";
 import { defineRequest, type RequestEntry } from "../request_table.ts";
 import type { RequestScope } from "../scope.ts";
 import { storageFailed } from "./checks.ts";
+import { dropPartial } from "../../upload/partials.ts";
+import { partialContext } from "./transfer_checks.ts";
 import { referenceCodec } from "./reference_codec.ts";
 import { takeVerdictDue, type VerdictDue } from "./verdict.ts";
 
@@ -57,6 +59,8 @@ async function confirm(scope: RequestScope, { client, upload }: VerdictDue): Pro
     await scope.reject(RequestCode.CrcOk, limitText(fileName, refusal, commit.limits));
     return;
   }
+  // What a cut upload of this name kept (an earlier attempt) is obsolete now.
+  await dropPartial(partialContext(scope), client.clientId, fileName).catch(() => {});
   scope.logger.info("{fileName} confirmed by the client and stored in {path}", {
     fileName,
     path: store.describe(staged.location),
