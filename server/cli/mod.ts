@@ -4,7 +4,11 @@
  *
  * | file                     | what it holds                                                |
  * | ------------------------ | ------------------------------------------------------------ |
- * | `command_line.ts`        | the options and commands, and their usage text               |
+ * | `command_line.ts`        | the command line parsed into one command                     |
+ * | `option_table.ts`        | every option, and which command takes which                  |
+ * | `option_values.ts`       | each option's value parsed: ports, sizes, counts, dialects   |
+ * | `serve_options.ts`       | the `serve` command's options and the rules between them     |
+ * | `usage.ts`               | the usage text of `server --help`                            |
  * | `serve.ts`               | `server`: starting a server from the options, until a signal |
  * | `operator.ts`            | `server clients | files | forget`                            |
  * | `fingerprint_command.ts` | `server fingerprint`                                         |
