@@ -42,7 +42,17 @@ Deno.test("connection slots: who makes room for a newcomer", async (t) => {
     open: Holder[];
     newcomer: string;
     expected: string[] | undefined;
+    now?: number;
   }[] = [
+    {
+      name: "full: a connection not signed in within its grace goes after a long-idle one",
+      max: 3,
+      perAddress: 3,
+      open: [holder("idle", "A", 0), holder("newcomer", "B", "new"), holder("busy", "C", "busy")],
+      newcomer: "D",
+      expected: ["idle"],
+      now: 2_000.5, // "newcomer" opened 1999.5 ms ago, "idle" idle for 2000.5 ms
+    },
     {
       name: "room left: nobody is closed",
       max: 3,
@@ -100,7 +110,8 @@ Deno.test("connection slots: who makes room for a newcomer", async (t) => {
       });
       c.open.forEach((h, i) => slots.add(h, i));
       const before = slots.size;
-      const room = slots.makeRoom(c.newcomer);
+      // Long after they opened (at 0, 1, 2... ms), unless the case says when.
+      const room = slots.makeRoom(c.newcomer, c.now ?? 60_000);
       assert.deepEqual(room?.map((h) => h.name), c.expected);
       assert.equal(
         slots.size,

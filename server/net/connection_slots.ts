@@ -9,6 +9,12 @@
  * | all connections | the oldest connection not signed in, else the one idle for the   |
  * |                 | longest; else the newcomer is refused                            |
  *
+ * Within each rule, connections past {@linkcode SIGN_IN_GRACE_MS} (open
+ * that long without signing in, idle that long) go first: the order is old
+ * unsigned, long idle, young unsigned, briefly idle. Idle: waiting for a request, counted from the
+ * last request that did work; a signed-in client that leaves a 1603
+ * unanswered counts as idle after a short grace (`session/connection.ts`).
+ *
  * A connection that has not signed in costs an attacker nothing to open, so
  * it is the first to go, whatever it is doing; a signed-in connection goes
  * only when idle (waiting for a request, none of it read), never mid-upload.
@@ -27,6 +33,14 @@
  *
  * @module
  */
+
+/**
+ * How long a connection not signed in yet is passed over for eviction while
+ * an idle one, or an older one not signed in, can go instead: a newcomer that
+ * signs in promptly keeps its slot even while others reconnect as fast as
+ * they are closed (issue 17).
+ */
+export const SIGN_IN_GRACE_MS = 2_000;
 
 /** What the slots need to know of a connection. */
 export interface SlotHolder {
@@ -96,21 +110,24 @@ export class ConnectionSlots<T extends SlotHolder> {
    * connection returned is no longer counted. One is always enough: closing
    * one of the address's own connections frees a slot overall as well.
    */
-  makeRoom(address: string): T[] | undefined {
+  makeRoom(address: string, now: number = performance.now()): T[] | undefined {
     const full = this.countFrom(address) >= this.#limits.maxPerAddress
       ? (holder: T) => holder.address === address
       : this.size >= this.#limits.maxConnections
       ? () => true
       : undefined;
     if (full === undefined) return [];
-    const victim = this.#victim(full);
+    const victim = this.#victim(full, now);
     if (victim === undefined) return undefined;
     this.remove(victim);
     return [victim];
   }
 
-  /** The oldest not signed in among `candidates`, else the one idle the longest. */
-  #victim(candidate: (holder: T) => boolean): T | undefined {
+  /**
+   * The oldest not signed in among `candidates` that is past its sign-in
+   * grace, else the one idle the longest, else the oldest not signed in.
+   */
+  #victim(candidate: (holder: T) => boolean, now: number): T | undefined {
     let unsigned: T | undefined;
     let unsignedSince = Infinity;
     let idle: T | undefined;
@@ -124,6 +141,11 @@ export class ConnectionSlots<T extends SlotHolder> {
       const since = holder.idleSince;
       if (since !== undefined && since < idleSince) [idle, idleSince] = [holder, since];
     }
+    // A newcomer signing in promptly is not the next one's victim while
+    // connections that had their chance (or left their work unanswered) remain;
+    // nor is it between its own requests, idle for a moment.
+    if (unsigned !== undefined && now - unsignedSince >= SIGN_IN_GRACE_MS) return unsigned;
+    if (idle !== undefined && now - idleSince >= SIGN_IN_GRACE_MS) return idle;
     return unsigned ?? idle;
   }
 }

@@ -23,7 +23,9 @@
  * Limits of issue 17: a sign-in past the cap on connections per identity
  * (`identity_connections.ts`) gets 1607 and the connection closes; an upload
  * in hand (after 1603, or a resend due after 901) has the verdict deadline
- * (`deadlines.ts`), after which it is discarded and the connection closed;
+ * (`deadlines.ts`), after which it is discarded and the connection closed,
+ * and left unanswered for {@linkcode UNANSWERED_GRACE_MS} it counts as idle,
+ * so a newcomer may take its slot;
  * only requests that do work (not 850, not a refused one) renew the idle
  * timer and the idle time slot eviction goes by.
  *
@@ -69,6 +71,13 @@ import { type Dialect, type DialectChoice, serveRequest } from "./request_table.
 import type { RequestScope, SessionContext } from "./scope.ts";
 import { shortText } from "./short_text.ts";
 import { KeyProofGate } from "./tls_proof.ts";
+
+/**
+ * How long a client may leave a 1603 (or a 901's resend) unanswered before
+ * its connection counts as idle for slot eviction: a newcomer may take its
+ * slot, and its upload in hand is discarded.
+ */
+export const UNANSWERED_GRACE_MS = 2_000;
 
 /** Rejected requests on one connection logged in full; the rest are counted in one line. */
 export const LOGGED_REJECTIONS = 1;
@@ -132,6 +141,8 @@ export class ServerConnection {
   #verdict: { kind: "none" } | { kind: "running"; timer: unknown } | { kind: "overdue" } = {
     kind: "none",
   };
+  /** Since when (`performance.now()`) the client has had an upload in hand, if it has. */
+  #inHandSince: number | undefined;
   /** The identity this connection is counted under (client id, hex). */
   #identity: string | undefined;
 
@@ -184,8 +195,13 @@ export class ServerConnection {
    */
   get idleSince(): number | undefined {
     const activity = this.#activity;
-    return activity.kind === "waiting" && !this.busy && this.#conn.awaitingRequest
-      ? this.#workSince
+    if (activity.kind !== "waiting" || !this.#conn.awaitingRequest) return undefined;
+    if (!this.busy) return this.#workSince;
+    // An upload in hand that its client leaves unanswered past the grace is
+    // no work: an honest client answers a 1603 at once (issue 17).
+    const inHand = this.#inHandSince;
+    return inHand !== undefined && performance.now() - inHand >= UNANSWERED_GRACE_MS
+      ? inHand
       : undefined;
   }
 
@@ -315,8 +331,13 @@ export class ServerConnection {
       this.#identity = identity;
     }
     this.#client = client;
-    if (client.kind === "signed-in" && client.upload !== undefined) this.#startVerdict();
-    else this.#stopVerdict();
+    if (client.kind === "signed-in" && client.upload !== undefined) {
+      this.#inHandSince ??= performance.now();
+      this.#startVerdict();
+    } else {
+      this.#inHandSince = undefined;
+      this.#stopVerdict();
+    }
   }
 
   #startVerdict(): void {
