@@ -10,7 +10,9 @@
  *    else was read. An upload the session does not admit (the client is
  *    over its limits) is read to its end and dropped.
  * 2. The ciphertext is read in batches of up to 1 MiB, their memory from the
- *    server's shared budget (`buffer_budget.ts`), from a
+ *    server's shared budget (`buffer_budget.ts`), asked for only once a
+ *    batch's first 64 KiB are in (no grant is held while the upload waits
+ *    for the network), from a
  *    {@linkcode CipherSource}: {@linkcode WholeFileSource} reads it straight
  *    from the request; {@linkcode PacketSource} reads it from packet after
  *    packet, each a complete request checked by `PerPacketUpload` (same
@@ -242,7 +244,7 @@ export async function receiveDialectUpload(options: DialectUploadOptions): Promi
   });
   const notAdmitted = await options.admit?.(fileName, options.originalSize ?? c - 1);
   if (notAdmitted !== undefined) {
-    await drain(source, options.buffers);
+    await drain(source);
     throw new UploadRefusedError(notAdmitted);
   }
   const staging = await UploadStaging.begin(options.store, options.clientId, fileName);
@@ -271,32 +273,105 @@ export async function receiveDialectUpload(options: DialectUploadOptions): Promi
   }
 }
 
-/** Reads the ciphertext batch by batch into `plaintext`. */
+/**
+ * Reads the ciphertext batch by batch into `plaintext`. A batch's memory is
+ * asked of the budget only once its first piece is in (read into the
+ * upload's own {@linkcode PIECE_BYTES} buffer, outside the budget); the
+ * pieces that follow join it while each arrives within
+ * {@linkcode GATHER_MS}, and a piece still on its way then starts the next
+ * batch. So no grant is held while the upload waits for the network, and a
+ * slow upload cannot stall the others behind the budget (issue 17).
+ */
 async function decryptAll(
   source: CipherSource,
   buffers: BufferBudget,
   plaintext: DialectPlaintext,
 ): Promise<void> {
   using member = buffers.join();
-  for (let received = 0; received < source.contentSize;) {
+  const pieces = new PieceReader(source);
+  let next = pieces.read();
+  while (next !== undefined) {
+    const first = await next;
     using grant = await member.acquire(
       DIALECT_BATCH_BYTES * MEMORY_PER_BYTE,
       MIN_BATCH_BYTES * MEMORY_PER_BYTE,
     );
-    const size = Math.min(Math.floor(grant.bytes / MEMORY_PER_BYTE), source.contentSize - received);
-    const batch = new Uint8Array(size);
-    await source.readInto(batch);
-    await plaintext.add(batch);
+    const room = Math.floor(grant.bytes / MEMORY_PER_BYTE);
+    const batch = new Uint8Array(Math.min(room, first + pieces.left));
+    batch.set(pieces.piece(first));
+    let filled = first;
+    next = pieces.read();
+    while (next !== undefined && filled + pieces.pending <= batch.length) {
+      const n = await inTime(next, GATHER_MS);
+      if (n === undefined) break;
+      batch.set(pieces.piece(n), filled);
+      filled += n;
+      next = pieces.read();
+    }
+    await plaintext.add(batch.subarray(0, filled));
     releaseBuffer(batch);
-    received += size;
   }
 }
 
-/** Reads and drops the whole upload, so the connection stays in step. */
-async function drain(source: CipherSource, buffers: BufferBudget): Promise<void> {
-  using member = buffers.join();
-  using grant = await member.acquire(MIN_BATCH_BYTES, MIN_BATCH_BYTES);
-  const scratch = new Uint8Array(grant.bytes);
+/** Bytes of ciphertext read at a time into an upload's own buffer, outside the budget. */
+const PIECE_BYTES = 64 * 1024;
+/** How long a batch waits for its next piece before it is decrypted without it. */
+const GATHER_MS = 50;
+
+/** Reads a source piece by piece into one buffer: one read in flight at a time. */
+class PieceReader {
+  readonly #source: CipherSource;
+  readonly #buffer: Uint8Array;
+  #asked = 0;
+  /** The size of the read in flight. */
+  pending = 0;
+
+  constructor(source: CipherSource) {
+    this.#source = source;
+    this.#buffer = new Uint8Array(Math.min(PIECE_BYTES, source.contentSize));
+  }
+
+  /** Ciphertext bytes not yet asked for. */
+  get left(): number {
+    return this.#source.contentSize - this.#asked;
+  }
+
+  /** Starts reading the next piece; `undefined` when all was asked for. */
+  read(): Promise<number> | undefined {
+    if (this.left === 0) return undefined;
+    const n = Math.min(this.#buffer.length, this.left);
+    this.#asked += n;
+    this.pending = n;
+    const reading = this.#source.readInto(this.#buffer.subarray(0, n)).then(() => n);
+    reading.catch(() => {}); // awaited by the caller; never an unhandled rejection meanwhile
+    return reading;
+  }
+
+  /** The piece just read (valid until the next {@linkcode PieceReader.read}). */
+  piece(n: number): Uint8Array {
+    return this.#buffer.subarray(0, n);
+  }
+}
+
+/** `promise`'s value, or `undefined` if it takes longer than `ms`. */
+async function inTime<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Reads and drops the whole upload, so the connection stays in step, into
+ * a buffer of its own: a refused upload takes nothing of the budget.
+ */
+async function drain(source: CipherSource): Promise<void> {
+  const scratch = new Uint8Array(Math.min(PIECE_BYTES, Math.max(1, source.contentSize)));
   for (let left = source.contentSize; left > 0;) {
     const n = Math.min(left, scratch.length);
     await source.readInto(scratch.subarray(0, n));
