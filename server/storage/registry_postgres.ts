@@ -2,18 +2,11 @@
  * A {@linkcode Registry} in PostgreSQL, shared by several server instances
  * (the `postgres` driver from npm).
  *
- * ```text
- * clients(id bytea PK, name text UNIQUE, public_key bytea, registered_at bigint, last_seen bigint,
- *         dialect text)
- * files(client_id bytea FK, file_name text, location text, size bigint, cksum bigint,
- *       verified boolean, time bigint, sha256 text NULL, PK(client_id, file_name))
- * intents(id bigserial PK, client_id bytea, file_name text, location text, staging_ref text,
- *         size bigint, cksum bigint, instance_id text, holder text, created_at bigint,
- *         sha256 text NULL)
- * commit_locks(key text PK, holder text, acquired_at bigint)
- * partials(client_id bytea, file_name text, staging_ref text, size bigint, received bigint,
- *          prefix_sha256 text NULL, prefix_crc bigint NULL, instance_id text, kept_at bigint, PK(client_id, file_name))
- * ```
+ * Its parts: the schema (`postgres_schema.ts`), the driver's options
+ * (`postgres_driver.ts`), rows as records (`postgres_rows.ts`), which
+ * instances are alive (`postgres_liveness.ts`), the commit intents and locks
+ * (`postgres_commits.ts`) and the partial uploads (`postgres_partials.ts`);
+ * this file holds the clients and the files and answers the `Registry` calls.
  *
  * What the engine enforces, so that any number of instances agree:
  *
@@ -41,98 +34,34 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import postgres from "postgres";
-import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
+import { bytesToHex, type ClientId } from "../../protocol/mod.ts";
 import { RegistryError } from "../errors.ts";
 import { redactUrl } from "./redact_url.ts";
 import type { Family } from "../../protocol/dialects/mod.ts";
-import {
-  type ClientRecord,
-  type CommitIntent,
-  type CommitStart,
-  type FileLimits,
-  type FilePage,
-  type FileRecord,
-  type PartialUpload,
-  type PendingCommit,
-  type Registry,
-  storedDialect,
-  type Usage,
+import type {
+  ClientRecord,
+  CommitIntent,
+  CommitStart,
+  FileLimits,
+  FilePage,
+  FileRecord,
+  PartialUpload,
+  PendingCommit,
+  Registry,
+  Usage,
 } from "./registry.ts";
+import { PostgresCommits } from "./postgres_commits.ts";
+import { driverOptions } from "./postgres_driver.ts";
+import { PostgresLiveness } from "./postgres_liveness.ts";
+import { PostgresPartials } from "./postgres_partials.ts";
+import { toClient, toFile } from "./postgres_rows.ts";
+import { applySchema } from "./postgres_schema.ts";
 
-/** The schema version this code writes (kept in `ft_schema`). */
-export const POSTGRES_SCHEMA_VERSION = 1;
-
-/** Advisory lock namespace (first int4 key) of instance liveness locks. */
-const LIVENESS_NAMESPACE = 0x4654; // "FT"
-/** Advisory lock (single bigint key) serialising schema creation. */
-const SCHEMA_LOCK = 0x46545343_48454d41n; // "FTSCHEMA"
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS ft_schema (version integer NOT NULL);
-CREATE TABLE IF NOT EXISTS clients (
-  id bytea PRIMARY KEY,
-  name text NOT NULL UNIQUE,
-  public_key bytea NOT NULL,
-  registered_at bigint NOT NULL,
-  last_seen bigint NOT NULL
-);
-CREATE TABLE IF NOT EXISTS files (
-  client_id bytea NOT NULL REFERENCES clients(id),
-  file_name text NOT NULL,
-  location text NOT NULL,
-  size bigint NOT NULL,
-  cksum bigint NOT NULL,
-  verified boolean NOT NULL,
-  time bigint NOT NULL,
-  PRIMARY KEY (client_id, file_name)
-);
-CREATE TABLE IF NOT EXISTS intents (
-  id bigserial PRIMARY KEY,
-  client_id bytea NOT NULL,
-  file_name text NOT NULL,
-  location text NOT NULL,
-  staging_ref text NOT NULL,
-  size bigint NOT NULL,
-  cksum bigint NOT NULL,
-  instance_id text NOT NULL,
-  holder text NOT NULL,
-  created_at bigint NOT NULL
-);
-CREATE INDEX IF NOT EXISTS intents_client ON intents (client_id);
-CREATE TABLE IF NOT EXISTS commit_locks (
-  key text PRIMARY KEY,
-  holder text NOT NULL,
-  acquired_at bigint NOT NULL
-);
--- Added after version 1, created if missing: NULL in older rows.
-ALTER TABLE files ADD COLUMN IF NOT EXISTS sha256 text;
-ALTER TABLE intents ADD COLUMN IF NOT EXISTS sha256 text;
--- Added after version 1, created if missing: cut uploads kept for a resume (issue 20).
-CREATE TABLE IF NOT EXISTS partials (
-  client_id bytea NOT NULL,
-  file_name text NOT NULL,
-  staging_ref text NOT NULL,
-  size bigint NOT NULL,
-  received bigint NOT NULL,
-  prefix_sha256 text,
-  prefix_crc bigint,
-  instance_id text NOT NULL,
-  kept_at bigint NOT NULL,
-  PRIMARY KEY (client_id, file_name)
-);
-`;
-
-/**
- * The family of dialects a client registered in (issue 22): added where it
- * is missing, existing clients being family A.
- */
-const ADD_DIALECT =
-  "ALTER TABLE clients ADD COLUMN IF NOT EXISTS dialect text NOT NULL DEFAULT 'A'";
+export { driverOptions } from "./postgres_driver.ts";
+export { POSTGRES_SCHEMA_VERSION } from "./postgres_schema.ts";
 
 type Sql = postgres.Sql;
-type Row = postgres.Row;
 
 /** Default for {@linkcode PostgresRegistryOptions.livenessCheckMs}. */
 export const DEFAULT_LIVENESS_CHECK_MS = 5_000;
@@ -149,129 +78,21 @@ export interface PostgresRegistryOptions {
   livenessCheckMs?: number;
 }
 
-const logger = getLogger(["server", "registry"]);
-
-function toPartial(row: Row): PartialUpload {
-  return {
-    clientId: new Uint8Array(row.client_id),
-    fileName: row.file_name,
-    stagingRef: row.staging_ref,
-    size: Number(row.size),
-    received: Number(row.received),
-    prefixSha256: row.prefix_sha256 ?? null,
-    prefixCrc: row.prefix_crc === null || row.prefix_crc === undefined
-      ? null
-      : Number(row.prefix_crc),
-    instanceId: row.instance_id,
-    keptAt: Number(row.kept_at),
-  };
-}
-
-function toClient(row: Row): ClientRecord {
-  return {
-    id: new Uint8Array(row.id),
-    name: row.name,
-    publicKey: new Uint8Array(row.public_key),
-    registeredAt: Number(row.registered_at),
-    lastSeen: Number(row.last_seen),
-    dialect: storedDialect(row.dialect),
-  };
-}
-
-function toFile(row: Row): FileRecord {
-  return {
-    clientId: new Uint8Array(row.client_id),
-    fileName: row.file_name,
-    location: row.location,
-    size: Number(row.size),
-    cksum: Number(row.cksum),
-    sha256: row.sha256 ?? null,
-    verified: row.verified,
-    time: Number(row.time),
-  };
-}
-
-function toIntent(row: Row): PendingCommit {
-  return {
-    id: String(row.id),
-    clientId: new Uint8Array(row.client_id),
-    fileName: row.file_name,
-    location: row.location,
-    stagingRef: row.staging_ref,
-    size: Number(row.size),
-    cksum: Number(row.cksum),
-    sha256: row.sha256 ?? null,
-    instanceId: row.instance_id,
-  };
-}
-
-function commitLockKey(clientId: ClientId, fileName: string): string {
-  return `${clientIdToHex(clientId)}/${fileName}`;
-}
-
-/**
- * The driver's options, every one given: the driver would otherwise read
- * `PG*` environment variables (and the OS user name) for each one missing,
- * which the server is not allowed to (only `PGAPPNAME` is read regardless).
- */
-export function driverOptions(url: string, max: number): postgres.Options<Record<string, never>> {
-  let password = "";
-  let user = "postgres";
-  let query = new URLSearchParams();
-  try {
-    const parsed = new URL(url);
-    password = decodeURIComponent(parsed.password);
-    if (parsed.username !== "") user = decodeURIComponent(parsed.username);
-    query = parsed.searchParams;
-  } catch {
-    // The driver reports an unparsable URL itself.
-  }
-  const settings: Record<string, unknown> = {
-    max,
-    ssl: false,
-    sslnegotiation: null,
-    idle_timeout: 0,
-    connect_timeout: 10,
-    max_lifetime: null,
-    max_pipeline: 100,
-    backoff: (retries: number) => Math.min(0.1 * 2 ** retries, 5),
-    keep_alive: 60,
-    prepare: true,
-    debug: false,
-    fetch_types: true,
-    publications: "alltables",
-  };
-  // What the URL says (`?sslmode=require`, ...) wins over these defaults.
-  if (query.has("sslmode")) delete settings.ssl;
-  for (const key of query.keys()) delete settings[key];
-  return {
-    ...settings,
-    user,
-    pass: () => password,
-    target_session_attrs: "read-write",
-    onnotice: () => {},
-    connection: { application_name: "file-transfer-server" },
-  } as postgres.Options<Record<string, never>>;
-}
-
-/** How long a commit waits between two tries for a (client, file name) lock held elsewhere. */
-const LOCK_RETRY_MS = 25;
-
 /** The registry in PostgreSQL. */
 export class PostgresRegistry implements Registry {
   /** This registry's liveness identity: intents and commit locks it records carry it. */
   readonly holder: string;
   #sql: Sql;
-  #liveness: Sql;
-  #watch: ReturnType<typeof setInterval>;
-  #checking = false;
+  #liveness: PostgresLiveness;
+  #commits: PostgresCommits;
+  #partials: PostgresPartials;
 
-  private constructor(sql: Sql, liveness: Sql, holder: string, checkMs: number) {
+  private constructor(sql: Sql, liveness: PostgresLiveness) {
     this.#sql = sql;
     this.#liveness = liveness;
-    this.holder = holder;
-    this.#watch = setInterval(() => this.#checkLiveness(), checkMs);
-    Deno.unrefTimer(Number(this.#watch)); // a forgotten close() must not keep the process up
+    this.holder = liveness.holder;
+    this.#commits = new PostgresCommits(sql, liveness);
+    this.#partials = new PostgresPartials(sql);
   }
 
   /**
@@ -284,74 +105,26 @@ export class PostgresRegistry implements Registry {
   static async open(url: string, options: PostgresRegistryOptions = {}): Promise<PostgresRegistry> {
     const sql = postgres(url, driverOptions(url, options.maxConnections ?? 10));
     // One session of its own, kept open, holds the liveness lock.
-    const liveness = postgres(url, driverOptions(url, 1));
+    const session = postgres(url, driverOptions(url, 1));
     const holder = bytesToHex(crypto.getRandomValues(new Uint8Array(8)));
+    const liveness = new PostgresLiveness(sql, session, holder);
     try {
-      await sql.begin(async (tx) => {
-        await tx`SELECT pg_advisory_xact_lock(${SCHEMA_LOCK.toString()}::bigint)`;
-        await tx.unsafe(SCHEMA);
-        await tx.unsafe(ADD_DIALECT);
-        const [row] = await tx`SELECT max(version) AS version FROM ft_schema`;
-        const version = row?.version == null ? undefined : Number(row.version);
-        if (version === undefined) {
-          await tx`INSERT INTO ft_schema (version) VALUES (${POSTGRES_SCHEMA_VERSION})`;
-        } else if (version > POSTGRES_SCHEMA_VERSION) {
-          throw new Error(
-            `its schema is version ${version}, newer than this server's ${POSTGRES_SCHEMA_VERSION}`,
-          );
-        }
-      });
-      await liveness`SELECT pg_advisory_lock(${LIVENESS_NAMESPACE}, hashtext(${holder}))`;
+      await sql.begin((tx) => applySchema(tx));
+      await liveness.hold(options.livenessCheckMs ?? DEFAULT_LIVENESS_CHECK_MS);
     } catch (error) {
-      await liveness.end({ timeout: 1 }).catch(() => {});
+      await session.end({ timeout: 1 }).catch(() => {});
       await sql.end({ timeout: 1 }).catch(() => {});
       const reason = error instanceof Error ? error.message : String(error);
       throw new RegistryError(`Cannot open registry ${redactUrl(url)}: ${reason}`, {
         cause: error,
       });
     }
-    return new PostgresRegistry(
-      sql,
-      liveness,
-      holder,
-      options.livenessCheckMs ?? DEFAULT_LIVENESS_CHECK_MS,
-    );
-  }
-
-  /**
-   * Takes this instance's liveness lock again if its session lost it (the
-   * driver opens a new session silently, without the old one's locks).
-   */
-  async #checkLiveness(): Promise<void> {
-    if (this.#checking) return;
-    this.#checking = true;
-    try {
-      const [row] = await this.#liveness`
-        SELECT EXISTS (
-          SELECT 1 FROM pg_locks
-          WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid()
-            AND classid = ${LIVENESS_NAMESPACE} AND objid::int = hashtext(${this.holder})
-        ) AS held`;
-      if (row?.held !== true) {
-        await this
-          .#liveness`SELECT pg_advisory_lock(${LIVENESS_NAMESPACE}, hashtext(${this.holder}))`;
-        logger.warn("Lost the PostgreSQL session that shows this instance alive; took it again");
-      }
-    } catch (error) {
-      logger.error("Cannot show this instance alive in PostgreSQL: {error}", { error });
-    } finally {
-      this.#checking = false;
-    }
+    return new PostgresRegistry(sql, liveness);
   }
 
   /** Whether the registry instance `holder` still has its session (always true for this one). */
-  async isAlive(holder: string): Promise<boolean> {
-    if (holder === this.holder) return true;
-    return await this.#sql.begin(async (tx) => {
-      const [row] = await tx`
-        SELECT pg_try_advisory_xact_lock(${LIVENESS_NAMESPACE}, hashtext(${holder})) AS free`;
-      return row?.free !== true;
-    });
+  isAlive(holder: string): Promise<boolean> {
+    return this.#liveness.isAlive(holder);
   }
 
   async addClient(
@@ -393,41 +166,20 @@ export class PostgresRegistry implements Registry {
     };
   }
 
-  async keepPartial(partial: PartialUpload): Promise<string | undefined> {
-    return await this.#sql.begin(async (tx) => {
-      const [old] = await tx`
-        SELECT staging_ref FROM partials
-        WHERE client_id = ${partial.clientId} AND file_name = ${partial.fileName} FOR UPDATE`;
-      await tx`
-        INSERT INTO partials (client_id, file_name, staging_ref, size, received, prefix_sha256,
-                              prefix_crc, instance_id, kept_at)
-        VALUES (${partial.clientId}, ${partial.fileName}, ${partial.stagingRef}, ${partial.size},
-                ${partial.received}, ${partial.prefixSha256}, ${partial.prefixCrc},
-                ${partial.instanceId}, ${partial.keptAt})
-        ON CONFLICT (client_id, file_name) DO UPDATE SET
-          staging_ref = excluded.staging_ref, size = excluded.size, received = excluded.received,
-          prefix_sha256 = excluded.prefix_sha256, prefix_crc = excluded.prefix_crc,
-          instance_id = excluded.instance_id, kept_at = excluded.kept_at`;
-      const ref = old?.staging_ref as string | undefined;
-      return ref === partial.stagingRef ? undefined : ref;
-    });
+  keepPartial(partial: PartialUpload): Promise<string | undefined> {
+    return this.#partials.keep(partial);
   }
 
-  async partial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
-    const [row] = await this.#sql`
-      SELECT * FROM partials WHERE client_id = ${clientId} AND file_name = ${fileName}`;
-    return row === undefined ? undefined : toPartial(row);
+  partial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
+    return this.#partials.get(clientId, fileName);
   }
 
-  async takePartial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
-    const [row] = await this.#sql`
-      DELETE FROM partials WHERE client_id = ${clientId} AND file_name = ${fileName}
-      RETURNING *`;
-    return row === undefined ? undefined : toPartial(row);
+  takePartial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
+    return this.#partials.take(clientId, fileName);
   }
 
-  async listPartials(): Promise<PartialUpload[]> {
-    return (await this.#sql`SELECT * FROM partials ORDER BY kept_at`).map(toPartial);
+  listPartials(): Promise<PartialUpload[]> {
+    return this.#partials.list();
   }
 
   async file(clientId: ClientId, fileName: string): Promise<FileRecord | undefined> {
@@ -449,122 +201,20 @@ export class PostgresRegistry implements Registry {
     return rows.map(toFile);
   }
 
-  async beginCommit(intent: CommitIntent, limits: FileLimits): Promise<CommitStart> {
-    const key = commitLockKey(intent.clientId, intent.fileName);
-    await this.#lock(key);
-    try {
-      const start = await this.#recordIntent(intent, limits);
-      if ("refused" in start) await this.#unlock(key);
-      return start;
-    } catch (error) {
-      await this.#unlock(key).catch(() => {});
-      throw error;
-    }
+  beginCommit(intent: CommitIntent, limits: FileLimits): Promise<CommitStart> {
+    return this.#commits.begin(intent, limits);
   }
 
-  /**
-   * Takes the (client, file name) lock: a `commit_locks` row. Waits while a
-   * live instance holds it; takes it over from a dead one.
-   */
-  async #lock(key: string): Promise<void> {
-    while (true) {
-      const taken = await this.#sql`
-        INSERT INTO commit_locks (key, holder, acquired_at)
-        VALUES (${key}, ${this.holder}, ${Date.now()})
-        ON CONFLICT DO NOTHING RETURNING key`;
-      if (taken.length === 1) return;
-      const [row] = await this.#sql`SELECT holder FROM commit_locks WHERE key = ${key}`;
-      if (row !== undefined && !await this.isAlive(row.holder)) {
-        await this.#sql`DELETE FROM commit_locks WHERE key = ${key} AND holder = ${row.holder}`;
-        continue;
-      }
-      await new Promise((resolve) => setTimeout(resolve, LOCK_RETRY_MS));
-    }
+  finishCommit(id: string): Promise<void> {
+    return this.#commits.finish(id);
   }
 
-  async #unlock(key: string): Promise<void> {
-    await this.#sql`DELETE FROM commit_locks WHERE key = ${key} AND holder = ${this.holder}`;
+  abandonCommit(id: string): Promise<void> {
+    return this.#commits.abandon(id);
   }
 
-  /** In one transaction: locks the client's row, checks the limits, records the intent. */
-  async #recordIntent(intent: CommitIntent, limits: FileLimits): Promise<CommitStart> {
-    return await this.#sql.begin(async (tx) => {
-      const [client] = await tx`SELECT id FROM clients WHERE id = ${intent.clientId} FOR UPDATE`;
-      if (client === undefined) {
-        throw new RangeError(
-          `Cannot commit ${intent.fileName}: client ${
-            clientIdToHex(intent.clientId)
-          } is not registered`,
-        );
-      }
-      const [row] = await tx`
-        SELECT
-          (SELECT count(*) FROM files WHERE client_id = ${intent.clientId}
-             AND file_name <> ${intent.fileName}) +
-          (SELECT count(*) FROM intents WHERE client_id = ${intent.clientId}
-             AND file_name <> ${intent.fileName}) AS files,
-          (SELECT coalesce(sum(size), 0) FROM files WHERE client_id = ${intent.clientId}
-             AND file_name <> ${intent.fileName}) +
-          (SELECT coalesce(sum(size), 0) FROM intents WHERE client_id = ${intent.clientId}
-             AND file_name <> ${intent.fileName}) +
-          (SELECT coalesce(sum(received), 0) FROM partials WHERE client_id = ${intent.clientId}
-             AND file_name <> ${intent.fileName}) AS bytes`;
-      const files = Number(row?.files ?? 0) + 1;
-      const bytes = Number(row?.bytes ?? 0) + intent.size;
-      if (files > limits.maxFiles) return { refused: "files" } as const;
-      if (bytes > limits.maxBytes) return { refused: "bytes" } as const;
-      const [inserted] = await tx`
-        INSERT INTO intents (client_id, file_name, location, staging_ref, size, cksum,
-                             instance_id, holder, created_at, sha256)
-        VALUES (${intent.clientId}, ${intent.fileName}, ${intent.location}, ${intent.stagingRef},
-                ${intent.size}, ${intent.cksum}, ${intent.instanceId}, ${this.holder},
-                ${Date.now()}, ${intent.sha256})
-        RETURNING id`;
-      return { id: String(inserted!.id) };
-    });
-  }
-
-  async finishCommit(id: string): Promise<void> {
-    await this.#sql.begin(async (tx) => {
-      const [intent] = await tx`DELETE FROM intents WHERE id = ${id} RETURNING *`;
-      if (intent === undefined) {
-        throw new RangeError(`Cannot finish commit ${id}: no such intent`);
-      }
-      await tx`
-        INSERT INTO files (client_id, file_name, location, size, cksum, verified, time, sha256)
-        VALUES (${intent.client_id}, ${intent.file_name}, ${intent.location}, ${intent.size},
-                ${intent.cksum}, true, ${Date.now()}, ${intent.sha256})
-        ON CONFLICT (client_id, file_name) DO UPDATE SET
-          location = excluded.location, size = excluded.size, cksum = excluded.cksum,
-          verified = true, time = excluded.time, sha256 = excluded.sha256`;
-      await tx`
-        DELETE FROM commit_locks
-        WHERE key = ${commitLockKey(new Uint8Array(intent.client_id), intent.file_name)}
-          AND holder = ${intent.holder}`;
-    });
-  }
-
-  async abandonCommit(id: string): Promise<void> {
-    await this.#sql.begin(async (tx) => {
-      const [intent] = await tx`DELETE FROM intents WHERE id = ${id} RETURNING *`;
-      if (intent === undefined) return;
-      await tx`
-        DELETE FROM commit_locks
-        WHERE key = ${commitLockKey(new Uint8Array(intent.client_id), intent.file_name)}
-          AND holder = ${intent.holder}`;
-    });
-  }
-
-  async pendingCommits(): Promise<PendingCommit[]> {
-    const holders = await this.#sql`SELECT DISTINCT holder FROM intents`;
-    const dead: string[] = [];
-    for (const { holder } of holders) {
-      if (!await this.isAlive(holder)) dead.push(holder);
-    }
-    if (dead.length === 0) return [];
-    const rows = await this.#sql`
-      SELECT * FROM intents WHERE holder IN ${this.#sql(dead)} ORDER BY id`;
-    return rows.map(toIntent);
+  pendingCommits(): Promise<PendingCommit[]> {
+    return this.#commits.pending();
   }
 
   async listClients(): Promise<Array<ClientRecord & Usage>> {
@@ -621,9 +271,8 @@ export class PostgresRegistry implements Registry {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#watch);
-    await this.#sql`DELETE FROM commit_locks WHERE holder = ${this.holder}`.catch(() => {});
+    await this.#commits.releaseAll().catch(() => {});
     await this.#sql.end({ timeout: 5 });
-    await this.#liveness.end({ timeout: 5 });
+    await this.#liveness.close();
   }
 }
