@@ -3,7 +3,9 @@
  * buffers", per dialect as issue 22 asks): an upload of any family that
  * stops mid-way holds none of the budget while it waits for the network, so
  * slow uploads of other dialects cannot stall everyone else behind it; the
- * upload then completes byte for byte when its bytes come.
+ * upload then completes byte for byte when its bytes come. An upload of any
+ * family trickled below the minimum rate is cut off and its partial file
+ * removed, as the reference's is.
  */
 
 import assert from "node:assert/strict";
@@ -19,7 +21,7 @@ import {
 import { randomBytes, RawClient, signUp } from "../harness/raw_client.ts";
 import { BufferBudget } from "../server/upload/buffer_budget.ts";
 import { withServer } from "./support/test_server.ts";
-import { delay, waitUntil, within } from "./support/reliability.ts";
+import { delay, temporaryFiles, waitUntil, within } from "./support/reliability.ts";
 
 const SLOW = [A_AYALA, B_B0RIK, C_AVIV, D_H3NGO1U];
 
@@ -72,4 +74,46 @@ Deno.test("dialect attack: uploads of every family stopped mid-way hold none of 
       for (const { client } of slow) client[Symbol.dispose]();
     }
   }, { uploadBuffers: budget });
+});
+
+/** Sends `bytes` one at a time every `intervalMs` until the server closes; returns how many went. */
+async function trickle(client: DialectClient, bytes: Uint8Array, intervalMs: number) {
+  let closed = false;
+  const ending = client.readHeader().then(() => closed = true, () => closed = true);
+  let sent = 0;
+  try {
+    for (; sent < bytes.length && !closed; sent++) {
+      const ok = await client.send(bytes.subarray(sent, sent + 1)).then(() => true, () => false);
+      if (!ok) break;
+      await delay(intervalMs);
+    }
+  } finally {
+    if (!closed) client[Symbol.dispose]();
+    await ending;
+  }
+  return sent;
+}
+
+Deno.test("dialect attack: an upload of any family trickled below the minimum rate is cut off, its partial file removed", async (t) => {
+  await withServer(async ({ port, dir }) => {
+    for (const profile of SLOW) {
+      await t.step(profile.label, async () => {
+        using client = await DialectClient.connect(port, profile);
+        const name = `Trickle ${profile.label}`;
+        const id = await client.register(name);
+        const aesKey = await client.sendPublicKey(id, name, await generateRsaKeyPair());
+        const field = encodeFileNameField("trickle.bin");
+        const bytes = await client.uploadBytes(id, aesKey, field, randomBytes(200_000));
+        // A first part at once, so the upload is staged; then a byte every 50 ms.
+        await client.send(bytes.subarray(0, 70_000));
+        await waitUntil("the temporary file", async () => (await temporaryFiles(dir)).length === 1);
+        const sent = await trickle(client, bytes.subarray(70_000, 70_200), 50);
+        assert.ok(sent < 200, `the server still read after ${sent} bytes over ${sent * 50} ms`);
+        await waitUntil(
+          "the partial file's removal",
+          async () => (await temporaryFiles(dir)).length === 0,
+        );
+      });
+    }
+  }, { idleTimeoutMs: 10_000, requestTimeoutMs: 500, headerTimeoutMs: 500 });
 });
