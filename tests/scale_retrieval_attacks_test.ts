@@ -9,7 +9,6 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { computeKeyProof, encodeKeyProofRequest } from "../protocol/key_proof.ts";
 import {
   decodeFileHeader,
