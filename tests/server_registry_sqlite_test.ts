@@ -133,7 +133,7 @@ Deno.test("registry: beginCommit counts a same-name file as replaced, refuses pa
     });
     await t.step("replacing a file counts it once", async () => {
       assert.equal(await commit("a", 60), "stored");
-      assert.deepEqual(await registry.usage(id), { files: 2, bytes: 100 });
+      assert.deepEqual(await registry.usage(id), { files: 2, bytes: 100, partialBytes: 0 });
     });
     await t.step("over the byte limit", async () => {
       assert.equal(await commit("b", 41), "bytes");
