@@ -12,6 +12,9 @@
  * Locations and staging references are paths relative to the root,
  * `<client id hex>/<path>`, so the data folder may move.
  *
+ * Its parts: the folders and their modes (`local_folders.ts`), one staged
+ * upload (`local_staged_file.ts`) and one read (`local_file_reader.ts`).
+ *
  * Files are created 0600 and folders (the client's and those of its paths)
  * 0700, whatever the umask: stored files are their owners' business only.
  *
@@ -35,106 +38,30 @@
 
 import { join } from "node:path";
 import { exists } from "../../common/exists.ts";
-import { writeAll } from "../../common/write_all.ts";
 import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
-import type { FileStore, KeptPrefix, StagedFile, StoredFileReader } from "./file_store.ts";
+import type { FileStore, StagedFile, StoredFileReader } from "./file_store.ts";
 import type { CommitIntent } from "./registry.ts";
+import { LocalFileReader } from "./local_file_reader.ts";
+import {
+  CAN_CHMOD,
+  makeContentsPrivate,
+  makePathFolders,
+  makePrivateFolder,
+  removeEmptyFolders,
+  storedPaths,
+  syncFolder,
+} from "./local_folders.ts";
+import { LocalStagedFile } from "./local_staged_file.ts";
 import { isClientFolder, isTemporaryName, parseLocation, storedLocation } from "./stored_path.ts";
 
+export { makePrivateFolder } from "./local_folders.ts";
 export { isTemporaryName } from "./stored_path.ts";
 
 /** Name of the uploads folder inside the data folder. */
 export const RECEIVED_FILES_DIR = "received_files";
 
-const CAN_CHMOD = Deno.build.os !== "windows";
 /** Bytes read per piece when a staged file is read back (a resume). */
 const READ_BACK_SIZE = 1024 * 1024;
-
-/** Creates `path` (and its parents) if needed and makes it 0700. */
-export async function makePrivateFolder(path: string): Promise<void> {
-  await Deno.mkdir(path, { recursive: true, mode: 0o700 });
-  if (CAN_CHMOD) await Deno.chmod(path, 0o700);
-}
-
-/** Makes `path` `mode` if it is not. */
-async function tighten(path: string, mode: number): Promise<void> {
-  const { mode: current } = await Deno.lstat(path);
-  if (current !== null && (current & 0o777) !== mode) await Deno.chmod(path, mode);
-}
-
-/** Makes the folder `path` and every folder below it 0700, and their files 0600. */
-async function makeTreePrivate(path: string): Promise<void> {
-  await tighten(path, 0o700);
-  for await (const entry of Deno.readDir(path)) {
-    if (entry.isFile) await tighten(join(path, entry.name), 0o600);
-    else if (entry.isDirectory) await makeTreePrivate(join(path, entry.name));
-  }
-}
-
-/** Makes the client folders below `root` 0700 and what they hold private, where it is not. */
-async function makeContentsPrivate(root: string): Promise<void> {
-  for await (const folder of Deno.readDir(root)) {
-    if (folder.isDirectory && isClientFolder(folder.name)) {
-      await makeTreePrivate(join(root, folder.name));
-    }
-  }
-}
-
-/**
- * Makes the folders of a location's path below its client's folder (which
- * exists), each 0700; folders already there are left as they are.
- */
-async function makePathFolders(root: string, location: string): Promise<void> {
-  const { folder, path } = parseLocation(location);
-  const components = path.split("/").slice(0, -1);
-  let current = join(root, folder);
-  for (const component of components) {
-    current = join(current, component);
-    try {
-      await Deno.mkdir(current, { mode: 0o700 });
-      if (CAN_CHMOD) await Deno.chmod(current, 0o700);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-    }
-  }
-}
-
-/** Removes the folders of a location's path that are now empty, deepest first (best effort). */
-async function removeEmptyFolders(root: string, location: string): Promise<void> {
-  const { folder, path } = parseLocation(location);
-  const components = path.split("/").slice(0, -1);
-  while (components.length > 0) {
-    try {
-      await Deno.remove(join(root, folder, ...components));
-    } catch {
-      return; // not empty, or already gone
-    }
-    components.pop();
-  }
-}
-
-/** The stored paths below a client's folder, staged files left out. */
-async function storedPaths(folder: string, prefix = ""): Promise<string[]> {
-  const paths: string[] = [];
-  for await (const entry of Deno.readDir(folder)) {
-    if (entry.isFile && !isTemporaryName(entry.name)) paths.push(prefix + entry.name);
-    else if (entry.isDirectory) {
-      paths.push(...await storedPaths(join(folder, entry.name), `${prefix}${entry.name}/`));
-    }
-  }
-  return paths;
-}
-
-/** Syncs a folder so that a rename in it survives a power loss (best effort). */
-async function syncFolder(path: string): Promise<void> {
-  if (Deno.build.os === "windows") return;
-  try {
-    using folder = await Deno.open(path, { read: true });
-    await folder.sync();
-  } catch {
-    // Some file systems cannot sync a folder; the rename itself is atomic.
-  }
-}
 
 /** Checks that a staging reference is `<client id hex>/~upload-<16 hex digits>.partial`. */
 function checkStagingRef(ref: string): void {
@@ -152,65 +79,6 @@ function checkOwnStagingRef(clientId: ClientId, ref: string): void {
   checkStagingRef(ref);
   if (!ref.startsWith(`${clientIdToHex(clientId)}/`)) {
     throw new RangeError(`Cannot use ${JSON.stringify(ref)}: not this client's staged file`);
-  }
-}
-
-class LocalStagedFile implements StagedFile {
-  readonly location: string;
-  readonly stagingRef: string;
-  readonly #root: string;
-  #file: Deno.FsFile | undefined;
-
-  constructor(root: string, location: string, stagingRef: string, file: Deno.FsFile) {
-    this.#root = root;
-    this.location = location;
-    this.stagingRef = stagingRef;
-    this.#file = file;
-  }
-
-  async write(bytes: Uint8Array): Promise<void> {
-    await writeAll(this.#open("write"), bytes);
-  }
-
-  async seal(): Promise<void> {
-    const file = this.#open("seal");
-    await file.sync();
-    file.close();
-    this.#file = undefined;
-  }
-
-  async commit(): Promise<void> {
-    if (this.#file !== undefined) throw new Error("Cannot commit: the staged file is not sealed");
-    const final = join(this.#root, this.location);
-    await makePathFolders(this.#root, this.location);
-    await Deno.rename(join(this.#root, this.stagingRef), final);
-    await syncFolder(join(final, ".."));
-  }
-
-  async suspend(): Promise<KeptPrefix> {
-    const file = this.#open("suspend");
-    await file.sync();
-    const { size } = await file.stat();
-    file.close();
-    this.#file = undefined;
-    return { length: size };
-  }
-
-  async discard(): Promise<void> {
-    try {
-      this.#file?.close();
-    } catch { /* already closed */ }
-    this.#file = undefined;
-    await Deno.remove(join(this.#root, this.stagingRef)).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
-  }
-
-  #open(action: string): Deno.FsFile {
-    if (this.#file === undefined) {
-      throw new Error(`Cannot ${action}: the staged file is already sealed or discarded`);
-    }
-    return this.#file;
   }
 }
 
@@ -389,30 +257,6 @@ export class LocalFileStore implements FileStore {
   }
 
   close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** A stored file read from the local folder. */
-class LocalFileReader implements StoredFileReader {
-  readonly size: number;
-  #file: Deno.FsFile | undefined;
-
-  constructor(file: Deno.FsFile, size: number) {
-    this.#file = file;
-    this.size = size;
-  }
-
-  async read(buffer: Uint8Array): Promise<number | null> {
-    if (this.#file === undefined) throw new Error("Cannot read: the stored file is closed");
-    return await this.#file.read(buffer);
-  }
-
-  close(): Promise<void> {
-    try {
-      this.#file?.close();
-    } catch { /* already closed */ }
-    this.#file = undefined;
     return Promise.resolve();
   }
 }
