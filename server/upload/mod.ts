@@ -7,6 +7,7 @@
  * | `upload.ts`                                                | one reference upload (828 and its packets), step by step                         |
  * | `upload_content.ts`, `upload_staging.ts`, `upload_name.ts` | reading the content in batches, staging it, the stored name                      |
  * | `dialect_upload.ts`                                        | the other dialects' uploads, to the same staged file                             |
+ * | `cipher_source.ts`                                         | where a dialect upload's ciphertext comes from: one request, or packet by packet |
  * | `verdict.ts`                                               | whether an upload is kept, and the cksum its 1603 carries                        |
  * | `commit.ts`                                                | admission against the client's limits, the commit on 900, recovery after a crash |
  * | `buffer_budget.ts`, `memory.ts`                            | the memory every upload's batches come from                                      |
