@@ -177,9 +177,13 @@ export class DialectClient implements Disposable {
     this.#reader = new ExactReader(conn);
   }
 
-  /** Connects to 127.0.0.1:`port`. */
-  static async connect(port: number, profile: DialectProfile): Promise<DialectClient> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  /** Connects to `hostname`:`port` (127.0.0.1 unless told). */
+  static async connect(
+    port: number,
+    profile: DialectProfile,
+    hostname = "127.0.0.1",
+  ): Promise<DialectClient> {
+    const conn = await Deno.connect({ hostname, port });
     conn.setNoDelay(true);
     return new DialectClient(conn, profile);
   }

@@ -391,3 +391,46 @@ Deno.test("dialect command line: --dialects takes names, comma-separated, and re
   assert.throws(() => parseCommandLine(["--dialects", " , "]), UsageError);
   assert.throws(() => parseCommandLine(["clients", "--dialects", "b"]), UsageError);
 });
+
+/** Registers `name` in `profile`'s family from `hostname`, then closes the connection. */
+async function signUpFrom(port: number, profile: DialectProfile, name: string, hostname: string) {
+  const keys = await generateRsaKeyPair();
+  using client = await DialectClient.connect(port, profile, hostname);
+  const id = await client.register(name);
+  await client.sendPublicKey(id, name, keys);
+}
+
+Deno.test("dialect attacks: registrations past the per-address limit are refused in every family", async (t) => {
+  // Family A registers with 825, the reference's request: its refusal is tested with the
+  // reference client (`reliability_server_signed_in_hold_test.ts`).
+  for (const profile of [B_B0RIK, C_AVIV, D_H3NGO1U]) {
+    const name = (i: number | string) => `Rate ${profile.family} ${i}`;
+    await t.step(
+      `${profile.label}: the third name from 127.0.0.1 is refused, ::1 registers`,
+      async () => {
+        // Listening on "::" (dual stack): 127.0.0.1 and ::1 are two addresses.
+        await withServer(async ({ port }) => {
+          for (let i = 0; i < 2; i++) {
+            await within("a registration", signUpFrom(port, profile, name(i), "127.0.0.1"), 10_000);
+          }
+          using refused = await DialectClient.connect(port, profile);
+          const register = encodeDialectRequest(profile.family, refused.filler, {
+            meaning: "register",
+            name: name(2),
+          });
+          const answer = await within(
+            "the refusal",
+            refused.exchange(register, ["registerFailed"]),
+            10_000,
+          );
+          assert.equal(answer.payload.length, 0);
+          await within(
+            "a registration from ::1",
+            signUpFrom(port, profile, name(2), "::1"),
+            10_000,
+          );
+        }, { host: "::", registrationsPerMinute: 2 });
+      },
+    );
+  }
+});

@@ -6,7 +6,7 @@
  * | the record of the name                        | answer                                   |
  * |-----------------------------------------------|------------------------------------------|
  * | this id, family B or D (and, once the connection is decided, the same) | reconnect approved in the record's family, a fresh key; B or D decided |
- * | none                                          | reconnect refused with an id reserved for the name on this connection (the same on a repeat): a register request for the name gets that id |
+ * | none                                          | reconnect refused with an id reserved for the name on this connection (the same on a repeat): a register request for the name gets that id; the reservation counts against the address's registrations (`requests/register.ts`), and over them nothing is reserved (the header's id) |
  * | another id, or a client of another family     | reconnect refused with the header's id; a register request then gets "name taken" |
  *
  * C has no reconnect: its clients send the public key again (1101) with the
@@ -27,6 +27,7 @@ import {
 import { issueClientId } from "../../../protocol/dialects/mod.ts";
 import type { RequestScope } from "../scope.ts";
 import type { ConnectionDialect } from "./connection_dialect.ts";
+import { countRegistration } from "../requests/register.ts";
 import { signInDialect } from "./dialect_sign_in.ts";
 
 /** Serves a B or D reconnect (1027). */
@@ -95,7 +96,7 @@ async function refuseReconnect(
   let clientId = headerId;
   if (unknown && client.kind === "registering" && client.name === name) {
     clientId = client.clientId;
-  } else if (unknown && client.kind === "unsigned") {
+  } else if (unknown && client.kind === "unsigned" && countRegistration(scope, name)) {
     clientId = issueClientId();
     scope.setClient({ kind: "registering", clientId, name });
   }

@@ -11,6 +11,7 @@
  * |----------------------------------|---------------------------|---------------------------------|
  * | unsigned, name free              | registered, a new id; registering | C: a key reconnect (`reconnect.ts`); else 1607 |
  * | unsigned, name taken             | refused (empty)           | as above                        |
+ * | unsigned, the address over its registrations per minute | refused (empty), `requests/register.ts` | as above |
  * | registering this name            | registered, the same id   | recorded with the family, key sent; signed in |
  * | registering, name taken meanwhile| —                         | refused (empty); unsigned       |
  * | registering another name, signed in | 1607                   | 1607                            |
@@ -22,6 +23,7 @@ import { clientIdToHex, importPublicKey, ResponseCode } from "../../../protocol/
 import { issueClientId } from "../../../protocol/dialects/mod.ts";
 import type { RequestScope } from "../scope.ts";
 import type { ConnectionDialect } from "./connection_dialect.ts";
+import { takeRegistration } from "../requests/register.ts";
 import { signInDialect } from "./dialect_sign_in.ts";
 
 /** Serves a register request (1025, 1100). */
@@ -49,6 +51,7 @@ export async function registerInDialect(
     await scope.send({ code: ResponseCode.RegisterFailed, text: "" });
     return;
   }
+  if (!(await takeRegistration(scope, name))) return;
   const clientId = issueClientId();
   scope.setClient({ kind: "registering", clientId, name });
   scope.logger.info("Name {name} is free: offered id {clientId} in {family}, waiting for its key", {

@@ -42,21 +42,7 @@ async function register(scope: RequestScope, name: string): Promise<void> {
     await answerNameTaken(scope, name);
     return;
   }
-  if (scope.takeRegistration?.() === false) {
-    const perMinute = scope.context.registrations?.perMinute;
-    scope.logger.warn("Registration of {name} refused: {perMinute} from this address this minute", {
-      name,
-      perMinute,
-    });
-    await scope.send({
-      code: ResponseCode.RegisterFailed,
-      text: shortText(
-        `Registration failed: ${perMinute} names were registered from your address in the ` +
-          "last minute; try again later.",
-      ),
-    });
-    return;
-  }
+  if (!(await takeRegistration(scope, name))) return;
   // Some clients compare ids as C strings: none is issued with a 0x00 byte.
   const clientId = issueClientId();
   scope.setClient({ kind: "registering", clientId, name });
@@ -65,6 +51,38 @@ async function register(scope: RequestScope, name: string): Promise<void> {
     clientId: clientIdToHex(clientId),
   });
   await scope.send({ code: ResponseCode.Registered, clientId });
+}
+
+/**
+ * Counts a registration of `name` against the address's cap (an id offered
+ * or reserved for a name); over the cap, logs the refusal and returns `false`.
+ */
+export function countRegistration(scope: RequestScope, name: string): boolean {
+  if (scope.takeRegistration?.() !== false) return true;
+  scope.logger.warn("Registration of {name} refused: {perMinute} from this address this minute", {
+    name,
+    perMinute: scope.context.registrations?.perMinute,
+  });
+  return false;
+}
+
+/**
+ * {@linkcode countRegistration}, answering 1601 over the cap (each
+ * dialect's "registration refused": the reference's with its text, the
+ * other families' empty) and returning `false`. Every dialect's register
+ * request calls it, after its own checks, before offering an id.
+ */
+export async function takeRegistration(scope: RequestScope, name: string): Promise<boolean> {
+  if (countRegistration(scope, name)) return true;
+  const perMinute = scope.context.registrations?.perMinute;
+  await scope.send({
+    code: ResponseCode.RegisterFailed,
+    text: shortText(
+      `Registration failed: ${perMinute} names were registered from your address in the ` +
+        "last minute; try again later.",
+    ),
+  });
+  return false;
 }
 
 /** 1601: the name is taken (at 825, or by another connection before this one's 826). */
