@@ -83,7 +83,7 @@ async function runOperatorCommand(
   let text: string;
   switch (command.kind) {
     case "clients": {
-      const rows = await clientRows(storage.registry);
+      const rows = await clientRows(storage.registry, command.forgetUnusedAfterMs);
       text = command.json ? json(rows) : clientsTable(rows);
       break;
     }

@@ -190,6 +190,45 @@ Deno.test("server operator commands: clients, files and forget on a running serv
   }
 });
 
+Deno.test("server operator commands: clients says when a name without files is freed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "server_operator_" });
+  const running = await ServerProcess.start(dir, ["--host", "127.0.0.1", "--port", "0"]);
+  try {
+    await upload(running.port, "Alice", "report.pdf", randomBytes(10));
+    {
+      using client = await RawClient.connect(running.port);
+      await signUp(client, "Carol");
+    }
+    const rows = await json<ClientRow[]>(dir, "clients", "--forget-unused-after", "24");
+    assert.deepEqual(rows.map((row) => [row.name, row.freedAt !== undefined]), [
+      ["Alice", false],
+      ["Carol", true],
+    ]);
+    const carol = rows[1]!;
+    assert.equal(Date.parse(carol.freedAt!) - Date.parse(carol.lastSeen), 24 * 3_600_000);
+    // The default is the server's: 168 hours.
+    const byDefault = await json<ClientRow[]>(dir, "clients");
+    assert.equal(
+      Date.parse(byDefault[1]!.freedAt!) - Date.parse(byDefault[1]!.lastSeen),
+      168 * 3_600_000,
+    );
+    const table = await server(dir, "clients", "--forget-unused-after", "24");
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trimEnd().split("\n");
+    assert.equal(lines[3], "2 clients");
+    assert.equal(
+      lines[4],
+      "Names freed unless their client signs in or stores a file first (UTC):",
+    );
+    assert.equal(lines[5], `  Carol: ${carol.freedAt!.slice(0, 19).replace("T", " ")}`);
+    assert.equal(lines.length, 6, table.stdout);
+  } finally {
+    const status = await running.stop();
+    await Deno.remove(dir, { recursive: true });
+    assert.equal(status.code, 0, running.stderr);
+  }
+});
+
 Deno.test("server operator commands: misuse and a folder without a database", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "server_operator_" });
   try {

@@ -5,7 +5,7 @@
  * ```text
  * server [--dir DIR] [--port PORT] [--host HOST] [--max-file-size SIZE] [--log-level LEVEL]
  *        [--dialects LIST]
- * server clients [--dir DIR] [--json]
+ * server clients [--dir DIR] [--json] [--forget-unused-after H]
  * server files [NAME] [--dir DIR] [--json]
  * server forget NAME [--delete-files] [--dir DIR]
  * server fingerprint [--dir DIR] [--identity FILE] [--registry URL]
@@ -26,7 +26,7 @@ import type { LogLevel } from "@logtape/logtape";
 import { parseArgs } from "node:util";
 import type { Dialect } from "../../protocol/dialects/mod.ts";
 import { checkOptionNames, COMMAND_OPTIONS, type OptionName, OPTIONS } from "./option_table.ts";
-import { UsageError } from "./option_values.ts";
+import { parseCount, UsageError } from "./option_values.ts";
 import { serveCommand } from "./serve_options.ts";
 
 export {
@@ -76,7 +76,7 @@ export type Command =
     dialects?: readonly Dialect[];
     logLevel: LogLevel;
   }
-  | Common & { kind: "clients"; json: boolean }
+  | Common & { kind: "clients"; json: boolean; forgetUnusedAfterMs?: number }
   | Common & { kind: "fingerprint"; identity?: string }
   | Common & { kind: "identity"; file: string }
   | Common & { kind: "rotate-identity"; file?: string }
@@ -119,6 +119,12 @@ export function parseCommandLine(args: string[]): Command {
   return { ...commandOf(name, rest, values, dir), ...storageOptions(values) };
 }
 
+/** `--forget-unused-after H` of `server clients`: the server's, for when names are freed. */
+function forgetUnusedAfter(text: string | undefined): { forgetUnusedAfterMs?: number } {
+  if (text === undefined) return {};
+  return { forgetUnusedAfterMs: parseCount("--forget-unused-after", text, "hours") * 3_600_000 };
+}
+
 /** `--registry` and `--store`, which every command takes. */
 function storageOptions(values: { registry?: string; store?: string }) {
   return {
@@ -136,7 +142,12 @@ function commandOf(
   switch (name) {
     case "clients":
       expectArguments(name, rest, 0);
-      return { kind: "clients", dir, json: values.json ?? false };
+      return {
+        kind: "clients",
+        dir,
+        json: values.json ?? false,
+        ...forgetUnusedAfter(values["forget-unused-after"]),
+      };
     case "files":
       expectArguments(name, rest, 1);
       return {

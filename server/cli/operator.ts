@@ -3,7 +3,7 @@
  *
  * | command                          | what it does                                               |
  * |----------------------------------|------------------------------------------------------------|
- * | `server clients`                 | lists the clients: name, id, dialect family, registered, last seen, files, bytes, bytes kept of cut uploads |
+ * | `server clients [--forget-unused-after H]` | lists the clients: name, id, dialect family, registered, last seen, files, bytes, bytes kept of cut uploads; then, for each client without files, when its name is freed unless it signs in or stores a file (`storage/unused_names.ts`) |
  * | `server files [NAME]`            | lists the stored files (of one client): client, name, size, cksum, verified, stored, path |
  * | `server forget NAME [--delete-files]` | forgets a client, so its name is free again; with `--delete-files`, deletes its files too |
  *
@@ -20,6 +20,7 @@ import { formatBytes, plural } from "../../common/units.ts";
 import type { FileStore } from "../storage/file_store.ts";
 import type { ClientRecord, FileRecord, Registry, Usage } from "../storage/registry.ts";
 import { DATABASE_FILE, openLocalStorage } from "../storage/storage.ts";
+import { DEFAULT_FORGET_UNUSED_AFTER_MS } from "../storage/unused_names.ts";
 import {
   environment,
   isDefaultSelection,
@@ -56,6 +57,12 @@ export interface ClientRow {
   bytes: number;
   /** Bytes kept of cut uploads for a resume (counted against the client's limit too). */
   partialBytes: number;
+  /**
+   * For a client without files: when its name is freed unless it signs in
+   * or stores a file first (last seen + `--forget-unused-after`), ISO 8601
+   * UTC. Absent for a client with files, which is never freed.
+   */
+  freedAt?: string;
 }
 
 /** One file as `server files --json` prints it. */
@@ -116,8 +123,14 @@ export async function openOperatorStorage(
   };
 }
 
-/** The rows of `server clients`. */
-export async function clientRows(registry: Registry): Promise<ClientRow[]> {
+/**
+ * The rows of `server clients`; `unusedForMs` is the server's
+ * `--forget-unused-after` (default 7 days), for {@linkcode ClientRow.freedAt}.
+ */
+export async function clientRows(
+  registry: Registry,
+  unusedForMs: number = DEFAULT_FORGET_UNUSED_AFTER_MS,
+): Promise<ClientRow[]> {
   return (await registry.listClients()).map((client: ClientRecord & Usage) => ({
     name: client.name,
     id: clientIdToHex(client.id),
@@ -127,6 +140,7 @@ export async function clientRows(registry: Registry): Promise<ClientRow[]> {
     files: client.files,
     bytes: client.bytes,
     partialBytes: client.partialBytes,
+    ...(client.files === 0 ? { freedAt: isoTime(client.lastSeen + unusedForMs) } : {}),
   }));
 }
 
@@ -218,7 +232,15 @@ export function clientsTable(rows: ClientRow[]): string {
       formatBytes(row.partialBytes),
     ]),
     [false, false, false, false, false, true, true, true],
-  ) + `${plural(rows.length, "client")}\n`;
+  ) + `${plural(rows.length, "client")}\n` + freedNames(rows);
+}
+
+/** The lines saying when each name without files is freed, or nothing when every client has files. */
+function freedNames(rows: ClientRow[]): string {
+  const unused = rows.filter((row) => row.freedAt !== undefined);
+  if (unused.length === 0) return "";
+  return "Names freed unless their client signs in or stores a file first (UTC):\n" +
+    unused.map((row) => `  ${row.name}: ${shortTime(row.freedAt!)}\n`).join("");
 }
 
 /** The files as a table, or a line saying there are none. */

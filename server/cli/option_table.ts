@@ -69,7 +69,7 @@ export const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   fingerprint: ["identity", "registry"],
   identity: [],
   "rotate-identity": ["registry"],
-  clients: ["json", "registry", "store"],
+  clients: ["json", "registry", "store", "forget-unused-after"],
   files: ["json", "registry", "store"],
   forget: ["delete-files", "registry", "store"],
 };

@@ -20,7 +20,9 @@ import {
 
 /** The usage text of `server --help`. */
 export const USAGE = `Usage: server [options]                      run the server
-       server clients [--json]               list the registered clients
+       server clients [--json]               list the registered clients, and when
+                                             the names without files are freed
+                                             (--forget-unused-after H: the server's)
        server files [NAME] [--json]          list the stored files (of client NAME)
        server forget NAME [--delete-files]   forget a client: its name is free again;
                                              with --delete-files, its files are deleted too
