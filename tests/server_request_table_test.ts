@@ -53,6 +53,7 @@ function recordingScope(bytes: Uint8Array, client: ClientState = { kind: "unsign
       record.forgotten++;
       return Promise.resolve();
     },
+    reserveUpload: () => Promise.resolve(undefined),
   };
   return { scope, record };
 }

@@ -71,6 +71,7 @@ import { type Dialect, type DialectChoice, serveRequest } from "./request_table.
 import type { RequestScope, SessionContext } from "./scope.ts";
 import { shortText } from "./short_text.ts";
 import { KeyProofGate } from "./tls_proof.ts";
+import { admission } from "../upload/commit.ts";
 
 /**
  * How long a client may leave a 1603 (or a 901's resend) unanswered before
@@ -131,6 +132,8 @@ export class ServerConnection {
   readonly #scope: RequestScope;
   #logger: Logger;
   #client: ClientState = { kind: "unsigned" };
+  /** This connection's reservation token (`admission` in `commit.ts`) while it holds one. */
+  #reservation: string | undefined;
   #activity: Activity = { kind: "handling" };
   #ending: Ending | undefined;
   #dialect: Dialect | undefined;
@@ -371,6 +374,16 @@ export class ServerConnection {
     await this.#conn.write((this.#dialect?.encodeResponse ?? encodeResponse)(response));
   }
 
+  /** Releases the connection's reservation, if it holds one. */
+  async #releaseReservation(): Promise<void> {
+    const token = this.#reservation;
+    if (token === undefined) return;
+    this.#reservation = undefined;
+    await this.#options.context.commit.registry.release(token).catch((error) => {
+      this.#logger.error("Cannot release the upload's reservation: {error}", { error });
+    });
+  }
+
   /** What the request handlers see of this connection. */
   #makeScope(): RequestScope {
     // The scope's getters read this connection's private state.
@@ -410,7 +423,21 @@ export class ServerConnection {
       takeRegistration: () =>
         this.#options.context.registrations?.take(this.#options.address ?? this.#options.peer) ??
           true,
+      reserveUpload: async (clientId, fileName, size) => {
+        await this.#releaseReservation();
+        const token = crypto.randomUUID();
+        const refused = await admission(
+          this.#options.context.commit,
+          token,
+          clientId,
+          fileName,
+          size,
+        );
+        if (refused === undefined) this.#reservation = token;
+        return refused;
+      },
       forgetUpload: async () => {
+        await this.#releaseReservation();
         const state = this.#client;
         if (state.kind !== "signed-in" || state.upload === undefined) return;
         this.#setClient({ kind: "signed-in", client: state.client });

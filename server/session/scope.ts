@@ -8,7 +8,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { ExactReader, Response } from "../../protocol/mod.ts";
+import type { ClientId, ExactReader, Response } from "../../protocol/mod.ts";
 import type { BufferBudget } from "../upload/buffer_budget.ts";
 import type { CommitOptions } from "../upload/commit.ts";
 import type { FileStore } from "../storage/file_store.ts";
@@ -52,8 +52,18 @@ export interface RequestScope {
   sendBytes(bytes: Uint8Array): Promise<void>;
   /** Answers 1607 with `reason` and counts the rejection; the connection goes on. */
   reject(code: number, reason: string): Promise<void>;
-  /** Discards the upload the client has in hand, if any; never touches a stored file. */
+  /**
+   * Discards the upload the client has in hand, if any, and releases the
+   * connection's reservation; never touches a stored file.
+   */
   forgetUpload(): Promise<void>;
+  /**
+   * Reserves an upload's declared size against the client's limits for this
+   * connection (`admission` in `commit.ts`), replacing its earlier one: the
+   * 1607 text when it does not fit, else `undefined`. Released by
+   * {@linkcode RequestScope.forgetUpload} and when the connection ends.
+   */
+  reserveUpload(clientId: ClientId, fileName: string, size: number): Promise<string | undefined>;
   /**
    * Counts a registration from this connection's address; `false` when the
    * address is over its cap ({@linkcode SessionContext.registrations}).

@@ -14,6 +14,8 @@
  * commit_locks(key text PK, holder text, acquired_at bigint)
  * partials(client_id bytea, file_name text, staging_ref text, size bigint, received bigint,
  *          prefix_sha256 text NULL, prefix_crc bigint NULL, instance_id text, kept_at bigint, PK(client_id, file_name))
+ * reservations(token text PK, client_id bytea, file_name text, size bigint, instance_id text,
+ *              holder text, created_at bigint)
  * ```
  *
  * Columns and tables added after version 1 are additive: created when
@@ -82,6 +84,16 @@ CREATE TABLE IF NOT EXISTS partials (
   instance_id text NOT NULL,
   kept_at bigint NOT NULL,
   PRIMARY KEY (client_id, file_name)
+);
+-- Added after version 1, created if missing: uploads in progress (issue 17).
+CREATE TABLE IF NOT EXISTS reservations (
+  token text PRIMARY KEY,
+  client_id bytea NOT NULL,
+  file_name text NOT NULL,
+  size bigint NOT NULL,
+  instance_id text NOT NULL,
+  holder text NOT NULL,
+  created_at bigint NOT NULL
 );
 `;
 

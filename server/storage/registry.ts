@@ -194,6 +194,24 @@ export interface FilePage {
   limit: number;
 }
 
+/**
+ * An upload's claim on its client's limits, from its first packet until it
+ * is committed or discarded (see {@linkcode Registry.reserve}); one per
+ * connection, named by the connection's `token`.
+ */
+export interface Reservation {
+  /** The connection's token (a new reservation under it replaces the old one). */
+  token: string;
+  /** The owner. */
+  clientId: ClientId;
+  /** The path it is to be stored under (a same-name file counts as replaced). */
+  fileName: string;
+  /** The declared original size, in bytes. */
+  size: number;
+  /** The server instance that holds it. */
+  instanceId: string;
+}
+
 /** What {@linkcode Registry.beginCommit} answers: an intent id, or which limit refused it. */
 export type CommitStart = { id: string } | { refused: "files" | "bytes" };
 
@@ -252,8 +270,26 @@ export interface Registry {
   takePartial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined>;
   /** Every partial upload (for operators, expiry and start-up), oldest first. */
   listPartials(): Promise<PartialUpload[]>;
-  /** Every client with what it stores (for operators; safe while a server runs). */
-  listClients(): Promise<Array<ClientRecord & Usage>>;
+  /**
+   * Records a reservation only if the client's stored files and bytes, its
+   * kept partial bytes, its other reservations and this one fit its limits
+   * (a same-name file counts as replaced), atomically across instances.
+   * Returns the limit that refused it (then nothing is recorded and any
+   * reservation under the same token is gone), or `undefined`.
+   */
+  reserve(reservation: Reservation, limits: FileLimits): Promise<"files" | "bytes" | undefined>;
+  /** Drops the reservation under `token`, if any. */
+  release(token: string): Promise<void>;
+  /**
+   * At start-up: drops the reservations of instances that are gone (a single
+   * server: all of them). Returns how many went.
+   */
+  dropDeadReservations(): Promise<number>;
+  /**
+   * Every client with what it stores and, as `stagedBytes`, what its uploads
+   * in progress reserve (for operators; safe while a server runs).
+   */
+  listClients(): Promise<Array<ClientRecord & Usage & { stagedBytes: number }>>;
   /** Every stored file, or those of one client (for operators). */
   listFiles(clientName?: string): Promise<Array<FileRecord & { clientName: string }>>;
   /**

@@ -49,12 +49,14 @@ import type {
   PartialUpload,
   PendingCommit,
   Registry,
+  Reservation,
   Usage,
 } from "./registry.ts";
 import { PostgresCommits } from "./postgres_commits.ts";
 import { driverOptions } from "./postgres_driver.ts";
 import { PostgresLiveness } from "./postgres_liveness.ts";
 import { PostgresPartials } from "./postgres_partials.ts";
+import { PostgresReservations } from "./postgres_reservations.ts";
 import { toClient, toFile } from "./postgres_rows.ts";
 import { applySchema } from "./postgres_schema.ts";
 
@@ -86,6 +88,7 @@ export class PostgresRegistry implements Registry {
   #liveness: PostgresLiveness;
   #commits: PostgresCommits;
   #partials: PostgresPartials;
+  #reservations: PostgresReservations;
 
   private constructor(sql: Sql, liveness: PostgresLiveness) {
     this.#sql = sql;
@@ -93,6 +96,7 @@ export class PostgresRegistry implements Registry {
     this.holder = liveness.holder;
     this.#commits = new PostgresCommits(sql, liveness);
     this.#partials = new PostgresPartials(sql);
+    this.#reservations = new PostgresReservations(sql, liveness);
   }
 
   /**
@@ -217,11 +221,25 @@ export class PostgresRegistry implements Registry {
     return this.#commits.pending();
   }
 
-  async listClients(): Promise<Array<ClientRecord & Usage>> {
+  reserve(reservation: Reservation, limits: FileLimits): Promise<"files" | "bytes" | undefined> {
+    return this.#reservations.reserve(reservation, limits);
+  }
+
+  release(token: string): Promise<void> {
+    return this.#reservations.release(token);
+  }
+
+  dropDeadReservations(): Promise<number> {
+    return this.#reservations.dropDead();
+  }
+
+  async listClients(): Promise<Array<ClientRecord & Usage & { stagedBytes: number }>> {
     const rows = await this.#sql`
       SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes,
         (SELECT coalesce(sum(received), 0) FROM partials WHERE partials.client_id = clients.id)
-          AS partial_bytes
+          AS partial_bytes,
+        (SELECT coalesce(sum(size), 0) FROM reservations
+          WHERE reservations.client_id = clients.id) AS staged_bytes
       FROM clients LEFT JOIN files ON files.client_id = clients.id
       GROUP BY clients.id ORDER BY clients.name`;
     return rows.map((row) => ({
@@ -229,6 +247,7 @@ export class PostgresRegistry implements Registry {
       files: Number(row.files),
       bytes: Number(row.bytes),
       partialBytes: Number(row.partial_bytes),
+      stagedBytes: Number(row.staged_bytes),
     }));
   }
 

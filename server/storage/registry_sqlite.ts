@@ -37,11 +37,13 @@ import type {
   PartialUpload,
   PendingCommit,
   Registry,
+  Reservation,
   Usage,
 } from "./registry.ts";
 import { SqliteCommits } from "./sqlite_commits.ts";
 import { SqliteDatabase } from "./sqlite_database.ts";
 import { SqlitePartials } from "./sqlite_partials.ts";
+import { SqliteReservations } from "./sqlite_reservations.ts";
 import { toClient, toFile } from "./sqlite_rows.ts";
 
 export { SCHEMA_VERSION } from "./sqlite_schema.ts";
@@ -51,11 +53,13 @@ export class SqliteRegistry implements Registry {
   readonly #db: SqliteDatabase;
   readonly #commits: SqliteCommits;
   readonly #partials: SqlitePartials;
+  readonly #reservations: SqliteReservations;
 
   private constructor(db: SqliteDatabase) {
     this.#db = db;
     this.#commits = new SqliteCommits(db);
     this.#partials = new SqlitePartials(db);
+    this.#reservations = new SqliteReservations(db);
   }
 
   /**
@@ -175,11 +179,25 @@ export class SqliteRegistry implements Registry {
     return this.#commits.pending();
   }
 
-  listClients(): Promise<Array<ClientRecord & Usage>> {
+  reserve(reservation: Reservation, limits: FileLimits): Promise<"files" | "bytes" | undefined> {
+    return this.#reservations.reserve(reservation, limits);
+  }
+
+  release(token: string): Promise<void> {
+    return this.#reservations.release(token);
+  }
+
+  dropDeadReservations(): Promise<number> {
+    return this.#reservations.dropAll();
+  }
+
+  listClients(): Promise<Array<ClientRecord & Usage & { stagedBytes: number }>> {
     const rows = this.#db.all(
       `SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes,
          (SELECT coalesce(sum(received), 0) FROM partials WHERE partials.client_id = clients.id)
-           AS partial_bytes
+           AS partial_bytes,
+         (SELECT coalesce(sum(size), 0) FROM reservations
+           WHERE reservations.client_id = clients.id) AS staged_bytes
        FROM clients LEFT JOIN files ON files.client_id = clients.id
        GROUP BY clients.id ORDER BY clients.name`,
     );
@@ -189,6 +207,7 @@ export class SqliteRegistry implements Registry {
         files: Number(row.files),
         bytes: Number(row.bytes),
         partialBytes: Number(row.partial_bytes),
+        stagedBytes: Number(row.staged_bytes),
       })),
     );
   }

@@ -10,6 +10,8 @@
  *         size INTEGER, cksum INTEGER, instance_id TEXT, created_at INTEGER, sha256 TEXT NULL)
  * partials(client_id BLOB, file_name TEXT, staging_ref TEXT, size INTEGER, received INTEGER,
  *          prefix_sha256 TEXT NULL, prefix_crc INTEGER NULL, instance_id TEXT, kept_at INTEGER, PK(client_id, file_name))
+ * reservations(token TEXT PK, client_id BLOB, file_name TEXT, size INTEGER, instance_id TEXT,
+ *              created_at INTEGER)
  * ```
  *
  * Columns added after version 2 are additive: created when missing on an
@@ -80,6 +82,18 @@ CREATE TABLE IF NOT EXISTS partials (
 );
 `;
 
+/** Added after version 2, created if missing: uploads in progress (issue 17). */
+const RESERVATIONS = `
+CREATE TABLE IF NOT EXISTS reservations (
+  token TEXT PRIMARY KEY,
+  client_id BLOB NOT NULL,
+  file_name TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  instance_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
 /** From version 1 (clients without a key, files.path) to version 2. */
 const MIGRATE_FROM_1 = `
 CREATE TABLE clients_v2 ${CLIENTS_COLUMNS};
@@ -105,6 +119,7 @@ export function applySchema(db: DatabaseSync): void {
   migrate(db);
   addMissingColumns(db);
   db.exec(PARTIALS);
+  db.exec(RESERVATIONS);
 }
 
 /** Brings the schema to {@linkcode SCHEMA_VERSION}. */

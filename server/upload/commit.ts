@@ -77,27 +77,24 @@ export function limitText(fileName: string, limit: CommitRefusal, limits: FileLi
 }
 
 /**
- * The early check, at an upload's first packet: why it would be refused at
- * commit as things stand (a same-name file counts as replaced), or
- * `undefined`. The commit checks again, across instances.
+ * The check at an upload's first packet: reserves its declared size against
+ * the client's limits under `token` (one per connection; a new one replaces
+ * it), counting stored files (a same-name file as replaced), kept partial
+ * bytes and every other upload in progress, on every instance. Returns why
+ * it does not fit (nothing is then reserved), or `undefined`. The caller
+ * releases the reservation (`Registry.release`) when the upload is
+ * committed or discarded; the commit checks the limits again.
  */
 export async function admission(
   options: CommitOptions,
+  token: string,
   clientId: ClientId,
   fileName: string,
   size: number,
 ): Promise<string | undefined> {
-  const { registry, limits } = options;
-  const [usage, existing] = await Promise.all([
-    registry.usage(clientId),
-    registry.file(clientId, fileName),
-  ]);
-  const files = usage.files + (existing === undefined ? 1 : 0);
-  // Bytes kept of cut uploads count too (partials.ts).
-  const bytes = usage.bytes + usage.partialBytes - (existing?.size ?? 0) + size;
-  if (files > limits.maxFiles) return limitText(fileName, "files", limits);
-  if (bytes > limits.maxBytes) return limitText(fileName, "bytes", limits);
-  return undefined;
+  const { registry, limits, instanceId } = options;
+  const refused = await registry.reserve({ token, clientId, fileName, size, instanceId }, limits);
+  return refused === undefined ? undefined : limitText(fileName, refused, limits);
 }
 
 /**
@@ -157,6 +154,8 @@ export interface Recovery {
  */
 export async function recoverCommits(registry: Registry, store: FileStore): Promise<Recovery> {
   const recovery: Recovery = { committed: [], discarded: [], removed: [] };
+  // Uploads in progress on an instance that is gone hold nothing any more.
+  await registry.dropDeadReservations();
   for (const intent of await registry.pendingCommits()) {
     if (await store.recover(intent) === "committed") {
       await registry.finishCommit(intent.id);

@@ -36,7 +36,6 @@ import {
   type WholeFileUpload,
 } from "../../../protocol/dialects/mod.ts";
 import { isTemporaryName } from "../../storage/file_store_local.ts";
-import { admission } from "../../upload/commit.ts";
 import {
   type CipherSource,
   PacketSource,
@@ -169,7 +168,7 @@ async function receive(
     logger: scope.logger,
     admit: (name, size) => {
       scope.setActivity({ kind: "receiving", fileName: name });
-      return admission(context.commit, client.clientId, name, size);
+      return scope.reserveUpload(client.clientId, name, size);
     },
   });
 }

@@ -18,6 +18,7 @@ export const crcAbortRequest: RequestEntry = defineRequest({
     const due = await takeVerdictDue(scope, RequestCode.CrcAbort, header.clientId);
     if (due === undefined) return;
     await due.upload.staged?.discard().catch(() => {});
+    await scope.forgetUpload(); // releases its reservation
     scope.logger.warn("The client gave up on {fileName} (902)", { fileName: due.upload.fileName });
     await scope.send({ code: ResponseCode.Ack, clientId: due.client.clientId });
   },

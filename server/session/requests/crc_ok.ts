@@ -29,7 +29,12 @@ export const crcOkRequest: RequestEntry = defineRequest({
   name: "CRC ok",
   handle: async (scope, _request, header) => {
     const due = await takeVerdictDue(scope, RequestCode.CrcOk, header.clientId);
-    if (due !== undefined) await confirm(scope, due);
+    if (due === undefined) return;
+    try {
+      await confirm(scope, due);
+    } finally {
+      await scope.forgetUpload(); // releases its reservation: the file counts as stored now
+    }
   },
 });
 

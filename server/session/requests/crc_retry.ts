@@ -18,6 +18,7 @@ export const crcRetryRequest: RequestEntry = defineRequest({
     const due = await takeVerdictDue(scope, RequestCode.CrcRetry, header.clientId);
     if (due === undefined) return;
     await due.upload.staged?.discard().catch(() => {});
+    await scope.forgetUpload(); // releases its reservation
     scope.setClient({ kind: "signed-in", client: due.client, upload: { kind: "resend-due" } });
     scope.logger.info("The client will send {fileName} again (901)", {
       fileName: due.upload.fileName,

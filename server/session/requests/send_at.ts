@@ -26,7 +26,6 @@ import {
   SEND_AT_REQUEST_CODE,
   type SendAtRequest,
 } from "../../../protocol/transfers.ts";
-import { admission } from "../../upload/commit.ts";
 import { type Resumed, ResumeRefusedError, takeForResume } from "../../upload/partials.ts";
 import { receiveUpload, UploadRefusedError, type UploadResult } from "../../upload/upload.ts";
 import { uploadFilePath } from "../../upload/upload_name.ts";
@@ -130,7 +129,7 @@ async function agree(
   }
   try {
     const resumed = await takeForResume(partialContext(scope), clientId, { ...request, path });
-    const over = await admission(context.commit, clientId, path, request.size);
+    const over = await scope.reserveUpload(clientId, path, request.size);
     if (over !== undefined) {
       await resumed?.staged.discard().catch(() => {});
       await scope.reject(SEND_AT_REQUEST_CODE, over);

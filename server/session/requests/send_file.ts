@@ -23,7 +23,6 @@ import {
   ResponseCode,
 } from "../../../protocol/mod.ts";
 import { formatBytes } from "../../../common/units.ts";
-import { admission } from "../../upload/commit.ts";
 import { receiveUpload, UploadRefusedError, type UploadResult } from "../../upload/upload.ts";
 import { answeredCksum } from "../../upload/verdict.ts";
 import { defineRequest, type RequestEntry } from "../request_table.ts";
@@ -72,12 +71,13 @@ async function receiveFile(scope: RequestScope, headerId: ClientId): Promise<voi
         scope.setActivity({ kind: "receiving", fileName });
         // What a cut upload of this name kept goes: this one starts afresh.
         if (secure) await dropPartial(partialContext(scope), clientId, fileName);
-        return await admission(context.commit, clientId, fileName, size);
+        return await scope.reserveUpload(clientId, fileName, size);
       },
       // On the secure port a cut upload is kept for a resume (853).
       ...(secure ? { onCut: keepCutUpload(scope, clientId) } : {}),
     });
   } catch (error) {
+    await scope.forgetUpload(); // releases its reservation, if it got one
     if (error instanceof UploadRefusedError) {
       await scope.reject(RequestCode.SendFile, error.message);
       return;

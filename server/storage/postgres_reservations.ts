@@ -1,0 +1,80 @@
+/**
+ * The PostgreSQL registry's reservations: what uploads in progress claim of
+ * their client's limits, one row per connection token in `reservations`,
+ * shared by every instance. The client's row is locked (`FOR UPDATE`) while
+ * its limits are counted, so two instances never both admit past them.
+ *
+ * | call       | rows                                                                     |
+ * | ---------- | ------------------------------------------------------------------------ |
+ * | `reserve`  | in one transaction: client row locked; counts files, partials, reservations; inserts |
+ * | `release`  | deletes the token's row                                                  |
+ * | `dropDead` | deletes the rows of holders whose liveness lock is gone (dead instances) |
+ *
+ * @module
+ */
+
+import type postgres from "postgres";
+import type { FileLimits, Reservation } from "./registry.ts";
+import type { PostgresLiveness } from "./postgres_liveness.ts";
+
+/** The reservations of one PostgreSQL registry instance. */
+export class PostgresReservations {
+  readonly #sql: postgres.Sql;
+  readonly #liveness: PostgresLiveness;
+
+  /**
+   * Keeps reservations in the database of `sql`, marked with `liveness.holder`.
+   *
+   * @param sql The registry's connection pool.
+   * @param liveness This instance's liveness, and the question of others'.
+   */
+  constructor(sql: postgres.Sql, liveness: PostgresLiveness) {
+    this.#sql = sql;
+    this.#liveness = liveness;
+  }
+
+  /** See `Registry.reserve`. */
+  async reserve(
+    reservation: Reservation,
+    limits: FileLimits,
+  ): Promise<"files" | "bytes" | undefined> {
+    const { token, clientId, fileName, size } = reservation;
+    return await this.#sql.begin(async (tx) => {
+      await tx`SELECT id FROM clients WHERE id = ${clientId} FOR UPDATE`;
+      await tx`DELETE FROM reservations WHERE token = ${token}`;
+      const [row] = await tx`
+        SELECT
+          (SELECT count(*) FROM files WHERE client_id = ${clientId} AND file_name <> ${fileName}) +
+          (SELECT count(*) FROM reservations WHERE client_id = ${clientId}) AS files,
+          (SELECT coalesce(sum(size), 0) FROM files WHERE client_id = ${clientId}
+             AND file_name <> ${fileName}) +
+          (SELECT coalesce(sum(received), 0) FROM partials WHERE client_id = ${clientId}) +
+          (SELECT coalesce(sum(size), 0) FROM reservations WHERE client_id = ${clientId}) AS bytes`;
+      if (Number(row?.files ?? 0) + 1 > limits.maxFiles) return "files" as const;
+      if (Number(row?.bytes ?? 0) + size > limits.maxBytes) return "bytes" as const;
+      await tx`
+        INSERT INTO reservations (token, client_id, file_name, size, instance_id, holder, created_at)
+        VALUES (${token}, ${clientId}, ${fileName}, ${size}, ${reservation.instanceId},
+                ${this.#liveness.holder}, ${Date.now()})`;
+      return undefined;
+    });
+  }
+
+  /** See `Registry.release`. */
+  async release(token: string): Promise<void> {
+    await this.#sql`DELETE FROM reservations WHERE token = ${token}`;
+  }
+
+  /** See `Registry.dropDeadReservations`: the rows of instances whose liveness lock is gone. */
+  async dropDead(): Promise<number> {
+    const holders = await this.#sql`SELECT DISTINCT holder FROM reservations`;
+    const dead: string[] = [];
+    for (const { holder } of holders) {
+      if (!await this.#liveness.isAlive(holder)) dead.push(holder);
+    }
+    if (dead.length === 0) return 0;
+    const gone = await this.#sql`
+      DELETE FROM reservations WHERE holder IN ${this.#sql(dead)} RETURNING token`;
+    return gone.length;
+  }
+}
