@@ -174,6 +174,39 @@ const CASES: Case[] = [
     assert.deepEqual(await registry.pendingCommits(), []);
   }],
   [
+    "reservations count with stored and kept bytes, one per token, and go when released",
+    async (registry) => {
+      const id = await addClient(registry, "Reserver");
+      const limits = { maxFiles: 3, maxBytes: 100 };
+      assert.equal(await commit(registry, id, "a.txt", 30, limits), "stored");
+      const reserve = (token: string, fileName: string, size: number) =>
+        registry.reserve({ token, clientId: id, fileName, size, instanceId: "i1" }, limits);
+      assert.equal(await reserve("t1", "b.txt", 50), undefined);
+      assert.equal(await reserve("t2", "c.txt", 21), "bytes", "30 stored + 50 reserved + 21");
+      assert.equal(
+        await reserve("t2", "a.txt", 50),
+        undefined,
+        "a same-name file counts as replaced",
+      );
+      assert.equal(await reserve("t3", "d.txt", 0), "files", "1 stored + 2 reserved + 1");
+      assert.equal(
+        await reserve("t1", "b.txt", 20),
+        undefined,
+        "a token's new reservation replaces",
+      );
+      const row = (await registry.listClients()).find((c) => c.name === "Reserver");
+      assert.deepEqual([row?.bytes, row?.stagedBytes], [30, 70]);
+      await registry.release("t1");
+      await registry.release("t2");
+      await registry.release("t2");
+      assert.equal(await reserve("t3", "d.txt", 70), undefined);
+      assert.equal(
+        (await registry.listClients()).find((c) => c.name === "Reserver")?.stagedBytes,
+        70,
+      );
+    },
+  ],
+  [
     "a cut upload's kept bytes are recorded once per path, counted, taken once, and survive a reopen",
     async (
       registry,

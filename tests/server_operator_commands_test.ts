@@ -101,13 +101,13 @@ Deno.test("server operator commands: clients, files and forget on a running serv
         const lines = table.stdout.trimEnd().split("\n");
         assert.match(
           lines[0]!,
-          /^name\s+id\s+dialect\s+registered \(UTC\)\s+last seen \(UTC\)\s+files\s+bytes\s+partial$/,
+          /^name\s+id\s+dialect\s+registered \(UTC\)\s+last seen \(UTC\)\s+files\s+bytes\s+partial\s+staged$/,
         );
         assert.match(
           lines[1]!,
-          /^Alice\s+[0-9a-f]{32}\s+A\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+.*\s1\s+150 kB\s+0 B$/,
+          /^Alice\s+[0-9a-f]{32}\s+A\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+.*\s1\s+150 kB\s+0 B\s+0 B$/,
         );
-        assert.match(lines[2]!, /^Bob Smith\s+[0-9a-f]{32}\s.*\s2\s+20 kB\s+0 B$/);
+        assert.match(lines[2]!, /^Bob Smith\s+[0-9a-f]{32}\s.*\s2\s+20 kB\s+0 B\s+0 B$/);
         assert.equal(lines[3], "2 clients");
       },
     );

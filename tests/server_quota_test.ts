@@ -1,8 +1,9 @@
 /**
  * Issue 11, quotas: per-client limits on stored files and bytes. Over a
  * limit, a 1607 says so, the connection goes on, and nothing stored is
- * touched. The check is made early, at the 828's first packet, and again
- * at commit, where it holds across connections (and instances).
+ * touched. The check is made early, at the 828's first packet, where the
+ * upload reserves its declared size (so uploads at once count), and again
+ * at commit.
  */
 
 import assert from "node:assert/strict";
@@ -58,22 +59,24 @@ Deno.test("quota: over the file count or the byte limit, 1607 at the first packe
   }, { maxStoredFiles: 2, maxStoredBytes: 1000 });
 });
 
-Deno.test("quota: two uploads admitted at once are checked again at commit; the second 900 is refused", async () => {
+Deno.test("quota: two uploads at once: the first one's reservation counts, the second is refused at its first packet", async () => {
   await withServer(async ({ port, dir }) => {
     using first = await RawClient.connect(port);
     const me = await signUp(first, "Two At Once");
     using second = await RawClient.connect(port);
     const key = await second.reconnect(me.clientId, me.name, me.keys.privateKey);
     await first.upload(me.clientId, me.aesKey, "one.bin", bytes(10));
-    await second.upload(me.clientId, key, "two.bin", bytes(10));
-    await confirm(first, me, "one.bin");
-    await second.request(me.clientId, { code: RequestCode.CrcOk, fileName: "two.bin" });
+    await second.sendHeader(me.clientId, RequestCode.SendFile, 0);
+    await second.send(await uploadFrames({ ...me, aesKey: key }, "two.bin", bytes(10)));
     assert.match(await second.expectError(), /most files allowed \(1\)/);
+    await confirm(first, me, "one.bin");
     const folder = `${dir}/received_files/${clientIdToHex(me.clientId)}`;
     assert.deepEqual(await listNames(folder), ["one.bin"]);
     const registry = await SqliteRegistry.open(`${dir}/server.db`);
     try {
       assert.deepEqual(await registry.usage(me.clientId), { files: 1, bytes: 10, partialBytes: 0 });
+      const [row] = await registry.listClients();
+      assert.equal(row?.stagedBytes, 0, "the committed upload's reservation is released");
     } finally {
       await registry.close();
     }

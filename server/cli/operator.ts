@@ -63,6 +63,8 @@ export interface ClientRow {
    * UTC. Absent for a client with files, which is never freed.
    */
   freedAt?: string;
+  /** Bytes reserved by its uploads in progress, staged until confirmed (counted too). */
+  stagedBytes: number;
 }
 
 /** One file as `server files --json` prints it. */
@@ -131,7 +133,9 @@ export async function clientRows(
   registry: Registry,
   unusedForMs: number = DEFAULT_FORGET_UNUSED_AFTER_MS,
 ): Promise<ClientRow[]> {
-  return (await registry.listClients()).map((client: ClientRecord & Usage) => ({
+  return (await registry.listClients()).map((
+    client: ClientRecord & Usage & { stagedBytes: number },
+  ) => ({
     name: client.name,
     id: clientIdToHex(client.id),
     dialect: client.dialect,
@@ -140,6 +144,7 @@ export async function clientRows(
     files: client.files,
     bytes: client.bytes,
     partialBytes: client.partialBytes,
+    stagedBytes: client.stagedBytes,
     ...(client.files === 0 ? { freedAt: isoTime(client.lastSeen + unusedForMs) } : {}),
   }));
 }
@@ -220,7 +225,17 @@ function shortTime(iso: string): string {
 export function clientsTable(rows: ClientRow[]): string {
   if (rows.length === 0) return "No clients are registered.\n";
   return table(
-    ["name", "id", "dialect", "registered (UTC)", "last seen (UTC)", "files", "bytes", "partial"],
+    [
+      "name",
+      "id",
+      "dialect",
+      "registered (UTC)",
+      "last seen (UTC)",
+      "files",
+      "bytes",
+      "partial",
+      "staged",
+    ],
     rows.map((row) => [
       row.name,
       row.id,
@@ -230,8 +245,9 @@ export function clientsTable(rows: ClientRow[]): string {
       String(row.files),
       formatBytes(row.bytes),
       formatBytes(row.partialBytes),
+      formatBytes(row.stagedBytes),
     ]),
-    [false, false, false, false, false, true, true, true],
+    [false, false, false, false, false, true, true, true, true],
   ) + `${plural(rows.length, "client")}\n` + freedNames(rows);
 }
 
