@@ -34,7 +34,13 @@ import { soleInstance } from "../server/storage/instance_liveness.ts";
 import { PostgresRegistry } from "../server/storage/registry_postgres.ts";
 import { startServer } from "../server/server.ts";
 import { openStorage } from "../server/storage/storage_selection.ts";
-import { fillPattern, RawClient, signUp, uploadStream } from "../harness/raw_client.ts";
+import {
+  fillPattern,
+  RawClient,
+  signUp,
+  uploadBytes,
+  uploadStream,
+} from "../harness/raw_client.ts";
 import { DIALECT_PROFILES, DialectClient } from "../harness/dialect_client.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";
@@ -354,7 +360,17 @@ Deno.test({
                   identity.keys.privateKey,
                 );
                 const fileName = `file${i}.txt`;
-                await client.upload(identity.clientId, aesKey, fileName, new Uint8Array([i]));
+                // Refused at its first packet when the uploads in progress (reserved, on
+                // either instance) already fill the limit, else at most at commit.
+                await client.send(
+                  await uploadBytes(
+                    { clientId: identity.clientId, aesKey },
+                    fileName,
+                    new Uint8Array([i]),
+                  ),
+                );
+                const received = await client.readResponse();
+                if (received.code !== ResponseCode.FileReceived) return received.code;
                 await client.request(identity.clientId, { code: RequestCode.CrcOk, fileName });
                 return (await client.readResponse()).code;
               } finally {
