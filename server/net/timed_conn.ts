@@ -53,8 +53,11 @@ export class TimedConn implements ByteSource {
   #deadlines: ConnDeadlines;
   #requestTimer: ReturnType<typeof setTimeout> | undefined;
   #headerTimer: ReturnType<typeof setTimeout> | undefined;
-  #requestPending = false;
-  #requestStarted = false;
+  /**
+   * The request's progress: none awaited, awaited (not one byte of it read
+   * yet: the connection is idle), or started (its deadlines armed).
+   */
+  #request: "none" | "awaited" | "started" = "none";
   #requestBytes = 0;
   /** When the wait for the next request's first byte times out (`performance.now()`). */
   #waitEndsAt = 0;
@@ -94,7 +97,7 @@ export class TimedConn implements ByteSource {
    * the connection is idle.
    */
   get awaitingRequest(): boolean {
-    return this.#requestPending && !this.#requestStarted;
+    return this.#request === "awaited";
   }
 
   /**
@@ -106,7 +109,7 @@ export class TimedConn implements ByteSource {
    */
   beginRequest(idleSince: number = performance.now()): void {
     this.endRequest();
-    this.#requestPending = true;
+    this.#request = "awaited";
     this.#waitEndsAt = idleSince + this.#deadlines.idleMs;
   }
 
@@ -121,8 +124,7 @@ export class TimedConn implements ByteSource {
     this.endHeader();
     clearTimeout(this.#requestTimer);
     this.#requestTimer = undefined;
-    this.#requestPending = false;
-    this.#requestStarted = false;
+    this.#request = "none";
     this.#requestBytes = 0;
   }
 
@@ -137,7 +139,7 @@ export class TimedConn implements ByteSource {
       ? Math.max(1, this.#waitEndsAt - performance.now())
       : this.#deadlines.idleMs;
     const n = await this.#timed(this.#conn.read(p), waitMs);
-    if (n !== null && n > 0 && this.#requestPending) this.#progress(n);
+    if (n !== null && n > 0 && this.#request !== "none") this.#progress(n);
     return n;
   }
 
@@ -148,7 +150,7 @@ export class TimedConn implements ByteSource {
       bytes,
     );
     // An answer streamed back (a download) is held to the same minimum rate.
-    if (this.#requestStarted) this.#progress(bytes.length);
+    if (this.#request === "started") this.#progress(bytes.length);
   }
 
   /** Closes the connection; does nothing if it is closed already. */
@@ -165,8 +167,8 @@ export class TimedConn implements ByteSource {
 
   /** Arms the deadlines on a request's first byte; re-arms the request's every 1 MiB. */
   #progress(n: number): void {
-    if (!this.#requestStarted) {
-      this.#requestStarted = true;
+    if (this.#request !== "started") {
+      this.#request = "started";
       this.#headerTimer = this.#arm(this.#deadlines.headerMs, "header");
     }
     this.#requestBytes += n;
