@@ -46,9 +46,13 @@ export class SecureConn implements NetConn {
   #client: Deno.TcpConn | undefined;
   #tls: Deno.TlsConn | undefined;
   #handshakeDone = false;
-  #outerClosed = false;
-  #closed = false;
-  #released = false;
+  /**
+   * Where the closing stands: `open`; `lingering` (closed, the TlsConn's
+   * last bytes still passing to the peer over the open outer socket);
+   * `closing` (the outer socket closed, the inner socket not yet let go);
+   * `released` (every socket gone).
+   */
+  #lifecycle: "open" | "lingering" | "closing" | "released" = "open";
   #releaseTimer: ReturnType<typeof setTimeout> | undefined;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -78,11 +82,10 @@ export class SecureConn implements NetConn {
 
   /** Closes the connection (see the module table); idempotent. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#released) return;
+    if (this.#lifecycle !== "open") return;
     this.#releaseTimer = setTimeout(() => this.#forceRelease(), RELEASE_TIMEOUT_MS);
     if (this.#tls !== undefined && this.#handshakeDone) {
+      this.#lifecycle = "lingering";
       closeQuietly(this.#tls); // its close_notify and FIN end the inner client's reads
       this.#lingerTimer = setTimeout(() => this.#closeOuter(), CLOSE_LINGER_MS);
       return;
@@ -94,19 +97,24 @@ export class SecureConn implements NetConn {
     closeWriteQuietly(this.#client);
   }
 
+  /** Whether the outer socket is still open (the connection open or lingering). */
+  get #outerOpen(): boolean {
+    return this.#lifecycle === "open" || this.#lifecycle === "lingering";
+  }
+
   #closeOuter(): void {
-    if (this.#outerClosed) return;
-    this.#outerClosed = true;
+    if (!this.#outerOpen) return;
+    this.#lifecycle = "closing";
     closeQuietly(this.#outer);
   }
 
   /** Everything is gone: the inner client read the end of its stream (or gave up waiting). */
   #release(): void {
-    if (this.#released) return;
-    this.#released = true;
+    if (this.#lifecycle === "released") return;
     clearTimeout(this.#releaseTimer);
     clearTimeout(this.#lingerTimer);
     this.#closeOuter();
+    this.#lifecycle = "released";
     if (this.#client !== undefined) closeQuietly(this.#client);
     this.#terminator.released();
   }
@@ -134,7 +142,7 @@ export class SecureConn implements NetConn {
     const { client, accepted } = inner;
     this.#client = client;
     void this.#relayToPeer(client);
-    if (this.#closed) {
+    if (this.#lifecycle !== "open") {
       this.#terminator.forget(client);
       closeWriteQuietly(client);
       accepted.then(closeQuietly, () => {}); // when it was accepted already
@@ -144,7 +152,7 @@ export class SecureConn implements NetConn {
     void this.#relayToInner(client);
     const tls = await accepted;
     this.#tls = tls;
-    if (this.#closed) {
+    if (this.#lifecycle !== "open") {
       closeQuietly(tls);
       throw new Deno.errors.BadResource("Cannot finish the TLS handshake: it was closed");
     }
@@ -181,7 +189,7 @@ export class SecureConn implements NetConn {
       for (;;) {
         const n = await client.read(buffer);
         if (n === null) break;
-        for (let written = 0; written < n && !this.#outerClosed;) {
+        for (let written = 0; written < n && this.#outerOpen;) {
           written += await this.#outer.write(buffer.subarray(written, n)).catch(() => {
             this.close();
             return n;
