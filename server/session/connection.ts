@@ -57,8 +57,7 @@ import {
   type Ending,
   isBusy,
 } from "./connection_state.ts";
-import { type Clock, SignInDeadline, systemClock } from "./deadlines.ts";
-import type { IdentityConnections } from "./identity_connections.ts";
+import { SignInDeadline, VerdictDeadline } from "./deadlines.ts";
 import {
   describeEnd,
   type EndReason,
@@ -67,11 +66,14 @@ import {
   logEnd,
   MAX_REJECTIONS,
 } from "./end_reason.ts";
-import { type Dialect, type DialectChoice, serveRequest } from "./request_table.ts";
-import type { RequestScope, SessionContext } from "./scope.ts";
+import { type Dialect, serveRequest } from "./request_table.ts";
+import type { RequestScope } from "./scope.ts";
 import { shortText } from "./short_text.ts";
 import { KeyProofGate } from "./tls_proof.ts";
-import { admission } from "../upload/commit.ts";
+import type { ConnectionOptions } from "./connection_options.ts";
+
+export type { ConnectionOptions } from "./connection_options.ts";
+import { UploadReservation } from "./upload_reservation.ts";
 
 /**
  * How long a client may leave a 1603 (or a 901's resend) unanswered before
@@ -90,35 +92,6 @@ export const LOGGED_REJECTIONS = 1;
  */
 const READ_BUFFER_SIZE = 4096;
 
-/** What a connection is given. */
-export interface ConnectionOptions {
-  /** A number naming the connection in the log. */
-  id: number;
-  /** The peer address, for the log. */
-  peer: string;
-  /** The peer's address without the port, for per-address caps; `peer` when omitted. */
-  address?: string;
-  /** What every connection shares. */
-  context: SessionContext;
-  /** The connection's dialect, chosen from its first request header. */
-  dialects: DialectChoice;
-  /** On the secure port: the certificate's fingerprint, to which key proofs are bound. */
-  secure?: { fingerprint: Uint8Array };
-  /** How long the connection may stay open without a client signed in (`deadlines.ts`). */
-  signInTimeoutMs: number;
-  /**
-   * How long a client may take to answer a 1603 (900, 901 or 902), or to
-   * send its file again after 901 (`deadlines.ts`); no limit when omitted.
-   */
-  verdictTimeoutMs?: number;
-  /** The connections signed in under each identity, with their cap; no cap when omitted. */
-  identities?: IdentityConnections;
-  /** Called when the server closes it to make room or at a deadline: its slot is free at once. */
-  onEvicted?: () => void;
-  /** The timers of its deadlines; the system's by default. */
-  clock?: Clock;
-}
-
 /**
  * Serves one connection until the peer leaves, breaks the protocol, times
  * out, or the server ends it.
@@ -132,18 +105,14 @@ export class ServerConnection {
   readonly #scope: RequestScope;
   #logger: Logger;
   #client: ClientState = { kind: "unsigned" };
-  /** This connection's reservation token (`admission` in `commit.ts`) while it holds one. */
-  #reservation: string | undefined;
+  readonly #reservation: UploadReservation;
   #activity: Activity = { kind: "handling" };
   #ending: Ending | undefined;
   #dialect: Dialect | undefined;
   #rejections = 0;
   /** When the last request that did work ended (`performance.now()`): the idle time starts there. */
   #workSince = performance.now();
-  /** The verdict deadline's timer while the client has an upload in hand; `overdue` once passed mid-request. */
-  #verdict: { kind: "none" } | { kind: "running"; timer: unknown } | { kind: "overdue" } = {
-    kind: "none",
-  };
+  readonly #verdict: VerdictDeadline;
   /** Since when (`performance.now()`) the client has had an upload in hand, if it has. */
   #inHandSince: number | undefined;
   /** The identity this connection is counted under (client id, hex). */
@@ -168,6 +137,11 @@ export class ServerConnection {
       () => this.evict({ kind: "sign-in-deadline", timeoutMs: options.signInTimeoutMs }),
       options.clock,
     );
+    this.#verdict = new VerdictDeadline(options.verdictTimeoutMs, {
+      idle: () => this.#activity.kind === "waiting",
+      passed: () => this.#verdictPassed(),
+    }, options.clock);
+    this.#reservation = new UploadReservation(options.context.commit, () => this.#logger);
     this.#scope = this.#makeScope();
     conn.onTimeout = () => {
       this.#logger.warn("Timed out: no data in time");
@@ -286,7 +260,7 @@ export class ServerConnection {
       if (!goOn) return { kind: "closed-after-error" };
       if (this.#rejections >= MAX_REJECTIONS) return { kind: "rejections" };
       this.#signInDeadline.requestDone(this.signedIn);
-      if (this.#verdict.kind === "overdue") this.#verdictPassed();
+      this.#verdict.requestDone();
       this.#conn.endRequest();
     }
     return { kind: "shutdown" };
@@ -326,7 +300,7 @@ export class ServerConnection {
       this.#identity = undefined;
       if (identity !== undefined && !identities.take(identity, this)) {
         this.#client = { kind: "unsigned" };
-        this.#stopVerdict();
+        this.#verdict.stop();
         throw new ProtocolError(
           `Cannot sign in: ${identities.max} connections are signed in as this client already`,
         );
@@ -336,35 +310,16 @@ export class ServerConnection {
     this.#client = client;
     if (client.kind === "signed-in" && client.upload !== undefined) {
       this.#inHandSince ??= performance.now();
-      this.#startVerdict();
+      this.#verdict.start();
     } else {
       this.#inHandSince = undefined;
-      this.#stopVerdict();
+      this.#verdict.stop();
     }
-  }
-
-  #startVerdict(): void {
-    const timeoutMs = this.#options.verdictTimeoutMs;
-    if (timeoutMs === undefined || this.#verdict.kind !== "none") return;
-    const clock = this.#options.clock ?? systemClock;
-    const timer = clock.set(() => {
-      this.#verdict = { kind: "overdue" };
-      if (this.#activity.kind === "waiting") this.#verdictPassed();
-    }, timeoutMs);
-    this.#verdict = { kind: "running", timer };
-  }
-
-  #stopVerdict(): void {
-    if (this.#verdict.kind === "running") {
-      (this.#options.clock ?? systemClock).clear(this.#verdict.timer);
-    }
-    this.#verdict = { kind: "none" };
   }
 
   /** The verdict deadline passed with the upload still in hand, no request in progress. */
   #verdictPassed(): void {
     const timeoutMs = this.#options.verdictTimeoutMs ?? 0;
-    this.#verdict = { kind: "none" };
     if (this.#client.kind === "signed-in" && this.#client.upload !== undefined) {
       this.evict({ kind: "verdict-deadline", timeoutMs });
     }
@@ -372,16 +327,6 @@ export class ServerConnection {
 
   async #send(response: Response): Promise<void> {
     await this.#conn.write((this.#dialect?.encodeResponse ?? encodeResponse)(response));
-  }
-
-  /** Releases the connection's reservation, if it holds one. */
-  async #releaseReservation(): Promise<void> {
-    const token = this.#reservation;
-    if (token === undefined) return;
-    this.#reservation = undefined;
-    await this.#options.context.commit.registry.release(token).catch((error) => {
-      this.#logger.error("Cannot release the upload's reservation: {error}", { error });
-    });
   }
 
   /** What the request handlers see of this connection. */
@@ -423,21 +368,10 @@ export class ServerConnection {
       takeRegistration: () =>
         this.#options.context.registrations?.take(this.#options.address ?? this.#options.peer) ??
           true,
-      reserveUpload: async (clientId, fileName, size) => {
-        await this.#releaseReservation();
-        const token = crypto.randomUUID();
-        const refused = await admission(
-          this.#options.context.commit,
-          token,
-          clientId,
-          fileName,
-          size,
-        );
-        if (refused === undefined) this.#reservation = token;
-        return refused;
-      },
+      reserveUpload: (clientId, fileName, size) =>
+        this.#reservation.reserve(clientId, fileName, size),
       forgetUpload: async () => {
-        await this.#releaseReservation();
+        await this.#reservation.release();
         const state = this.#client;
         if (state.kind !== "signed-in" || state.upload === undefined) return;
         this.#setClient({ kind: "signed-in", client: state.client });

@@ -8,7 +8,7 @@
  * | header     | 5 s     | a request's header and payload, from its first byte          | `server/net/timed_conn.ts`  | `request-timeout`  |
  * | request    | 60 s    | a whole request, from its first byte; each MiB in or out restarts it | `server/net/timed_conn.ts`  | `request-timeout`  |
  * | sign-in    | 15 s    | from the connection's opening to a client signed in          | {@linkcode SignInDeadline}  | `evicted`          |
- * | verdict    | 30 s    | from a 1603 (or a 901) to the client's next step (900, 901, 902; the 828 after 901) | `connection.ts` | `evicted` (the upload in hand is discarded) |
+ * | verdict    | 30 s    | from a 1603 (or a 901) to the client's next step (900, 901, 902; the 828 after 901) | {@linkcode VerdictDeadline} | `evicted` (the upload in hand is discarded) |
  * | shutdown grace | 5 s | uploads in progress when the server is asked to stop         | `server/shutdown.ts`        | `shutdown`         |
  *
  * The sign-in deadline lets a request in progress finish (an 826 whose key is
@@ -181,5 +181,68 @@ export class SignInDeadline {
   #end(): void {
     this.#state = { kind: "expired" };
     this.#expire();
+  }
+}
+
+/**
+ * The verdict deadline of a connection whose client has an upload in hand:
+ * armed when the upload comes into its hands (a 1603, a 901), cleared when
+ * it leaves them. Passing while a request is being served, it waits for that
+ * request's end ({@linkcode VerdictDeadline.requestDone}).
+ */
+export class VerdictDeadline {
+  readonly #timeoutMs: number | undefined;
+  readonly #clock: Clock;
+  readonly #idle: () => boolean;
+  readonly #passed: () => void;
+  /** The timer while it runs; `overdue` once passed mid-request. */
+  #state: { kind: "none" } | { kind: "running"; timer: unknown } | { kind: "overdue" } = {
+    kind: "none",
+  };
+
+  /**
+   * Creates the deadline, not running.
+   *
+   * @param timeoutMs How long the client may take; no limit when `undefined`.
+   * @param hooks `idle`: whether the connection waits for a request (no
+   * request in progress); `passed`: the deadline passed with the upload in hand.
+   * @param clock The timers; the system's by default.
+   */
+  constructor(
+    timeoutMs: number | undefined,
+    hooks: { idle: () => boolean; passed: () => void },
+    clock: Clock = systemClock,
+  ) {
+    this.#timeoutMs = timeoutMs;
+    this.#clock = clock;
+    this.#idle = hooks.idle;
+    this.#passed = hooks.passed;
+  }
+
+  /** Starts it, unless it runs already (a resend after 901 keeps the first deadline). */
+  start(): void {
+    const timeoutMs = this.#timeoutMs;
+    if (timeoutMs === undefined || this.#state.kind !== "none") return;
+    const timer = this.#clock.set(() => {
+      this.#state = { kind: "overdue" };
+      if (this.#idle()) this.#pass();
+    }, timeoutMs);
+    this.#state = { kind: "running", timer };
+  }
+
+  /** Stops it: the upload left the client's hands. */
+  stop(): void {
+    if (this.#state.kind === "running") this.#clock.clear(this.#state.timer);
+    this.#state = { kind: "none" };
+  }
+
+  /** A request ended: a deadline that passed during it passes now. */
+  requestDone(): void {
+    if (this.#state.kind === "overdue") this.#pass();
+  }
+
+  #pass(): void {
+    this.#state = { kind: "none" };
+    this.#passed();
   }
 }

@@ -4,6 +4,8 @@
  * | file                            | what it holds                                                                |
  * | ------------------------------- | ---------------------------------------------------------------------------- |
  * | `connection.ts`                 | `ServerConnection`: the loop that reads each request header and serves it    |
+ * | `connection_options.ts`         | what a connection is given: who it is, what it shares, its deadlines, caps   |
+ * | `upload_reservation.ts`         | a connection's reservation of an upload's size against its client's limits   |
  * | `connection_state.ts`           | the connection's state: who is on it, what it is doing, whether it is ending |
  * | `request_table.ts`              | the request table and its one dispatch; how to add a request                 |
  * | `reference_dialect.ts`          | the reference dialect's table, per port                                      |
