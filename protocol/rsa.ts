@@ -115,14 +115,20 @@ export async function wrapAesKey(publicKey: CryptoKey, aesKey: Uint8Array): Prom
 }
 
 /**
- * Unwraps a 128-byte RSA-OAEP ciphertext into the 32-byte AES key.
+ * Unwraps a 128-byte RSA-OAEP ciphertext into the AES key: 32 bytes in the
+ * reference dialect; the other dialects (`dialects/keys.ts`) pass their own
+ * key size.
  *
+ * @param privateKey An RSA-OAEP private key.
+ * @param wrapped The 128-byte ciphertext.
+ * @param size The AES key size the ciphertext must hold.
  * @throws {RangeError} if the ciphertext is not 128 bytes, does not decrypt,
- * or does not hold 32 bytes.
+ * or does not hold `size` bytes.
  */
 export async function unwrapAesKey(
   privateKey: CryptoKey,
   wrapped: Uint8Array,
+  size: number = AES_KEY_SIZE,
 ): Promise<Uint8Array> {
   if (wrapped.length !== WRAPPED_KEY_SIZE) {
     throw new RangeError(
@@ -139,8 +145,8 @@ export async function unwrapAesKey(
       cause: error,
     });
   }
-  if (key.length !== AES_KEY_SIZE) {
-    throw new RangeError(`Cannot unwrap AES key: ${key.length} bytes instead of ${AES_KEY_SIZE}`);
+  if (key.length !== size) {
+    throw new RangeError(`Cannot unwrap AES key: ${key.length} bytes instead of ${size}`);
   }
   return key;
 }

@@ -1,11 +1,13 @@
 /**
  * AES keys of either size the dialects need: 32 bytes (AES-256) for family A
  * and D, 16 bytes (AES-128) for B and C, wrapped with RSA-OAEP (SHA-1) into
- * the same 128 bytes (`docs/protocol.md` §15.1). The reference's functions
- * (`aes_cbc.ts`, `rsa.ts`) stay for 32 bytes only.
+ * the same 128 bytes (`docs/protocol.md` §15.1). Unwrapping is the
+ * reference's `unwrapAesKey` (`rsa.ts`) with the family's key size.
  *
  * @module
  */
+
+import { unwrapAesKey } from "../rsa.ts";
 
 const OAEP = { name: "RSA-OAEP" } as const;
 
@@ -63,25 +65,13 @@ export async function wrapDialectAesKey(
  * Unwraps a 128-byte RSA-OAEP ciphertext into an AES key of `size` bytes, as
  * a client of a family that needs that size does.
  *
- * @throws {RangeError} if it does not decrypt or holds another size.
+ * @throws {RangeError} if it is not 128 bytes, does not decrypt, or holds
+ * another size.
  */
-export async function unwrapDialectAesKey(
+export function unwrapDialectAesKey(
   privateKey: CryptoKey,
   wrapped: Uint8Array,
   size: AesKeySize,
 ): Promise<Uint8Array> {
-  let key: Uint8Array;
-  try {
-    key = new Uint8Array(
-      await crypto.subtle.decrypt(OAEP, privateKey, wrapped as Uint8Array<ArrayBuffer>),
-    );
-  } catch (error) {
-    throw new RangeError("Cannot unwrap AES key: it was not wrapped with our public key", {
-      cause: error,
-    });
-  }
-  if (key.length !== size) {
-    throw new RangeError(`Cannot unwrap AES key: ${key.length} bytes instead of ${size}`);
-  }
-  return key;
+  return unwrapAesKey(privateKey, wrapped, size);
 }
