@@ -69,6 +69,8 @@ function instanceCommand(
     // Behind the balancer every connection comes from its address (README: Deployment).
     "--max-per-address",
     "256",
+    "--registrations-per-address",
+    "1000000",
   ].map(shellWord).join(" ");
 }
 
