@@ -16,6 +16,7 @@ import {
   ROOT,
   serverPermissionFlags,
 } from "../scripts/permissions.ts";
+import { serverRunFlags } from "../server/cli/run_command.ts";
 import { patternBytes, runClient } from "./support/client_process.ts";
 import { freePort, waitForPort } from "./support/ports.ts";
 
@@ -33,6 +34,11 @@ Deno.test("permissionFlagsOfTask keeps the permission and V8 flags and maps the 
   assert.ok(CLIENT_PERMISSION_FLAGS.includes("--no-prompt"));
   assert.ok(serverPermissionFlags().includes("--no-prompt"));
   assert.ok(serverPermissionFlags().includes("--v8-flags=--expose-gc"));
+});
+
+Deno.test("the server's printed run command has the server task's permissions, scoped to its folder", () => {
+  // The task scopes read/write to .data, which serverPermissionFlags reads back as ".".
+  assert.deepEqual(serverRunFlags(".").sort(), serverPermissionFlags().sort());
 });
 
 Deno.test("compileJobs names each target's binaries after it", () => {

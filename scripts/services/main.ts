@@ -24,6 +24,7 @@ import { startCeph } from "./ceph.ts";
 import { freePort, ServiceError } from "./daemon.ts";
 import { startHaproxy } from "./haproxy.ts";
 import { startPostgres } from "./postgres.ts";
+import { serverRunCommand } from "../../server/cli/run_command.ts";
 
 const USAGE = "Usage: deno task services [postgres] [s3] [haproxy] [--instances N] [--data PREFIX]";
 
@@ -34,29 +35,13 @@ interface InstancePorts {
   httpPort: number;
 }
 
-/** `word` as a POSIX shell reads it back. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
 /** The command that starts instance `n`, with the `server` task's permissions for its folder. */
 function instanceCommand(
   dir: string,
   ports: InstancePorts,
   publicSecurePort: number | undefined,
 ): string {
-  return [
-    "deno",
-    "run",
-    "--no-prompt",
-    "--allow-net",
-    "--allow-env",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    "--v8-flags=--expose-gc",
-    "server/main.ts",
-    "--dir",
-    dir,
+  return serverRunCommand("server/main.ts", dir, [
     "--host",
     "127.0.0.1",
     "--port",
@@ -71,7 +56,7 @@ function instanceCommand(
     "256",
     "--registrations-per-address",
     "1000000",
-  ].map(shellWord).join(" ");
+  ]);
 }
 
 const { values, positionals } = parseArgs({

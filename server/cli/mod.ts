@@ -10,6 +10,7 @@
  * | `serve_options.ts`       | the `serve` command's options and the rules between them     |
  * | `usage.ts`               | the usage text of `server --help`                            |
  * | `serve.ts`               | `server`: starting a server from the options, until a signal |
+ * | `run_command.ts`         | the `deno run` line that starts the server on a folder       |
  * | `operator.ts`            | `server clients | files | forget`                            |
  * | `fingerprint_command.ts` | `server fingerprint`                                         |
  * | `report.ts`              | exit codes and the one-line report of a failure              |

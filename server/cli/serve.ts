@@ -30,6 +30,7 @@ import { instrumentStorage, ServerMetrics } from "../observe/metrics.ts";
 import { healthOf, type HttpListener, startHttpListener } from "../observe/http_listener.ts";
 import { openLocalStorage, type Storage } from "../storage/storage.ts";
 import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "../upload/buffer_budget.ts";
+import { serverRunCommand } from "./run_command.ts";
 
 export { LOG_FILE } from "../log/logging.ts";
 
@@ -184,26 +185,7 @@ function runCommandFor(dir: string, args: readonly string[]): string {
     if (arg === "--dir") i++;
     else if (!arg.startsWith("--dir=")) rest.push(arg);
   }
-  const main = fromFileUrl(new URL("../main.ts", import.meta.url));
-  return [
-    "deno",
-    "run",
-    "--no-prompt",
-    "--allow-net",
-    "--allow-env",
-    `--allow-read=${dir}`,
-    `--allow-write=${dir}`,
-    "--v8-flags=--expose-gc",
-    main,
-    ...rest,
-    "--dir",
-    dir,
-  ].map(shellWord).join(" ");
-}
-
-/** `word` as a POSIX shell reads it back: quoted when it holds anything but safe characters. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+  return serverRunCommand(fromFileUrl(new URL("../main.ts", import.meta.url)), dir, rest);
 }
 
 /**
