@@ -7,6 +7,8 @@
  * @module
  */
 
+import { closeQuietly, copyBytes, relayServer } from "./relay.ts";
+
 /** A running relay. */
 export interface CountingRelay {
   /** Its port. */
@@ -26,80 +28,34 @@ export interface CountingRelay {
   close(): Promise<void>;
 }
 
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
 /** Starts a relay to 127.0.0.1:`target`. */
 export function countingRelay(target: number): CountingRelay {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const open = new Set<Deno.Conn>();
-  const running: Promise<void>[] = [];
   let sent = 0;
-  let connections = 0;
-  let closing: Promise<void> | undefined;
+  const meter = {
+    left: () => relay.budget === undefined ? Infinity : Math.floor(relay.budget) - sent,
+    copied: (n: number) => sent += n,
+  };
+  const server = relayServer(async (conn) => {
+    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
+    try {
+      await Promise.race([copyBytes(conn, upstream, meter), copyBytes(upstream, conn)]);
+    } finally {
+      closeQuietly(upstream);
+    }
+  });
   const relay: CountingRelay = {
-    port: (listener.addr as Deno.NetAddr).port,
+    port: server.port,
     get sent() {
       return sent;
     },
     get connections() {
-      return connections;
+      return server.connections;
     },
     budget: undefined,
     reset() {
       sent = 0;
     },
-    close() {
-      closing ??= (async () => {
-        listener.close();
-        await loop.catch(() => {});
-        for (const conn of open) closeQuietly(conn);
-        await Promise.all(running);
-      })();
-      return closing;
-    },
+    close: () => server.close(),
   };
-  const pipe = async (from: Deno.Conn, to: Deno.Conn, counted: boolean) => {
-    const buffer = new Uint8Array(64 * 1024);
-    while (true) {
-      let n = await from.read(buffer);
-      if (n === null) break;
-      if (counted && relay.budget !== undefined) {
-        n = Math.max(0, Math.min(n, Math.floor(relay.budget) - sent));
-      }
-      if (counted) sent += n;
-      let written = 0;
-      while (written < n) written += await to.write(buffer.subarray(written, n));
-      if (counted && relay.budget !== undefined && sent >= Math.floor(relay.budget)) break;
-    }
-  };
-  const loop = (async () => {
-    for await (const conn of listener) {
-      connections++;
-      open.add(conn);
-      running.push((async () => {
-        let upstream: Deno.Conn | undefined;
-        try {
-          upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
-          open.add(upstream);
-          await Promise.race([pipe(conn, upstream, true), pipe(upstream, conn, false)]);
-        } catch {
-          // A side closed: the relay closes both.
-        } finally {
-          closeQuietly(conn);
-          open.delete(conn);
-          if (upstream !== undefined) {
-            closeQuietly(upstream);
-            open.delete(upstream);
-          }
-        }
-      })());
-    }
-  })();
   return relay;
 }

@@ -11,16 +11,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { DISCOVERY_REQUEST_CODE } from "../protocol/discovery.ts";
-import {
-  cksum,
-  type ClientId,
-  clientIdToHex,
-  decodeRequestHeader,
-  parseMeInfo,
-  REQUEST_HEADER_SIZE,
-  sha256Hex,
-} from "../protocol/mod.ts";
+import { cksum, type ClientId, clientIdToHex, parseMeInfo, sha256Hex } from "../protocol/mod.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server/server.ts";
 import { commitUpload } from "../server/upload/commit.ts";
 import { LocalFileStore } from "../server/storage/file_store_local.ts";
@@ -30,6 +21,7 @@ import { CLIENT_PERMISSION_FLAGS } from "../scripts/permissions.ts";
 import { CLIENT_MAIN, type ClientRun, patternBytes, runClient } from "./support/client_process.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { cuttingRelay } from "./support/cutting_relay.ts";
+import { referenceLike } from "./support/reference_like.ts";
 
 interface Setup {
   server: RunningServer;
@@ -449,54 +441,3 @@ Deno.test("client --list and --get refuse a server without retrieval, in one lin
     });
   });
 });
-
-/**
- * A server like the reference in front of ours: it closes a connection that
- * opens with the discovery request (850), and relays any other to `target`.
- */
-function referenceLike(target: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const open = new Set<Deno.Conn>();
-  const state = { port: listener.addr.port, discoveries: 0, close };
-  const loop = (async () => {
-    for await (const conn of listener) {
-      open.add(conn);
-      (async () => {
-        const header = new Uint8Array(REQUEST_HEADER_SIZE);
-        for (let n = 0; n < header.length;) {
-          const read = await conn.read(header.subarray(n));
-          if (read === null) return;
-          n += read;
-        }
-        if (decodeRequestHeader(header).code === DISCOVERY_REQUEST_CODE) {
-          state.discoveries++;
-          return;
-        }
-        const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
-        open.add(upstream);
-        await upstream.write(header);
-        await Promise.race([
-          conn.readable.pipeTo(upstream.writable),
-          upstream.readable.pipeTo(conn.writable),
-        ]);
-      })().catch(() => {}).finally(() => {
-        for (const c of [conn]) {
-          open.delete(c);
-          try {
-            c.close();
-          } catch { /* closed */ }
-        }
-      });
-    }
-  })();
-  async function close(): Promise<void> {
-    listener.close();
-    await loop.catch(() => {});
-    for (const conn of open) {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
-  }
-  return state;
-}

@@ -6,9 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DISCOVERY_REQUEST_CODE } from "../protocol/discovery.ts";
 import { formatFingerprint } from "../protocol/fingerprint.ts";
-import { decodeRequestHeader } from "../protocol/header.ts";
 import { clientIdToHex, parseMeInfo, REQUEST_HEADER_SIZE } from "../protocol/mod.ts";
 import { connectSecure } from "../client/tls_connect.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server/server.ts";
@@ -19,89 +17,8 @@ import {
 } from "../server/identity/tls_identity.ts";
 import { type ClientRun, patternBytes, runClient } from "./support/client_process.ts";
 import { freePort } from "./support/ports.ts";
-
-/** A TCP relay on 127.0.0.1: every connection is handed to `relay`. */
-function relayServer(
-  relay: (conn: Deno.TcpConn) => Promise<void>,
-  port = 0,
-): { port: number; connections: number; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port });
-  const running: Promise<void>[] = [];
-  const open = new Set<Deno.Conn>();
-  const state = { port: listener.addr.port, connections: 0, close };
-  const loop = (async () => {
-    for await (const conn of listener) {
-      state.connections++;
-      open.add(conn);
-      running.push(
-        relay(conn).catch(() => {}).finally(() => {
-          open.delete(conn);
-          closeQuietly(conn);
-        }),
-      );
-    }
-  })();
-  let closing: Promise<void> | undefined;
-  function close(): Promise<void> {
-    closing ??= (async () => {
-      listener.close();
-      await loop.catch(() => {});
-      for (const conn of open) closeQuietly(conn);
-      await Promise.all(running);
-    })();
-    return closing;
-  }
-  return state;
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
-/** Copies both ways between two connections until either side ends. */
-async function pipeBoth(a: Deno.Conn, b: Deno.Conn): Promise<void> {
-  const copy = async (from: Deno.Conn, to: Deno.Conn) => {
-    const buffer = new Uint8Array(64 * 1024);
-    while (true) {
-      const n = await from.read(buffer);
-      if (n === null) break;
-      let written = 0;
-      while (written < n) written += await to.write(buffer.subarray(written, n));
-    }
-  };
-  await Promise.race([copy(a, b), copy(b, a)]).catch(() => {});
-  closeQuietly(a);
-  closeQuietly(b);
-}
-
-/**
- * A server like the reference in front of ours: it closes a connection that
- * opens with the discovery request, and relays everything else to `target`.
- */
-function referenceLike(target: number) {
-  const seen = { discoveries: 0 };
-  const relay = relayServer(async (conn) => {
-    const header = new Uint8Array(REQUEST_HEADER_SIZE);
-    let length = 0;
-    while (length < header.length) {
-      const n = await conn.read(header.subarray(length));
-      if (n === null) return;
-      length += n;
-    }
-    if (decodeRequestHeader(header).code === DISCOVERY_REQUEST_CODE) {
-      seen.discoveries++;
-      return; // closed, as the reference does with a code it does not know
-    }
-    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: target });
-    await upstream.write(header);
-    await pipeBoth(conn, upstream);
-  });
-  return { relay, seen };
-}
+import { referenceLike } from "./support/reference_like.ts";
+import { closeQuietly, pipeBoth, relayServer } from "../harness/relay.ts";
 
 interface Setup {
   server: RunningServer;
@@ -350,11 +267,11 @@ Deno.test('a pinned server that is stopped is "not running", and no pin is quest
 
 Deno.test("a server that closes on the discovery request, as the reference does, gets a plain session", async () => {
   await withSetup({ securePort: false }, async (setup) => {
-    const { relay: reference, seen } = referenceLike(setup.server.port);
+    const reference = referenceLike(setup.server.port);
     try {
       const run = await send(setup.clientDir, reference.port);
       assert.equal(run.code, 0, run.stderr);
-      assert.equal(seen.discoveries, 1);
+      assert.equal(reference.discoveries, 1);
       assert.equal(reference.connections, 2, "discovery, then the session on a new connection");
       assert.equal(await knownServers(setup.clientDir), undefined);
       await assertStored(setup);
