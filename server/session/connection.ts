@@ -16,9 +16,10 @@
  * 1607s the connection is closed. A frame that cannot be parsed (a payload
  * size wrong for its code, a bad packet, 828 before a key exchange) gets 1607
  * and the connection is closed. An upload the server cannot store (disk full,
- * folder unwritable), or that would take the client past its limits
- * (checked at the first packet, again at commit), is read to its end, then
- * gets 1607 instead of 1603, and the connection goes on.
+ * folder unwritable) is read to its end, then gets 1607 instead of 1603; one
+ * that would take the client past its limits (checked at the first packet,
+ * again at commit) gets its 1607 at the first packet, and the rest of it is
+ * read and dropped; either way the connection goes on.
  *
  * Limits of issue 17: a sign-in past the cap on connections per identity
  * (`identity_connections.ts`) gets 1607 and the connection closes; an upload

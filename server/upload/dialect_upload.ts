@@ -8,7 +8,11 @@
  * 1. The request's head fixed the upload (read by the handler with the
  *    protocol's dialect codecs); its sizes were checked before anything
  *    else was read. An upload the session does not admit (the client is
- *    over its limits) is read to its end and dropped.
+ *    over its limits) is answered at once (`answerRefusal`), then read to
+ *    its end into a buffer of its own and dropped. No family's client reads
+ *    between the requests of one upload (`docs/protocol.md` §15), so the
+ *    early answer waits in its socket until it reads: the bytes it sees are
+ *    those of an answer sent after the last packet.
  * 2. The ciphertext is read in batches of up to 1 MiB, their memory from the
  *    server's shared budget (`buffer_budget.ts`), asked for only once a
  *    batch's first 64 KiB are in (no grant is held while the upload waits
@@ -81,6 +85,8 @@ export interface DialectUploadOptions {
   logger: Logger;
   /** Asked before anything is staged: why this upload is not taken, or `undefined`. */
   admit?: (fileName: string, originalSize: number) => Promise<string | undefined>;
+  /** Answers a refusal of `admit` at once, before the rest is read and dropped. */
+  answerRefusal?: (reason: string) => Promise<void>;
 }
 
 /**
@@ -90,7 +96,8 @@ export interface DialectUploadOptions {
  *
  * @throws {ProtocolError} if a packet is invalid; the staged file is discarded.
  * @throws {Deno.errors.UnexpectedEof} if the connection ends mid-upload.
- * @throws {UploadRefusedError} if `admit` refused it; it was read to its end.
+ * @throws {UploadRefusedError} if `admit` refused it; it was answered
+ * (with `answerRefusal`), then read to its end.
  * @throws {StorageError} if the file could not be staged; it was read to its end.
  */
 export async function receiveDialectUpload(options: DialectUploadOptions): Promise<UploadResult> {
@@ -103,8 +110,9 @@ export async function receiveDialectUpload(options: DialectUploadOptions): Promi
   });
   const notAdmitted = await options.admit?.(fileName, options.originalSize ?? c - 1);
   if (notAdmitted !== undefined) {
+    await options.answerRefusal?.(notAdmitted);
     await drain(source);
-    throw new UploadRefusedError(notAdmitted);
+    throw new UploadRefusedError(notAdmitted, options.answerRefusal !== undefined);
   }
   const staging = await UploadStaging.begin(options.store, options.clientId, fileName);
   try {

@@ -5,7 +5,11 @@
  * 1. The first packet header fixes the upload (`upload_content.ts`): content
  *    size, original size, packet count and file name are checked before
  *    anything is written. An upload the session does not admit (the client
- *    is over its limits) is read to its end and dropped.
+ *    is over its limits) is answered at once ({@linkcode UploadOptions.answerRefusal}:
+ *    1607 goes out before the rest arrives), then the rest of the declared
+ *    upload is read and dropped cheaply, packet by packet (headers checked;
+ *    no decryption, no buffer grant, nothing staged), under the request
+ *    deadline, so the connection stays in step for its next request.
  * 2. Packets are read in batches of up to 128 (about 1 MiB) straight from the
  *    connection (`upload_content.ts`, with the protocol's packet decoder),
  *    into memory from the server's shared budget (`buffer_budget.ts`): under
@@ -66,14 +70,19 @@ export const PROGRESS_LOG_THRESHOLD = 64 * 1024 * 1024;
 
 /** An upload the session would not take (see {@linkcode UploadOptions.admit}); it was read and dropped. */
 export class UploadRefusedError extends Error {
+  /** Whether the refusal was answered already, before the rest was read ({@linkcode UploadOptions.answerRefusal}). */
+  readonly answered: boolean;
+
   /**
    * Creates the error.
    *
    * @param message `Cannot store <name>: <reason>`, sent to the client in 1607.
+   * @param answered Whether the 1607 was sent already.
    */
-  constructor(message: string) {
+  constructor(message: string, answered = false) {
     super(message);
     this.name = "UploadRefusedError";
+    this.answered = answered;
   }
 }
 
@@ -102,6 +111,13 @@ export interface UploadOptions {
    * client is over its limits), or `undefined` to take it.
    */
   admit?: (fileName: string, originalSize: number) => Promise<string | undefined>;
+  /**
+   * Answers a refusal of `admit` (1607) at once, before the rest of the
+   * upload is read and dropped: a client that writes its whole upload
+   * before reading finds it waiting, one that reads sooner gets it sooner.
+   * Without it, the refusal is only thrown, after the drain.
+   */
+  answerRefusal?: (reason: string) => Promise<void>;
   /**
    * The path it is stored under, when the request carried one (853, see
    * `resume.ts`); otherwise the packets' file name.
@@ -171,7 +187,8 @@ export interface UploadResult {
  * @throws {ProtocolError} if a packet header is invalid or inconsistent; the
  * staged file is discarded and the connection cannot be resumed.
  * @throws {Deno.errors.UnexpectedEof} if the connection ends mid-upload.
- * @throws {UploadRefusedError} if `admit` refused it; it was read to its end.
+ * @throws {UploadRefusedError} if `admit` refused it; it was answered
+ * (with `answerRefusal`), then read to its end.
  * @throws {StorageError} if the file could not be staged (disk full, folder
  * unwritable); the whole upload was read, so the connection can go on.
  */
@@ -194,8 +211,9 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
   });
   const notAdmitted = await options.admit?.(fileName, originalSize);
   if (notAdmitted !== undefined) {
+    await options.answerRefusal?.(notAdmitted);
     await content.drain();
-    throw new UploadRefusedError(notAdmitted);
+    throw new UploadRefusedError(notAdmitted, options.answerRefusal !== undefined);
   }
 
   const staging = options.resume === undefined

@@ -237,10 +237,22 @@ export class UploadContentReader implements Disposable {
     this.#reading = undefined;
   }
 
-  /** Reads and drops the rest of the upload, so the connection stays in step. */
+  /**
+   * Reads and drops the rest of the upload, so the connection stays in
+   * step: packet by packet into the upload's own packet buffer, each header
+   * checked against the first, nothing asked of the budget, nothing
+   * decrypted (a refused upload costs one packet's memory).
+   *
+   * @throws {ProtocolError} if a packet header does not match the first.
+   */
   async drain(): Promise<void> {
-    for (let batch = await this.next(); batch !== null; batch = await this.next()) {
-      batch.release();
+    const decoder = this.#decoder;
+    const chunk = new Uint8Array(Math.min(PACKET_CHUNK_SIZE, decoder.first.contentSize));
+    while (!decoder.done) {
+      const packet = await this.#nextPacket();
+      this.#took();
+      decoder.decodeBatch(packet, chunk);
+      this.#packet++;
     }
   }
 

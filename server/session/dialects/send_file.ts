@@ -11,7 +11,8 @@
  * | state on arrival                       | answer                                    |
  * |----------------------------------------|-------------------------------------------|
  * | signed in, the header's id its own     | file received; awaiting the verdict       |
- * | signed in, over its limits, the store fails | 1607 after reading the upload to its end |
+ * | signed in, over its limits                | 1607 at once (at the head, or the first packet), then the rest is read and dropped |
+ * | signed in, the store fails                | 1607 after reading the upload to its end  |
  * | not signed in, another id, a head that does not decode, a packet out of line | 1607, and the connection closes |
  *
  * @module
@@ -92,7 +93,7 @@ export async function receiveDialectFile(
     upload = await receive(scope, framing, header, client);
   } catch (error) {
     if (error instanceof UploadRefusedError) {
-      await scope.reject(header.code, error.message);
+      if (!error.answered) await scope.reject(header.code, error.message);
       return;
     }
     await storageFailed(scope, error, header.code);
@@ -170,5 +171,6 @@ async function receive(
       scope.setActivity({ kind: "receiving", fileName: name });
       return scope.reserveUpload(client.clientId, name, size);
     },
+    answerRefusal: (reason) => scope.reject(header.code, reason),
   });
 }

@@ -84,12 +84,13 @@ async function sendAt(scope: RequestScope, request: SendAtRequest): Promise<void
             : `Cannot store ${path}: the packets carry ${size - request.offset} bytes, not the ` +
               `${request.size - request.offset} announced`,
         ),
+      answerRefusal: (reason) => scope.reject(SEND_AT_REQUEST_CODE, reason),
       onCut: keepCutUpload(scope, clientId),
     });
   } catch (error) {
     if (error instanceof UploadRefusedError) {
       await resumed?.staged.discard().catch(() => {});
-      await scope.reject(SEND_AT_REQUEST_CODE, error.message);
+      if (!error.answered) await scope.reject(SEND_AT_REQUEST_CODE, error.message);
       return;
     }
     await storageFailed(scope, error, SEND_AT_REQUEST_CODE);

@@ -6,7 +6,8 @@
  * | state on arrival                         | answer                                   | state after            |
  * |------------------------------------------|------------------------------------------|------------------------|
  * | signed in (and, on the secure port, proven) | 1603 (our cksum, or its complement when not kept) | awaiting the verdict |
- * | signed in, over its limits, or the store fails | 1607, after reading the upload to its end | signed in         |
+ * | signed in, over its limits               | 1607 at its first packet, then the rest is read and dropped | signed in |
+ * | signed in, the store fails               | 1607, after reading the upload to its end | signed in              |
  * | not signed in, another client's id, no key proof | 1607, and the connection closes  | —                      |
  *
  * A new 828 drops the upload in hand; it is served while a resend is due
@@ -73,13 +74,14 @@ async function receiveFile(scope: RequestScope, headerId: ClientId): Promise<voi
         if (secure) await dropPartial(partialContext(scope), clientId, fileName);
         return await scope.reserveUpload(clientId, fileName, size);
       },
+      answerRefusal: (reason) => scope.reject(RequestCode.SendFile, reason),
       // On the secure port a cut upload is kept for a resume (853).
       ...(secure ? { onCut: keepCutUpload(scope, clientId) } : {}),
     });
   } catch (error) {
     await scope.forgetUpload(); // releases its reservation, if it got one
     if (error instanceof UploadRefusedError) {
-      await scope.reject(RequestCode.SendFile, error.message);
+      if (!error.answered) await scope.reject(RequestCode.SendFile, error.message);
       return;
     }
     await storageFailed(scope, error, RequestCode.SendFile);
