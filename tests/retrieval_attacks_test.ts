@@ -10,75 +10,25 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { computeKeyProof, encodeKeyProofRequest } from "../protocol/key_proof.ts";
 import {
   clientIdToHex,
   decodeFileHeader,
   decodeListPage,
   encodeGetRequest,
   encodeListRequest,
-  generateRsaKeyPair,
   MAX_LIST_PAGE_ENTRIES,
   maxRetrievalPayloadSize,
   NO_SHA256,
-  RequestCode,
   ResponseCode,
   RetrievalResponse,
   Sha256,
 } from "../protocol/mod.ts";
-import { readServerIdentity } from "../server/identity/tls_identity.ts";
 import { MAX_REJECTIONS } from "../server/session/end_reason.ts";
 import { patternBytes } from "./support/client_process.ts";
-import { RawClient, signUp, type TestIdentity } from "../harness/raw_client.ts";
+import { RawClient, signUp } from "../harness/raw_client.ts";
+import { type Signed, signInAgain, signUpSecurely, storeFile } from "./support/secure_client.ts";
 import { type TestServer, withServer } from "./support/test_server.ts";
 import { delay, waitUntil, within } from "./support/reliability.ts";
-
-interface Signed {
-  client: RawClient;
-  identity: TestIdentity;
-}
-
-async function secureClient(test: TestServer): Promise<RawClient> {
-  const identity = await readServerIdentity(test.dir);
-  assert.ok(identity !== undefined, "the server made no identity");
-  return await RawClient.connectSecure(test.server.securePort!, identity.certificate);
-}
-
-async function signUpSecurely(test: TestServer, name: string): Promise<Signed> {
-  const client = await secureClient(test);
-  const clientId = await client.register(name);
-  const keys = await generateRsaKeyPair();
-  const aesKey = await client.sendPublicKey(clientId, name, keys);
-  await proveKey(test, client, clientId, aesKey);
-  return { client, identity: { name, clientId, keys, aesKey } };
-}
-
-async function proveKey(
-  test: TestServer,
-  client: RawClient,
-  clientId: Uint8Array,
-  aesKey: Uint8Array,
-): Promise<void> {
-  const proof = await computeKeyProof(aesKey, test.server.fingerprint!);
-  await client.send(encodeKeyProofRequest(clientId, proof));
-  await client.expect(ResponseCode.Ack);
-}
-
-/** Another proven connection of the same identity. */
-async function signInAgain(test: TestServer, signed: Signed): Promise<RawClient> {
-  const client = await secureClient(test);
-  const { clientId, name, keys } = signed.identity;
-  const aesKey = await client.reconnect(clientId, name, keys.privateKey);
-  await proveKey(test, client, clientId, aesKey);
-  return client;
-}
-
-async function store(signed: Signed, name: string, data: Uint8Array): Promise<void> {
-  const { client, identity } = signed;
-  await client.upload(identity.clientId, null, name, data);
-  await client.request(identity.clientId, { code: RequestCode.CrcOk, fileName: name });
-  await client.expect(ResponseCode.Ack);
-}
 
 async function frame(client: RawClient) {
   const got = await client.readFrame(maxRetrievalPayloadSize);
@@ -117,7 +67,7 @@ const BIG = 48 * 1024 * 1024;
 Deno.test("retrieval attack: a download slower than the minimum rate, or never read, is cut off and its slot freed", async (t) => {
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Owner");
-    await store(owner, "big.bin", patternBytes(BIG, 5));
+    await storeFile(owner, "big.bin", patternBytes(BIG, 5));
 
     await t.step(
       "a reader of 4 KiB every 100 ms (40 KiB/s) is cut at the request deadline",
@@ -170,7 +120,7 @@ Deno.test("retrieval attack: 150 stalled downloads keep the server's memory boun
   const DOWNLOADS = 150;
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Owner");
-    await store(owner, "big.bin", patternBytes(16 * 1024 * 1024, 6));
+    await storeFile(owner, "big.bin", patternBytes(16 * 1024 * 1024, 6));
     const clients: RawClient[] = [];
     try {
       for (let i = 0; i < DOWNLOADS; i++) clients.push(await signInAgain(test, owner));
@@ -201,12 +151,15 @@ Deno.test("retrieval attack: a file replaced or removed mid-download never sends
     const folder = join(test.dir, "received_files", clientIdToHex(owner.identity.clientId));
     for (
       const [label, change] of [
-        ["replaced by a new upload of the same name and size", () => store(owner, "f.bin", second)],
+        [
+          "replaced by a new upload of the same name and size",
+          () => storeFile(owner, "f.bin", second),
+        ],
         ["removed from the store", () => Deno.remove(join(folder, "f.bin"))],
       ] as const
     ) {
       await t.step(label, async () => {
-        await store(owner, "f.bin", first);
+        await storeFile(owner, "f.bin", first);
         using reader = await signInAgain(test, owner);
         await askFor(reader, owner, "f.bin");
         const header = decodeFileHeader((await frame(reader)).payload);
@@ -240,7 +193,7 @@ Deno.test("retrieval attack: a listing of 300 files comes in bounded pages whate
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Many Files");
     for (let i = 0; i < 300; i++) {
-      await store(owner, `f${String(i).padStart(4, "0")}.txt`, new Uint8Array([i & 255]));
+      await storeFile(owner, `f${String(i).padStart(4, "0")}.txt`, new Uint8Array([i & 255]));
     }
     for (const limit of [0, MAX_LIST_PAGE_ENTRIES + 1, 0xffff]) {
       let cursor = "";

@@ -9,7 +9,6 @@
  */
 
 import assert from "node:assert/strict";
-import { computeKeyProof, encodeKeyProofRequest } from "../protocol/key_proof.ts";
 import {
   decodeFileHeader,
   encodeGetRequest,
@@ -26,6 +25,7 @@ import { openStorage } from "../server/storage/storage_selection.ts";
 import { RawClient } from "../harness/raw_client.ts";
 import { patternBytes } from "./support/client_process.ts";
 import { waitUntil } from "./support/reliability.ts";
+import { proveKey } from "./support/secure_client.ts";
 import {
   type HaproxyService,
   ignoreWithoutServices,
@@ -83,12 +83,8 @@ Deno.test({
       const clientId = await owner.register(name);
       const keys = await generateRsaKeyPair();
       const aesKey = await owner.sendPublicKey(clientId, name, keys);
-      const prove = async (client: RawClient, key: Uint8Array) => {
-        await client.send(
-          encodeKeyProofRequest(clientId, await computeKeyProof(key, server!.fingerprint!)),
-        );
-        await client.expect(ResponseCode.Ack);
-      };
+      const prove = (client: RawClient, key: Uint8Array) =>
+        proveKey(client, clientId, key, server!.fingerprint!);
       await prove(owner, aesKey);
       const data = patternBytes(48 * 1024 * 1024, 9);
       await owner.upload(clientId, null, "big.bin", data);

@@ -10,7 +10,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { computeKeyProof, encodeKeyProofRequest } from "../protocol/key_proof.ts";
 import {
   cksum,
   type ClientId,
@@ -23,7 +22,6 @@ import {
   encodeListRequest,
   encodeRequestHeader,
   type FileHeader,
-  generateRsaKeyPair,
   type ListedFile,
   maxRetrievalPayloadSize,
   NO_SHA256,
@@ -34,45 +32,13 @@ import {
   Sha256,
   sha256Hex,
 } from "../protocol/mod.ts";
-import { readServerIdentity } from "../server/identity/tls_identity.ts";
 import { commitUpload } from "../server/upload/commit.ts";
 import { LocalFileStore } from "../server/storage/file_store_local.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { patternBytes } from "./support/client_process.ts";
-import { RawClient, signUp, type TestIdentity } from "../harness/raw_client.ts";
-import { type TestServer, withServer } from "./support/test_server.ts";
-
-/** A secure client, registered and proven, with its connection. */
-interface Signed {
-  client: RawClient;
-  identity: TestIdentity;
-}
-
-async function secureClient(test: TestServer): Promise<RawClient> {
-  const identity = await readServerIdentity(test.dir);
-  assert.ok(identity !== undefined, "the server made no identity");
-  return await RawClient.connectSecure(test.server.securePort!, identity.certificate);
-}
-
-/** Registers `name` over TLS and proves the key, as our client does. */
-async function signUpSecurely(test: TestServer, name: string): Promise<Signed> {
-  const client = await secureClient(test);
-  const clientId = await client.register(name);
-  const keys = await generateRsaKeyPair();
-  const aesKey = await client.sendPublicKey(clientId, name, keys);
-  const proof = await computeKeyProof(aesKey, test.server.fingerprint!);
-  await client.send(encodeKeyProofRequest(clientId, proof));
-  await client.expect(ResponseCode.Ack);
-  return { client, identity: { name, clientId, keys, aesKey } };
-}
-
-/** Uploads over TLS and confirms. */
-async function store(signed: Signed, name: string, data: Uint8Array): Promise<void> {
-  const { client, identity } = signed;
-  await client.upload(identity.clientId, null, name, data);
-  await client.request(identity.clientId, { code: RequestCode.CrcOk, fileName: name });
-  await client.expect(ResponseCode.Ack);
-}
+import { RawClient, signUp } from "../harness/raw_client.ts";
+import { secureClient, type Signed, signUpSecurely, storeFile } from "./support/secure_client.ts";
+import { withServer } from "./support/test_server.ts";
 
 /** Stores a file with folders straight through the server's storage (folder uploads are issue 20's). */
 async function storeWithPath(dir: string, clientId: ClientId, path: string, data: Uint8Array) {
@@ -163,7 +129,7 @@ Deno.test("retrieval: the owner lists and fetches its files, sums and folders in
     const contents = new Map<string, Uint8Array>();
     for (const size of SIZES) {
       const data = patternBytes(size, size + 1);
-      await store(owner, `size-${size}.bin`, data);
+      await storeFile(owner, `size-${size}.bin`, data);
       contents.set(`size-${size}.bin`, data);
     }
     for (const path of ["album/2024/cat.jpg", "album/dog.jpg", "Z-first.txt"]) {
@@ -236,11 +202,11 @@ Deno.test("retrieval: the owner lists and fetches its files, sums and folders in
 Deno.test("retrieval: another identity sees none of them and cannot fetch them", async (t) => {
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Owner");
-    await store(owner, "secret.txt", new TextEncoder().encode("the owner's secret"));
+    await storeFile(owner, "secret.txt", new TextEncoder().encode("the owner's secret"));
     await storeWithPath(test.dir, owner.identity.clientId, "deep/secret.txt", new Uint8Array(5));
     const ownerHex = clientIdToHex(owner.identity.clientId);
     const other = await signUpSecurely(test, "Other");
-    await store(other, "mine.txt", new TextEncoder().encode("other's own"));
+    await storeFile(other, "mine.txt", new TextEncoder().encode("other's own"));
 
     await t.step("the listing holds only its own file", async () => {
       assert.deepEqual((await listAll(other)).files.map((f) => f.path), ["mine.txt"]);
@@ -294,7 +260,7 @@ Deno.test("retrieval: another identity sees none of them and cannot fetch them",
 Deno.test("retrieval: only on the secure port, after the key proof", async (t) => {
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Owner");
-    await store(owner, "a.txt", new TextEncoder().encode("a"));
+    await storeFile(owner, "a.txt", new TextEncoder().encode("a"));
 
     await t.step(
       "the plain port: 860 and 861 are unknown codes; the connection goes on",
@@ -346,8 +312,8 @@ Deno.test("retrieval: a stored file altered on disk is not served as the recorde
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Owner");
     const data = patternBytes(100_000, 3);
-    await store(owner, "a.bin", data);
-    await store(owner, "b.bin", data);
+    await storeFile(owner, "a.bin", data);
+    await storeFile(owner, "b.bin", data);
     const folder = join(test.dir, "received_files", clientIdToHex(owner.identity.clientId));
     // Same size, other bytes: served, but not the recorded SHA-256 (the client refuses it).
     const altered = data.slice();
@@ -377,7 +343,7 @@ Deno.test("retrieval: a download longer than the request deadline is not cut whi
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Owner");
     const data = patternBytes(24 * 1024 * 1024, 12);
-    await store(owner, "slow.bin", data);
+    await storeFile(owner, "slow.bin", data);
     await owner.client.send(
       encodeGetRequest(owner.identity.clientId, {
         path: "slow.bin",
@@ -406,7 +372,7 @@ Deno.test("retrieval: a file stored before SHA-256s were recorded is listed and 
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Owner");
     const data = patternBytes(50_000, 8);
-    await store(owner, "old.bin", data);
+    await storeFile(owner, "old.bin", data);
     const db = new DatabaseSync(join(test.dir, "server.db"));
     try {
       db.prepare("UPDATE files SET sha256 = NULL").run();

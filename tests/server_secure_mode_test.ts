@@ -24,42 +24,12 @@ import { ROOT } from "../scripts/permissions.ts";
 import { readServerIdentity } from "../server/identity/tls_identity.ts";
 import { captureServerLogs, type LogCapture } from "./support/log_capture.ts";
 import { RawClient, type TestIdentity } from "../harness/raw_client.ts";
-import { type TestServer, withServer } from "./support/test_server.ts";
+import { withServer } from "./support/test_server.ts";
+import { certificateOf, proveKey, secureClient, signUpProven } from "./support/secure_client.ts";
 
 /** Every captured log line as text. */
 function textOf(logs: LogCapture): string {
   return logs.records.map((record) => record.message.map(String).join("")).join("\n");
-}
-
-/** The identity a test server made in its folder. */
-async function certificateOf(dir: string): Promise<Uint8Array> {
-  const identity = await readServerIdentity(dir);
-  assert.ok(identity !== undefined, "the server made no identity");
-  return identity.certificate;
-}
-
-async function secureClient(test: TestServer): Promise<RawClient> {
-  return await RawClient.connectSecure(test.server.securePort!, await certificateOf(test.dir));
-}
-
-/** Sends the key proof for `aesKey` (851) and expects 1604, as our client does. */
-async function prove(
-  client: RawClient,
-  clientId: Uint8Array,
-  aesKey: Uint8Array,
-  fingerprint: Uint8Array,
-): Promise<void> {
-  await client.send(encodeKeyProofRequest(clientId, await computeKeyProof(aesKey, fingerprint)));
-  await client.expect(ResponseCode.Ack);
-}
-
-/** Registers over TLS and proves the key, as our client does. */
-async function signUpSecurely(client: RawClient, name: string, fingerprint: Uint8Array) {
-  const clientId = await client.register(name);
-  const keys = await generateRsaKeyPair();
-  const aesKey = await client.sendPublicKey(clientId, name, keys);
-  await prove(client, clientId, aesKey, fingerprint);
-  return { name, clientId, keys, aesKey } satisfies TestIdentity;
 }
 
 async function storedFiles(dir: string, identity: TestIdentity): Promise<string[]> {
@@ -114,7 +84,7 @@ Deno.test("over TLS the conversation is the same, with the key proof after each 
     let identity: TestIdentity;
     {
       using client = await secureClient(test);
-      identity = await signUpSecurely(client, "Secure Sam", fingerprint);
+      identity = await signUpProven(client, "Secure Sam", fingerprint);
       const data = crypto.getRandomValues(new Uint8Array(20_000));
       // Inside TLS the content is the padded plaintext (no second encryption).
       const received = await client.upload(identity.clientId, null, "a.bin", data);
@@ -128,7 +98,7 @@ Deno.test("over TLS the conversation is the same, with the key proof after each 
       identity.name,
       identity.keys.privateKey,
     );
-    await prove(again, identity.clientId, aesKey, fingerprint);
+    await proveKey(again, identity.clientId, aesKey, fingerprint);
     await again.upload(identity.clientId, null, "b.bin", new Uint8Array(16));
     await again.request(identity.clientId, { code: RequestCode.CrcOk, fileName: "b.bin" });
     await again.expect(ResponseCode.Ack);
@@ -145,7 +115,7 @@ Deno.test("an identity proven over TLS cannot be used by someone who knows only 
     let victim: TestIdentity;
     {
       using client = await secureClient(test);
-      victim = await signUpSecurely(client, "Victim", fingerprint);
+      victim = await signUpProven(client, "Victim", fingerprint);
     }
     const guessedKey = crypto.getRandomValues(new Uint8Array(32));
     await t.step("827, then an upload without the proof: 1607 and closed", async () => {
@@ -190,7 +160,7 @@ Deno.test("an identity proven over TLS cannot be used by someone who knows only 
     // The victim's own key still works.
     using client = await secureClient(test);
     const aesKey = await client.reconnect(victim.clientId, victim.name, victim.keys.privateKey);
-    await prove(client, victim.clientId, aesKey, fingerprint);
+    await proveKey(client, victim.clientId, aesKey, fingerprint);
   });
 });
 
