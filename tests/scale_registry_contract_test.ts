@@ -248,6 +248,175 @@ const CASES: Case[] = [
       assert.deepEqual(await reopened.usage(id), { files: 0, bytes: 0, partialBytes: 0 });
     },
   ],
+  [
+    "a cut upload kept for a resume counts once: as its reservation, then as its kept bytes",
+    async (registry) => {
+      const id = await addClient(registry, "Once");
+      const limits = { maxFiles: 10, maxBytes: 1000 };
+      const reserve = (token: string, fileName: string, size: number) =>
+        registry.reserve({ token, clientId: id, fileName, size, instanceId: "i1" }, limits);
+      const partial = {
+        clientId: id,
+        fileName: "cut.bin",
+        stagingRef: "ref-cut",
+        size: 600,
+        received: 500,
+        prefixSha256: null,
+        prefixCrc: null,
+        instanceId: "i1",
+        keptAt: 1000,
+      };
+      assert.equal(await reserve("upload", "cut.bin", 600), undefined);
+      // The cut: its kept bytes are recorded and its reservation goes, in one step.
+      assert.equal(await registry.keepPartial(partial, "upload"), undefined);
+      const row = async () => (await registry.listClients()).find((c) => c.name === "Once");
+      assert.deepEqual([(await row())?.partialBytes, (await row())?.stagedBytes], [500, 0]);
+      assert.equal(await reserve("other", "other.bin", 500), undefined, "500 kept + 500");
+      await registry.release("other");
+      assert.equal(await reserve("other", "other.bin", 501), "bytes", "500 kept + 501");
+      // The resume reserves the whole file: its reservation stands for the kept bytes.
+      assert.equal(await reserve("resume", "cut.bin", 600), undefined, "600, not 500 + 600");
+      assert.equal(await reserve("other", "other.bin", 400), undefined, "600 + 400");
+      assert.equal(await reserve("third", "third.bin", 1), "bytes", "600 + 400 + 1");
+      await registry.release("other");
+      assert.equal(await reserve("third", "third.bin", 400), undefined);
+      await registry.release("third");
+      // The resume is cut again before it took the kept bytes: they count by themselves again.
+      await registry.release("resume");
+      assert.equal(await reserve("third", "third.bin", 501), "bytes", "500 kept + 501");
+      // A resume that took them: only its reservation counts.
+      assert.equal(await reserve("resume", "cut.bin", 600), undefined);
+      assert.equal((await registry.takePartial(id, "cut.bin"))?.received, 500);
+      assert.equal(await reserve("third", "third.bin", 400), undefined, "600 + 400");
+    },
+  ],
+  [
+    "forgetting a client releases everything it held: files, kept partial uploads, reservations",
+    async (registry) => {
+      const id = await addClient(registry, "Gone");
+      const other = await addClient(registry, "Stays");
+      assert.equal(await commit(registry, id, "a.txt", 5), "stored");
+      const reservation = { clientId: id, fileName: "b.txt", size: 70, instanceId: "i1" };
+      assert.equal(await registry.reserve({ token: "t-gone", ...reservation }, LIMITS), undefined);
+      assert.equal(
+        await registry.reserve({ ...reservation, token: "t-stays", clientId: other }, LIMITS),
+        undefined,
+      );
+      const kept = {
+        clientId: id,
+        fileName: "c.bin",
+        stagingRef: "ref-gone",
+        size: 100,
+        received: 40,
+        prefixSha256: null,
+        prefixCrc: null,
+        instanceId: "i1",
+        keptAt: 1000,
+      };
+      await registry.keepPartial(kept);
+      const forgotten = await registry.forgetClient("Gone");
+      assert.deepEqual(forgotten?.files.map((f) => f.fileName), ["a.txt"]);
+      assert.deepEqual(forgotten?.partials, [kept]);
+      assert.deepEqual(await registry.listPartials(), []);
+      assert.deepEqual(
+        (await registry.listClients()).map((c) => [c.name, c.stagedBytes]),
+        [["Stays", 70]],
+        "its reservation is gone, another client's stays",
+      );
+      // The same id signing up again (improbable, but nothing of the old one may count).
+      assert.equal(await registry.addClient({ id, name: "Gone", publicKey: newKey() }), true);
+      const tight = { maxFiles: 1, maxBytes: 100 };
+      assert.equal(
+        await registry.reserve({ token: "t-new", ...reservation, size: 100 }, tight),
+        undefined,
+        "nothing of what the forgotten client held counts",
+      );
+    },
+  ],
+  [
+    "freeing an unused name drops its kept partial uploads; a client uploading is not unused",
+    async (registry) => {
+      const idle = await addClient(registry, "IdleKept");
+      const uploading = await addClient(registry, "Uploading");
+      await registry.keepPartial({
+        clientId: idle,
+        fileName: "c.bin",
+        stagingRef: "ref-idle",
+        size: 100,
+        received: 40,
+        prefixSha256: null,
+        prefixCrc: null,
+        instanceId: "i1",
+        keptAt: 1000,
+      });
+      assert.equal(
+        await registry.reserve(
+          { token: "t-up", clientId: uploading, fileName: "u.bin", size: 1, instanceId: "i1" },
+          LIMITS,
+        ),
+        undefined,
+      );
+      assert.deepEqual(await registry.forgetUnusedClients(Date.now() + 1), ["IdleKept"]);
+      assert.deepEqual(await registry.listPartials(), []);
+      assert.equal((await registry.clientByName("Uploading"))?.name, "Uploading");
+      await registry.release("t-up");
+      assert.deepEqual(await registry.forgetUnusedClients(Date.now() + 1), ["Uploading"]);
+    },
+  ],
+  [
+    "reservations left by a crash are dropped at start-up; none is left counting",
+    async (registry, reopen) => {
+      const id = await addClient(registry, "Crashed");
+      const limits = { maxFiles: 10, maxBytes: 100 };
+      for (const token of ["t1", "t2"]) {
+        const reservation = { token, clientId: id, fileName: `${token}.bin`, size: 50 };
+        assert.equal(
+          await registry.reserve({ ...reservation, instanceId: "i1" }, limits),
+          undefined,
+        );
+      }
+      await registry.close(); // the process is gone; its reservations stay
+      const restarted = await reopen();
+      try {
+        const row = async () => (await restarted.listClients()).find((c) => c.name === "Crashed");
+        assert.equal((await row())?.stagedBytes, 100, "before the clean-up they count");
+        assert.equal(await restarted.dropDeadReservations(), 2);
+        assert.equal((await row())?.stagedBytes, 0);
+        const again = {
+          token: "t3",
+          clientId: id,
+          fileName: "new.bin",
+          size: 100,
+          instanceId: "i2",
+        };
+        assert.equal(await restarted.reserve(again, limits), undefined, "the whole limit is free");
+      } finally {
+        await restarted.close();
+      }
+    },
+  ],
+  [
+    "the running sweep drops this instance's old reservations no connection holds, only those",
+    async (registry) => {
+      const id = await addClient(registry, "Swept");
+      for (const token of ["held", "orphan"]) {
+        const reservation = { token, clientId: id, fileName: `${token}.bin`, size: 10 };
+        assert.equal(
+          await registry.reserve({ ...reservation, instanceId: "me" }, LIMITS),
+          undefined,
+        );
+      }
+      const held = (token: string) => token === "held";
+      assert.equal(
+        await registry.dropStaleReservations("me", held, Date.now() - 60_000),
+        0,
+        "none is old enough",
+      );
+      assert.equal(await registry.dropStaleReservations("me", held, Date.now() + 1), 1);
+      const row = (await registry.listClients()).find((c) => c.name === "Swept");
+      assert.equal(row?.stagedBytes, 10, "the held one stays");
+    },
+  ],
   ["pending intents count against the limits", async (registry) => {
     const id = await addClient(registry, "Grace");
     const limits = { maxFiles: 1, maxBytes: 100 };
@@ -630,6 +799,51 @@ Deno.test({
           await other.close();
         }
       });
+
+      await t.step(
+        "the reservations of instances that are gone are dropped, at start-up and by the sweep; a live one's stay",
+        async () => {
+          const url = await freshDatabase(pg);
+          const live = await PostgresRegistry.open(url);
+          const doomed = await PostgresRegistry.open(url);
+          const sweeper = await PostgresRegistry.open(url);
+          try {
+            const id = await addClient(live, "Shared");
+            const reserve = (r: Registry, token: string, instanceId: string) =>
+              r.reserve(
+                { token, clientId: id, fileName: `${token}.bin`, size: 10, instanceId },
+                LIMITS,
+              );
+            assert.equal(await reserve(live, "live-1", "live"), undefined);
+            assert.equal(await reserve(doomed, "dead-1", "doomed"), undefined);
+            assert.equal(await sweeper.dropDeadReservations(), 0, "both instances are alive");
+            const never = () => false;
+            assert.equal(
+              await sweeper.dropStaleReservations("sweeper", never, Date.now() + 1),
+              0,
+              "another live instance's reservations are its own to sweep",
+            );
+            await doomed.close(); // its session ends: as after a kill
+            assert.equal(await sweeper.dropStaleReservations("sweeper", never, Date.now() + 1), 1);
+            assert.equal(await reserve(live, "live-2", "live"), undefined);
+            // A start-up after another crash drops only the dead instance's.
+            const crashed = await PostgresRegistry.open(url);
+            assert.equal(await reserve(crashed, "dead-2", "crashed"), undefined);
+            await crashed.close();
+            const starting = await PostgresRegistry.open(url);
+            try {
+              assert.equal(await starting.dropDeadReservations(), 1);
+            } finally {
+              await starting.close();
+            }
+            const row = (await live.listClients()).find((c) => c.name === "Shared");
+            assert.equal(row?.stagedBytes, 20, "the live instance's two reservations stay");
+          } finally {
+            await live.close();
+            await sweeper.close();
+          }
+        },
+      );
 
       await t.step("only the intents of instances that are gone are pending", async () => {
         const url = await freshDatabase(pg);

@@ -35,8 +35,11 @@ import { outsidePermissions } from "./serve.ts";
 export interface OperatorStorage {
   /** The registry. */
   registry: Registry;
-  /** The file store: to delete a forgotten client's files, and to say where a file is. */
-  store: Pick<FileStore, "delete" | "describe">;
+  /**
+   * The file store: to delete a forgotten client's files and discard what its
+   * cut uploads kept, and to say where a file is.
+   */
+  store: Pick<FileStore, "delete" | "describe" | "discardStaged">;
 }
 
 /** One client as `server clients --json` prints it. */
@@ -189,7 +192,13 @@ export async function forgetClient(
   if (forgotten === undefined) {
     throw new OperatorError(`Cannot forget ${name}: ${noSuchClient(name)}`);
   }
-  const { client, files } = forgotten;
+  const { client, files, partials } = forgotten;
+  // What its cut uploads kept is nobody's now (best effort: the server's sweep of staged files
+  // removes what is left).
+  for (const partial of partials) {
+    await storage.store.discardStaged(partial.clientId, partial.fileName, partial.stagingRef)
+      .catch(() => {});
+  }
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
   const one = files.length === 1;
   const what = `${one ? "file" : `${files.length} files`} (${formatBytes(bytes)})`;

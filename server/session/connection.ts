@@ -371,6 +371,7 @@ export class ServerConnection {
           true,
       reserveUpload: (clientId, fileName, size) =>
         this.#reservation.reserve(clientId, fileName, size),
+      heldReservation: () => this.#reservation.token,
       forgetUpload: async () => {
         await this.#reservation.release();
         const state = this.#client;

@@ -65,6 +65,12 @@ export interface RequestScope {
    */
   reserveUpload(clientId: ClientId, fileName: string, size: number): Promise<string | undefined>;
   /**
+   * The token of the connection's reservation, if it holds one: a cut upload
+   * hands it to `Registry.keepPartial`, which drops it as the kept bytes are
+   * recorded (they count once).
+   */
+  heldReservation?(): string | undefined;
+  /**
    * Counts a registration from this connection's address; `false` when the
    * address is over its cap ({@linkcode SessionContext.registrations}).
    */

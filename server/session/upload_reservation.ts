@@ -29,6 +29,11 @@ export class UploadReservation {
     this.#logger = logger;
   }
 
+  /** The token of the reservation held, if any. */
+  get token(): string | undefined {
+    return this.#token;
+  }
+
   /**
    * Releases the last reservation, then reserves `size` bytes for
    * `fileName`; returns why it is refused, or `undefined` when it is held.

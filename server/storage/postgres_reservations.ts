@@ -6,9 +6,15 @@
  *
  * | call       | rows                                                                     |
  * | ---------- | ------------------------------------------------------------------------ |
- * | `reserve`  | in one transaction: client row locked; counts files, partials, reservations; inserts |
+ * | `reserve`  | in one transaction: client row locked; counts files, uncovered partials, reservations; inserts; covers the path's partial |
  * | `release`  | deletes the token's row                                                  |
  * | `dropDead` | deletes the rows of holders whose liveness lock is gone (dead instances) |
+ * | `dropStale` | deletes old rows no live connection holds: this instance's not held, dead instances' |
+ *
+ * A kept partial upload (`partials`) is counted once: by its own bytes,
+ * unless a reservation covers it (`partials.reserved_by`, set when an upload
+ * of its path reserves: a resume, or a new upload that replaces it), when
+ * the reservation's size stands for it.
  *
  * @module
  */
@@ -16,6 +22,9 @@
 import type postgres from "postgres";
 import type { FileLimits, Reservation } from "./registry.ts";
 import type { PostgresLiveness } from "./postgres_liveness.ts";
+
+/** Most reservations one call of `dropStale` looks at (bounded work per sweep). */
+const STALE_PER_SWEEP = 1000;
 
 /** The reservations of one PostgreSQL registry instance. */
 export class PostgresReservations {
@@ -48,7 +57,9 @@ export class PostgresReservations {
           (SELECT count(*) FROM reservations WHERE client_id = ${clientId}) AS files,
           (SELECT coalesce(sum(size), 0) FROM files WHERE client_id = ${clientId}
              AND file_name <> ${fileName}) +
-          (SELECT coalesce(sum(received), 0) FROM partials WHERE client_id = ${clientId}) +
+          (SELECT coalesce(sum(received), 0) FROM partials
+             WHERE client_id = ${clientId} AND file_name <> ${fileName}
+               AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.token = partials.reserved_by)) +
           (SELECT coalesce(sum(size), 0) FROM reservations WHERE client_id = ${clientId}) AS bytes`;
       if (Number(row?.files ?? 0) + 1 > limits.maxFiles) return "files" as const;
       if (Number(row?.bytes ?? 0) + size > limits.maxBytes) return "bytes" as const;
@@ -56,6 +67,9 @@ export class PostgresReservations {
         INSERT INTO reservations (token, client_id, file_name, size, instance_id, holder, created_at)
         VALUES (${token}, ${clientId}, ${fileName}, ${size}, ${reservation.instanceId},
                 ${this.#liveness.holder}, ${Date.now()})`;
+      await tx`
+        UPDATE partials SET reserved_by = ${token}
+        WHERE client_id = ${clientId} AND file_name = ${fileName}`;
       return undefined;
     });
   }
@@ -75,6 +89,36 @@ export class PostgresReservations {
     if (dead.length === 0) return 0;
     const gone = await this.#sql`
       DELETE FROM reservations WHERE holder IN ${this.#sql(dead)} RETURNING token`;
+    return gone.length;
+  }
+
+  /**
+   * See `Registry.dropStaleReservations`: rows made before `before` of this
+   * instance (`instanceId`) that no live connection of it holds, and of
+   * instances whose liveness lock is gone; another live instance's rows are
+   * its own to sweep.
+   */
+  async dropStale(
+    instanceId: string,
+    held: (token: string) => boolean,
+    before: number,
+  ): Promise<number> {
+    const rows = await this.#sql`
+      SELECT token, instance_id, holder FROM reservations WHERE created_at < ${before}
+      ORDER BY created_at LIMIT ${STALE_PER_SWEEP}`;
+    const stale: string[] = [];
+    const alive = new Map<string, boolean>();
+    for (const { token, instance_id: instance, holder } of rows) {
+      if (instance === instanceId) {
+        if (!held(token)) stale.push(token);
+        continue;
+      }
+      if (!alive.has(holder)) alive.set(holder, await this.#liveness.isAlive(holder));
+      if (!alive.get(holder)) stale.push(token);
+    }
+    if (stale.length === 0) return 0;
+    const gone = await this.#sql`
+      DELETE FROM reservations WHERE token IN ${this.#sql(stale)} RETURNING token`;
     return gone.length;
   }
 }

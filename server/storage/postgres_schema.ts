@@ -13,7 +13,8 @@
  *         sha256 text NULL)
  * commit_locks(key text PK, holder text, acquired_at bigint)
  * partials(client_id bytea, file_name text, staging_ref text, size bigint, received bigint,
- *          prefix_sha256 text NULL, prefix_crc bigint NULL, instance_id text, kept_at bigint, PK(client_id, file_name))
+ *          prefix_sha256 text NULL, prefix_crc bigint NULL, instance_id text, kept_at bigint,
+ *          reserved_by text NULL, PK(client_id, file_name))
  * reservations(token text PK, client_id bytea, file_name text, size bigint, instance_id text,
  *              holder text, created_at bigint)
  * ```
@@ -95,6 +96,9 @@ CREATE TABLE IF NOT EXISTS reservations (
   holder text NOT NULL,
   created_at bigint NOT NULL
 );
+-- Added after version 1, created if missing: the reservation of an upload of a partial's
+-- path, whose size counts instead of the partial's bytes while it lives (issue 17).
+ALTER TABLE partials ADD COLUMN IF NOT EXISTS reserved_by text;
 `;
 
 /**

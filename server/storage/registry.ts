@@ -212,6 +212,16 @@ export interface Reservation {
   instanceId: string;
 }
 
+/** What {@linkcode Registry.forgetClient} forgot. */
+export interface ForgottenClient {
+  /** The client. */
+  client: ClientRecord;
+  /** Its files' rows. */
+  files: FileRecord[];
+  /** Its kept partial uploads' rows. */
+  partials: PartialUpload[];
+}
+
 /** What {@linkcode Registry.beginCommit} answers: an intent id, or which limit refused it. */
 export type CommitStart = { id: string } | { refused: "files" | "bytes" };
 
@@ -258,8 +268,10 @@ export interface Registry {
   /**
    * Records what a cut upload kept, replacing the record of that path, if
    * any: returns the staging reference it replaced (the caller discards it).
+   * In the same transaction drops the reservation under `releasing` (the cut
+   * upload's): its kept bytes count from then on instead, never both.
    */
-  keepPartial(partial: PartialUpload): Promise<string | undefined>;
+  keepPartial(partial: PartialUpload, releasing?: string): Promise<string | undefined>;
   /** The partial upload of a path, if any. */
   partial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined>;
   /**
@@ -276,6 +288,11 @@ export interface Registry {
    * (a same-name file counts as replaced), atomically across instances.
    * Returns the limit that refused it (then nothing is recorded and any
    * reservation under the same token is gone), or `undefined`.
+   *
+   * Each byte counts once: a kept partial upload of the same path is covered
+   * by the new reservation (the resume or the new upload it becomes), and
+   * counts again by its own bytes only if the reservation goes while the
+   * partial is still kept.
    */
   reserve(reservation: Reservation, limits: FileLimits): Promise<"files" | "bytes" | undefined>;
   /** Drops the reservation under `token`, if any. */
@@ -286,6 +303,19 @@ export interface Registry {
    */
   dropDeadReservations(): Promise<number>;
   /**
+   * While serving (the running sweep): drops the reservations made before
+   * `before` (milliseconds since the epoch) that no live connection holds:
+   * those of this instance (`instanceId`) whose token `held` denies (a
+   * release that failed), and those of instances that are gone. Another live
+   * instance's are left to it. Looks at a bounded number of rows per call;
+   * returns how many went.
+   */
+  dropStaleReservations(
+    instanceId: string,
+    held: (token: string) => boolean,
+    before: number,
+  ): Promise<number>;
+  /**
    * Every client with what it stores and, as `stagedBytes`, what its uploads
    * in progress reserve (for operators; safe while a server runs).
    */
@@ -293,14 +323,18 @@ export interface Registry {
   /** Every stored file, or those of one client (for operators). */
   listFiles(clientName?: string): Promise<Array<FileRecord & { clientName: string }>>;
   /**
-   * Forgets a client and its file rows, freeing the name; returns them (the
-   * caller may delete the files), or `undefined` for an unknown name.
+   * Forgets a client with everything it held, freeing the name: its file
+   * rows, its kept partial uploads and its reservations. Returns the files
+   * and partial uploads (the caller may delete the files, and discards the
+   * partials' staged copies), or `undefined` for an unknown name.
    */
-  forgetClient(name: string): Promise<{ client: ClientRecord; files: FileRecord[] } | undefined>;
+  forgetClient(name: string): Promise<ForgottenClient | undefined>;
   /**
    * Forgets, in one step, every client last seen (registered, signed in,
    * or uploading) before `seenBefore` (milliseconds since the epoch) that
-   * stores no file and has no commit in progress: its name is free again.
+   * stores no file and has no commit and no reservation (an upload) in
+   * progress: its name is free again, and its kept partial uploads go with
+   * it (their staged copies are left to the sweep of staged files).
    * Returns the names forgotten. A client with a file is never touched.
    */
   forgetUnusedClients(seenBefore: number): Promise<string[]>;

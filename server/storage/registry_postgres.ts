@@ -46,6 +46,7 @@ import type {
   FileLimits,
   FilePage,
   FileRecord,
+  ForgottenClient,
   PartialUpload,
   PendingCommit,
   Registry,
@@ -57,7 +58,7 @@ import { driverOptions } from "./postgres_driver.ts";
 import { PostgresLiveness } from "./postgres_liveness.ts";
 import { PostgresPartials } from "./postgres_partials.ts";
 import { PostgresReservations } from "./postgres_reservations.ts";
-import { toClient, toFile } from "./postgres_rows.ts";
+import { toClient, toFile, toPartial } from "./postgres_rows.ts";
 import { applySchema } from "./postgres_schema.ts";
 
 export { driverOptions } from "./postgres_driver.ts";
@@ -170,8 +171,8 @@ export class PostgresRegistry implements Registry {
     };
   }
 
-  keepPartial(partial: PartialUpload): Promise<string | undefined> {
-    return this.#partials.keep(partial);
+  keepPartial(partial: PartialUpload, releasing?: string): Promise<string | undefined> {
+    return this.#partials.keep(partial, releasing);
   }
 
   partial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
@@ -233,6 +234,14 @@ export class PostgresRegistry implements Registry {
     return this.#reservations.dropDead();
   }
 
+  dropStaleReservations(
+    instanceId: string,
+    held: (token: string) => boolean,
+    before: number,
+  ): Promise<number> {
+    return this.#reservations.dropStale(instanceId, held, before);
+  }
+
   async listClients(): Promise<Array<ClientRecord & Usage & { stagedBytes: number }>> {
     const rows = await this.#sql`
       SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes,
@@ -264,29 +273,35 @@ export class PostgresRegistry implements Registry {
     return rows.map((row) => ({ ...toFile(row), clientName: row.client_name }));
   }
 
-  async forgetClient(
-    name: string,
-  ): Promise<{ client: ClientRecord; files: FileRecord[] } | undefined> {
+  async forgetClient(name: string): Promise<ForgottenClient | undefined> {
     return await this.#sql.begin(async (tx) => {
       const [row] = await tx`SELECT * FROM clients WHERE name = ${name} FOR UPDATE`;
       if (row === undefined) return undefined;
       const client = toClient(row);
       const files = (await tx`DELETE FROM files WHERE client_id = ${client.id} RETURNING *`)
         .map(toFile);
-      await tx`DELETE FROM partials WHERE client_id = ${client.id}`;
+      const partials = (await tx`DELETE FROM partials WHERE client_id = ${client.id} RETURNING *`)
+        .map(toPartial);
+      await tx`DELETE FROM reservations WHERE client_id = ${client.id}`;
       await tx`DELETE FROM clients WHERE id = ${client.id}`;
-      return { client, files };
+      return { client, files, partials };
     });
   }
 
   async forgetUnusedClients(seenBefore: number): Promise<string[]> {
-    const rows = await this.#sql`
-      DELETE FROM clients
-      WHERE last_seen < ${seenBefore}
-        AND NOT EXISTS (SELECT 1 FROM files WHERE files.client_id = clients.id)
-        AND NOT EXISTS (SELECT 1 FROM intents WHERE intents.client_id = clients.id)
-      RETURNING name`;
-    return rows.map((row) => String(row.name));
+    return await this.#sql.begin(async (tx) => {
+      const rows = await tx`
+        DELETE FROM clients
+        WHERE last_seen < ${seenBefore}
+          AND NOT EXISTS (SELECT 1 FROM files WHERE files.client_id = clients.id)
+          AND NOT EXISTS (SELECT 1 FROM intents WHERE intents.client_id = clients.id)
+          AND NOT EXISTS (SELECT 1 FROM reservations WHERE reservations.client_id = clients.id)
+        RETURNING id, name`;
+      if (rows.length > 0) {
+        await tx`DELETE FROM partials WHERE client_id IN ${tx(rows.map((row) => row.id))}`;
+      }
+      return rows.map((row) => String(row.name));
+    });
   }
 
   async close(): Promise<void> {

@@ -34,6 +34,7 @@ import type {
   FileLimits,
   FilePage,
   FileRecord,
+  ForgottenClient,
   PartialUpload,
   PendingCommit,
   Registry,
@@ -44,7 +45,7 @@ import { SqliteCommits } from "./sqlite_commits.ts";
 import { SqliteDatabase } from "./sqlite_database.ts";
 import { SqlitePartials } from "./sqlite_partials.ts";
 import { SqliteReservations } from "./sqlite_reservations.ts";
-import { toClient, toFile } from "./sqlite_rows.ts";
+import { toClient, toFile, toPartial } from "./sqlite_rows.ts";
 
 export { SCHEMA_VERSION } from "./sqlite_schema.ts";
 
@@ -121,8 +122,8 @@ export class SqliteRegistry implements Registry {
     });
   }
 
-  keepPartial(partial: PartialUpload): Promise<string | undefined> {
-    return this.#partials.keep(partial);
+  keepPartial(partial: PartialUpload, releasing?: string): Promise<string | undefined> {
+    return this.#partials.keep(partial, releasing);
   }
 
   partial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined> {
@@ -191,6 +192,14 @@ export class SqliteRegistry implements Registry {
     return this.#reservations.dropAll();
   }
 
+  dropStaleReservations(
+    instanceId: string,
+    held: (token: string) => boolean,
+    before: number,
+  ): Promise<number> {
+    return this.#reservations.dropStale(instanceId, held, before);
+  }
+
   listClients(): Promise<Array<ClientRecord & Usage & { stagedBytes: number }>> {
     const rows = this.#db.all(
       `SELECT clients.*, count(files.file_name) AS files, coalesce(sum(files.size), 0) AS bytes,
@@ -223,18 +232,19 @@ export class SqliteRegistry implements Registry {
     );
   }
 
-  forgetClient(
-    name: string,
-  ): Promise<{ client: ClientRecord; files: FileRecord[] } | undefined> {
+  forgetClient(name: string): Promise<ForgottenClient | undefined> {
     const result = this.#db.transaction(() => {
       const row = this.#db.get("SELECT * FROM clients WHERE name = ?", name);
       if (row === undefined) return undefined;
       const client = toClient(row);
       const files = this.#db.all("SELECT * FROM files WHERE client_id = ?", client.id).map(toFile);
+      const partials = this.#db.all("SELECT * FROM partials WHERE client_id = ?", client.id)
+        .map(toPartial);
       this.#db.run("DELETE FROM files WHERE client_id = ?", client.id);
       this.#db.run("DELETE FROM partials WHERE client_id = ?", client.id);
+      this.#db.run("DELETE FROM reservations WHERE client_id = ?", client.id);
       this.#db.run("DELETE FROM clients WHERE id = ?", client.id);
-      return { client, files };
+      return { client, files, partials };
     });
     return Promise.resolve(result);
   }
@@ -242,10 +252,14 @@ export class SqliteRegistry implements Registry {
   forgetUnusedClients(seenBefore: number): Promise<string[]> {
     const unused =
       "last_seen < ? AND NOT EXISTS (SELECT 1 FROM files WHERE client_id = clients.id)" +
-      " AND NOT EXISTS (SELECT 1 FROM intents WHERE client_id = clients.id)";
+      " AND NOT EXISTS (SELECT 1 FROM intents WHERE client_id = clients.id)" +
+      " AND NOT EXISTS (SELECT 1 FROM reservations WHERE client_id = clients.id)";
     const names = this.#db.transaction(() => {
-      const rows = this.#db.all(`SELECT name FROM clients WHERE ${unused}`, seenBefore);
-      this.#db.run(`DELETE FROM clients WHERE ${unused}`, seenBefore);
+      const rows = this.#db.all(`SELECT id, name FROM clients WHERE ${unused}`, seenBefore);
+      for (const row of rows) {
+        this.#db.run("DELETE FROM partials WHERE client_id = ?", row.id as Uint8Array);
+        this.#db.run("DELETE FROM clients WHERE id = ?", row.id as Uint8Array);
+      }
       return rows.map((row) => String(row.name));
     });
     return Promise.resolve(names);

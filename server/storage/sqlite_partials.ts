@@ -4,7 +4,7 @@
  *
  * | call    | rows                                                                  |
  * | ------- | --------------------------------------------------------------------- |
- * | `keep`  | upserts the row; returns the staging reference it replaced, if another |
+ * | `keep`  | upserts the row (covered by no reservation) and drops the cut upload's reservation, in one transaction; returns the staging reference it replaced, if another |
  * | `get`   | the row                                                               |
  * | `take`  | deletes the row and returns it (so two connections never continue one) |
  * | `list`  | every row, oldest first                                               |
@@ -31,8 +31,12 @@ export class SqlitePartials {
   }
 
   /** See `Registry.keepPartial`. */
-  keep(partial: PartialUpload): Promise<string | undefined> {
+  keep(partial: PartialUpload, releasing?: string): Promise<string | undefined> {
     const replaced = this.#db.transaction(() => {
+      // From now on the kept bytes count, not the cut upload's reservation.
+      if (releasing !== undefined) {
+        this.#db.run("DELETE FROM reservations WHERE token = ?", releasing);
+      }
       const old = this.#db.get(
         "SELECT staging_ref FROM partials WHERE client_id = ? AND file_name = ?",
         partial.clientId,
@@ -40,13 +44,13 @@ export class SqlitePartials {
       );
       this.#db.run(
         `INSERT INTO partials (client_id, file_name, staging_ref, size, received, prefix_sha256,
-           prefix_crc, instance_id, kept_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           prefix_crc, instance_id, kept_at, reserved_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
          ON CONFLICT (client_id, file_name) DO UPDATE SET
            staging_ref = excluded.staging_ref, size = excluded.size,
            received = excluded.received, prefix_sha256 = excluded.prefix_sha256,
            prefix_crc = excluded.prefix_crc, instance_id = excluded.instance_id,
-           kept_at = excluded.kept_at`,
+           kept_at = excluded.kept_at, reserved_by = NULL`,
         partial.clientId,
         partial.fileName,
         partial.stagingRef,

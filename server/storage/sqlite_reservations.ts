@@ -2,17 +2,34 @@
  * The SQLite registry's reservations: what uploads in progress claim of
  * their client's limits, one row per connection token in `reservations`.
  *
- * | call      | rows                                                                      |
- * | --------- | ------------------------------------------------------------------------- |
- * | `reserve` | in one transaction: counts files, partials, other reservations; upserts    |
- * | `release` | deletes the token's row                                                   |
- * | `dropAll` | deletes every row (start-up: one instance, so every holder is gone)       |
+ * | call        | rows                                                                      |
+ * | ----------- | ------------------------------------------------------------------------- |
+ * | `reserve`   | in one transaction: counts files, uncovered partials, other reservations; inserts; covers the path's partial |
+ * | `release`   | deletes the token's row                                                   |
+ * | `dropAll`   | deletes every row (start-up: one instance, so every holder is gone)       |
+ * | `dropStale` | deletes old rows no live connection holds (the running sweep)             |
+ *
+ * A kept partial upload (`partials`) is counted once: by its own bytes,
+ * unless a reservation covers it (`partials.reserved_by`, set when an upload
+ * of its path reserves: a resume, or a new upload that replaces it), when
+ * the reservation's size stands for it.
  *
  * @module
  */
 
 import type { FileLimits, Reservation } from "./registry.ts";
 import type { SqliteDatabase } from "./sqlite_database.ts";
+
+/**
+ * The bytes of a client's (`?1`) partial uploads that count: those of other
+ * paths than `?2`, not covered by a live reservation.
+ */
+export const COUNTED_PARTIAL_BYTES = `(SELECT coalesce(sum(received), 0) FROM partials
+  WHERE client_id = ?1 AND file_name <> ?2
+    AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.token = partials.reserved_by))`;
+
+/** Most reservations one call of `dropStale` looks at (bounded work per sweep). */
+const STALE_PER_SWEEP = 1000;
 
 /** The reservations of one SQLite registry. */
 export class SqliteReservations {
@@ -37,7 +54,7 @@ export class SqliteReservations {
            (SELECT count(*) FROM files WHERE client_id = ?1 AND file_name <> ?2) +
            (SELECT count(*) FROM reservations WHERE client_id = ?1) AS files,
            (SELECT coalesce(sum(size), 0) FROM files WHERE client_id = ?1 AND file_name <> ?2) +
-           (SELECT coalesce(sum(received), 0) FROM partials WHERE client_id = ?1) +
+           ${COUNTED_PARTIAL_BYTES} +
            (SELECT coalesce(sum(size), 0) FROM reservations WHERE client_id = ?1) AS bytes`,
         clientId,
         fileName,
@@ -54,6 +71,12 @@ export class SqliteReservations {
         reservation.instanceId,
         Date.now(),
       );
+      this.#db.run(
+        "UPDATE partials SET reserved_by = ? WHERE client_id = ? AND file_name = ?",
+        token,
+        clientId,
+        fileName,
+      );
       return undefined;
     });
     return Promise.resolve(refused);
@@ -68,5 +91,24 @@ export class SqliteReservations {
   /** See `Registry.dropDeadReservations`: a SQLite registry has one instance, this one, starting. */
   dropAll(): Promise<number> {
     return Promise.resolve(this.#db.run("DELETE FROM reservations"));
+  }
+
+  /**
+   * See `Registry.dropStaleReservations`: one instance uses a SQLite file,
+   * so a row of another instance id is a previous run's.
+   */
+  dropStale(instanceId: string, held: (token: string) => boolean, before: number): Promise<number> {
+    const rows = this.#db.all(
+      "SELECT token, instance_id FROM reservations WHERE created_at < ? ORDER BY created_at LIMIT ?",
+      before,
+      STALE_PER_SWEEP,
+    );
+    let dropped = 0;
+    for (const row of rows) {
+      const token = String(row.token);
+      if (row.instance_id === instanceId && held(token)) continue;
+      dropped += this.#db.run("DELETE FROM reservations WHERE token = ?", token);
+    }
+    return Promise.resolve(dropped);
   }
 }

@@ -9,7 +9,8 @@
  * intents(id INTEGER PK, client_id BLOB, file_name TEXT, location TEXT, staging_ref TEXT,
  *         size INTEGER, cksum INTEGER, instance_id TEXT, created_at INTEGER, sha256 TEXT NULL)
  * partials(client_id BLOB, file_name TEXT, staging_ref TEXT, size INTEGER, received INTEGER,
- *          prefix_sha256 TEXT NULL, prefix_crc INTEGER NULL, instance_id TEXT, kept_at INTEGER, PK(client_id, file_name))
+ *          prefix_sha256 TEXT NULL, prefix_crc INTEGER NULL, instance_id TEXT, kept_at INTEGER,
+ *          reserved_by TEXT NULL, PK(client_id, file_name))
  * reservations(token TEXT PK, client_id BLOB, file_name TEXT, size INTEGER, instance_id TEXT,
  *              created_at INTEGER)
  * ```
@@ -117,9 +118,9 @@ ALTER TABLE files_v2 RENAME TO files;
  */
 export function applySchema(db: DatabaseSync): void {
   migrate(db);
-  addMissingColumns(db);
   db.exec(PARTIALS);
   db.exec(RESERVATIONS);
+  addMissingColumns(db);
 }
 
 /** Brings the schema to {@linkcode SCHEMA_VERSION}. */
@@ -152,6 +153,9 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
   ["intents", "sha256", "TEXT"],
   // The family of dialects a client registered in (issue 22); existing clients are family A.
   ["clients", "dialect", "TEXT NOT NULL DEFAULT 'A'"],
+  // The reservation (its token) of an upload of the partial's path: while it lives, its
+  // size counts instead of the partial's bytes (issue 17: a cut upload counts once).
+  ["partials", "reserved_by", "TEXT"],
 ];
 
 /** Adds the {@linkcode ADDED_COLUMNS} an existing database lacks (older rows get `NULL`). */

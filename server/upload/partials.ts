@@ -11,7 +11,10 @@
  * | 853 at 0, a new upload of the path | the record and its staged file are dropped |
  * | every minute | records older than the time to keep them go, with their staged files |
  *
- * Kept bytes count against the owner's stored bytes (`Usage.partialBytes`).
+ * Kept bytes count against the owner's stored bytes (`Usage.partialBytes`),
+ * once at every moment: recording them drops the cut upload's reservation in
+ * the same transaction, and an upload of the path (853 resuming it, or a new
+ * one) reserves first, its reservation standing for them, then takes them.
  *
  * @example
  * ```ts
@@ -210,12 +213,14 @@ export async function dropPartial(
 
 /**
  * Records a cut upload's kept bytes; the staged file of an earlier record of
- * the path, if any, is dropped.
+ * the path, if any, is dropped. The cut upload's reservation (`releasing`)
+ * goes in the same step, so its bytes are never counted twice.
  */
 export async function keepCut(
   context: PartialContext,
   clientId: ClientId,
   cut: { fileName: string; size: number; staged: StagedFile; kept: KeptPrefix },
+  releasing?: string,
 ): Promise<void> {
   const replaced = await context.registry.keepPartial({
     clientId,
@@ -227,7 +232,7 @@ export async function keepCut(
     prefixCrc: cut.kept.digests?.crc ?? null,
     instanceId: context.instanceId,
     keptAt: Date.now(),
-  });
+  }, releasing);
   if (replaced !== undefined) {
     await context.store.discardStaged(clientId, cut.fileName, replaced).catch(() => {});
   }

@@ -128,14 +128,15 @@ async function agree(
     );
     return undefined;
   }
+  // The reservation first: it stands for what was kept of the path (counted once), and a
+  // refusal leaves what was kept for later.
+  const over = await scope.reserveUpload(clientId, path, request.size);
+  if (over !== undefined) {
+    await scope.reject(SEND_AT_REQUEST_CODE, over);
+    return undefined;
+  }
   try {
     const resumed = await takeForResume(partialContext(scope), clientId, { ...request, path });
-    const over = await scope.reserveUpload(clientId, path, request.size);
-    if (over !== undefined) {
-      await resumed?.staged.discard().catch(() => {});
-      await scope.reject(SEND_AT_REQUEST_CODE, over);
-      return undefined;
-    }
     if (resumed !== undefined) {
       scope.logger.info("{path}: resuming after the {offset} bytes kept", {
         path,
@@ -145,6 +146,7 @@ async function agree(
     return { path, resumed };
   } catch (error) {
     if (!(error instanceof ResumeRefusedError)) throw error;
+    await scope.forgetUpload(); // releases the reservation
     scope.logger.info("{message}", { message: error.message });
     await scope.reject(SEND_AT_REQUEST_CODE, error.message);
     return undefined;

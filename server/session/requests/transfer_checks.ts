@@ -58,7 +58,8 @@ export function keepCutUpload(
   clientId: ClientId,
 ): (cut: CutUpload) => Promise<void> {
   return async (cut) => {
-    await keepCut(partialContext(scope), clientId, cut);
+    // The connection's reservation goes as the kept bytes are recorded: they count once.
+    await keepCut(partialContext(scope), clientId, cut, scope.heldReservation?.());
     scope.logger.info("Kept {kept} of {fileName} ({size}), cut, for the client to resume", {
       kept: formatBytes(cut.kept.length),
       fileName: cut.fileName,
