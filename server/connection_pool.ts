@@ -7,7 +7,7 @@
  * |------------------------------------------------|-----------------------------------------------------|
  * | no cap is reached                              | it is served                                        |
  * | a cap is reached, the slots name a connection  | that one is evicted (`room`, `session/end_reason.ts`), the newcomer served |
- * | a cap is reached, every candidate signed in and busy | the newcomer is closed at once, with a warning |
+ * | a cap is reached, no candidate may go (signed in, not in debt, busy) | the newcomer is closed at once, with a warning |
  *
  * An evicted connection gives its slot back at once, before it has finished
  * closing.
@@ -57,8 +57,12 @@ class Slot {
     return this.connection.signedIn;
   }
 
-  get idleSince(): number | undefined {
-    return this.connection.idleSince;
+  get betweenRequests(): boolean {
+    return this.connection.betweenRequests;
+  }
+
+  unproductiveMs(now: number): number {
+    return this.connection.unproductiveMs(now);
   }
 }
 
@@ -140,7 +144,7 @@ export class ConnectionPool {
       ? `${this.#limits.maxConnectionsPerAddress} connections from ${address} are open`
       : `${this.#limits.maxConnections} connections are open`;
     if (room === undefined) {
-      logger.warn("Refused a connection from {peer}: {cap}, all signed in and busy", {
+      logger.warn("Refused a connection from {peer}: {cap}, none of them may go", {
         peer,
         cap,
       });
@@ -157,7 +161,7 @@ export class ConnectionPool {
       idleMs: limits.idleTimeoutMs,
       requestMs: limits.requestTimeoutMs,
       headerMs: limits.headerTimeoutMs,
-    });
+    }, limits.minRate);
     const connection = new ServerConnection(timed, {
       id: this.#nextId++,
       peer,

@@ -32,6 +32,7 @@ import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./upload/buffer_budg
 import { DEFAULT_MAX_PER_IDENTITY, IdentityConnections } from "./session/identity_connections.ts";
 import { DEFAULT_REGISTRATIONS_PER_MINUTE, RegistrationRate } from "./net/registration_rate.ts";
 import { DEFAULT_FORGET_UNUSED_AFTER_MS } from "./storage/unused_names.ts";
+import { DEFAULT_FLOOR_RATE } from "./net/timed_conn.ts";
 
 /** Default for {@linkcode ServerOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 256;
@@ -79,12 +80,19 @@ export interface ServerOptions {
    */
   signInTimeoutMs?: number;
   /**
-   * Most open connections. When all are taken, the oldest connection on
-   * which nobody signed in is closed to make room, else the one idle for the
-   * longest; when every one is signed in and busy, the new one is closed at
-   * once. Default 256.
+   * Most open connections. When all are taken, a connection is closed to
+   * make room (`net/connection_slots.ts`: one nobody signed in on, else the
+   * one with the most unproductive time); when none may go, the new one is
+   * closed at once. Default 256.
    */
   maxConnections?: number;
+  /**
+   * The floor rate, in bytes per second (`--min-rate`): only for choosing
+   * whom to close when a cap is reached, a connection moving at least this
+   * fast runs up no unproductive time (`net/timed_conn.ts`). Default
+   * {@linkcode DEFAULT_FLOOR_RATE} (64 KiB/s).
+   */
+  minRate?: number;
   /**
    * Most open connections from one address, chosen among that address's
    * connections in the same way. Default 64; tests that open hundreds of
@@ -158,6 +166,8 @@ export interface ServerLimits {
   maxConnections: number;
   /** Most open connections from one address. */
   maxConnectionsPerAddress: number;
+  /** The floor rate, in bytes per second, by which eviction goes. */
+  minRate: number;
   /** How long running uploads may finish on a shutdown. */
   shutdownGraceMs: number;
   /** The verdict deadline (`session/deadlines.ts`). */
@@ -198,6 +208,7 @@ export function serverLimits(options: ServerOptions): ServerLimits {
     maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     maxConnectionsPerAddress: options.maxConnectionsPerAddress ??
       DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    minRate: options.minRate ?? DEFAULT_FLOOR_RATE,
     shutdownGraceMs: options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS,
     verdictTimeoutMs: options.verdictTimeoutMs ?? DEFAULT_VERDICT_TIMEOUT_MS,
     identities: new IdentityConnections(

@@ -2,9 +2,9 @@
  * Issue 17, §2 and the polite newcomer's promise: every slot was held by
  * signed-in connections, each with an upload awaiting its verdict (busy, so
  * never evicted) and a discovery request (850) every few seconds; a polite
- * client was refused 7 times out of 7. Now 850 does no work, and an upload
- * left unanswered past a short grace counts as idle: the newcomer takes the
- * slot of the one left unanswered the longest, and is served.
+ * client was refused 7 times out of 7. Now 850 does no work, and the wait
+ * for the 900 that never comes runs up slot debt (`server/net/timed_conn.ts`):
+ * the newcomer takes the slot of the one most in debt, and is served.
  */
 
 import assert from "node:assert/strict";

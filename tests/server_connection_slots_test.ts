@@ -1,6 +1,7 @@
 /**
- * Issue 11, §2 "Connection slots": who is closed to make room when a cap is
- * reached (the policy alone, with several addresses), and against a live
+ * Issue 11, §2 "Connection slots", and issue 17's slot debt: who is closed
+ * to make room when a cap is reached (the policy alone, with several
+ * addresses and unproductive times), and against a live
  * server the header deadline, the sign-in deadline and the per-address cap.
  */
 
@@ -25,12 +26,23 @@ interface Holder extends SlotHolder {
   name: string;
 }
 
-function holder(name: string, address: string, state: "new" | "busy" | number): Holder {
+/**
+ * A connection: "new" (not signed in), or signed in and either waiting for
+ * a request ("waiting") or in the middle of one ("working", an upload in
+ * hand included), owing `debtMs` of unproductive time.
+ */
+function holder(
+  name: string,
+  address: string,
+  state: "new" | "waiting" | "working",
+  debtMs = 0,
+): Holder {
   return {
     name,
     address,
     signedIn: state !== "new",
-    idleSince: typeof state === "number" ? state : undefined,
+    betweenRequests: state === "waiting",
+    unproductiveMs: () => debtMs,
   };
 }
 
@@ -45,15 +57,6 @@ Deno.test("connection slots: who makes room for a newcomer", async (t) => {
     now?: number;
   }[] = [
     {
-      name: "full: a connection not signed in within its grace goes after a long-idle one",
-      max: 3,
-      perAddress: 3,
-      open: [holder("idle", "A", 0), holder("newcomer", "B", "new"), holder("busy", "C", "busy")],
-      newcomer: "D",
-      expected: ["idle"],
-      now: 2_000.5, // "newcomer" opened 1999.5 ms ago, "idle" idle for 2000.5 ms
-    },
-    {
       name: "room left: nobody is closed",
       max: 3,
       perAddress: 3,
@@ -62,26 +65,73 @@ Deno.test("connection slots: who makes room for a newcomer", async (t) => {
       expected: [],
     },
     {
-      name: "full: the oldest connection not signed in goes, even if a signed-in one is idle",
+      name: "full: the oldest connection not signed in goes first, even before one in debt",
       max: 3,
       perAddress: 3,
-      open: [holder("idle", "A", 0), holder("old", "B", "new"), holder("young", "C", "new")],
+      open: [
+        holder("debtor", "A", "waiting", 10_000),
+        holder("old", "B", "new"),
+        holder("young", "C", "new"),
+      ],
       newcomer: "D",
       expected: ["old"],
     },
     {
-      name: "full, everyone signed in: the one idle the longest goes",
+      name: "full: one in debt past the grace goes before a young connection not signed in",
       max: 3,
       perAddress: 3,
-      open: [holder("busy", "A", "busy"), holder("idle 5", "B", 5), holder("idle 2", "C", 2)],
+      open: [
+        holder("debtor", "A", "waiting", 2_000),
+        holder("newcomer", "B", "new"),
+        holder("busy", "C", "working"),
+      ],
       newcomer: "D",
-      expected: ["idle 2"],
+      expected: ["debtor"],
+      now: 2_000.5, // "newcomer" opened 1999.5 ms ago
     },
     {
-      name: "full, everyone signed in and busy: the newcomer is refused",
+      name: "full, everyone signed in: the most unproductive goes, mid-request or not",
+      max: 3,
+      perAddress: 3,
+      open: [
+        holder("waiting 3 s", "A", "waiting", 3_000),
+        holder("slow upload 9 s", "B", "working", 9_000),
+        holder("fast upload", "C", "working", 0),
+      ],
+      newcomer: "D",
+      expected: ["slow upload 9 s"],
+    },
+    {
+      name: "full, a young one not signed in and none in debt: the young one goes",
+      max: 3,
+      perAddress: 3,
+      open: [
+        holder("waiting 1 s", "A", "waiting", 1_000),
+        holder("newcomer", "B", "new"),
+        holder("working", "C", "working", 1_900),
+      ],
+      newcomer: "D",
+      expected: ["newcomer"],
+      now: 1_500,
+    },
+    {
+      name:
+        "full, none in debt: the most unproductive waiting for a request goes, never one mid-request",
+      max: 3,
+      perAddress: 3,
+      open: [
+        holder("working", "A", "working", 1_900),
+        holder("waiting 0.5 s", "B", "waiting", 500),
+        holder("waiting 1 s", "C", "waiting", 1_000),
+      ],
+      newcomer: "D",
+      expected: ["waiting 1 s"],
+    },
+    {
+      name: "full, everyone transferring at the floor or faster: the newcomer is refused",
       max: 2,
       perAddress: 2,
-      open: [holder("busy 1", "A", "busy"), holder("busy 2", "B", "busy")],
+      open: [holder("upload", "A", "working", 0), holder("download", "B", "working", 1_999)],
       newcomer: "C",
       expected: undefined,
     },
@@ -94,10 +144,26 @@ Deno.test("connection slots: who makes room for a newcomer", async (t) => {
       expected: ["a1"],
     },
     {
-      name: "address at its cap, all its own busy: refused although slots are free",
+      name: "address at its cap: its own debtor goes, not a bigger debtor elsewhere",
       max: 10,
       perAddress: 2,
-      open: [holder("other", "B", "new"), holder("a1", "A", "busy"), holder("a2", "A", "busy")],
+      open: [
+        holder("other", "B", "waiting", 50_000),
+        holder("a1", "A", "working", 0),
+        holder("a2", "A", "working", 4_000),
+      ],
+      newcomer: "A",
+      expected: ["a2"],
+    },
+    {
+      name: "address at its cap, all its own transferring: refused although slots are free",
+      max: 10,
+      perAddress: 2,
+      open: [
+        holder("other", "B", "new"),
+        holder("a1", "A", "working"),
+        holder("a2", "A", "working"),
+      ],
       newcomer: "A",
       expected: undefined,
     },

@@ -70,6 +70,7 @@ export type Command =
     maxConnections?: number;
     maxConnectionsPerAddress?: number;
     maxConnectionsPerIdentity?: number;
+    minRate?: number;
     verdictTimeoutMs?: number;
     registrationsPerMinute?: number;
     forgetUnusedAfterMs?: number;

@@ -9,6 +9,7 @@
  * | `parsePort`         | `--port`, `--secure-port`, `--public-secure-port`, `--http`'s port |
  * | `parseMaxFileSize`  | `--max-file-size`                                                  |
  * | `parseMaxStored`    | `--max-stored`                                                     |
+ * | `parseMinRate`      | `--min-rate`                                                       |
  * | `parseCount`        | `--max-files`, `--max-connections`, `--max-per-*`, ...             |
  * | `parseDuration`     | `--partial-ttl`                                                    |
  * | `parseHttpAddress`  | `--http`                                                           |
@@ -91,6 +92,32 @@ export function parseMaxFileSize(text: string): number {
     );
   }
   return size;
+}
+
+/**
+ * Parses `--min-rate`: bytes per second, with an optional unit (`64KiB`,
+ * `1MB`, or bytes), at least 1.
+ *
+ * @example
+ * ```ts
+ * import { parseMinRate } from "./option_values.ts";
+ * console.log(parseMinRate("64KiB")); // 65536
+ * ```
+ *
+ * @throws {UsageError} saying why the value is refused.
+ */
+export function parseMinRate(text: string): number {
+  let rate: number;
+  try {
+    rate = parseByteSize(text);
+  } catch (error) {
+    if (!(error instanceof ByteSizeError)) throw error;
+    throw new UsageError(`Cannot use --min-rate ${text}: ${error.message}`, { cause: error });
+  }
+  if (rate < 1) {
+    throw new UsageError(`Cannot use --min-rate ${text}: it is bytes per second, at least 1`);
+  }
+  return rate;
 }
 
 /**

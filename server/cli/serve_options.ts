@@ -17,6 +17,7 @@ import {
   parseHttpAddress,
   parseMaxFileSize,
   parseMaxStored,
+  parseMinRate,
   parsePort,
   UsageError,
 } from "./option_values.ts";
@@ -32,6 +33,7 @@ export interface ServeValues {
   "max-connections"?: string;
   "max-per-address"?: string;
   "max-per-identity"?: string;
+  "min-rate"?: string;
   "verdict-timeout"?: string;
   "registrations-per-address"?: string;
   "forget-unused-after"?: string;
@@ -84,6 +86,7 @@ export function serveCommand(dir: string, values: ServeValues): Command {
       ),
     }),
     ...availabilityOptions(values),
+    ...(values["min-rate"] === undefined ? {} : { minRate: parseMinRate(values["min-rate"]) }),
     ...(values.host === undefined ? {} : { host: values.host }),
     ...(values.dialects === undefined ? {} : { dialects: parseDialects(values.dialects) }),
     ...securePortOption(values["secure-port"], values["no-secure"]),

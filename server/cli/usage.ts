@@ -10,6 +10,7 @@ import { DEFAULT_MAX_FILE_SIZE, MAX_ENCODABLE_FILE_SIZE } from "../../protocol/m
 import { formatBytes } from "../../common/units.ts";
 import { DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES } from "../storage/registry.ts";
 import {
+  DEFAULT_FLOOR_RATE,
   DEFAULT_FORGET_UNUSED_AFTER_MS,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
@@ -66,6 +67,11 @@ Options:
                         (default: ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})
   --max-per-identity N  most connections signed in at once as one client
                         (default: ${DEFAULT_MAX_PER_IDENTITY})
+  --min-rate RATE       bytes per second (64KiB, 1MB, or bytes) a connection must move
+                        not to be closed for a newcomer when the server is full
+                        (default: ${
+  DEFAULT_FLOOR_RATE / 1024
+}KiB, that is ${DEFAULT_FLOOR_RATE} bytes a second)
   --verdict-timeout S   seconds a client has to answer 1603 (900, 901 or 902) before its
                         upload is discarded and its connection closed
                         (default: ${DEFAULT_VERDICT_TIMEOUT_MS / 1000})

@@ -2,22 +2,34 @@
  * Who gets a connection slot: a cap on open connections, a cap per address,
  * and, when a cap is reached, which connection makes room for a newcomer.
  *
- * | cap reached     | closed to make room (first that exists)                          |
- * |-----------------|------------------------------------------------------------------|
- * | per address     | that address's oldest connection not signed in, else its         |
- * |                 | connection idle for the longest; else the newcomer is refused    |
- * | all connections | the oldest connection not signed in, else the one idle for the   |
- * |                 | longest; else the newcomer is refused                            |
+ * | cap reached     | candidates                         |
+ * |-----------------|------------------------------------|
+ * | per address     | that address's own connections     |
+ * | all connections | every connection                   |
  *
- * Within each rule, connections past {@linkcode SIGN_IN_GRACE_MS} (open
- * that long without signing in, idle that long) go first: the order is old
- * unsigned, long idle, young unsigned, briefly idle. Idle: waiting for a request, counted from the
- * last request that did work; a signed-in client that leaves a 1603
- * unanswered counts as idle after a short grace (`session/connection.ts`).
+ * Among the candidates, the first that exists goes:
+ *
+ * | order | closed to make room                                                                  |
+ * |-------|--------------------------------------------------------------------------------------|
+ * | 1     | the oldest not signed in that is past {@linkcode SIGN_IN_GRACE_MS}                   |
+ * | 2     | the signed-in one with the most unproductive time, if it is at least {@linkcode SIGN_IN_GRACE_MS} |
+ * | 3     | the oldest not signed in (still within its grace)                                     |
+ * | 4     | the signed-in one with the most unproductive time among those waiting for a request with no upload in hand |
+ * | —     | none: the newcomer is refused                                                         |
+ *
+ * Unproductive time (slot debt, `timed_conn.ts`): time with a read or write
+ * on the peer pending (the wait for the next request included), less
+ * n / `--min-rate` seconds for each n bytes moved, never below 0; the
+ * server's own work (disk, storage, buffers) adds nothing. So a connection
+ * that moves at least `--min-rate` (an upload, a download) is never closed
+ * for a newcomer; one that trickles below it, waits between cheap requests,
+ * or leaves a 1603 unanswered runs up debt at up to a second a second, and
+ * goes once it owes {@linkcode SIGN_IN_GRACE_MS}, however many identities
+ * and addresses hold such connections.
  *
  * A connection that has not signed in costs an attacker nothing to open, so
- * it is the first to go, whatever it is doing; a signed-in connection goes
- * only when idle (waiting for a request, none of it read), never mid-upload.
+ * it is the first to go once it had its chance. A newcomer that signs in
+ * promptly keeps its slot while connections in debt remain.
  * Pure bookkeeping: the caller closes what it is told to.
  *
  * @example
@@ -25,7 +37,12 @@
  * import { ConnectionSlots, type SlotHolder } from "./connection_slots.ts";
  *
  * const slots = new ConnectionSlots<SlotHolder>({ maxConnections: 1, maxPerAddress: 1 });
- * const first = { address: "192.0.2.1", signedIn: false, idleSince: undefined };
+ * const first = {
+ *   address: "192.0.2.1",
+ *   signedIn: false,
+ *   betweenRequests: true,
+ *   unproductiveMs: () => 0,
+ * };
  * slots.add(first, 0);
  * const room = slots.makeRoom("192.0.2.7");
  * console.assert(room !== undefined && room[0] === first);
@@ -36,9 +53,10 @@
 
 /**
  * How long a connection not signed in yet is passed over for eviction while
- * an idle one, or an older one not signed in, can go instead: a newcomer that
- * signs in promptly keeps its slot even while others reconnect as fast as
- * they are closed (issue 17).
+ * one in debt, or an older one not signed in, can go instead; and how much
+ * unproductive time makes a signed-in connection go before such a young one
+ * (issue 17): a newcomer that signs in promptly keeps its slot even while
+ * others reconnect as fast as they are closed.
  */
 export const SIGN_IN_GRACE_MS = 2_000;
 
@@ -48,8 +66,13 @@ export interface SlotHolder {
   readonly address: string;
   /** Whether a client signed in on it (826 or 827 accepted). */
   readonly signedIn: boolean;
-  /** Since when (`performance.now()`) it has been idle, or `undefined` when it is not. */
-  readonly idleSince: number | undefined;
+  /**
+   * Whether it waits for its next request (not one byte of it read) with no
+   * upload in hand: closing it loses no work under way.
+   */
+  readonly betweenRequests: boolean;
+  /** Its unproductive time at `now` (`performance.now()`), in milliseconds (`timed_conn.ts`). */
+  unproductiveMs(now: number): number;
 }
 
 /** The caps. */
@@ -123,29 +146,26 @@ export class ConnectionSlots<T extends SlotHolder> {
     return [victim];
   }
 
-  /**
-   * The oldest not signed in among `candidates` that is past its sign-in
-   * grace, else the one idle the longest, else the oldest not signed in.
-   */
+  /** The connection to close among those `candidate` accepts (the order in the module documentation). */
   #victim(candidate: (holder: T) => boolean, now: number): T | undefined {
     let unsigned: T | undefined;
     let unsignedSince = Infinity;
-    let idle: T | undefined;
-    let idleSince = Infinity;
+    let debtor: T | undefined;
+    let debt = -1;
+    let waiting: T | undefined;
+    let waitingDebt = -1;
     for (const [holder, openedAt] of this.#openedAt) {
       if (!candidate(holder)) continue;
       if (!holder.signedIn) {
         if (openedAt < unsignedSince) [unsigned, unsignedSince] = [holder, openedAt];
         continue;
       }
-      const since = holder.idleSince;
-      if (since !== undefined && since < idleSince) [idle, idleSince] = [holder, since];
+      const owed = holder.unproductiveMs(now);
+      if (owed > debt) [debtor, debt] = [holder, owed];
+      if (holder.betweenRequests && owed > waitingDebt) [waiting, waitingDebt] = [holder, owed];
     }
-    // A newcomer signing in promptly is not the next one's victim while
-    // connections that had their chance (or left their work unanswered) remain;
-    // nor is it between its own requests, idle for a moment.
     if (unsigned !== undefined && now - unsignedSince >= SIGN_IN_GRACE_MS) return unsigned;
-    if (idle !== undefined && now - idleSince >= SIGN_IN_GRACE_MS) return idle;
-    return unsigned ?? idle;
+    if (debtor !== undefined && debt >= SIGN_IN_GRACE_MS) return debtor;
+    return unsigned ?? waiting;
   }
 }

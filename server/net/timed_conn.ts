@@ -14,6 +14,21 @@
  * The deadlines themselves are `common/deadline.ts`'s; this file only
  * decides when each starts and ends.
  *
+ * It also keeps the connection's **unproductive time** (its slot debt), by
+ * which `connection_slots.ts` chooses whom to evict when the server is full:
+ *
+ * | what happens                                             | unproductive time                          |
+ * |----------------------------------------------------------|--------------------------------------------|
+ * | a read or write on the peer is pending (the wait for the next request included, a write the peer does not read) | grows with the time it is pending (once, when a read and a write are pending together) |
+ * | a read or write moves n bytes                            | pays back n / floor rate seconds, never below 0 |
+ * | nothing is pending (the server decrypts, writes to disk, waits for a buffer grant, commits) | unchanged |
+ * | a request's first byte arrives                           | capped at the sign-in grace (`connection_slots.ts`) |
+ *
+ * So a peer moving at least the floor rate keeps it near 0, a slow one or a
+ * silent one sees it grow by up to a second a second, and the server's own
+ * slowness is never the peer's debt. A fast transfer earns nothing for later:
+ * the debt does not go below 0. Pure bookkeeping: nothing is closed for it here.
+ *
  * @module
  */
 
@@ -21,6 +36,13 @@ import { withDeadline } from "../../common/deadline.ts";
 import { writeAll } from "../../common/write_all.ts";
 import { type ByteSource } from "../../protocol/mod.ts";
 import type { NetConn } from "./listen.ts";
+import { SIGN_IN_GRACE_MS } from "./connection_slots.ts";
+
+/**
+ * The default floor rate (`--min-rate`), in bytes per second: a transfer at
+ * least this fast keeps its connection's unproductive time at 0.
+ */
+export const DEFAULT_FLOOR_RATE = 64 * 1024;
 
 /** Every this many bytes of a request, received or sent, restart its deadline (a minimum rate). */
 export const REQUEST_PROGRESS_BYTES = 1024 * 1024;
@@ -45,6 +67,73 @@ export interface ConnDeadlines {
 export type Expired = "idle" | "header" | "request";
 
 /**
+ * A connection's unproductive time (see the module documentation): time
+ * with a read or write on the peer pending, less n / `floorRate` seconds for
+ * every n bytes moved, never below 0.
+ *
+ * @example
+ * ```ts
+ * import { SlotDebt } from "./timed_conn.ts";
+ *
+ * const debt = new SlotDebt(1000); // 1000 bytes/s
+ * debt.begin(0);
+ * debt.end(3000, 500); // 3 s pending, 500 bytes: 0.5 s paid back
+ * console.assert(debt.unproductiveMs(3000) === 2500);
+ * ```
+ */
+export class SlotDebt {
+  readonly #msPerByte: number;
+  /** The debt settled so far, in milliseconds. */
+  #settledMs = 0;
+  /** Reads and writes pending now. */
+  #pending = 0;
+  /** Since when pending time has not been settled (`performance.now()`), while some is pending. */
+  #since = 0;
+
+  /**
+   * @param floorRate Bytes per second that pay back the time they take.
+   * @throws {RangeError} if the rate is not a positive number.
+   */
+  constructor(floorRate: number) {
+    if (!(floorRate > 0) || !Number.isFinite(floorRate)) {
+      throw new RangeError(
+        `Cannot keep slot debt: the floor rate must be positive, not ${floorRate}`,
+      );
+    }
+    this.#msPerByte = 1000 / floorRate;
+  }
+
+  /**
+   * A request's first byte arrived: the debt carried into it is capped at
+   * `ms`, so a client that waited long before it does not stay in debt for
+   * as long again once it transfers faster than the floor rate. A request
+   * starts no lower than `ms`, so repeated requests never clear a debt.
+   */
+  carryAtMost(ms: number): void {
+    this.#settledMs = Math.min(this.#settledMs, ms);
+  }
+
+  /** A read or write on the peer starts, at `now`. */
+  begin(now: number): void {
+    if (this.#pending++ === 0) this.#since = now;
+  }
+
+  /** A read or write on the peer ends at `now`, having moved `bytes`. */
+  end(now: number, bytes: number): void {
+    if (this.#pending === 0) return;
+    this.#settledMs += now - this.#since;
+    this.#since = now;
+    this.#pending--;
+    this.#settledMs = Math.max(0, this.#settledMs - bytes * this.#msPerByte);
+  }
+
+  /** The unproductive time at `now`, in milliseconds, the pending operation's time included. */
+  unproductiveMs(now: number): number {
+    return this.#settledMs + (this.#pending > 0 ? Math.max(0, now - this.#since) : 0);
+  }
+}
+
+/**
  * Wraps a connection (TCP, or TLS from `tls_terminator.ts`): a deadline that passes closes the connection, so the
  * pending call fails. Closing is idempotent.
  */
@@ -63,6 +152,7 @@ export class TimedConn implements ByteSource {
   #waitEndsAt = 0;
   #closed = false;
   #expired: Expired | undefined;
+  readonly #debt: SlotDebt;
   /** Called when the idle deadline passes, just before the connection is closed. */
   onTimeout: (() => void) | undefined;
 
@@ -71,10 +161,21 @@ export class TimedConn implements ByteSource {
    *
    * @param conn The connection; this object owns it from now on.
    * @param deadlines The deadlines.
+   * @param floorRate Bytes per second that keep the unproductive time at 0
+   * (`--min-rate`); default {@linkcode DEFAULT_FLOOR_RATE}.
    */
-  constructor(conn: NetConn, deadlines: ConnDeadlines) {
+  constructor(conn: NetConn, deadlines: ConnDeadlines, floorRate: number = DEFAULT_FLOOR_RATE) {
     this.#conn = conn;
     this.#deadlines = deadlines;
+    this.#debt = new SlotDebt(floorRate);
+  }
+
+  /**
+   * The connection's unproductive time at `now` (`performance.now()`), in
+   * milliseconds: see the module documentation.
+   */
+  unproductiveMs(now: number = performance.now()): number {
+    return this.#debt.unproductiveMs(now);
   }
 
   /** Which deadline passed (and so closed the connection), if any. */
@@ -138,7 +239,7 @@ export class TimedConn implements ByteSource {
     const waitMs = this.awaitingRequest
       ? Math.max(1, this.#waitEndsAt - performance.now())
       : this.#deadlines.idleMs;
-    const n = await this.#timed(this.#conn.read(p), waitMs);
+    const n = await this.#counted(this.#timed(this.#conn.read(p), waitMs), (n) => n ?? 0);
     if (n !== null && n > 0 && this.#request !== "none") this.#progress(n);
     return n;
   }
@@ -146,7 +247,10 @@ export class TimedConn implements ByteSource {
   /** Writes all of `bytes`. */
   async write(bytes: Uint8Array): Promise<void> {
     await writeAll(
-      { write: (p) => this.#timed(this.#conn.write(p), this.#deadlines.idleMs) },
+      {
+        write: (p) =>
+          this.#counted(this.#timed(this.#conn.write(p), this.#deadlines.idleMs), (n) => n),
+      },
       bytes,
     );
     // An answer streamed back (a download) is held to the same minimum rate.
@@ -169,6 +273,7 @@ export class TimedConn implements ByteSource {
   #progress(n: number): void {
     if (this.#request !== "started") {
       this.#request = "started";
+      this.#debt.carryAtMost(SIGN_IN_GRACE_MS);
       this.#headerTimer = this.#arm(this.#deadlines.headerMs, "header");
     }
     this.#requestBytes += n;
@@ -186,6 +291,19 @@ export class TimedConn implements ByteSource {
   #expire(which: Expired): void {
     this.#expired ??= which;
     this.close();
+  }
+
+  /** `operation`, pending on the peer: its time and the bytes it moved go to the slot debt. */
+  async #counted<T>(operation: Promise<T>, bytes: (value: T) => number): Promise<T> {
+    this.#debt.begin(performance.now());
+    let moved = 0;
+    try {
+      const value = await operation;
+      moved = bytes(value);
+      return value;
+    } finally {
+      this.#debt.end(performance.now(), moved);
+    }
   }
 
   #timed<T>(operation: Promise<T>, ms: number): Promise<T> {

@@ -24,11 +24,11 @@
  * Limits of issue 17: a sign-in past the cap on connections per identity
  * (`identity_connections.ts`) gets 1607 and the connection closes; an upload
  * in hand (after 1603, or a resend due after 901) has the verdict deadline
- * (`deadlines.ts`), after which it is discarded and the connection closed,
- * and left unanswered for {@linkcode UNANSWERED_GRACE_MS} it counts as idle,
- * so a newcomer may take its slot;
+ * (`deadlines.ts`), after which it is discarded and the connection closed;
  * only requests that do work (not 850, not a refused one) renew the idle
- * timer and the idle time slot eviction goes by.
+ * timer. Which connection makes room for a newcomer goes by its
+ * unproductive time, kept by its `TimedConn` (`net/connection_slots.ts`):
+ * a 1603 left unanswered, like any wait for the peer, runs it up.
  *
  * What becomes of an upload: kept (cksum == trailer, right padding), its
  * staged file waits, sealed, for the verdict; not kept, it is discarded and
@@ -76,13 +76,6 @@ import type { ConnectionOptions } from "./connection_options.ts";
 export type { ConnectionOptions } from "./connection_options.ts";
 import { UploadReservation } from "./upload_reservation.ts";
 
-/**
- * How long a client may leave a 1603 (or a 901's resend) unanswered before
- * its connection counts as idle for slot eviction: a newcomer may take its
- * slot, and its upload in hand is discarded.
- */
-export const UNANSWERED_GRACE_MS = 2_000;
-
 /** Rejected requests on one connection logged in full; the rest are counted in one line. */
 export const LOGGED_REJECTIONS = 1;
 
@@ -114,8 +107,6 @@ export class ServerConnection {
   /** When the last request that did work ended (`performance.now()`): the idle time starts there. */
   #workSince = performance.now();
   readonly #verdict: VerdictDeadline;
-  /** Since when (`performance.now()`) the client has had an upload in hand, if it has. */
-  #inHandSince: number | undefined;
   /** The identity this connection is counted under (client id, hex). */
   #identity: string | undefined;
 
@@ -166,21 +157,19 @@ export class ServerConnection {
   }
 
   /**
-   * Since when (`performance.now()`) the connection has been idle: waiting
-   * for a request, not one byte of it read, and not busy; counted from the
-   * last request that did work (a discovery, 850, or a refused request does
-   * not count). `undefined` when it is not idle.
+   * Whether the connection waits for a request, not one byte of it read,
+   * and is not busy (no upload in hand): closing it loses no work under way.
    */
-  get idleSince(): number | undefined {
-    const activity = this.#activity;
-    if (activity.kind !== "waiting" || !this.#conn.awaitingRequest) return undefined;
-    if (!this.busy) return this.#workSince;
-    // An upload in hand that its client leaves unanswered past the grace is
-    // no work: an honest client answers a 1603 at once (issue 17).
-    const inHand = this.#inHandSince;
-    return inHand !== undefined && performance.now() - inHand >= UNANSWERED_GRACE_MS
-      ? inHand
-      : undefined;
+  get betweenRequests(): boolean {
+    return this.#activity.kind === "waiting" && this.#conn.awaitingRequest && !this.busy;
+  }
+
+  /**
+   * The connection's unproductive time at `now` (`performance.now()`), in
+   * milliseconds: by it a newcomer's room is made (`net/timed_conn.ts`).
+   */
+  unproductiveMs(now: number = performance.now()): number {
+    return this.#conn.unproductiveMs(now);
   }
 
   /**
@@ -309,13 +298,8 @@ export class ServerConnection {
       this.#identity = identity;
     }
     this.#client = client;
-    if (client.kind === "signed-in" && client.upload !== undefined) {
-      this.#inHandSince ??= performance.now();
-      this.#verdict.start();
-    } else {
-      this.#inHandSince = undefined;
-      this.#verdict.stop();
-    }
+    if (client.kind === "signed-in" && client.upload !== undefined) this.#verdict.start();
+    else this.#verdict.stop();
   }
 
   /** The verdict deadline passed with the upload still in hand, no request in progress. */
