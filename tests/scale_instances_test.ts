@@ -17,7 +17,6 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { GetObjectCommand, ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import {
   cksum,
   type ClientId,
@@ -43,78 +42,22 @@ import {
 } from "../harness/raw_client.ts";
 import { DIALECT_PROFILES, DialectClient } from "../harness/dialect_client.ts";
 import { waitUntil } from "./support/reliability.ts";
-import { ServerProcess } from "./support/server_process.ts";
-import {
-  type HaproxyService,
-  ignoreWithoutServices,
-  type PostgresService,
-  type S3Service,
-  startCeph,
-  startHaproxy,
-  startPostgres,
-} from "./support/services.ts";
+import { ignoreWithoutServices, startHaproxy } from "./support/services.ts";
+import { s3Settings, ScaleDeployment, type ScaleInstance } from "./support/scale_deployment.ts";
 
 const BUCKET = "instances";
 
-/** One server instance: its process, folder and port. */
-interface Instance {
-  name: string;
-  dir: string;
-  port: number;
-  process: ServerProcess;
-}
-
-function storageArgs(registryUrl: string): string[] {
-  return ["--registry", registryUrl, "--store", `s3://${BUCKET}`];
-}
-
-function storageSettings(s3: S3Service) {
-  return {
-    endpoint: s3.endpoint,
-    region: s3.region,
-    accessKeyId: s3.accessKeyId,
-    secretAccessKey: s3.secretAccessKey,
-  };
-}
-
-function storageEnv(s3: S3Service): Record<string, string> {
-  return {
-    FT_S3_ENDPOINT: s3.endpoint,
-    AWS_REGION: s3.region,
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  };
-}
-
-async function startInstance(
-  name: string,
-  dir: string,
-  registryUrl: string,
-  s3: S3Service,
-  port = 0,
-  extra: string[] = [],
-): Promise<Instance> {
-  const process = await ServerProcess.start(
-    dir,
-    [
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      // Behind the balancer every registration comes from its address: lifted, as the README's
-      // Deployment section tells operators, or the name-race rounds would meet the rate limit.
-      "--registrations-per-address",
-      "1000000",
-      ...storageArgs(registryUrl),
-      ...extra,
-    ],
-    { env: storageEnv(s3) },
-  );
-  return { name, dir, port: process.port, process };
+/**
+ * An instance's arguments besides `--host` and the storage: on `port`. Behind the balancer every
+ * registration comes from its address: lifted, as the README's Deployment section tells
+ * operators, or the name-race rounds would meet the rate limit.
+ */
+function instanceArgs(port = 0): string[] {
+  return ["--port", String(port), "--registrations-per-address", "1000000"];
 }
 
 /** How often `text` appears in an instance's log so far. */
-function mentions(instance: Instance, text: string): number {
+function mentions(instance: ScaleInstance, text: string): number {
   return instance.process.stderr.split(text).length - 1;
 }
 
@@ -122,7 +65,11 @@ function mentions(instance: Instance, text: string): number {
  * The instance whose log mentions `text` more than `before` says (its log
  * line may come a little after its answer).
  */
-async function servedBy(instances: Instance[], text: string, before: number[]): Promise<Instance> {
+async function servedBy(
+  instances: ScaleInstance[],
+  text: string,
+  before: number[],
+): Promise<ScaleInstance> {
   const find = () => instances.find((instance, i) => mentions(instance, text) > before[i]!);
   await waitUntil(`an instance to log ${JSON.stringify(text)}`, () => find() !== undefined);
   return find()!;
@@ -143,11 +90,7 @@ async function uploadAndConfirm(
 }
 
 /** Runs an operator command (`server clients ...`) on the shared engines; returns its JSON. */
-async function operator<T>(
-  registryUrl: string,
-  s3: S3Service,
-  ...args: string[]
-): Promise<T> {
+async function operator<T>(deployment: ScaleDeployment, ...args: string[]): Promise<T> {
   const cwd = await Deno.makeTempDir({ prefix: "scale_operator_" });
   try {
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -158,10 +101,10 @@ async function operator<T>(
         ...args,
         "--dir",
         ".data",
-        ...storageArgs(registryUrl),
+        ...deployment.storageArgs,
       ],
       cwd,
-      env: storageEnv(s3),
+      env: deployment.env,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -174,335 +117,290 @@ async function operator<T>(
   }
 }
 
-async function readObject(s3: S3Service, key: string): Promise<Uint8Array | undefined> {
-  const client = s3.client();
-  try {
-    const got = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    return await got.Body!.transformToByteArray();
-  } catch {
-    return undefined;
-  } finally {
-    client.destroy();
-  }
-}
-
-async function stagedUploads(s3: S3Service): Promise<number> {
-  const client = s3.client();
-  try {
-    return ((await client.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }))).Uploads ?? [])
-      .length;
-  } finally {
-    client.destroy();
-  }
-}
-
 Deno.test({
   name: "instances behind HAProxy share one PostgreSQL registry and one S3 bucket",
   ignore: ignoreWithoutServices("instances behind HAProxy", ["postgres", "s3", "haproxy"]),
   async fn(t) {
-    const root = await Deno.makeTempDir({ prefix: "scale_instances_" });
-    let pg: PostgresService | undefined;
-    let s3: S3Service | undefined;
-    let lb: HaproxyService | undefined;
-    const instances: Instance[] = [];
-    try {
-      [pg, s3] = await Promise.all([startPostgres(), startCeph({ bucket: BUCKET })]);
-      const registryUrl = await pg.createDatabase("instances");
-      for (const name of ["a", "b"]) {
-        instances.push(await startInstance(name, join(root, name), registryUrl, s3));
-      }
-      // Plain sessions here: a shared registry without --public-secure-port is a warning.
-      for (const instance of instances) {
-        await waitUntil(
-          "the secure port warning",
-          () => /no --public-secure-port/.test(instance.process.stderr),
-        );
-      }
-      lb = await startHaproxy(instances.map((instance) => instance.port));
-      const lbPort = lb.port;
-      const registry = await PostgresRegistry.open(registryUrl);
-      const s3Service = s3;
+    await using deployment = await ScaleDeployment.start({
+      prefix: "scale_instances_",
+      bucket: BUCKET,
+      database: "instances",
+    });
+    const { root, registryUrl, instances } = deployment;
+    await deployment.startInstances(["a", "b"], () => instanceArgs());
+    // Plain sessions here: a shared registry without --public-secure-port is a warning.
+    for (const instance of instances) {
+      await waitUntil(
+        "the secure port warning",
+        () => /no --public-secure-port/.test(instance.process.stderr),
+      );
+    }
+    const lbPort = (await deployment.balance()).port;
+    const registry = await PostgresRegistry.open(registryUrl);
 
-      try {
-        await t.step(
-          "a client registered through one instance uploads through another",
-          async () => {
-            const name = "Roamer";
-            let before = instances.map((i) => mentions(i, `Registered ${name}`));
-            const first = await RawClient.connect(lbPort);
-            const identity = await signUp(first, name);
-            first.close();
-            const home = await servedBy(instances, `Registered ${name}`, before);
-            let elsewhere = false;
-            for (let attempt = 0; attempt < 6 && !elsewhere; attempt++) {
-              before = instances.map((i) => mentions(i, `Reconnected ${name}`));
+    try {
+      await t.step(
+        "a client registered through one instance uploads through another",
+        async () => {
+          const name = "Roamer";
+          let before = instances.map((i) => mentions(i, `Registered ${name}`));
+          const first = await RawClient.connect(lbPort);
+          const identity = await signUp(first, name);
+          first.close();
+          const home = await servedBy(instances, `Registered ${name}`, before);
+          let elsewhere = false;
+          for (let attempt = 0; attempt < 6 && !elsewhere; attempt++) {
+            before = instances.map((i) => mentions(i, `Reconnected ${name}`));
+            const client = await RawClient.connect(lbPort);
+            try {
+              const aesKey = await client.reconnect(
+                identity.clientId,
+                name,
+                identity.keys.privateKey,
+              );
+              const data = new TextEncoder().encode(`attempt ${attempt}`);
+              await uploadAndConfirm(client, identity.clientId, aesKey, "roam.txt", data);
+              assert.deepEqual(
+                await deployment.readObject(`${clientIdToHex(identity.clientId)}/roam.txt`),
+                data,
+              );
+            } finally {
+              client.close();
+            }
+            elsewhere = await servedBy(instances, `Reconnected ${name}`, before) !== home;
+          }
+          assert.ok(elsewhere, "every reconnect landed on the instance that registered it");
+        },
+      );
+
+      await t.step(
+        "every family of dialects signs up, reconnects and uploads through the balancer",
+        async () => {
+          for (const profile of DIALECT_PROFILES) {
+            const name = `Dialect ${profile.label}`;
+            const keys = await generateRsaKeyPair();
+            const field = encodeFileNameField("dialect.bin");
+            let id: Uint8Array | undefined;
+            for (const round of [0, 1]) {
+              using client = await DialectClient.connect(lbPort, profile);
+              let aesKey: Uint8Array;
+              if (id === undefined) {
+                id = await client.register(name);
+                aesKey = await client.sendPublicKey(id, name, keys);
+              } else {
+                aesKey = await client.reconnect(id, name, keys);
+              }
+              const data = new TextEncoder().encode(`${profile.label}, round ${round}`);
+              await client.upload(id, aesKey, field, data);
+              assert.equal((await client.verdict(id, "crcOk", field))?.response.meaning, "ack");
+              assert.deepEqual(
+                await deployment.readObject(`${clientIdToHex(id)}/dialect.bin`),
+                data,
+              );
+            }
+            assert.equal((await registry.clientByName(name))?.dialect, profile.family);
+          }
+        },
+      );
+
+      await t.step(
+        "clients racing for one name through both instances: one gets it",
+        async () => {
+          for (let round = 0; round < 8; round++) {
+            const name = `Racer${round}`;
+            const outcomes = await Promise.all([0, 1, 2, 3].map(async () => {
               const client = await RawClient.connect(lbPort);
               try {
-                const aesKey = await client.reconnect(
-                  identity.clientId,
-                  name,
-                  identity.keys.privateKey,
-                );
-                const data = new TextEncoder().encode(`attempt ${attempt}`);
-                await uploadAndConfirm(client, identity.clientId, aesKey, "roam.txt", data);
-                assert.deepEqual(
-                  await readObject(s3Service, `${clientIdToHex(identity.clientId)}/roam.txt`),
-                  data,
-                );
-              } finally {
-                client.close();
-              }
-              elsewhere = await servedBy(instances, `Reconnected ${name}`, before) !== home;
-            }
-            assert.ok(elsewhere, "every reconnect landed on the instance that registered it");
-          },
-        );
-
-        await t.step(
-          "every family of dialects signs up, reconnects and uploads through the balancer",
-          async () => {
-            for (const profile of DIALECT_PROFILES) {
-              const name = `Dialect ${profile.label}`;
-              const keys = await generateRsaKeyPair();
-              const field = encodeFileNameField("dialect.bin");
-              let id: Uint8Array | undefined;
-              for (const round of [0, 1]) {
-                using client = await DialectClient.connect(lbPort, profile);
-                let aesKey: Uint8Array;
-                if (id === undefined) {
-                  id = await client.register(name);
-                  aesKey = await client.sendPublicKey(id, name, keys);
-                } else {
-                  aesKey = await client.reconnect(id, name, keys);
-                }
-                const data = new TextEncoder().encode(`${profile.label}, round ${round}`);
-                await client.upload(id, aesKey, field, data);
-                assert.equal((await client.verdict(id, "crcOk", field))?.response.meaning, "ack");
-                assert.deepEqual(
-                  await readObject(s3Service, `${clientIdToHex(id)}/dialect.bin`),
-                  data,
-                );
-              }
-              assert.equal((await registry.clientByName(name))?.dialect, profile.family);
-            }
-          },
-        );
-
-        await t.step(
-          "clients racing for one name through both instances: one gets it",
-          async () => {
-            for (let round = 0; round < 8; round++) {
-              const name = `Racer${round}`;
-              const outcomes = await Promise.all([0, 1, 2, 3].map(async () => {
-                const client = await RawClient.connect(lbPort);
-                try {
-                  return (await signUp(client, name)).clientId;
-                } catch {
-                  return undefined;
-                } finally {
-                  client.close();
-                }
-              }));
-              const winners = outcomes.filter((id) => id !== undefined);
-              assert.equal(
-                winners.length,
-                1,
-                `round ${round}: ${winners.length} clients got ${name}`,
-              );
-              assert.deepEqual((await registry.clientByName(name))?.id, winners[0]);
-            }
-            for (const instance of instances) {
-              assert.ok(mentions(instance, "Registered Racer") > 0, `${instance.name} got no race`);
-            }
-          },
-        );
-
-        await t.step("operator commands list and forget through the shared engines", async () => {
-          const clients = await operator<ClientRow[]>(registryUrl, s3Service, "clients", "--json");
-          const roamer = clients.find((client) => client.name === "Roamer");
-          assert.equal(roamer?.files, 1);
-          const files = await operator<FileRow[]>(
-            registryUrl,
-            s3Service,
-            "files",
-            "Roamer",
-            "--json",
-          );
-          const key = `${roamer!.id}/roam.txt`;
-          assert.deepEqual(files.map((file) => file.path), [`s3://${BUCKET}/${key}`]);
-          assert.ok(await readObject(s3Service, key) !== undefined);
-          await operator(registryUrl, s3Service, "forget", "Roamer", "--delete-files");
-          assert.equal(await readObject(s3Service, key), undefined);
-          assert.equal(await registry.clientByName("Roamer"), undefined);
-          // The name is free again, for any instance.
-          const client = await RawClient.connect(lbPort);
-          try {
-            await signUp(client, "Roamer");
-          } finally {
-            client.close();
-          }
-        });
-
-        await t.step("one client's limits hold across instances", async () => {
-          const quotaUrl = await pg!.createDatabase("quotas");
-          const servers = [];
-          for (const name of ["q1", "q2"]) {
-            const dir = join(root, name);
-            const storage = await openStorage(dir, {
-              registryUrl: quotaUrl,
-              s3: { ...storageSettings(s3Service), bucket: BUCKET },
-            });
-            servers.push(
-              await startServer({ dir, host: "127.0.0.1", port: 0, storage, maxStoredFiles: 3 }),
-            );
-          }
-          const quotaLb = await startHaproxy(servers.map((server) => server.port));
-          const quotaRegistry = await PostgresRegistry.open(quotaUrl);
-          try {
-            const signup = await RawClient.connect(quotaLb.port);
-            const identity = await signUp(signup, "Quota");
-            signup.close();
-            const codes = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => {
-              const client = await RawClient.connect(quotaLb.port);
-              try {
-                const aesKey = await client.reconnect(
-                  identity.clientId,
-                  "Quota",
-                  identity.keys.privateKey,
-                );
-                const fileName = `file${i}.txt`;
-                // Refused at its first packet when the uploads in progress (reserved, on
-                // either instance) already fill the limit, else at most at commit.
-                await client.send(
-                  await uploadBytes(
-                    { clientId: identity.clientId, aesKey },
-                    fileName,
-                    new Uint8Array([i]),
-                  ),
-                );
-                const received = await client.readResponse();
-                if (received.code !== ResponseCode.FileReceived) return received.code;
-                await client.request(identity.clientId, { code: RequestCode.CrcOk, fileName });
-                return (await client.readResponse()).code;
+                return (await signUp(client, name)).clientId;
+              } catch {
+                return undefined;
               } finally {
                 client.close();
               }
             }));
-            assert.equal(codes.filter((code) => code === ResponseCode.Ack).length, 3);
-            assert.equal(codes.filter((code) => code === ResponseCode.GeneralError).length, 3);
-            assert.deepEqual(await quotaRegistry.usage(identity.clientId), {
-              files: 3,
-              bytes: 3,
-              partialBytes: 0,
-            });
-            const check = await S3FileStore.open({
-              ...storageSettings(s3Service),
-              bucket: BUCKET,
-              liveness: soleInstance(),
-            });
-            try {
-              assert.equal((await check.list(identity.clientId)).length, 3);
-            } finally {
-              await check.close();
-            }
-          } finally {
-            await quotaRegistry.close();
-            await quotaLb.stop();
-            for (const server of servers) await server.close();
+            const winners = outcomes.filter((id) => id !== undefined);
+            assert.equal(
+              winners.length,
+              1,
+              `round ${round}: ${winners.length} clients got ${name}`,
+            );
+            assert.deepEqual((await registry.clientByName(name))?.id, winners[0]);
           }
-        });
+          for (const instance of instances) {
+            assert.ok(mentions(instance, "Registered Racer") > 0, `${instance.name} got no race`);
+          }
+        },
+      );
 
-        await t.step(
-          "an instance killed mid-upload leaves nothing; the retry succeeds",
-          async () => {
-            const name = "Survivor";
-            const fileName = "big.bin";
-            const size = 24 * 1024 * 1024;
-            const signup = await RawClient.connect(lbPort);
-            const identity = await signUp(signup, name);
-            signup.close();
-            const key = `${clientIdToHex(identity.clientId)}/${fileName}`;
-
-            // Start an upload, and kill the instance serving it half-way through.
-            const before = instances.map((i) => mentions(i, `Reconnected ${name}`));
-            const doomed = await RawClient.connect(lbPort);
-            const aesKey = await doomed.reconnect(
-              identity.clientId,
-              name,
-              identity.keys.privateKey,
-            );
-            const victim = await servedBy(instances, `Reconnected ${name}`, before);
-            const { frames } = uploadStream(identity.clientId, aesKey, fileName, size);
-            let sent = 0;
-            for await (const frame of frames) {
-              await doomed.send(frame);
-              sent += frame.length;
-              if (sent > size / 2) break;
-            }
-            await waitUntil(
-              "a multipart upload",
-              () => stagedUploads(s3Service).then((n) => n > 0),
-            );
-            victim.process.child.kill("SIGKILL");
-            await victim.process.wait();
-            doomed.close();
-
-            assert.equal(await readObject(s3Service, key), undefined, "a partial file is visible");
-            assert.equal(await registry.file(identity.clientId, fileName), undefined);
-
-            // The client tries again through the load balancer: the other instance serves it.
-            const retry = await RawClient.connect(lbPort);
-            try {
-              const key2 = await retry.reconnect(identity.clientId, name, identity.keys.privateKey);
-              const upload = uploadStream(identity.clientId, key2, fileName, size);
-              for await (const frame of upload.frames) await retry.send(frame);
-              const received = (await retry.expect(ResponseCode.FileReceived)).response as {
-                cksum: number;
-              };
-              assert.equal(received.cksum, await upload.cksum);
-              await retry.request(identity.clientId, { code: RequestCode.CrcOk, fileName });
-              await retry.expect(ResponseCode.Ack);
-            } finally {
-              retry.close();
-            }
-            const stored = await readObject(s3Service, key);
-            assert.equal(stored?.length, size);
-            const expected = new Uint8Array(size);
-            fillPattern(expected, 0);
-            assert.deepEqual(stored, expected);
-            assert.equal((await registry.file(identity.clientId, fileName))?.size, size);
-
-            // The killed instance comes back on its port and clears its dead upload.
-            const index = instances.indexOf(victim);
-            instances[index] = await startInstance(
-              victim.name,
-              victim.dir,
-              registryUrl,
-              s3Service,
-              victim.port,
-            );
-            assert.equal(await stagedUploads(s3Service), 0);
-            const check = await S3FileStore.open({
-              ...storageSettings(s3Service),
-              bucket: BUCKET,
-              liveness: soleInstance(),
-            });
-            try {
-              assert.deepEqual(await check.list(identity.clientId), [fileName]);
-            } finally {
-              await check.close();
-            }
-          },
+      await t.step("operator commands list and forget through the shared engines", async () => {
+        const clients = await operator<ClientRow[]>(deployment, "clients", "--json");
+        const roamer = clients.find((client) => client.name === "Roamer");
+        assert.equal(roamer?.files, 1);
+        const files = await operator<FileRow[]>(
+          deployment,
+          "files",
+          "Roamer",
+          "--json",
         );
-      } finally {
-        await registry.close();
-      }
+        const key = `${roamer!.id}/roam.txt`;
+        assert.deepEqual(files.map((file) => file.path), [`s3://${BUCKET}/${key}`]);
+        assert.ok(await deployment.readObject(key) !== undefined);
+        await operator(deployment, "forget", "Roamer", "--delete-files");
+        assert.equal(await deployment.readObject(key), undefined);
+        assert.equal(await registry.clientByName("Roamer"), undefined);
+        // The name is free again, for any instance.
+        const client = await RawClient.connect(lbPort);
+        try {
+          await signUp(client, "Roamer");
+        } finally {
+          client.close();
+        }
+      });
+
+      await t.step("one client's limits hold across instances", async () => {
+        const quotaUrl = await deployment.pg.createDatabase("quotas");
+        const servers = [];
+        for (const name of ["q1", "q2"]) {
+          const dir = join(root, name);
+          const storage = await openStorage(dir, {
+            registryUrl: quotaUrl,
+            s3: s3Settings(deployment.s3, BUCKET),
+          });
+          servers.push(
+            await startServer({ dir, host: "127.0.0.1", port: 0, storage, maxStoredFiles: 3 }),
+          );
+        }
+        const quotaLb = await startHaproxy(servers.map((server) => server.port));
+        const quotaRegistry = await PostgresRegistry.open(quotaUrl);
+        try {
+          const signup = await RawClient.connect(quotaLb.port);
+          const identity = await signUp(signup, "Quota");
+          signup.close();
+          const codes = await Promise.all([0, 1, 2, 3, 4, 5].map(async (i) => {
+            const client = await RawClient.connect(quotaLb.port);
+            try {
+              const aesKey = await client.reconnect(
+                identity.clientId,
+                "Quota",
+                identity.keys.privateKey,
+              );
+              const fileName = `file${i}.txt`;
+              // Refused at its first packet when the uploads in progress (reserved, on
+              // either instance) already fill the limit, else at most at commit.
+              await client.send(
+                await uploadBytes(
+                  { clientId: identity.clientId, aesKey },
+                  fileName,
+                  new Uint8Array([i]),
+                ),
+              );
+              const received = await client.readResponse();
+              if (received.code !== ResponseCode.FileReceived) return received.code;
+              await client.request(identity.clientId, { code: RequestCode.CrcOk, fileName });
+              return (await client.readResponse()).code;
+            } finally {
+              client.close();
+            }
+          }));
+          assert.equal(codes.filter((code) => code === ResponseCode.Ack).length, 3);
+          assert.equal(codes.filter((code) => code === ResponseCode.GeneralError).length, 3);
+          assert.deepEqual(await quotaRegistry.usage(identity.clientId), {
+            files: 3,
+            bytes: 3,
+            partialBytes: 0,
+          });
+          const check = await S3FileStore.open({
+            ...s3Settings(deployment.s3, BUCKET),
+            liveness: soleInstance(),
+          });
+          try {
+            assert.equal((await check.list(identity.clientId)).length, 3);
+          } finally {
+            await check.close();
+          }
+        } finally {
+          await quotaRegistry.close();
+          await quotaLb.stop();
+          for (const server of servers) await server.close();
+        }
+      });
+
+      await t.step(
+        "an instance killed mid-upload leaves nothing; the retry succeeds",
+        async () => {
+          const name = "Survivor";
+          const fileName = "big.bin";
+          const size = 24 * 1024 * 1024;
+          const signup = await RawClient.connect(lbPort);
+          const identity = await signUp(signup, name);
+          signup.close();
+          const key = `${clientIdToHex(identity.clientId)}/${fileName}`;
+
+          // Start an upload, and kill the instance serving it half-way through.
+          const before = instances.map((i) => mentions(i, `Reconnected ${name}`));
+          const doomed = await RawClient.connect(lbPort);
+          const aesKey = await doomed.reconnect(
+            identity.clientId,
+            name,
+            identity.keys.privateKey,
+          );
+          const victim = await servedBy(instances, `Reconnected ${name}`, before);
+          const { frames } = uploadStream(identity.clientId, aesKey, fileName, size);
+          let sent = 0;
+          for await (const frame of frames) {
+            await doomed.send(frame);
+            sent += frame.length;
+            if (sent > size / 2) break;
+          }
+          await waitUntil(
+            "a multipart upload",
+            () => deployment.stagedUploads().then((n) => n > 0),
+          );
+          victim.process.child.kill("SIGKILL");
+          await victim.process.wait();
+          doomed.close();
+
+          assert.equal(await deployment.readObject(key), undefined, "a partial file is visible");
+          assert.equal(await registry.file(identity.clientId, fileName), undefined);
+
+          // The client tries again through the load balancer: the other instance serves it.
+          const retry = await RawClient.connect(lbPort);
+          try {
+            const key2 = await retry.reconnect(identity.clientId, name, identity.keys.privateKey);
+            const upload = uploadStream(identity.clientId, key2, fileName, size);
+            for await (const frame of upload.frames) await retry.send(frame);
+            const received = (await retry.expect(ResponseCode.FileReceived)).response as {
+              cksum: number;
+            };
+            assert.equal(received.cksum, await upload.cksum);
+            await retry.request(identity.clientId, { code: RequestCode.CrcOk, fileName });
+            await retry.expect(ResponseCode.Ack);
+          } finally {
+            retry.close();
+          }
+          const stored = await deployment.readObject(key);
+          assert.equal(stored?.length, size);
+          const expected = new Uint8Array(size);
+          fillPattern(expected, 0);
+          assert.deepEqual(stored, expected);
+          assert.equal((await registry.file(identity.clientId, fileName))?.size, size);
+
+          // The killed instance comes back on its port and clears its dead upload.
+          await deployment.startInstance(victim.name, instanceArgs(victim.port));
+          assert.equal(await deployment.stagedUploads(), 0);
+          const check = await S3FileStore.open({
+            ...s3Settings(deployment.s3, BUCKET),
+            liveness: soleInstance(),
+          });
+          try {
+            assert.deepEqual(await check.list(identity.clientId), [fileName]);
+          } finally {
+            await check.close();
+          }
+        },
+      );
     } finally {
-      await lb?.stop();
-      for (const instance of instances) await instance.process.stop();
-      await s3?.stop();
-      await pg?.stop();
-      await Deno.remove(root, { recursive: true });
+      await registry.close();
     }
   },
 });

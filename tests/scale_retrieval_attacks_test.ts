@@ -26,15 +26,8 @@ import { RawClient } from "../harness/raw_client.ts";
 import { patternBytes } from "./support/client_process.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { proveKey } from "./support/secure_client.ts";
-import {
-  type HaproxyService,
-  ignoreWithoutServices,
-  type PostgresService,
-  type S3Service,
-  startCeph,
-  startHaproxy,
-  startPostgres,
-} from "./support/services.ts";
+import { type HaproxyService, ignoreWithoutServices, startHaproxy } from "./support/services.ts";
+import { s3Settings, ScaleDeployment } from "./support/scale_deployment.ts";
 
 const BUCKET = "retrieval-attacks";
 
@@ -47,22 +40,18 @@ Deno.test({
     "retrieval attack on S3 behind HAProxy: a stopped reader is cut, its slot and object stream freed",
   ignore: ignoreWithoutServices("retrieval attacks on S3", ["postgres", "s3", "haproxy"]),
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "scale_retrieval_attacks_" });
-    let pg: PostgresService | undefined;
-    let s3: S3Service | undefined;
+    await using deployment = await ScaleDeployment.start({
+      prefix: "scale_retrieval_attacks_",
+      bucket: BUCKET,
+      database: "retrieval_attacks",
+    });
+    const dir = deployment.root;
     let lb: HaproxyService | undefined;
     let server: RunningServer | undefined;
     try {
-      [pg, s3] = await Promise.all([startPostgres(), startCeph({ bucket: BUCKET })]);
       const storage = await openStorage(dir, {
-        registryUrl: await pg.createDatabase("retrieval_attacks"),
-        s3: {
-          endpoint: s3.endpoint,
-          region: s3.region,
-          accessKeyId: s3.accessKeyId,
-          secretAccessKey: s3.secretAccessKey,
-          bucket: BUCKET,
-        },
+        registryUrl: deployment.registryUrl,
+        s3: s3Settings(deployment.s3, BUCKET),
       });
       server = await startServer({
         dir,
@@ -122,9 +111,6 @@ Deno.test({
     } finally {
       await server?.close();
       await lb?.stop();
-      await s3?.stop();
-      await pg?.stop();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });

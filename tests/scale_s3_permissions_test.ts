@@ -21,18 +21,14 @@ import { findProgram } from "../scripts/services/daemon.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { ignoreWithoutServices, type S3Service, startCeph } from "./support/services.ts";
+import { s3Env } from "./support/scale_deployment.ts";
 
 const SERVER_MAIN = fileURLToPath(new URL("../server/main.ts", import.meta.url));
 const BUCKET = "permissions";
 
-function s3Env(s3: S3Service): Record<string, string> {
-  return {
-    FT_STORE: `s3://${BUCKET}`,
-    FT_S3_ENDPOINT: s3.endpoint,
-    AWS_REGION: s3.region,
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  };
+/** The server's environment: the bucket as its store. */
+function storeEnv(s3: S3Service): Record<string, string> {
+  return { FT_STORE: `s3://${BUCKET}`, ...s3Env(s3) };
 }
 
 /** Registers, uploads `name`, confirms it, and checks that the object is in the bucket. */
@@ -72,7 +68,7 @@ Deno.test({
           const server = await ServerProcess.start(
             `${root}/no-prompt`,
             ["--host", "127.0.0.1", "--port", "0"],
-            { env: s3Env(s3) },
+            { env: storeEnv(s3) },
           );
           try {
             await uploadThrough(server.port, s3, "NoPrompt");
@@ -106,7 +102,7 @@ Deno.test({
         ].join(" ");
         const child = new Deno.Command(script, {
           args: ["-qefc", command, "/dev/null"],
-          env: s3Env(s3),
+          env: storeEnv(s3),
           stdin: "piped",
           stdout: "piped",
           stderr: "null",
