@@ -233,6 +233,11 @@ export class DialectClient implements Disposable {
   async readAnswer(): Promise<DialectAnswer> {
     const header = await this.readHeader();
     assert.ok(header !== null, "the server closed the connection instead of answering");
+    return await this.#readAnswerAfter(header);
+  }
+
+  /** Reads the payload of the answer whose header was read, and decodes it in the family. */
+  async #readAnswerAfter(header: { code: number; payloadSize: number }): Promise<DialectAnswer> {
     const payload = await this.readPayload(header.payloadSize);
     const response = decodeDialectResponse(this.profile.family, header.code, payload);
     return { code: header.code, payload, response };
@@ -249,9 +254,7 @@ export class DialectClient implements Disposable {
       assert.ok(header !== null, "the server closed the connection instead of answering");
       const meaning = responseMeaning(this.profile.family, header.code);
       if (meaning !== undefined && meanings.includes(meaning)) {
-        const payload = await this.readPayload(header.payloadSize);
-        const response = decodeDialectResponse(this.profile.family, header.code, payload);
-        return { code: header.code, payload, response };
+        return await this.#readAnswerAfter(header);
       }
       // Not what it waits for: B reads it whole, D reads nothing more.
       if (this.profile.family === "B") await this.readPayload(header.payloadSize);
@@ -273,15 +276,8 @@ export class DialectClient implements Disposable {
 
   /** Sends the public key; returns the unwrapped AES key, of the family's size. */
   async sendPublicKey(clientId: ClientId, name: string, keys: RsaKeyPair): Promise<Uint8Array> {
-    const frame = encodeDialectRequest(this.profile.family, clientId, {
-      meaning: "publicKey",
-      name,
-      publicKey: keys.publicKey,
-    });
-    const answer = await this.exchange(frame, ["keyAccepted"]);
-    const response = answer.response as { clientId: ClientId; wrappedKey: Uint8Array };
-    assert.deepEqual(response.clientId, clientId);
-    return await unwrapDialectAesKey(keys.privateKey, response.wrappedKey, this.aesKeySize);
+    const request = { meaning: "publicKey", name, publicKey: keys.publicKey } as const;
+    return await this.#exchangeKey(clientId, request, "keyAccepted", keys);
   }
 
   /**
@@ -290,11 +286,23 @@ export class DialectClient implements Disposable {
    */
   async reconnect(clientId: ClientId, name: string, keys: RsaKeyPair): Promise<Uint8Array> {
     if (this.profile.family === "C") return await this.sendPublicKey(clientId, name, keys);
-    const frame = encodeDialectRequest(this.profile.family, clientId, {
-      meaning: "reconnect",
-      name,
-    });
-    const answer = await this.exchange(frame, ["reconnectApproved"]);
+    const request = { meaning: "reconnect", name } as const;
+    return await this.#exchangeKey(clientId, request, "reconnectApproved", keys);
+  }
+
+  /**
+   * Sends `request` until its answer `expected` comes (see {@linkcode
+   * DialectClient.exchange}), which must name `clientId`; returns the AES key
+   * it wraps, unwrapped with `keys`, of the family's size.
+   */
+  async #exchangeKey(
+    clientId: ClientId,
+    request: DialectRequest,
+    expected: "keyAccepted" | "reconnectApproved",
+    keys: RsaKeyPair,
+  ): Promise<Uint8Array> {
+    const frame = encodeDialectRequest(this.profile.family, clientId, request);
+    const answer = await this.exchange(frame, [expected]);
     const response = answer.response as { clientId: ClientId; wrappedKey: Uint8Array };
     assert.deepEqual(response.clientId, clientId);
     return await unwrapDialectAesKey(keys.privateKey, response.wrappedKey, this.aesKeySize);
