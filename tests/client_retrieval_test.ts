@@ -13,15 +13,13 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { cksum, type ClientId, clientIdToHex, parseMeInfo, sha256Hex } from "../protocol/mod.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server/server.ts";
-import { commitUpload } from "../server/upload/commit.ts";
-import { LocalFileStore } from "../server/storage/file_store_local.ts";
-import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { withDeadline } from "../common/deadline.ts";
 import { CLIENT_PERMISSION_FLAGS } from "../scripts/permissions.ts";
 import { CLIENT_MAIN, type ClientRun, patternBytes, runClient } from "./support/client_process.ts";
 import { waitUntil } from "./support/reliability.ts";
 import { cuttingRelay } from "./support/cutting_relay.ts";
 import { referenceLike } from "./support/reference_like.ts";
+import { storeInFolder } from "./support/stored_file.ts";
 
 interface Setup {
   server: RunningServer;
@@ -70,33 +68,6 @@ async function clientIdOf(setup: Setup): Promise<ClientId> {
   return parseMeInfo(await Deno.readTextFile(join(setup.clientDir, "me.info"))).clientId;
 }
 
-/** Stores a file with folders straight through the server's storage (folder uploads are issue 20's). */
-async function storeWithPath(setup: Setup, path: string, data: Uint8Array): Promise<void> {
-  const registry = await SqliteRegistry.open(join(setup.serverDir, "server.db"));
-  const files = await LocalFileStore.open(join(setup.serverDir, "received_files"));
-  try {
-    const clientId = await clientIdOf(setup);
-    const staged = await files.begin(clientId, path);
-    await staged.write(data);
-    await staged.seal();
-    const refused = await commitUpload(
-      {
-        clientId,
-        fileName: path,
-        staged,
-        size: data.length,
-        cksum: cksum(data),
-        sha256: sha256Hex(data),
-      },
-      { registry, limits: { maxFiles: 1000, maxBytes: 1e12 }, instanceId: "test" },
-    );
-    assert.equal(refused, undefined);
-  } finally {
-    await files.close();
-    await registry.close();
-  }
-}
-
 async function storedPath(setup: Setup, name: string): Promise<string> {
   return join(setup.serverDir, "received_files", clientIdToHex(await clientIdOf(setup)), name);
 }
@@ -117,7 +88,9 @@ Deno.test("client --list and --get: files of 0 B, 1 B and 3 MB and a folder come
       "album/2024/cat.jpg": patternBytes(10_000, 8),
       "album/dog.jpg": patternBytes(20_000, 9),
     };
-    for (const [path, data] of Object.entries(folder)) await storeWithPath(setup, path, data);
+    for (const [path, data] of Object.entries(folder)) {
+      await storeInFolder(setup.serverDir, await clientIdOf(setup), path, data);
+    }
     const all = { ...files, ...folder };
     const names = Object.keys(all).sort();
 
@@ -228,7 +201,7 @@ Deno.test("client --get: a local file that cannot be written fails that name onl
   await withSetup({}, async (setup) => {
     const one = patternBytes(1000, 2);
     await send(setup, { "one.bin": one, "two.bin": one, "three.bin": one });
-    await storeWithPath(setup, "album/dog.jpg", one);
+    await storeInFolder(setup.serverDir, await clientIdOf(setup), "album/dog.jpg", one);
     await Deno.mkdir(setup.toDir);
     // A file where a folder must be: refused before anything is asked.
     await Deno.writeTextFile(join(setup.toDir, "album"), "a file, not a folder");

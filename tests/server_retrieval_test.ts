@@ -12,7 +12,6 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
   cksum,
-  type ClientId,
   clientIdToHex,
   decodeFileHeader,
   decodeListPage,
@@ -30,42 +29,12 @@ import {
   RetrievalRequest,
   RetrievalResponse,
   Sha256,
-  sha256Hex,
 } from "../protocol/mod.ts";
-import { commitUpload } from "../server/upload/commit.ts";
-import { LocalFileStore } from "../server/storage/file_store_local.ts";
-import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { patternBytes } from "./support/client_process.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
 import { secureClient, type Signed, signUpSecurely, storeFile } from "./support/secure_client.ts";
 import { withServer } from "./support/test_server.ts";
-
-/** Stores a file with folders straight through the server's storage (folder uploads are issue 20's). */
-async function storeWithPath(dir: string, clientId: ClientId, path: string, data: Uint8Array) {
-  const registry = await SqliteRegistry.open(join(dir, "server.db"));
-  const files = await LocalFileStore.open(join(dir, "received_files"));
-  try {
-    const staged = await files.begin(clientId, path);
-    await staged.write(data);
-    await staged.seal();
-    const refused = await commitUpload({
-      clientId,
-      fileName: path,
-      staged,
-      size: data.length,
-      cksum: cksum(data),
-      sha256: sha256Hex(data),
-    }, {
-      registry,
-      limits: { maxFiles: 1000, maxBytes: 1e12 },
-      instanceId: "test",
-    });
-    assert.equal(refused, undefined);
-  } finally {
-    await files.close();
-    await registry.close();
-  }
-}
+import { storeInFolder } from "./support/stored_file.ts";
 
 async function frame(client: RawClient) {
   const got = await client.readFrame(maxRetrievalPayloadSize);
@@ -134,7 +103,7 @@ Deno.test("retrieval: the owner lists and fetches its files, sums and folders in
     }
     for (const path of ["album/2024/cat.jpg", "album/dog.jpg", "Z-first.txt"]) {
       const data = new TextEncoder().encode(`content of ${path}`);
-      await storeWithPath(test.dir, owner.identity.clientId, path, data);
+      await storeInFolder(test.dir, owner.identity.clientId, path, data);
       contents.set(path, data);
     }
     const names = [...contents.keys()].sort();
@@ -203,7 +172,7 @@ Deno.test("retrieval: another identity sees none of them and cannot fetch them",
   await withServer(async (test) => {
     const owner = await signUpSecurely(test, "Owner");
     await storeFile(owner, "secret.txt", new TextEncoder().encode("the owner's secret"));
-    await storeWithPath(test.dir, owner.identity.clientId, "deep/secret.txt", new Uint8Array(5));
+    await storeInFolder(test.dir, owner.identity.clientId, "deep/secret.txt", new Uint8Array(5));
     const ownerHex = clientIdToHex(owner.identity.clientId);
     const other = await signUpSecurely(test, "Other");
     await storeFile(other, "mine.txt", new TextEncoder().encode("other's own"));
