@@ -18,6 +18,7 @@ import { PostgresRegistry } from "../server/storage/registry_postgres.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { delay, waitUntil } from "./support/reliability.ts";
 import { ignoreWithoutServices, type PostgresService, startPostgres } from "./support/services.ts";
+import { SQLITE_VERSION_2 } from "./support/old_schemas.ts";
 
 /** Opens a fresh registry; `reopen` opens another over the same data (a restart). */
 interface Engine {
@@ -650,20 +651,6 @@ Deno.test("registry contract: SQLite", async (t) => {
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** The SQLite schema of version 2, before SHA-256s were recorded. */
-const SQLITE_VERSION_2 = `
-CREATE TABLE clients (id BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE,
-  public_key BLOB NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
-CREATE TABLE files (client_id BLOB NOT NULL REFERENCES clients(id), file_name TEXT NOT NULL,
-  location TEXT NOT NULL, size INTEGER NOT NULL, cksum INTEGER NOT NULL,
-  verified INTEGER NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (client_id, file_name));
-CREATE TABLE intents (id INTEGER PRIMARY KEY AUTOINCREMENT, client_id BLOB NOT NULL,
-  file_name TEXT NOT NULL, location TEXT NOT NULL, staging_ref TEXT NOT NULL,
-  size INTEGER NOT NULL, cksum INTEGER NOT NULL, instance_id TEXT NOT NULL,
-  created_at INTEGER NOT NULL);
-PRAGMA user_version = 2;
-`;
 
 /** The PostgreSQL schema of version 1 as first released, before SHA-256s were recorded. */
 const POSTGRES_VERSION_1 = `

@@ -9,6 +9,7 @@ import { clientIdToHex } from "../protocol/mod.ts";
 import type { CommitIntent } from "../server/storage/registry.ts";
 import { SqliteRegistry } from "../server/storage/registry_sqlite.ts";
 import { delay } from "./support/reliability.ts";
+import { SQLITE_VERSION_2 } from "./support/old_schemas.ts";
 
 /** The schema of the first version: clients without a key, files.path. */
 const OLD_SCHEMA = `
@@ -213,17 +214,7 @@ Deno.test("registry: a server.db from before dialects gains the column, its clie
     const path = `${dir}/server.db`;
     const id = randomId();
     const old = new DatabaseSync(path);
-    // Version 2 as it was before the dialect column.
-    old.exec(`CREATE TABLE clients (id BLOB PRIMARY KEY NOT NULL, name TEXT NOT NULL UNIQUE,
-      public_key BLOB NOT NULL, registered_at INTEGER NOT NULL, last_seen INTEGER NOT NULL);
-      CREATE TABLE files (client_id BLOB NOT NULL REFERENCES clients(id), file_name TEXT NOT NULL,
-        location TEXT NOT NULL, size INTEGER NOT NULL, cksum INTEGER NOT NULL,
-        verified INTEGER NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (client_id, file_name));
-      CREATE TABLE intents (id INTEGER PRIMARY KEY AUTOINCREMENT, client_id BLOB NOT NULL,
-        file_name TEXT NOT NULL, location TEXT NOT NULL, staging_ref TEXT NOT NULL,
-        size INTEGER NOT NULL, cksum INTEGER NOT NULL, instance_id TEXT NOT NULL,
-        created_at INTEGER NOT NULL);
-      PRAGMA user_version = 2;`);
+    old.exec(SQLITE_VERSION_2);
     old.prepare("INSERT INTO clients VALUES (?, ?, ?, ?, ?)").run(
       id,
       "Before",
