@@ -15,7 +15,6 @@
  */
 
 import assert from "node:assert/strict";
-import { computeKeyProof, encodeKeyProofRequest } from "../protocol/key_proof.ts";
 import {
   cksum,
   encodeFileNameField,
@@ -34,9 +33,10 @@ import {
   encryptContent,
   randomBytes,
   RawClient,
+  signUp,
   type TestIdentity,
 } from "../harness/raw_client.ts";
-import { readServerIdentity } from "../server/identity/tls_identity.ts";
+import { certificateOf, proveKey } from "./support/secure_client.ts";
 import { delay, within } from "./support/reliability.ts";
 import { type TestServer, withServer } from "./support/test_server.ts";
 
@@ -71,11 +71,7 @@ function plainPort(test: TestServer): Port {
   return {
     name: "plain port",
     connect: () => RawClient.connect(test.port),
-    signUp: async (client, name, keys) => {
-      const clientId = await client.register(name);
-      const aesKey = await client.sendPublicKey(clientId, name, keys);
-      return { name, clientId, keys, aesKey };
-    },
+    signUp: (client, name, keys) => signUp(client, name, keys),
     signIn: (client, identity) =>
       client.reconnect(identity.clientId, identity.name, identity.keys.privateKey),
     cheap: (identity) =>
@@ -88,25 +84,19 @@ function plainPort(test: TestServer): Port {
 }
 
 async function securePort(test: TestServer): Promise<Port> {
-  const identity = await readServerIdentity(test.dir);
-  assert.ok(identity !== undefined, "the server made no identity");
+  const certificate = await certificateOf(test.dir);
   const fingerprint = test.server.fingerprint!;
-  const prove = async (client: RawClient, clientId: Uint8Array, aesKey: Uint8Array) => {
-    await client.send(encodeKeyProofRequest(clientId, await computeKeyProof(aesKey, fingerprint)));
-    await client.expect(ResponseCode.Ack);
-  };
   return {
     name: "secure port",
-    connect: () => RawClient.connectSecure(test.server.securePort!, identity.certificate),
+    connect: () => RawClient.connectSecure(test.server.securePort!, certificate),
     signUp: async (client, name, keys) => {
-      const clientId = await client.register(name);
-      const aesKey = await client.sendPublicKey(clientId, name, keys);
-      await prove(client, clientId, aesKey);
-      return { name, clientId, keys, aesKey };
+      const identity = await signUp(client, name, keys);
+      await proveKey(client, identity.clientId, identity.aesKey, fingerprint);
+      return identity;
     },
     signIn: async (client, me) => {
       const aesKey = await client.reconnect(me.clientId, me.name, me.keys.privateKey);
-      await prove(client, me.clientId, aesKey);
+      await proveKey(client, me.clientId, aesKey, fingerprint);
       return null;
     },
     cheap: (me) => encodeListRequest(me.clientId, { cursor: "", limit: 1 }),

@@ -8,7 +8,6 @@
  */
 
 import assert from "node:assert/strict";
-import { computeKeyProof, encodeKeyProofRequest } from "../protocol/key_proof.ts";
 import {
   encodeFileNameField,
   encodeRequestHeader,
@@ -27,7 +26,7 @@ import {
   signUp,
 } from "../harness/raw_client.ts";
 import { concat } from "../harness/bytes.ts";
-import { readServerIdentity } from "../server/identity/tls_identity.ts";
+import { proveKey, secureClient } from "./support/secure_client.ts";
 import { type TestServer, withServer } from "./support/test_server.ts";
 import { within } from "./support/reliability.ts";
 
@@ -43,13 +42,9 @@ async function signedIn(test: TestServer, secure: boolean, name: string) {
     const client = await RawClient.connect(test.port);
     return { client, me: await signUp(client, name, keys), contentKey: "aes" as const };
   }
-  const identity = await readServerIdentity(test.dir);
-  assert.ok(identity !== undefined, "the server made no identity");
-  const client = await RawClient.connectSecure(test.server.securePort!, identity.certificate);
+  const client = await secureClient(test);
   const me = await signUp(client, name, keys);
-  const proof = await computeKeyProof(me.aesKey, test.server.fingerprint!);
-  await client.send(encodeKeyProofRequest(me.clientId, proof));
-  await client.expect(ResponseCode.Ack);
+  await proveKey(client, me.clientId, me.aesKey, test.server.fingerprint!);
   return { client, me, contentKey: null };
 }
 
