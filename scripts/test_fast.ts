@@ -60,6 +60,7 @@ export const FAST_TESTS: readonly string[] = [
   "tests/protocol_transfers_codecs_test.ts",
   "tests/reliability_server_boundaries_test.ts",
   "tests/scripts_test_fast_test.ts",
+  "tests/server_batch_buffers_test.ts",
   "tests/server_buffer_budget_test.ts",
   "tests/server_command_line_test.ts",
   "tests/server_concurrency_test.ts",

@@ -39,7 +39,6 @@
  * @module
  */
 
-import { releaseBuffer } from "../../common/release_buffer.ts";
 import {
   chunkLength,
   decodePacketHeader,
@@ -49,6 +48,7 @@ import {
   PacketDecoder,
   type PacketHeader,
 } from "../../protocol/mod.ts";
+import { BatchBuffers } from "./batch_buffers.ts";
 import type { BudgetMember, BufferBudget } from "./buffer_budget.ts";
 
 /** Packets read from the socket in one go: 128 × 8192 bytes = 1 MiB. */
@@ -67,6 +67,29 @@ export const BATCH_GATHER_MS = 50;
  */
 export const BATCH_BYTES_PER_PACKET = 3 * (PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE);
 
+/**
+ * Idle batch buffers kept for reuse per budget (see `batch_buffers.ts`): one
+ * upload's raw batch and content, and the content of the batch before it
+ * (decrypted while this one is read), plus one; at most
+ * {@linkcode KEPT_BATCH_BUFFERS} × ~1 MiB idle on top of the budget.
+ */
+export const KEPT_BATCH_BUFFERS = 4;
+
+/** Largest batch buffer: a full batch as read, headers included. */
+const BATCH_BUFFER_SIZE = BATCH_PACKETS * (PACKET_HEADER_SIZE + PACKET_CHUNK_SIZE);
+
+const batchBuffers = new WeakMap<BufferBudget, BatchBuffers>();
+
+/** The reusable batch buffers of `budget`'s uploads. */
+function batchBuffersOf(budget: BufferBudget): BatchBuffers {
+  let buffers = batchBuffers.get(budget);
+  if (buffers === undefined) {
+    buffers = new BatchBuffers(BATCH_BUFFER_SIZE, KEPT_BATCH_BUFFERS);
+    batchBuffers.set(budget, buffers);
+  }
+  return buffers;
+}
+
 /** One batch of ciphertext; release it once it is decrypted and written. */
 export interface ContentBatch {
   /** The batch's ciphertext, possibly empty when it holds only trailer bytes. */
@@ -80,6 +103,7 @@ export class UploadContentReader implements Disposable {
   readonly #reader: ExactReader;
   readonly #decoder: PacketDecoder;
   readonly #member: BudgetMember;
+  readonly #buffers: BatchBuffers;
   /** Packets decoded. */
   #packet = 0;
   /** The next packet to read from the wire (packets read ahead are at most one). */
@@ -93,6 +117,7 @@ export class UploadContentReader implements Disposable {
     this.#reader = reader;
     this.#decoder = decoder;
     this.#member = budget.join();
+    this.#buffers = batchBuffersOf(budget);
   }
 
   /**
@@ -162,21 +187,29 @@ export class UploadContentReader implements Disposable {
     );
     try {
       const most = Math.min(wanted, Math.floor(grant.bytes / BATCH_BYTES_PER_PACKET));
-      const raw = new Uint8Array(decoder.nextBatchSize(most));
-      raw.set(first);
-      this.#took();
-      const filled = await this.#gather(raw, first.length, most - 1);
-      const content = new Uint8Array(decoder.contentBufferSize(filled.packets));
-      const cipher = decoder.decodeBatch(raw.subarray(0, filled.bytes), content);
-      releaseBuffer(raw);
-      this.#packet += filled.packets;
-      return {
-        cipher,
-        release: () => {
-          releaseBuffer(content);
-          grant.release();
-        },
-      };
+      const buffers = this.#buffers;
+      const raw = buffers.take(decoder.nextBatchSize(most));
+      let content: Uint8Array;
+      try {
+        raw.set(first);
+        this.#took();
+        const filled = await this.#gather(raw, first.length, most - 1);
+        content = buffers.take(decoder.contentBufferSize(filled.packets));
+        const cipher = decoder.decodeBatch(raw.subarray(0, filled.bytes), content);
+        this.#packet += filled.packets;
+        let released = false;
+        return {
+          cipher,
+          release: () => {
+            if (released) return;
+            released = true;
+            buffers.recycle(content);
+            grant.release();
+          },
+        };
+      } finally {
+        buffers.recycle(raw);
+      }
     } catch (error) {
       grant.release();
       throw error;
