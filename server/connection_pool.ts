@@ -150,7 +150,16 @@ export class ConnectionPool {
       });
       return false;
     }
-    for (const slot of room) slot.connection.evict({ kind: "room", cap, peer });
+    const now = performance.now();
+    for (const slot of room) {
+      const debtMs = slot.signedIn ? slot.unproductiveMs(now) : undefined;
+      slot.connection.evict({
+        kind: "room",
+        cap,
+        peer,
+        ...(debtMs === undefined ? {} : { debtMs }),
+      });
+    }
     return true;
   }
 

@@ -97,6 +97,20 @@ Deno.test("every way a connection ends has its reason and its words", async (t) 
       "2 connections are open: room made for 127.0.0.1:9",
     ],
     [
+      "a signed-in one evicted for its slot debt",
+      new Deno.errors.BadResource("closed"),
+      {
+        eviction: {
+          kind: "room",
+          cap: "2 connections are open",
+          peer: "127.0.0.1:9",
+          debtMs: 3_240,
+        },
+        closed: true,
+      },
+      "2 connections are open: room made for 127.0.0.1:9 (this one owed 3.2 s of slot debt)",
+    ],
+    [
       "nobody signed in",
       new Deno.errors.BadResource("closed"),
       { eviction: { kind: "sign-in-deadline", timeoutMs: 15_000 }, closed: true },

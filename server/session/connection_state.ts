@@ -2,7 +2,7 @@
  * A server connection's state, as two discriminated unions: who is on the
  * connection ({@linkcode ClientState}) and what the connection is doing now
  * ({@linkcode Activity}). Whether it is busy, what it is doing in words, and
- * since when it is idle are derived from them, never stored.
+ * whether it is between requests are derived from them, never stored.
  *
  * | client state | reached by                          | left by                                 |
  * |--------------|-------------------------------------|-----------------------------------------|

@@ -58,8 +58,11 @@ export const MAX_REJECTIONS = 32;
 export type Eviction =
   /** Nobody signed in within the sign-in deadline (`deadlines.ts`). */
   | { readonly kind: "sign-in-deadline"; readonly timeoutMs: number }
-  /** A connection cap was reached and this connection made room for `peer`. */
-  | { readonly kind: "room"; readonly cap: string; readonly peer: string }
+  /**
+   * A connection cap was reached and this connection made room for `peer`;
+   * `debtMs`, its slot debt then, when a client was signed in on it.
+   */
+  | { readonly kind: "room"; readonly cap: string; readonly peer: string; readonly debtMs?: number }
   /** The client did not answer a 1603 (900, 901 or 902) in time (`deadlines.ts`). */
   | { readonly kind: "verdict-deadline"; readonly timeoutMs: number };
 
@@ -150,7 +153,11 @@ export function describeEviction(eviction: Eviction): string {
     case "sign-in-deadline":
       return `nobody signed in within ${eviction.timeoutMs / 1000} s`;
     case "room":
-      return `${eviction.cap}: room made for ${eviction.peer}`;
+      return `${eviction.cap}: room made for ${eviction.peer}${
+        eviction.debtMs === undefined
+          ? ""
+          : ` (this one owed ${(eviction.debtMs / 1000).toFixed(1)} s of slot debt)`
+      }`;
     case "verdict-deadline":
       return `no verdict (900, 901 or 902) within ${
         eviction.timeoutMs / 1000

@@ -92,10 +92,12 @@ export interface RequestSpec<R> {
    */
   readonly servedWhileResendDue?: boolean;
   /**
-   * Whether serving it counts as work: the idle deadline and the idle time
-   * that slot eviction goes by start again after it (unless it was
-   * refused). Default `true`; the discovery request (850) does no work, so a
-   * client cannot hold a slot by repeating it (issue 17).
+   * Whether serving it counts as work: the idle deadline starts again after
+   * it (unless it was refused). Default `true`; the discovery request (850)
+   * does no work, so a client cannot keep a connection open by repeating it
+   * (issue 17). Which connection makes room for a newcomer does not go by
+   * this, but by its slot debt (`net/timed_conn.ts`), which no request
+   * clears: only bytes moved pay it back.
    */
   readonly renewsIdle?: boolean;
 }
