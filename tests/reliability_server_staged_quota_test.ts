@@ -10,7 +10,6 @@
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { encodeFileNameField, RequestCode, ResponseCode } from "../protocol/mod.ts";
 import {
   buildPackets,
@@ -20,9 +19,9 @@ import {
   type TestIdentity,
 } from "../harness/raw_client.ts";
 import { concat } from "../harness/bytes.ts";
-import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import type { ClientRow } from "../server/cli/operator.ts";
 import { withServer } from "./support/test_server.ts";
+import { runServerCommand } from "./support/server_command.ts";
 
 const SIZE = 600_000;
 const data = new Uint8Array(SIZE).fill(0x62);
@@ -35,15 +34,9 @@ async function uploadPackets(me: TestIdentity, name: string): Promise<Uint8Array
 
 /** `server clients --json` run as an operator in `dir`. */
 async function clientRows(dir: string): Promise<ClientRow[]> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...serverPermissionFlags(), join(ROOT, "server/main.ts"), "clients", "--json"],
-    cwd: dir,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
-  return JSON.parse(new TextDecoder().decode(stdout)) as ClientRow[];
+  const run = await runServerCommand(["clients", "--json"], { cwd: dir });
+  assert.equal(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout) as ClientRow[];
 }
 
 /** Stager's staged bytes once they are `expected`, or as they are after 10 s (bounded polling). */

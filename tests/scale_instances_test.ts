@@ -26,7 +26,6 @@ import {
   RequestCode,
   ResponseCode,
 } from "../protocol/mod.ts";
-import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import type { ClientRow, FileRow } from "../server/cli/operator.ts";
 import { S3FileStore } from "../server/storage/file_store_s3.ts";
 import { soleInstance } from "../server/storage/instance_liveness.ts";
@@ -42,6 +41,7 @@ import {
 } from "../harness/raw_client.ts";
 import { DIALECT_PROFILES, DialectClient } from "../harness/dialect_client.ts";
 import { waitUntil } from "./support/reliability.ts";
+import { runServerCommand } from "./support/server_command.ts";
 import { ignoreWithoutServices, startHaproxy } from "./support/services.ts";
 import { s3Settings, ScaleDeployment, type ScaleInstance } from "./support/scale_deployment.ts";
 
@@ -93,25 +93,12 @@ async function uploadAndConfirm(
 async function operator<T>(deployment: ScaleDeployment, ...args: string[]): Promise<T> {
   const cwd = await Deno.makeTempDir({ prefix: "scale_operator_" });
   try {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        ...serverPermissionFlags(),
-        `${ROOT}/server/main.ts`,
-        ...args,
-        "--dir",
-        ".data",
-        ...deployment.storageArgs,
-      ],
+    const run = await runServerCommand([...args, "--dir", ".data", ...deployment.storageArgs], {
       cwd,
       env: deployment.env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    assert.equal(code, 0, decoder.decode(stderr));
-    return (args.includes("--json") ? JSON.parse(decoder.decode(stdout)) : undefined) as T;
+    });
+    assert.equal(run.code, 0, run.stderr);
+    return (args.includes("--json") ? JSON.parse(run.stdout) : undefined) as T;
   } finally {
     await Deno.remove(cwd, { recursive: true });
   }

@@ -29,12 +29,12 @@ import {
   DISCOVERY_RESPONSE_CODE,
   encodeDiscoveryRequest,
 } from "../protocol/discovery.ts";
-import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import { freePort } from "../scripts/services/daemon.ts";
 import { patternBytes, runClient, writeTransferInfo } from "./support/client_process.ts";
 import { readFixture } from "./support/golden_session.ts";
 import { replay } from "./support/golden_replay.ts";
 import { waitUntil } from "./support/reliability.ts";
+import { runServerCommand } from "./support/server_command.ts";
 import { countingRelay } from "../harness/counting_relay.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { ignoreWithoutServices } from "./support/services.ts";
@@ -95,22 +95,9 @@ async function discover(port: number) {
   }
 }
 
-/** Runs `server ARGS` (an operator command) with the server's permissions, in `cwd`. */
-async function serverCommand(
-  cwd: string,
-  env: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...serverPermissionFlags(), `${ROOT}/server/main.ts`, ...args],
-    cwd,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+/** Runs `server ARGS` (an operator command) in `cwd`, with `env` added. */
+function serverCommand(cwd: string, env: Record<string, string>, ...args: string[]) {
+  return runServerCommand(args, { cwd, env });
 }
 
 /** Starts an instance that must refuse to start; returns its exit code and stderr. */

@@ -9,30 +9,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exists } from "../common/exists.ts";
 import { cksum, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
-import { ROOT, serverPermissionFlags } from "../scripts/permissions.ts";
 import type { ClientRow, FileRow } from "../server/cli/operator.ts";
 import { randomBytes, RawClient, signUp, type TestIdentity } from "../harness/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
-
-const SERVER_MAIN = join(ROOT, "server/main.ts");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { runServerCommand, type ServerCommandRun } from "./support/server_command.ts";
 
 /** Runs `server <args>` in `dir` (its data folder) with the compiled server's permissions. */
-async function server(dir: string, ...args: string[]): Promise<Run> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...serverPermissionFlags(), SERVER_MAIN, ...args],
-    cwd: dir,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+function server(dir: string, ...args: string[]): Promise<ServerCommandRun> {
+  return runServerCommand(args, { cwd: dir });
 }
 
 async function json<T>(dir: string, ...args: string[]): Promise<T> {
