@@ -279,9 +279,12 @@ export async function encryptContent(
   return content;
 }
 
-/** The bytes of a whole 828 upload of `data`, header included, to send in parts. */
+/**
+ * The bytes of a whole 828 upload of `data`, header included, to send in
+ * parts; with `aesKey` null, as on the secure port (see {@linkcode encryptContent}).
+ */
 export async function uploadBytes(
-  me: { clientId: Uint8Array; aesKey: Uint8Array },
+  me: { clientId: Uint8Array; aesKey: Uint8Array | null },
   name: string,
   data: Uint8Array,
 ): Promise<Uint8Array> {

@@ -10,7 +10,6 @@
 import assert from "node:assert/strict";
 import {
   encodeFileNameField,
-  encodeRequestHeader,
   generateRsaKeyPair,
   REQUEST_HEADER_SIZE,
   RequestCode,
@@ -18,17 +17,10 @@ import {
 } from "../protocol/mod.ts";
 import { PACKET_HEADER_SIZE } from "../protocol/constants.ts";
 import { A_AYALA, B_B0RIK, C_AVIV, D_H3NGO1U, DialectClient } from "../harness/dialect_client.ts";
-import {
-  buildPackets,
-  encryptContent,
-  randomBytes,
-  RawClient,
-  signUp,
-} from "../harness/raw_client.ts";
-import { concat } from "../harness/bytes.ts";
-import { proveKey, secureClient } from "./support/secure_client.ts";
+import { randomBytes, RawClient, signUp, uploadBytes } from "../harness/raw_client.ts";
 import { type TestServer, withServer } from "./support/test_server.ts";
 import { within } from "./support/reliability.ts";
+import { secureClient, signUpProven } from "./support/secure_client.ts";
 
 /** The over-quota upload: large enough that the server cannot have read it all from the first part. */
 const OVER = 3 * 1024 * 1024;
@@ -43,8 +35,7 @@ async function signedIn(test: TestServer, secure: boolean, name: string) {
     return { client, me: await signUp(client, name, keys), contentKey: "aes" as const };
   }
   const client = await secureClient(test);
-  const me = await signUp(client, name, keys);
-  await proveKey(client, me.clientId, me.aesKey, test.server.fingerprint!);
+  const me = await signUpProven(client, name, test.server.fingerprint!, keys);
   return { client, me, contentKey: null };
 }
 
@@ -55,7 +46,7 @@ Deno.test("quota: an upload over the limit gets its 1607 before the rest is sent
         const { client, me, contentKey } = await signedIn(test, secure, `Early ${secure}`);
         using _ = client;
         const identity = { ...me, aesKey: contentKey === null ? null : me.aesKey };
-        const wire = await uploadWire(identity, "big.bin", randomBytes(OVER));
+        const wire = await uploadBytes(identity, "big.bin", randomBytes(OVER));
         // The request header and the first packet's header: what the check needs.
         const firstPart = REQUEST_HEADER_SIZE + PACKET_HEADER_SIZE + 100;
         await client.send(wire.subarray(0, firstPart));
@@ -75,19 +66,6 @@ Deno.test("quota: an upload over the limit gets its 1607 before the rest is sent
     }
   }, { maxStoredBytes: 1024 * 1024 });
 });
-
-/** The bytes of an 828 upload, on either port (`aesKey` null: the secure port's plaintext). */
-async function uploadWire(
-  me: { clientId: Uint8Array; aesKey: Uint8Array | null },
-  name: string,
-  data: Uint8Array,
-): Promise<Uint8Array> {
-  const content = await encryptContent(me.aesKey, data);
-  return concat([
-    encodeRequestHeader(me.clientId, RequestCode.SendFile, 0),
-    ...buildPackets(content, data.length, encodeFileNameField(name)),
-  ]);
-}
 
 Deno.test("dialect quotas: an upload over the limit is refused at its head, before the rest is sent, in every family", async (t) => {
   await withServer(async ({ port }) => {

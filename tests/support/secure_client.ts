@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { computeKeyProof, encodeKeyProofRequest } from "../../protocol/key_proof.ts";
-import { RequestCode, ResponseCode } from "../../protocol/mod.ts";
+import { RequestCode, ResponseCode, type RsaKeyPair } from "../../protocol/mod.ts";
 import { readServerIdentity } from "../../server/identity/tls_identity.ts";
 import { RawClient, signUp, type TestIdentity } from "../../harness/raw_client.ts";
 import type { TestServer } from "./test_server.ts";
@@ -44,13 +44,17 @@ export async function proveKey(
   await client.expect(ResponseCode.Ack);
 }
 
-/** Registers `name` on `client`'s secure connection and proves the key, as our client does. */
+/**
+ * Registers `name` on `client`'s secure connection and proves the key, as
+ * our client does (with `keys`, made before connecting, if given).
+ */
 export async function signUpProven(
   client: RawClient,
   name: string,
   fingerprint: Uint8Array,
+  keys?: RsaKeyPair,
 ): Promise<TestIdentity> {
-  const identity = await signUp(client, name);
+  const identity = await signUp(client, name, keys);
   await proveKey(client, identity.clientId, identity.aesKey, fingerprint);
   return identity;
 }
