@@ -53,7 +53,7 @@ export {
 } from "./session/deadlines.ts";
 export { DEFAULT_MAX_PER_IDENTITY } from "./session/identity_connections.ts";
 export { DEFAULT_REGISTRATIONS_PER_MINUTE } from "./net/registration_rate.ts";
-export { DEFAULT_FLOOR_RATE } from "./net/timed_conn.ts";
+export { DEFAULT_FLOOR_RATE } from "./net/slot_debt.ts";
 export { DEFAULT_FORGET_UNUSED_AFTER_MS } from "./storage/unused_names.ts";
 export {
   DEFAULT_MAX_CONNECTIONS,

@@ -32,7 +32,7 @@ import { BufferBudget, DEFAULT_UPLOAD_BUFFER_BUDGET } from "./upload/buffer_budg
 import { DEFAULT_MAX_PER_IDENTITY, IdentityConnections } from "./session/identity_connections.ts";
 import { DEFAULT_REGISTRATIONS_PER_MINUTE, RegistrationRate } from "./net/registration_rate.ts";
 import { DEFAULT_FORGET_UNUSED_AFTER_MS } from "./storage/unused_names.ts";
-import { DEFAULT_FLOOR_RATE } from "./net/timed_conn.ts";
+import { DEFAULT_FLOOR_RATE } from "./net/slot_debt.ts";
 
 /** Default for {@linkcode ServerOptions.maxConnections}. */
 export const DEFAULT_MAX_CONNECTIONS = 256;

@@ -9,7 +9,8 @@
 
 import assert from "node:assert/strict";
 import { SIGN_IN_GRACE_MS } from "../server/net/connection_slots.ts";
-import { SlotDebt, TimedConn } from "../server/net/timed_conn.ts";
+import { SlotDebt } from "../server/net/slot_debt.ts";
+import { TimedConn } from "../server/net/timed_conn.ts";
 import { parseCommandLine, UsageError } from "../server/cli/command_line.ts";
 import { serverLimits } from "../server/server_options.ts";
 import { within } from "./support/reliability.ts";

@@ -12,6 +12,7 @@
  * | `port_info.ts`        | `port.info`                                                                |
  * | `connection_slots.ts` | the caps on open connections and which one makes room                      |
  * | `timed_conn.ts`       | a connection whose every read and write, and every request, has a deadline |
+ * | `slot_debt.ts`        | a connection's unproductive time, by which the slots choose whom to close  |
  *
  * What it may import besides its own files ({@linkcode ROOM}, enforced by
  * `scripts/check_imports.ts`): `common/`, `protocol/`, `server/errors.ts`, `server/log/`,

@@ -14,8 +14,9 @@
  * The deadlines themselves are `common/deadline.ts`'s; this file only
  * decides when each starts and ends.
  *
- * It also keeps the connection's **unproductive time** (its slot debt), by
- * which `connection_slots.ts` chooses whom to evict when the server is full:
+ * It also keeps the connection's **unproductive time** (its slot debt,
+ * `slot_debt.ts`), by which `connection_slots.ts` chooses whom to evict when
+ * the server is full:
  *
  * | what happens                                             | unproductive time                          |
  * |----------------------------------------------------------|--------------------------------------------|
@@ -37,12 +38,9 @@ import { writeAll } from "../../common/write_all.ts";
 import { type ByteSource } from "../../protocol/mod.ts";
 import type { NetConn } from "./listen.ts";
 import { SIGN_IN_GRACE_MS } from "./connection_slots.ts";
+import { DEFAULT_FLOOR_RATE, SlotDebt } from "./slot_debt.ts";
 
-/**
- * The default floor rate (`--min-rate`), in bytes per second: a transfer at
- * least this fast keeps its connection's unproductive time at 0.
- */
-export const DEFAULT_FLOOR_RATE = 64 * 1024;
+export { DEFAULT_FLOOR_RATE } from "./slot_debt.ts";
 
 /** Every this many bytes of a request, received or sent, restart its deadline (a minimum rate). */
 export const REQUEST_PROGRESS_BYTES = 1024 * 1024;
@@ -65,73 +63,6 @@ export interface ConnDeadlines {
 
 /** Which deadline passed. */
 export type Expired = "idle" | "header" | "request";
-
-/**
- * A connection's unproductive time (see the module documentation): time
- * with a read or write on the peer pending, less n / `floorRate` seconds for
- * every n bytes moved, never below 0.
- *
- * @example
- * ```ts
- * import { SlotDebt } from "./timed_conn.ts";
- *
- * const debt = new SlotDebt(1000); // 1000 bytes/s
- * debt.begin(0);
- * debt.end(3000, 500); // 3 s pending, 500 bytes: 0.5 s paid back
- * console.assert(debt.unproductiveMs(3000) === 2500);
- * ```
- */
-export class SlotDebt {
-  readonly #msPerByte: number;
-  /** The debt settled so far, in milliseconds. */
-  #settledMs = 0;
-  /** Reads and writes pending now. */
-  #pending = 0;
-  /** Since when pending time has not been settled (`performance.now()`), while some is pending. */
-  #since = 0;
-
-  /**
-   * @param floorRate Bytes per second that pay back the time they take.
-   * @throws {RangeError} if the rate is not a positive number.
-   */
-  constructor(floorRate: number) {
-    if (!(floorRate > 0) || !Number.isFinite(floorRate)) {
-      throw new RangeError(
-        `Cannot keep slot debt: the floor rate must be positive, not ${floorRate}`,
-      );
-    }
-    this.#msPerByte = 1000 / floorRate;
-  }
-
-  /**
-   * A request's first byte arrived: the debt carried into it is capped at
-   * `ms`, so a client that waited long before it does not stay in debt for
-   * as long again once it transfers faster than the floor rate. A request
-   * starts no lower than `ms`, so repeated requests never clear a debt.
-   */
-  carryAtMost(ms: number): void {
-    this.#settledMs = Math.min(this.#settledMs, ms);
-  }
-
-  /** A read or write on the peer starts, at `now`. */
-  begin(now: number): void {
-    if (this.#pending++ === 0) this.#since = now;
-  }
-
-  /** A read or write on the peer ends at `now`, having moved `bytes`. */
-  end(now: number, bytes: number): void {
-    if (this.#pending === 0) return;
-    this.#settledMs += now - this.#since;
-    this.#since = now;
-    this.#pending--;
-    this.#settledMs = Math.max(0, this.#settledMs - bytes * this.#msPerByte);
-  }
-
-  /** The unproductive time at `now`, in milliseconds, the pending operation's time included. */
-  unproductiveMs(now: number): number {
-    return this.#settledMs + (this.#pending > 0 ? Math.max(0, now - this.#since) : 0);
-  }
-}
 
 /**
  * Wraps a connection (TCP, or TLS from `tls_terminator.ts`): a deadline that passes closes the connection, so the
