@@ -26,15 +26,15 @@ import {
 import { MAX_REJECTIONS } from "../server/session/end_reason.ts";
 import { patternBytes } from "./support/client_process.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
-import { type Signed, signInAgain, signUpSecurely, storeFile } from "./support/secure_client.ts";
+import {
+  retrievalFrame,
+  type Signed,
+  signInAgain,
+  signUpSecurely,
+  storeFile,
+} from "./support/secure_client.ts";
 import { type TestServer, withServer } from "./support/test_server.ts";
 import { delay, waitUntil, within } from "./support/reliability.ts";
-
-async function frame(client: RawClient) {
-  const got = await client.readFrame(maxRetrievalPayloadSize);
-  assert.ok(got !== null, "the server closed the connection instead of answering");
-  return got;
-}
 
 function askFor(client: RawClient, signed: Signed, path: string): Promise<void> {
   return client.send(
@@ -104,10 +104,10 @@ Deno.test("retrieval attack: a download slower than the minimum rate, or never r
 
     await t.step("the server goes on serving whole downloads", async () => {
       await askFor(owner.client, owner, "big.bin");
-      const header = decodeFileHeader((await frame(owner.client)).payload);
+      const header = decodeFileHeader((await retrievalFrame(owner.client)).payload);
       const sha = new Sha256();
       for (let received = 0; received < header.size;) {
-        const chunk = await frame(owner.client);
+        const chunk = await retrievalFrame(owner.client);
         sha.update(chunk.payload);
         received += chunk.payload.length;
       }
@@ -128,7 +128,7 @@ Deno.test("retrieval attack: 150 stalled downloads keep the server's memory boun
       // Each asks for 16 MB and reads only the 1661: 2.4 GB asked of the server.
       for (const client of clients) await askFor(client, owner, "big.bin");
       for (const client of clients) {
-        assert.equal((await frame(client)).code, RetrievalResponse.File);
+        assert.equal((await retrievalFrame(client)).code, RetrievalResponse.File);
       }
       await new Promise((resolve) => setTimeout(resolve, 3000));
       const grown = Deno.memoryUsage().rss - before;
@@ -162,10 +162,10 @@ Deno.test("retrieval attack: a file replaced or removed mid-download never sends
         await storeFile(owner, "f.bin", first);
         using reader = await signInAgain(test, owner);
         await askFor(reader, owner, "f.bin");
-        const header = decodeFileHeader((await frame(reader)).payload);
+        const header = decodeFileHeader((await retrievalFrame(reader)).payload);
         const content = new Uint8Array(header.size);
         let received = 0;
-        const firstChunk = await frame(reader);
+        const firstChunk = await retrievalFrame(reader);
         content.set(firstChunk.payload, 0);
         received += firstChunk.payload.length;
         await change();
@@ -200,7 +200,7 @@ Deno.test("retrieval attack: a listing of 300 files comes in bounded pages whate
       let total = 0;
       for (let pages = 0; pages < 50; pages++) {
         await owner.client.send(encodeListRequest(owner.identity.clientId, { cursor, limit }));
-        const got = await frame(owner.client);
+        const got = await retrievalFrame(owner.client);
         assert.equal(got.code, RetrievalResponse.Page);
         const page = decodeListPage(got.payload);
         assert.ok(page.files.length <= MAX_LIST_PAGE_ENTRIES, `${page.files.length} entries`);

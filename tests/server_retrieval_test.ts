@@ -22,7 +22,6 @@ import {
   encodeRequestHeader,
   type FileHeader,
   type ListedFile,
-  maxRetrievalPayloadSize,
   NO_SHA256,
   RequestCode,
   ResponseCode,
@@ -32,18 +31,18 @@ import {
 } from "../protocol/mod.ts";
 import { patternBytes } from "./support/client_process.ts";
 import { RawClient, signUp } from "../harness/raw_client.ts";
-import { secureClient, type Signed, signUpSecurely, storeFile } from "./support/secure_client.ts";
+import {
+  retrievalFrame,
+  secureClient,
+  type Signed,
+  signUpSecurely,
+  storeFile,
+} from "./support/secure_client.ts";
 import { withServer } from "./support/test_server.ts";
 import { storeInFolder } from "./support/stored_file.ts";
 
-async function frame(client: RawClient) {
-  const got = await client.readFrame(maxRetrievalPayloadSize);
-  assert.ok(got !== null, "the server closed the connection instead of answering");
-  return got;
-}
-
 async function errorText(client: RawClient): Promise<string> {
-  const got = await frame(client);
+  const got = await retrievalFrame(client);
   assert.equal(got.code, ResponseCode.GeneralError);
   return (decodeResponse(got.code, got.payload) as { text: string }).text;
 }
@@ -54,7 +53,7 @@ async function listAll(signed: Signed, limit = 0): Promise<{ files: ListedFile[]
   let cursor = "";
   for (let pages = 1; pages < 100; pages++) {
     await signed.client.send(encodeListRequest(signed.identity.clientId, { cursor, limit }));
-    const got = await frame(signed.client);
+    const got = await retrievalFrame(signed.client);
     assert.equal(got.code, RetrievalResponse.Page);
     const page = decodeListPage(got.payload);
     if (limit > 0) assert.ok(page.files.length <= limit);
@@ -73,7 +72,7 @@ async function get(
   ifSha256 = NO_SHA256,
 ): Promise<{ header: FileHeader; content: Uint8Array } | { missing: string }> {
   await signed.client.send(encodeGetRequest(signed.identity.clientId, { path, offset, ifSha256 }));
-  const first = await frame(signed.client);
+  const first = await retrievalFrame(signed.client);
   if (first.code === RetrievalResponse.NoSuchFile) {
     return { missing: decodeNoSuchFile(first.payload).path };
   }
@@ -82,7 +81,7 @@ async function get(
   const content = new Uint8Array(header.size - header.start);
   let received = 0;
   while (received < content.length) {
-    const chunk = await frame(signed.client);
+    const chunk = await retrievalFrame(signed.client);
     assert.equal(chunk.code, RetrievalResponse.Bytes, `expected 1662, got ${chunk.code}`);
     content.set(chunk.payload, received);
     received += chunk.payload.length;
@@ -208,7 +207,7 @@ Deno.test("retrieval: another identity sees none of them and cannot fetch them",
       await other.client.send(
         encodeListRequest(other.identity.clientId, { cursor: "a", limit: 0 }),
       );
-      const page = decodeListPage((await frame(other.client)).payload);
+      const page = decodeListPage((await retrievalFrame(other.client)).payload);
       assert.deepEqual(page.files.map((f) => f.path), ["mine.txt"]);
     });
 
@@ -320,14 +319,14 @@ Deno.test("retrieval: a download longer than the request deadline is not cut whi
         ifSha256: NO_SHA256,
       }),
     );
-    const header = decodeFileHeader((await frame(owner.client)).payload);
+    const header = decodeFileHeader((await retrievalFrame(owner.client)).payload);
     const sha = new Sha256();
     let received = 0;
     const started = performance.now();
     while (received < header.size) {
       // Longer than the 1.5 s request deadline in all, each MiB well within it (about 6 MiB/s).
       await new Promise((resolve) => setTimeout(resolve, 40));
-      const chunk = await frame(owner.client);
+      const chunk = await retrievalFrame(owner.client);
       assert.equal(chunk.code, RetrievalResponse.Bytes);
       sha.update(chunk.payload);
       received += chunk.payload.length;

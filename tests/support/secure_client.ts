@@ -8,7 +8,12 @@
 
 import assert from "node:assert/strict";
 import { computeKeyProof, encodeKeyProofRequest } from "../../protocol/key_proof.ts";
-import { RequestCode, ResponseCode, type RsaKeyPair } from "../../protocol/mod.ts";
+import {
+  maxRetrievalPayloadSize,
+  RequestCode,
+  ResponseCode,
+  type RsaKeyPair,
+} from "../../protocol/mod.ts";
 import { readServerIdentity } from "../../server/identity/tls_identity.ts";
 import { RawClient, signUp, type TestIdentity } from "../../harness/raw_client.ts";
 import type { TestServer } from "./test_server.ts";
@@ -80,4 +85,13 @@ export async function storeFile(signed: Signed, name: string, data: Uint8Array):
   await client.upload(identity.clientId, null, name, data);
   await client.request(identity.clientId, { code: RequestCode.CrcOk, fileName: name });
   await client.expect(ResponseCode.Ack);
+}
+
+/** The next frame of a retrieval answer (860/861: up to a retrieval payload); fails if the server closed instead. */
+export async function retrievalFrame(
+  client: RawClient,
+): Promise<{ code: number; payload: Uint8Array }> {
+  const got = await client.readFrame(maxRetrievalPayloadSize);
+  assert.ok(got !== null, "the server closed the connection instead of answering");
+  return got;
 }
