@@ -41,6 +41,7 @@ import { openLocalStorage, type Storage } from "./storage/storage.ts";
 import { startPartialExpiry } from "./upload/partial_expiry.ts";
 import { DEFAULT_PARTIAL_TTL_MS } from "./upload/partials.ts";
 import { UnusedNames } from "./storage/unused_names.ts";
+import { StagedSweep, stagedSweepAge } from "./storage/staged_sweep.ts";
 
 export { DATABASE_FILE } from "./storage/storage.ts";
 export {
@@ -116,6 +117,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         maxBytes: options.maxStoredBytes ?? DEFAULT_MAX_BYTES,
       },
       instanceId: bytesToHex(crypto.getRandomValues(new Uint8Array(8))),
+      heldReservations: new Set(),
     },
     uploadBuffers: limits.uploadBuffers,
     registrations: limits.registrations,
@@ -185,6 +187,7 @@ class Server implements RunningServer {
   readonly #pool: ConnectionPool;
   readonly #accepting: Promise<void>;
   readonly #unusedNames: UnusedNames;
+  readonly #stagedSweep: StagedSweep;
   #closing: Promise<void> | undefined;
   #resolveFinished!: () => void;
 
@@ -201,6 +204,14 @@ class Server implements RunningServer {
     this.#pool = pool;
     this.#unusedNames = new UnusedNames(storage.registry, limits.forgetUnusedAfterMs, logger);
     this.#unusedNames.start();
+    // Staged files and reservations nobody holds go while the server runs, not only at start-up.
+    const held = context.commit.heldReservations;
+    this.#stagedSweep = new StagedSweep(storage, {
+      instanceId: context.commit.instanceId,
+      heldReservation: (token) => held?.has(token) ?? false,
+      ageMs: stagedSweepAge(limits.verdictTimeoutMs),
+    }, logger);
+    this.#stagedSweep.start();
     this.port = listener.port;
     this.securePort = secure?.listener.port;
     this.fingerprint = secure?.identity.fingerprint;
@@ -229,6 +240,7 @@ class Server implements RunningServer {
     await this.#accepting;
     await shutDownConnections(this.#pool, this.#limits.shutdownGraceMs);
     await this.#unusedNames.stop();
+    await this.#stagedSweep.stop();
     await this.#storage.close();
     logger.info("Server stopped");
     this.#resolveFinished();

@@ -22,6 +22,7 @@ import { MARKER_PREFIX, S3FileStore } from "../server/storage/file_store_s3.ts";
 import { type InstanceLiveness, soleInstance } from "../server/storage/instance_liveness.ts";
 import type { CommitIntent } from "../server/storage/registry.ts";
 import { ignoreWithoutServices, type S3Service, startCeph } from "./support/services.ts";
+import { delay } from "./support/reliability.ts";
 
 /** A store and what the test needs to look behind it. */
 interface Opened {
@@ -172,6 +173,39 @@ const CASES: Case[] = [
     await dropped.discard();
     assert.deepEqual(await o.store.list(id), ["live.txt"]);
   }],
+  [
+    "the running sweep removes a staged file nobody holds once old enough; a live or kept one stays",
+    async (o) => {
+      const id = newId();
+      const live = await stage(o.store, id, "live.txt", encoder.encode("live"));
+      // Cut uploads, suspended: one recorded as kept for a resume, one whose record never came.
+      const cut = async (name: string) => {
+        const staged = await o.store.begin(id, name);
+        await staged.write(randomBytes(5 * 1024 * 1024 + 10)); // S3 keeps whole 5 MiB parts
+        assert.ok((await staged.suspend()).length > 0);
+        return staged;
+      };
+      const kept = await cut("kept.bin");
+      const orphan = await cut("orphan.bin");
+      const isKept = (ref: string) => ref === kept.stagingRef;
+      assert.deepEqual(await o.store.sweepStaged({ olderThanMs: 60_000, isKept }), [], "all new");
+      assert.equal(await o.staged(), 3);
+      await delay(1100); // older than 1 s, whatever the clock's resolution
+      const removed = await o.store.sweepStaged({ olderThanMs: 1000, isKept });
+      assert.equal(removed.length, 1, removed.join(", "));
+      assert.equal(await o.staged(), 2, "the live upload and the kept one stay");
+      await o.store.discardStaged(id, "orphan.bin", orphan.stagingRef); // already gone: no error
+      const resumed = await o.store.resume(id, "kept.bin", kept.stagingRef, 5 * 1024 * 1024, {
+        sha256: "00".repeat(32),
+        crc: 0,
+      });
+      await resumed.discard();
+      await live.commit();
+      assert.deepEqual(await o.store.sweepStaged({ olderThanMs: 0, isKept }), []);
+      assert.deepEqual(await o.store.list(id), ["live.txt"]);
+      assert.equal(await o.staged(), 0);
+    },
+  ],
   ["delete removes a stored file; a missing one is no error", async (o) => {
     const id = newId();
     const staged = await store(o.store, id, "a.txt", encoder.encode("x"));
@@ -483,6 +517,41 @@ Deno.test({
           await o.cleanup();
         }
       });
+
+      await t.step(
+        "S3: the running sweep aborts a dead instance's upload, leaves a live one's and a kept one alone",
+        async () => {
+          const alive = new Set<string>(["a", "b", "c"]);
+          const liveness = (holder: string): InstanceLiveness => ({
+            holder,
+            isAlive: (other) => Promise.resolve(alive.has(other)),
+          });
+          const a = await openS3(s3, liveness("a"));
+          const b = await openS3Bucket(s3, a.bucket, liveness("b"));
+          const c = await openS3Bucket(s3, a.bucket, liveness("c"));
+          try {
+            const id = newId();
+            await stage(b.store, id, "b.txt", encoder.encode("from b"));
+            await stage(c.store, id, "c.txt", encoder.encode("from c"));
+            const keptOfC = await c.store.begin(id, "kept.bin");
+            await keptOfC.write(randomBytes(5 * 1024 * 1024 + 1));
+            await keptOfC.suspend();
+            const isKept = (ref: string) => ref === keptOfC.stagingRef;
+            await delay(1100);
+            assert.deepEqual(await a.store.sweepStaged({ olderThanMs: 1000, isKept }), []);
+            alive.delete("c"); // c crashes; b goes on
+            const removed = await a.store.sweepStaged({ olderThanMs: 1000, isKept });
+            assert.equal(removed.length, 1, removed.join(", "));
+            assert.match(removed[0]!, /c\.txt/);
+            assert.equal(await a.staged(), 2, "b's live upload and c's kept one stay");
+          } finally {
+            for (const o of [a, b, c]) {
+              await o.store.close();
+              await o.cleanup();
+            }
+          }
+        },
+      );
 
       await t.step("S3: start-up cleanup leaves live instances' uploads alone", async () => {
         const alive = new Set<string>();

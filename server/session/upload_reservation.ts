@@ -3,6 +3,9 @@
  * client's limits (`admission` in `server/upload/commit.ts`): taken when an
  * upload is announced, at most one per connection (a new one releases the
  * last), released when the upload ends, is refused, or the connection ends.
+ * The token held is in `CommitOptions.heldReservations` meanwhile, so the
+ * running sweep (`storage/staged_sweep.ts`) drops only the reservations no
+ * connection holds (a release that failed).
  *
  * @module
  */
@@ -42,7 +45,10 @@ export class UploadReservation {
     await this.release();
     const token = crypto.randomUUID();
     const refused = await admission(this.#commit, token, clientId, fileName, size);
-    if (refused === undefined) this.#token = token;
+    if (refused === undefined) {
+      this.#token = token;
+      this.#commit.heldReservations?.add(token);
+    }
     return refused;
   }
 
@@ -51,6 +57,8 @@ export class UploadReservation {
     const token = this.#token;
     if (token === undefined) return;
     this.#token = undefined;
+    // Not held any more, whatever the registry says: if the release fails, the sweep drops it.
+    this.#commit.heldReservations?.delete(token);
     await this.#commit.registry.release(token).catch((error) => {
       this.#logger().error("Cannot release the upload's reservation: {error}", { error });
     });

@@ -19,6 +19,7 @@
  * | `openRead` | open, seek | GetObject (with `Range` from an offset) |
  * | `suspend` (a cut upload, kept to resume) | fsync, keep the temporary file | keep the whole parts sent |
  * | `resume` | reopen for append | ListParts, go on with the next part |
+ * | `sweepStaged` (while serving) | remove temporary files nobody holds, unchanged for long | abort multipart uploads nobody live holds, begun long ago |
  *
  * A stored file is read back ({@linkcode FileStore.openRead}) as a stream in
  * constant memory: the caller hands in its buffer, and a continued download
@@ -78,6 +79,22 @@ export interface KeptPrefix {
   digests?: { sha256: string; crc: number };
 }
 
+/** What {@linkcode FileStore.sweepStaged} may remove. */
+export interface StagedSweepRule {
+  /**
+   * Only staged files older than this, in milliseconds: since last written
+   * (a folder), or since begun (S3, whose uploads say nothing later).
+   */
+  olderThanMs: number;
+  /** Whether a kept partial upload names `stagingRef` (read before the call: it stays). */
+  isKept(stagingRef: string): boolean;
+}
+
+/** Most staged files (or uploads) {@linkcode FileStore.sweepStaged} looks at per call. */
+export const SWEEP_LOOK_AT = 10_000;
+/** Most staged files {@linkcode FileStore.sweepStaged} removes per call. */
+export const SWEEP_REMOVE = 100;
+
 /** A stored file open for reading, from an offset to its end. */
 export interface StoredFileReader {
   /** The file's whole size, as the store holds it now. */
@@ -106,6 +123,15 @@ export interface FileStore {
    * what it removed (for the log).
    */
   removeAbandoned(isLive: (stagingRef: string) => boolean | Promise<boolean>): Promise<string[]>;
+  /**
+   * While serving (the running sweep, `staged_sweep.ts`): removes staged
+   * files that no live upload owns, older than the rule says, a bounded
+   * number per call (a later call goes on where this one stopped); returns
+   * what it removed (for the log). Never removes a staged file that a kept
+   * partial upload names, that a live upload of this process holds, or
+   * (shared storage) that another live instance owns.
+   */
+  sweepStaged(rule: StagedSweepRule): Promise<string[]>;
   /**
    * Reopens a suspended staged file of `fileName` to append after its first
    * `length` bytes (what was kept); bytes beyond are dropped. `digests` are

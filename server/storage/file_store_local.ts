@@ -9,6 +9,12 @@
  * system) and syncs the folder. No stored path may hold a name of that form,
  * so removing temporary files never removes a stored file.
  *
+ * While the server runs, {@linkcode LocalFileStore.sweepStaged} removes the
+ * temporary files no live upload of this process holds, no kept partial
+ * upload names, and nobody wrote to for longer than the sweep's age (a
+ * discard that failed, an upload a bug forgot); at start-up
+ * {@linkcode LocalFileStore.removeAbandoned} removes every one not kept.
+ *
  * Locations and staging references are paths relative to the root,
  * `<client id hex>/<path>`, so the data folder may move.
  *
@@ -39,7 +45,15 @@
 import { join } from "node:path";
 import { exists } from "../../common/exists.ts";
 import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
-import type { FileStore, StagedFile, StoredFileReader } from "./file_store.ts";
+import {
+  type FileStore,
+  type StagedFile,
+  type StagedSweepRule,
+  type StoredFileReader,
+  SWEEP_LOOK_AT,
+  SWEEP_REMOVE,
+} from "./file_store.ts";
+import { HeldStaging } from "./held_staging.ts";
 import type { CommitIntent } from "./registry.ts";
 import { LocalFileReader } from "./local_file_reader.ts";
 import {
@@ -86,6 +100,10 @@ function checkOwnStagingRef(clientId: ClientId, ref: string): void {
 export class LocalFileStore implements FileStore {
   /** The root folder (`received_files`). */
   readonly root: string;
+  /** The staged files this process's live uploads hold (for the running sweep). */
+  readonly #held = new HeldStaging();
+  /** Where the running sweep stopped: the last client folder it looked into. */
+  #sweptUpTo = "";
 
   private constructor(root: string) {
     this.root = root;
@@ -118,7 +136,8 @@ export class LocalFileStore implements FileStore {
       await Deno.remove(path).catch(() => {});
       throw error;
     }
-    return new LocalStagedFile(this.root, location, stagingRef, file);
+    this.#held.hold(stagingRef);
+    return new LocalStagedFile(this.root, location, stagingRef, file, this.#held);
   }
 
   async resume(
@@ -141,7 +160,8 @@ export class LocalFileStore implements FileStore {
       file.close();
       throw error;
     }
-    return new LocalStagedFile(this.root, location, stagingRef, file);
+    this.#held.hold(stagingRef);
+    return new LocalStagedFile(this.root, location, stagingRef, file, this.#held);
   }
 
   async *readStaged(
@@ -209,6 +229,60 @@ export class LocalFileStore implements FileStore {
       }
     }
     return removed;
+  }
+
+  /**
+   * Removes the temporary files that no live upload of this process holds
+   * (nor let go less than `olderThanMs` ago), that no kept partial upload
+   * names, and that were last written more than `olderThanMs` ago. Looks
+   * into the client folders in name order from where the last call stopped,
+   * at most {@linkcode SWEEP_LOOK_AT} entries and {@linkcode SWEEP_REMOVE}
+   * removals per call.
+   */
+  async sweepStaged(rule: StagedSweepRule): Promise<string[]> {
+    const now = Date.now();
+    this.#held.prune(rule.olderThanMs, now);
+    const folders: string[] = [];
+    for await (const entry of Deno.readDir(this.root)) {
+      if (entry.isDirectory && isClientFolder(entry.name)) folders.push(entry.name);
+    }
+    folders.sort();
+    const start = folders.findIndex((name) => name > this.#sweptUpTo);
+    const order = start < 0 ? folders : [...folders.slice(start), ...folders.slice(0, start)];
+    const removed: string[] = [];
+    let looked = 0;
+    for (const folder of order) {
+      if (looked >= SWEEP_LOOK_AT || removed.length >= SWEEP_REMOVE) break;
+      this.#sweptUpTo = folder;
+      try {
+        for await (const entry of Deno.readDir(join(this.root, folder))) {
+          if (++looked > SWEEP_LOOK_AT || removed.length >= SWEEP_REMOVE) break;
+          const ref = `${folder}/${entry.name}`;
+          if (!entry.isFile || !isTemporaryName(entry.name)) continue;
+          if (this.#held.holds(ref, rule.olderThanMs, now) || rule.isKept(ref)) continue;
+          if (await this.#removeIfOlder(ref, rule.olderThanMs, now)) {
+            removed.push(join(this.root, ref));
+          }
+        }
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error; // the folder went meanwhile
+      }
+    }
+    return removed;
+  }
+
+  /** Removes the staged file `ref` if it was last written more than `ms` before `now`. */
+  async #removeIfOlder(ref: string, ms: number, now: number): Promise<boolean> {
+    const path = join(this.root, ref);
+    try {
+      const written = (await Deno.stat(path)).mtime?.getTime() ?? now;
+      if (now - written <= ms) return false;
+      await Deno.remove(path);
+      return true;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false; // gone meanwhile
+      throw error;
+    }
   }
 
   async delete(location: string): Promise<void> {

@@ -31,6 +31,27 @@
  * two calls of `begin`) is aborted once it is {@linkcode UNMARKED_GRACE_MS}
  * old. `~` is not a hexadecimal digit, so no client's key starts with it.
  *
+ * While the server runs, {@linkcode S3FileStore.sweepStaged} aborts, in
+ * bounded steps, the multipart uploads nobody live holds. The rule, for an
+ * upload begun more than the sweep's age ago (`--verdict-timeout` twice):
+ *
+ * | the upload's markers                                   | aborted?                       |
+ * | ------------------------------------------------------ | ------------------------------ |
+ * | a marker names a kept partial upload (`partials`)      | never: it is meant for a resume |
+ * | this instance's, held by a live upload of it (or let go moments ago) | no          |
+ * | this instance's, held by none (a discard that failed, a forgotten partial) | yes    |
+ * | another instance's that is alive                       | no: its own sweep judges it    |
+ * | another instance's that is gone (crashed)              | yes                            |
+ * | none                                                   | once {@linkcode UNMARKED_GRACE_MS} old |
+ *
+ * A resume marks the upload as its new holder's before the old marker goes,
+ * so an upload taken over is never unmarked nor marked by a dead instance
+ * only. What remains: a resume on another instance that took the partial
+ * record but has not yet marked the upload (a few milliseconds), if a sweep
+ * reads both the partials and the markers within those milliseconds: the
+ * resume is then refused and the client sends the file whole; nothing
+ * stored is touched.
+ *
  * The parts: this file opens the store and answers its calls;
  * `s3_staged_file.ts` is one upload streaming into its multipart upload,
  * `s3_object_reader.ts` one read, `s3_bucket.ts` the S3 calls they share
@@ -62,10 +83,27 @@ import {
 } from "@aws-sdk/client-s3";
 import { bytesToHex, type ClientId, clientIdToHex } from "../../protocol/mod.ts";
 import { StartupError } from "../errors.ts";
-import type { FileStore, StagedFile, StoredFileReader } from "./file_store.ts";
+import {
+  type FileStore,
+  type StagedFile,
+  type StagedSweepRule,
+  type StoredFileReader,
+  SWEEP_LOOK_AT,
+  SWEEP_REMOVE,
+} from "./file_store.ts";
+import { HeldStaging } from "./held_staging.ts";
 import type { CommitIntent } from "./registry.ts";
 import type { InstanceLiveness } from "./instance_liveness.ts";
-import { isMissing, parseStagingRef, S3Bucket, statusOf, TOKEN_METADATA } from "./s3_bucket.ts";
+import {
+  isMissing,
+  parseStagingRef,
+  S3Bucket,
+  type StagingMarker,
+  statusOf,
+  TOKEN_METADATA,
+  type UploadInProgress,
+  type UploadsCursor,
+} from "./s3_bucket.ts";
 import { createS3Client, describeS3Error, type S3Settings } from "./s3_client.ts";
 import { S3ObjectReader } from "./s3_object_reader.ts";
 import { S3StagedFile } from "./s3_staged_file.ts";
@@ -125,6 +163,10 @@ export class S3FileStore implements FileStore {
   readonly #s3: S3Bucket;
   readonly #liveness: InstanceLiveness;
   readonly #partSize: number;
+  /** The uploads this process's live connections hold (for the running sweep). */
+  readonly #held = new HeldStaging();
+  /** Where the running sweep stopped in the listing of uploads; from the start when absent. */
+  #sweptUpTo: UploadsCursor | undefined;
 
   private constructor(client: S3Client, options: S3StoreOptions) {
     this.client = client;
@@ -186,7 +228,17 @@ export class S3FileStore implements FileStore {
       await this.#s3.abort(key, uploadId).catch(() => {});
       throw error;
     }
-    return new S3StagedFile(this.#s3, key, token, uploadId, marker, this.#partSize);
+    this.#held.hold(`${token}:${uploadId}`);
+    return new S3StagedFile(
+      this.#s3,
+      key,
+      token,
+      uploadId,
+      marker,
+      this.#partSize,
+      undefined,
+      this.#held,
+    );
   }
 
   /**
@@ -214,14 +266,19 @@ export class S3FileStore implements FileStore {
     if (parts.length !== count || parts.some((part, i) => part.PartNumber !== i + 1)) {
       throw new RangeError(`Cannot resume ${key}: ${parts.length} of its ${count} parts are there`);
     }
-    for (const [id, marked] of await this.#s3.markers()) {
-      if (id === uploadId) await this.#s3.deleteMarker(marked.key);
-    }
+    // Marked as this instance's before the earlier holder's marks go: at no moment is it
+    // unmarked, or marked by a dead instance only (the running sweep of another instance).
     const marker = await this.#s3.putMarker(this.#liveness.holder, token, uploadId, key);
+    for (const marked of await this.#s3.allMarkers()) {
+      if (marked.uploadId === uploadId && marked.key !== marker) {
+        await this.#s3.deleteMarker(marked.key);
+      }
+    }
+    this.#held.hold(stagingRef);
     return new S3StagedFile(this.#s3, key, token, uploadId, marker, this.#partSize, {
       parts,
       kept: { length, digests },
-    });
+    }, this.#held);
   }
 
   /** S3 cannot read the parts of an upload in progress back: the recorded digests stand in. */
@@ -233,8 +290,8 @@ export class S3FileStore implements FileStore {
     const key = objectKey(clientId, fileName);
     const { uploadId } = parseStagingRef(stagingRef);
     await this.#s3.abort(key, uploadId);
-    for (const [id, marked] of await this.#s3.markers()) {
-      if (id === uploadId) await this.#s3.deleteMarker(marked.key);
+    for (const marked of await this.#s3.allMarkers()) {
+      if (marked.uploadId === uploadId) await this.#s3.deleteMarker(marked.key);
     }
   }
 
@@ -282,6 +339,69 @@ export class S3FileStore implements FileStore {
       }
     }
     return removed;
+  }
+
+  /**
+   * Aborts the multipart uploads on clients' keys that nobody live holds,
+   * begun more than `olderThanMs` ago (see the module's rule), from where
+   * the last call stopped: at most {@linkcode SWEEP_LOOK_AT} uploads looked
+   * at and {@linkcode SWEEP_REMOVE} aborted per call.
+   */
+  async sweepStaged(rule: StagedSweepRule): Promise<string[]> {
+    const now = Date.now();
+    this.#held.prune(rule.olderThanMs, now);
+    const marks = new Map<string, StagingMarker[]>();
+    for (const marker of await this.#s3.allMarkers()) {
+      marks.set(marker.uploadId, [...marks.get(marker.uploadId) ?? [], marker]);
+    }
+    const alive = new Map<string, Promise<boolean>>();
+    const isAlive = (holder: string) => {
+      if (!alive.has(holder)) alive.set(holder, this.#liveness.isAlive(holder));
+      return alive.get(holder)!;
+    };
+    const removed: string[] = [];
+    let looked = 0;
+    let after = this.#sweptUpTo;
+    sweeping: do {
+      const page = await this.#s3.uploadsPage(after);
+      after = page.next;
+      for (const upload of page.uploads) {
+        if (looked >= SWEEP_LOOK_AT || removed.length >= SWEEP_REMOVE) {
+          after = { key: upload.key, uploadId: upload.uploadId };
+          break sweeping;
+        }
+        looked++;
+        const marked = marks.get(upload.uploadId) ?? [];
+        if (!await this.#orphaned(upload, marked, rule, now, isAlive)) continue;
+        await this.#s3.abort(upload.key, upload.uploadId);
+        for (const marker of marked) await this.#s3.deleteMarker(marker.key);
+        removed.push(`s3://${this.bucket}/${upload.key} (upload ${upload.uploadId})`);
+      }
+    } while (after !== undefined);
+    this.#sweptUpTo = after;
+    return removed;
+  }
+
+  /** Whether the running sweep may abort `upload`, marked by `marked` (the module's rule). */
+  async #orphaned(
+    upload: UploadInProgress,
+    marked: StagingMarker[],
+    rule: StagedSweepRule,
+    now: number,
+    isAlive: (holder: string) => Promise<boolean>,
+  ): Promise<boolean> {
+    const age = now - upload.initiated;
+    if (marked.length === 0) return age > Math.max(rule.olderThanMs, UNMARKED_GRACE_MS);
+    for (const marker of marked) {
+      const ref = `${marker.token}:${upload.uploadId}`;
+      if (rule.isKept(ref)) return false; // a cut upload kept for a resume
+      if (marker.holder === this.#liveness.holder) {
+        if (this.#held.holds(ref, rule.olderThanMs, now)) return false; // a live upload of ours
+      } else if (await isAlive(marker.holder)) {
+        return false; // another live instance's: its own sweep judges it
+      }
+    }
+    return age > rule.olderThanMs;
   }
 
   async delete(location: string): Promise<void> {

@@ -18,6 +18,7 @@
 import { join } from "node:path";
 import { writeAll } from "../../common/write_all.ts";
 import type { KeptPrefix, StagedFile } from "./file_store.ts";
+import type { HeldStaging } from "./held_staging.ts";
 import { makePathFolders, syncFolder } from "./local_folders.ts";
 
 /** An upload staged in a temporary file below the store's root. */
@@ -25,6 +26,8 @@ export class LocalStagedFile implements StagedFile {
   readonly location: string;
   readonly stagingRef: string;
   readonly #root: string;
+  readonly #held: HeldStaging | undefined;
+  #released = false;
   #file: Deno.FsFile | undefined;
 
   /**
@@ -34,12 +37,21 @@ export class LocalStagedFile implements StagedFile {
    * @param location Where the file goes on commit, relative to the root.
    * @param stagingRef The staged file, relative to the root.
    * @param file The staged file, open for writing.
+   * @param held Where the store counts it held until it is committed,
+   * discarded or suspended (for the running sweep); already marked held.
    */
-  constructor(root: string, location: string, stagingRef: string, file: Deno.FsFile) {
+  constructor(
+    root: string,
+    location: string,
+    stagingRef: string,
+    file: Deno.FsFile,
+    held?: HeldStaging,
+  ) {
     this.#root = root;
     this.location = location;
     this.stagingRef = stagingRef;
     this.#file = file;
+    this.#held = held;
   }
 
   async write(bytes: Uint8Array): Promise<void> {
@@ -58,16 +70,21 @@ export class LocalStagedFile implements StagedFile {
     const final = join(this.#root, this.location);
     await makePathFolders(this.#root, this.location);
     await Deno.rename(join(this.#root, this.stagingRef), final);
+    this.#letGo();
     await syncFolder(join(final, ".."));
   }
 
   async suspend(): Promise<KeptPrefix> {
     const file = this.#open("suspend");
-    await file.sync();
-    const { size } = await file.stat();
-    file.close();
-    this.#file = undefined;
-    return { length: size };
+    try {
+      await file.sync();
+      const { size } = await file.stat();
+      return { length: size };
+    } finally {
+      file.close();
+      this.#file = undefined;
+      this.#letGo();
+    }
   }
 
   async discard(): Promise<void> {
@@ -75,9 +92,21 @@ export class LocalStagedFile implements StagedFile {
       this.#file?.close();
     } catch { /* already closed */ }
     this.#file = undefined;
-    await Deno.remove(join(this.#root, this.stagingRef)).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
+    try {
+      await Deno.remove(join(this.#root, this.stagingRef)).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    } finally {
+      // A removal that failed leaves an orphan: the running sweep's.
+      this.#letGo();
+    }
+  }
+
+  /** Ends the hold, once. */
+  #letGo(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#held?.letGo(this.stagingRef);
   }
 
   #open(action: string): Deno.FsFile {

@@ -12,7 +12,9 @@
  * | `head`           | HeadObject: the object's token (metadata `ft-token`) and size    |
  * | `listParts`      | ListParts, every page                                            |
  * | `markers`        | ListObjectsV2 under `~staging/`, by upload id                     |
+ * | `allMarkers`     | ListObjectsV2 under `~staging/`, every marker with its upload id  |
  * | `uploads`        | ListMultipartUploads on clients' keys, every page                |
+ * | `uploadsPage`    | ListMultipartUploads on clients' keys, one page from a cursor    |
  * | `listKeys`       | ListObjectsV2 under a prefix, every page                         |
  *
  * The staging reference of an upload is `<token>:<upload id>`
@@ -66,6 +68,14 @@ export interface UploadInProgress {
   uploadId: string;
   /** When it was created, in ms since the epoch (0 when not given). */
   initiated: number;
+}
+
+/** Where a listing of uploads in progress goes on: after this key and upload id. */
+export interface UploadsCursor {
+  /** The last key listed. */
+  key: string;
+  /** The last upload id listed on it. */
+  uploadId: string;
 }
 
 /**
@@ -207,16 +217,27 @@ export class S3Bucket {
     return parts;
   }
 
-  /** The marker objects, by upload id. */
+  /** The marker objects, by upload id (one of them where an upload has several). */
   async markers(): Promise<Map<string, StagingMarker>> {
     const markers = new Map<string, StagingMarker>();
+    for (const marker of await this.allMarkers()) markers.set(marker.uploadId, marker);
+    return markers;
+  }
+
+  /**
+   * Every marker object, with its upload id: an upload has several for a
+   * moment while another instance takes it over (a resume marks it before
+   * the old marker goes).
+   */
+  async allMarkers(): Promise<Array<StagingMarker & { uploadId: string }>> {
+    const markers: Array<StagingMarker & { uploadId: string }> = [];
     for (const key of await this.listKeys(MARKER_PREFIX)) {
       const [holder, token, encoded, ...rest] = key.slice(MARKER_PREFIX.length).split("/");
       if (holder === undefined || token === undefined || encoded === undefined || rest.length > 0) {
         continue;
       }
       try {
-        markers.set(decodeURIComponent(encoded), { key, holder, token, upload: false });
+        markers.push({ key, holder, token, upload: false, uploadId: decodeURIComponent(encoded) });
       } catch {
         // Not one of ours.
       }
@@ -227,29 +248,44 @@ export class S3Bucket {
   /** Every multipart upload in progress in the bucket on a client's key. */
   async uploads(): Promise<UploadInProgress[]> {
     const uploads: UploadInProgress[] = [];
-    let keyMarker: string | undefined;
-    let idMarker: string | undefined;
+    let after: UploadsCursor | undefined;
     do {
-      const page = await this.client.send(
-        new ListMultipartUploadsCommand({
-          Bucket: this.name,
-          ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
-          ...(idMarker === undefined ? {} : { UploadIdMarker: idMarker }),
-        }),
-      );
-      for (const upload of page.Uploads ?? []) {
-        if (upload.Key === undefined || upload.UploadId === undefined) continue;
-        if (!CLIENT_FOLDER.test(upload.Key.slice(0, 32)) || upload.Key[32] !== "/") continue;
-        uploads.push({
-          key: upload.Key,
-          uploadId: upload.UploadId,
-          initiated: upload.Initiated?.getTime() ?? 0,
-        });
-      }
-      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-      idMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
-    } while (keyMarker !== undefined);
+      const page = await this.uploadsPage(after);
+      uploads.push(...page.uploads);
+      after = page.next;
+    } while (after !== undefined);
     return uploads;
+  }
+
+  /**
+   * One page (up to 1000) of the multipart uploads in progress on clients'
+   * keys, from `after` (the start when absent), and where the next begins
+   * (`undefined` after the last).
+   */
+  async uploadsPage(
+    after?: UploadsCursor,
+  ): Promise<{ uploads: UploadInProgress[]; next: UploadsCursor | undefined }> {
+    const page = await this.client.send(
+      new ListMultipartUploadsCommand({
+        Bucket: this.name,
+        ...(after === undefined ? {} : { KeyMarker: after.key }),
+        ...(after === undefined || after.uploadId === "" ? {} : { UploadIdMarker: after.uploadId }),
+      }),
+    );
+    const uploads: UploadInProgress[] = [];
+    for (const upload of page.Uploads ?? []) {
+      if (upload.Key === undefined || upload.UploadId === undefined) continue;
+      if (!CLIENT_FOLDER.test(upload.Key.slice(0, 32)) || upload.Key[32] !== "/") continue;
+      uploads.push({
+        key: upload.Key,
+        uploadId: upload.UploadId,
+        initiated: upload.Initiated?.getTime() ?? 0,
+      });
+    }
+    const next = page.IsTruncated && page.NextKeyMarker !== undefined
+      ? { key: page.NextKeyMarker, uploadId: page.NextUploadIdMarker ?? "" }
+      : undefined;
+    return { uploads, next };
   }
 
   /** Every key under `prefix`. */

@@ -25,6 +25,7 @@
 import { type CompletedPart, UploadPartCommand } from "@aws-sdk/client-s3";
 import { Cksum, Sha256 } from "../../protocol/mod.ts";
 import type { KeptPrefix, StagedFile } from "./file_store.ts";
+import type { HeldStaging } from "./held_staging.ts";
 import type { S3Bucket } from "./s3_bucket.ts";
 
 /** What a resumed upload starts from: its whole parts and the prefix they hold. */
@@ -44,6 +45,8 @@ export class S3StagedFile implements StagedFile {
   readonly #token: string;
   readonly #marker: string;
   readonly #partSize: number;
+  readonly #held: HeldStaging | undefined;
+  #released = false;
   #buffer = new Uint8Array(0);
   #spare = new Uint8Array(0);
   #filled = 0;
@@ -71,6 +74,8 @@ export class S3StagedFile implements StagedFile {
    * @param marker The key of its staging marker.
    * @param partSize Size of each part but the last.
    * @param resumed The parts already there, when the upload is resumed.
+   * @param held Where the store counts it held until it is committed,
+   * discarded or suspended (for the running sweep); already marked held.
    */
   constructor(
     bucket: S3Bucket,
@@ -80,7 +85,9 @@ export class S3StagedFile implements StagedFile {
     marker: string,
     partSize: number,
     resumed?: ResumedParts,
+    held?: HeldStaging,
   ) {
+    this.#held = held;
     this.#bucket = bucket;
     this.location = location;
     this.#token = token;
@@ -171,6 +178,7 @@ export class S3StagedFile implements StagedFile {
       this.#size,
     );
     this.#state = "committed";
+    this.#letGo();
     await this.#bucket.deleteMarker(this.#marker);
   }
 
@@ -186,6 +194,7 @@ export class S3StagedFile implements StagedFile {
       await this.discard();
       return { length: 0 };
     }
+    this.#letGo();
     return this.#kept;
   }
 
@@ -193,9 +202,21 @@ export class S3StagedFile implements StagedFile {
     if (this.#state === "committed" || this.#state === "discarded") return;
     this.#state = "discarded";
     this.#buffer = this.#spare = new Uint8Array(0);
-    await this.#inFlight.catch(() => {});
-    await this.#bucket.abort(this.location, this.#uploadId);
-    await this.#bucket.deleteMarker(this.#marker);
+    try {
+      await this.#inFlight.catch(() => {});
+      await this.#bucket.abort(this.location, this.#uploadId);
+      await this.#bucket.deleteMarker(this.#marker);
+    } finally {
+      // An abort that failed leaves an orphan: the running sweep's.
+      this.#letGo();
+    }
+  }
+
+  /** Ends the hold, once. */
+  #letGo(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#held?.letGo(this.stagingRef);
   }
 
   #expect(state: "open" | "sealed" | "suspended", action: string): void {

@@ -152,8 +152,9 @@ export function describeSelection(selection: StorageSelection): string {
 
 /**
  * A local folder shared by instances through a shared registry: start-up
- * removes only the temporary files nobody has written to for a while, since
- * another live instance may own the others.
+ * and the running sweep remove only the temporary files nobody has written
+ * to for a while ({@linkcode SHARED_FOLDER_GRACE_MS}), since another live
+ * instance may own the others.
  */
 class SharedFolderStore implements FileStore {
   #inner: LocalFileStore;
@@ -175,6 +176,13 @@ class SharedFolderStore implements FileStore {
     this.#inner.readStaged(clientId, fileName, ref, length);
   discardStaged: FileStore["discardStaged"] = (clientId, fileName, ref) =>
     this.#inner.discardStaged(clientId, fileName, ref);
+
+  /** As the folder's, but only what nobody wrote to for {@linkcode SHARED_FOLDER_GRACE_MS} at least. */
+  sweepStaged: FileStore["sweepStaged"] = (rule) =>
+    this.#inner.sweepStaged({
+      ...rule,
+      olderThanMs: Math.max(rule.olderThanMs, SHARED_FOLDER_GRACE_MS),
+    });
 
   removeAbandoned(isLive: (stagingRef: string) => boolean | Promise<boolean>): Promise<string[]> {
     const root = this.#inner.root;

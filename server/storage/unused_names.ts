@@ -3,7 +3,10 @@
  * in again nor stored a file for `unusedForMs`, is forgotten and its name
  * is free again (issue 17: registrations were free and kept forever). Runs
  * every {@linkcode sweepInterval} while the server runs; a client with a
- * file, or a commit in progress, is never touched (`Registry.forgetUnusedClients`).
+ * file, a commit or an upload (a reservation) in progress is never touched
+ * (`Registry.forgetUnusedClients`). A freed name's kept partial uploads go
+ * with it; their staged copies are left to the sweep of staged files
+ * (`staged_sweep.ts`).
  *
  * What the operator sees: each sweep that frees names logs one line with
  * them; `server clients` shows each client's last sight, from which the

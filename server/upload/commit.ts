@@ -46,6 +46,12 @@ export interface CommitOptions {
   limits: FileLimits;
   /** This server instance. */
   instanceId: string;
+  /**
+   * The tokens of the reservations this instance's live connections hold
+   * (`session/upload_reservation.ts` keeps it), for the running sweep: a
+   * reservation of this instance not in it is stale.
+   */
+  heldReservations?: Set<string>;
 }
 
 /** A confirmed upload to commit. */
