@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { exists } from "../common/exists.ts";
 import { cksum, clientIdToHex, RequestCode, ResponseCode } from "../protocol/mod.ts";
-import type { ClientRow, FileRow } from "../server/cli/operator.ts";
+import { type ClientRow, type FileRow, openOperatorStorage } from "../server/cli/operator.ts";
 import { randomBytes, RawClient, signUp, type TestIdentity } from "../harness/raw_client.ts";
 import { ServerProcess } from "./support/server_process.ts";
 import { runServerCommand, type ServerCommandRun } from "./support/server_command.ts";
@@ -158,15 +158,38 @@ Deno.test("server operator commands: clients, files and forget on a running serv
       await signUp(fresh, "Alice");
     });
 
-    await t.step("forget --delete-files deletes the client's files", async () => {
-      const run = await server(dir, "forget", "Bob Smith", "--delete-files");
-      assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stdout, /: the name is free again; its 2 files \(20 kB\) are deleted\n$/);
-      const folder = join(dir, "received_files", clientIdToHex(bob.clientId));
-      assert.ok(!await exists(join(folder, "notes.txt")));
-      assert.ok(!await exists(join(folder, "photo.jpg")));
-      assert.deepEqual(await json<FileRow[]>(dir, "files"), []);
-    });
+    await t.step(
+      "forget --delete-files deletes the client's files, and what its cut uploads kept",
+      async () => {
+        // What a cut upload of Bob kept for a resume: its record and its staged copy.
+        const folder = join(dir, "received_files", clientIdToHex(bob.clientId));
+        const staged = "~upload-0123456789abcdef.partial";
+        await Deno.writeFile(join(folder, staged), randomBytes(100));
+        {
+          await using operator = await openOperatorStorage(dir);
+          await operator.registry.keepPartial({
+            clientId: bob.clientId,
+            fileName: "cut.bin",
+            stagingRef: `${clientIdToHex(bob.clientId)}/${staged}`,
+            size: 1000,
+            received: 100,
+            prefixSha256: null,
+            prefixCrc: null,
+            instanceId: "test",
+            keptAt: Date.now(),
+          });
+        }
+        const run = await server(dir, "forget", "Bob Smith", "--delete-files");
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stdout, /: the name is free again; its 2 files \(20 kB\) are deleted\n$/);
+        assert.ok(!await exists(join(folder, "notes.txt")));
+        assert.ok(!await exists(join(folder, "photo.jpg")));
+        assert.ok(!await exists(join(folder, staged)), "what its cut upload kept is removed");
+        assert.deepEqual(await json<FileRow[]>(dir, "files"), []);
+        await using operator = await openOperatorStorage(dir);
+        assert.deepEqual(await operator.registry.listPartials(), []);
+      },
+    );
   } finally {
     const status = await running.stop();
     await Deno.remove(dir, { recursive: true });
