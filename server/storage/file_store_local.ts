@@ -243,8 +243,13 @@ export class LocalFileStore implements FileStore {
     const now = Date.now();
     this.#held.prune(rule.olderThanMs, now);
     const folders: string[] = [];
-    for await (const entry of Deno.readDir(this.root)) {
-      if (entry.isDirectory && isClientFolder(entry.name)) folders.push(entry.name);
+    try {
+      for await (const entry of Deno.readDir(this.root)) {
+        if (entry.isDirectory && isClientFolder(entry.name)) folders.push(entry.name);
+      }
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return []; // no folder: nothing staged
+      throw error;
     }
     folders.sort();
     const start = folders.findIndex((name) => name > this.#sweptUpTo);

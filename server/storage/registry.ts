@@ -280,7 +280,7 @@ export interface Registry {
    * never continue one partial upload.
    */
   takePartial(clientId: ClientId, fileName: string): Promise<PartialUpload | undefined>;
-  /** Every partial upload (for operators, expiry and start-up), oldest first. */
+  /** Every partial upload (for operators, expiry, start-up and the sweep of staged files), oldest first. */
   listPartials(): Promise<PartialUpload[]>;
   /**
    * Records a reservation only if the client's stored files and bytes, its
