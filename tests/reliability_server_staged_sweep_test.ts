@@ -25,6 +25,7 @@ import { openLocalStorage } from "../server/storage/storage.ts";
 import { openStorage } from "../server/storage/storage_selection.ts";
 import { PostgresRegistry } from "../server/storage/registry_postgres.ts";
 import { S3FileStore } from "../server/storage/file_store_s3.ts";
+import { captureServerLogs } from "./support/log_capture.ts";
 import { waitUntil } from "./support/reliability.ts";
 import {
   ignoreWithoutServices,
@@ -42,7 +43,8 @@ async function stagedBytesOf(registry: Registry, name: string): Promise<number |
   return (await registry.listClients()).find((client) => client.name === name)?.stagedBytes;
 }
 
-Deno.test("staged sweep: while the server runs, an orphaned staged file and a crashed instance's reservation go; a held upload and a kept one stay (SQLite and a folder)", async () => {
+Deno.test("staged sweep: while the server runs, an orphaned staged file and a crashed instance's reservation go, each sweep that removed something logging one line; a held upload and a kept one stay (SQLite and a folder)", async () => {
+  await using logs = await captureServerLogs("info");
   const dir = await Deno.makeTempDir({ prefix: "staged_sweep_" });
   const storage = await openLocalStorage(dir);
   let server: RunningServer | undefined;
@@ -125,6 +127,14 @@ Deno.test("staged sweep: while the server runs, an orphaned staged file and a cr
     for await (const entry of Deno.readDir(folder)) left.push(entry.name);
     assert.deepEqual(left.sort(), [held!, keptName].sort());
     assert.equal((await storage.registry.listPartials()).length, 1);
+    // The operator's view: one line per sweep that removed something, nothing for the others.
+    const swept = logs.records.filter((record) =>
+      String(record.rawMessage).startsWith("Removed {count} staged files no upload holds")
+    );
+    assert.ok(swept.length >= 1 && swept.length <= 2, `${swept.length} lines`);
+    const total = (key: string) => swept.reduce((sum, r) => sum + Number(r.properties[key]), 0);
+    assert.deepEqual([total("count"), total("reservations")], [1, 1]);
+    assert.ok(swept.some((record) => String(record.properties.which).includes(orphanName)));
   } finally {
     if (server !== undefined) await server.close();
     else await storage.close();
