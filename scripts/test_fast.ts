@@ -78,6 +78,7 @@ export const FAST_TESTS: readonly string[] = [
   "tests/server_protocol_test.ts",
   "tests/server_quota_test.ts",
   "tests/server_registry_sqlite_test.ts",
+  "tests/server_relay_buffers_test.ts",
   "tests/server_request_table_test.ts",
   "tests/server_same_name_race_test.ts",
   "tests/server_tls_identity_test.ts",

@@ -8,6 +8,7 @@
  * | `tls_listener.ts`     | the secure port: TLS with the server's identity, and the discovery answer  |
  * | `tls_terminator.ts`   | TLS on sockets the server can always close: the inner TLS listener, relays |
  * | `secure_conn.ts`      | one secure connection, relayed to the inner listener, and how it closes    |
+ * | `relay_buffers.ts`    | the relays' read buffers: small, or large ones borrowed while bytes flow   |
  * | `close_quietly.ts`    | closing a socket that may be closed already                                |
  * | `port_info.ts`        | `port.info`                                                                |
  * | `connection_slots.ts` | the caps on open connections and which one makes room                      |

@@ -20,10 +20,15 @@ import { getLogger } from "@logtape/logtape";
 import { withDeadline } from "../../common/deadline.ts";
 import { closeQuietly, closeWriteQuietly } from "./close_quietly.ts";
 import type { NetConn } from "./listen.ts";
+import { RelayBuffer, SMALL_RELAY_BUFFER_SIZE } from "./relay_buffers.ts";
 import type { TlsTerminator } from "./tls_terminator.ts";
 
-/** Bytes each direction of a relay reads at a time: one TLS record and its overhead. */
-export const RELAY_BUFFER_SIZE = 17 * 1024;
+/**
+ * Bytes each direction of a relay reads at a time while the flow is slow:
+ * one TLS record and its overhead (a fast flow borrows larger buffers, see
+ * `relay_buffers.ts`).
+ */
+export const RELAY_BUFFER_SIZE = SMALL_RELAY_BUFFER_SIZE;
 
 /** How long a closed secure connection may take to pass its last bytes on to the peer. */
 export const CLOSE_LINGER_MS = 1_000;
@@ -163,18 +168,22 @@ export class SecureConn implements NetConn {
 
   /** Peer → inner client, until the peer's end (passed on) or the outer socket closes. */
   async #relayToInner(client: Deno.TcpConn): Promise<void> {
-    const buffer = new Uint8Array(RELAY_BUFFER_SIZE);
+    const relay = new RelayBuffer(this.#terminator.relayBuffers);
     try {
       for (;;) {
+        const buffer = relay.buffer;
         const n = await this.#outer.read(buffer);
         if (n === null) break;
         for (let written = 0; written < n;) {
           written += await client.write(buffer.subarray(written, n));
         }
+        relay.after(n);
       }
       await client.closeWrite();
     } catch {
       this.close();
+    } finally {
+      relay.release();
     }
   }
 
@@ -184,9 +193,10 @@ export class SecureConn implements NetConn {
    * socket is closed, what still arrives is dropped.
    */
   async #relayToPeer(client: Deno.TcpConn): Promise<void> {
-    const buffer = new Uint8Array(RELAY_BUFFER_SIZE);
+    const relay = new RelayBuffer(this.#terminator.relayBuffers);
     try {
       for (;;) {
+        const buffer = relay.buffer;
         const n = await client.read(buffer);
         if (n === null) break;
         for (let written = 0; written < n && this.#outerOpen;) {
@@ -195,9 +205,12 @@ export class SecureConn implements NetConn {
             return n;
           });
         }
+        relay.after(n);
       }
     } catch {
       // The inner side is gone too.
+    } finally {
+      relay.release();
     }
     this.close();
     this.#release();

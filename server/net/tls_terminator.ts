@@ -31,6 +31,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { closeQuietly } from "./close_quietly.ts";
+import { RelayBufferPool } from "./relay_buffers.ts";
 import { SecureConn } from "./secure_conn.ts";
 import type { Listener, NetConn, TcpListener, TlsCredentials } from "./listen.ts";
 
@@ -85,6 +86,8 @@ export class TlsTerminator {
   readonly #roomWaiters: (() => void)[] = [];
   #closed = false;
   readonly #accepting: Promise<void>;
+  /** @internal The large buffers the relays borrow while bytes keep coming. */
+  readonly relayBuffers: RelayBufferPool = new RelayBufferPool();
 
   /**
    * Listens with TLS on 127.0.0.1, on a free port.

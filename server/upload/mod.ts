@@ -10,7 +10,7 @@
  * | `cipher_source.ts`                                         | where a dialect upload's ciphertext comes from: one request, or packet by packet |
  * | `verdict.ts`                                               | whether an upload is kept, and the cksum its 1603 carries                        |
  * | `commit.ts`                                                | admission against the client's limits, the commit on 900, recovery after a crash |
- * | `buffer_budget.ts`, `memory.ts`                            | the memory every upload's batches come from                                      |
+ * | `buffer_budget.ts`, `memory.ts`, `batch_buffers.ts`        | the memory every upload's batches come from, reused buffers                      |
  *
  * What it may import besides its own files ({@linkcode ROOM}, enforced by
  * `scripts/check_imports.ts`): `common/`, `protocol/`, `server/errors.ts`, `server/log/`,
