@@ -1,6 +1,8 @@
 /**
  * The local folder file store: staging, commit, discard, recovery after a
- * crash, removal of abandoned staged files, and locations that cannot leave
+ * crash, removal of abandoned staged files (at start-up and by the running
+ * sweep, which spares a live upload and a cut one about to be recorded), and
+ * locations that cannot leave
  * a client's folder.
  */
 
@@ -76,6 +78,36 @@ Deno.test("local file store", async (t) => {
       }
       await store.delete(`${clientIdToHex(id)}/missing.txt`); // missing: not an error
     });
+  } finally {
+    await store.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("local file store: the running sweep takes a staged file only once nobody holds it and the sweep's age passed, even if unwritten for an hour", async () => {
+  const root = await Deno.makeTempDir({ prefix: "file_store_sweep_" });
+  const id = crypto.getRandomValues(new Uint8Array(16));
+  const store = await LocalFileStore.open(root);
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  const rule = { olderThanMs: 1000, isKept: () => false };
+  try {
+    // A live upload that wrote nothing for an hour (a stalled client): held, never taken.
+    const live = await store.begin(id, "live.txt");
+    await live.write(text("live"));
+    await Deno.utime(`${root}/${live.stagingRef}`, hourAgo, hourAgo);
+    // A cut upload, just suspended and not yet recorded as kept: left for the sweep's age.
+    const cut = await store.begin(id, "cut.txt");
+    await cut.write(text("cut"));
+    await Deno.utime(`${root}/${cut.stagingRef}`, hourAgo, hourAgo);
+    await cut.suspend();
+    assert.deepEqual(await store.sweepStaged(rule), []);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    // Its record never came: it is an orphan now. The live one stays.
+    assert.deepEqual(await store.sweepStaged(rule), [`${root}/${cut.stagingRef}`]);
+    assert.deepEqual(await store.sweepStaged(rule), []);
+    await live.seal();
+    await live.commit();
+    assert.deepEqual(await store.list(id), ["live.txt"]);
   } finally {
     await store.close();
     await Deno.remove(root, { recursive: true });
