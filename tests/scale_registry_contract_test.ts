@@ -254,8 +254,11 @@ const CASES: Case[] = [
     async (registry) => {
       const id = await addClient(registry, "Once");
       const limits = { maxFiles: 10, maxBytes: 1000 };
-      const reserve = (token: string, fileName: string, size: number) =>
-        registry.reserve({ token, clientId: id, fileName, size, instanceId: "i1" }, limits);
+      const reserve = (token: string, fileName: string, size: number, takesPartial = false) =>
+        registry.reserve(
+          { token, clientId: id, fileName, size, instanceId: "i1", takesPartial },
+          limits,
+        );
       const partial = {
         clientId: id,
         fileName: "cut.bin",
@@ -275,8 +278,10 @@ const CASES: Case[] = [
       assert.equal(await reserve("other", "other.bin", 500), undefined, "500 kept + 500");
       await registry.release("other");
       assert.equal(await reserve("other", "other.bin", 501), "bytes", "500 kept + 501");
+      // A plain upload of the path leaves the kept bytes for a later resume: both count.
+      assert.equal(await reserve("plain", "cut.bin", 501), "bytes", "500 kept + 501");
       // The resume reserves the whole file: its reservation stands for the kept bytes.
-      assert.equal(await reserve("resume", "cut.bin", 600), undefined, "600, not 500 + 600");
+      assert.equal(await reserve("resume", "cut.bin", 600, true), undefined, "600, not 500 + 600");
       assert.equal(await reserve("other", "other.bin", 400), undefined, "600 + 400");
       assert.equal(await reserve("third", "third.bin", 1), "bytes", "600 + 400 + 1");
       await registry.release("other");
@@ -286,7 +291,7 @@ const CASES: Case[] = [
       await registry.release("resume");
       assert.equal(await reserve("third", "third.bin", 501), "bytes", "500 kept + 501");
       // A resume that took them: only its reservation counts.
-      assert.equal(await reserve("resume", "cut.bin", 600), undefined);
+      assert.equal(await reserve("resume", "cut.bin", 600, true), undefined);
       assert.equal((await registry.takePartial(id, "cut.bin"))?.received, 500);
       assert.equal(await reserve("third", "third.bin", 400), undefined, "600 + 400");
     },

@@ -2,8 +2,7 @@
  * The local folder file store: staging, commit, discard, recovery after a
  * crash, removal of abandoned staged files (at start-up and by the running
  * sweep, which spares a live upload and a cut one about to be recorded), and
- * locations that cannot leave
- * a client's folder.
+ * locations that cannot leave a client's folder.
  */
 
 import assert from "node:assert/strict";

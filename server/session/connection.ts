@@ -353,8 +353,8 @@ export class ServerConnection {
       takeRegistration: () =>
         this.#options.context.registrations?.take(this.#options.address ?? this.#options.peer) ??
           true,
-      reserveUpload: (clientId, fileName, size) =>
-        this.#reservation.reserve(clientId, fileName, size),
+      reserveUpload: (clientId, fileName, size, takesPartial) =>
+        this.#reservation.reserve(clientId, fileName, size, takesPartial),
       heldReservation: () => this.#reservation.token,
       forgetUpload: async () => {
         await this.#reservation.release();

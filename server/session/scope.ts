@@ -62,8 +62,15 @@ export interface RequestScope {
    * connection (`admission` in `commit.ts`), replacing its earlier one: the
    * 1607 text when it does not fit, else `undefined`. Released by
    * {@linkcode RequestScope.forgetUpload} and when the connection ends.
+   * `takesPartial`: the upload takes the path's kept partial upload (853),
+   * whose bytes its size stands for (`Reservation.takesPartial`).
    */
-  reserveUpload(clientId: ClientId, fileName: string, size: number): Promise<string | undefined>;
+  reserveUpload(
+    clientId: ClientId,
+    fileName: string,
+    size: number,
+    takesPartial?: boolean,
+  ): Promise<string | undefined>;
   /**
    * The token of the connection's reservation, if it holds one: a cut upload
    * hands it to `Registry.keepPartial`, which drops it as the kept bytes are

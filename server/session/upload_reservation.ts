@@ -39,12 +39,18 @@ export class UploadReservation {
 
   /**
    * Releases the last reservation, then reserves `size` bytes for
-   * `fileName`; returns why it is refused, or `undefined` when it is held.
+   * `fileName` (`takesPartial`: see `Reservation.takesPartial`); returns why
+   * it is refused, or `undefined` when it is held.
    */
-  async reserve(clientId: ClientId, fileName: string, size: number): Promise<string | undefined> {
+  async reserve(
+    clientId: ClientId,
+    fileName: string,
+    size: number,
+    takesPartial = false,
+  ): Promise<string | undefined> {
     await this.release();
     const token = crypto.randomUUID();
-    const refused = await admission(this.#commit, token, clientId, fileName, size);
+    const refused = await admission(this.#commit, token, clientId, fileName, size, takesPartial);
     if (refused === undefined) {
       this.#token = token;
       this.#commit.heldReservations?.add(token);

@@ -6,15 +6,15 @@
  *
  * | call       | rows                                                                     |
  * | ---------- | ------------------------------------------------------------------------ |
- * | `reserve`  | in one transaction: client row locked; counts files, uncovered partials, reservations; inserts; covers the path's partial |
+ * | `reserve`  | in one transaction: client row locked; counts files, uncovered partials, reservations; inserts; covers the path's partial if it takes it |
  * | `release`  | deletes the token's row                                                  |
  * | `dropDead` | deletes the rows of holders whose liveness lock is gone (dead instances) |
  * | `dropStale` | deletes old rows no live connection holds: this instance's not held, dead instances' |
  *
  * A kept partial upload (`partials`) is counted once: by its own bytes,
  * unless a reservation covers it (`partials.reserved_by`, set when an upload
- * of its path reserves: a resume, or a new upload that replaces it), when
- * the reservation's size stands for it.
+ * that takes it reserves: an 853 resuming it, or dropping it at offset 0),
+ * when the reservation's size stands for it.
  *
  * @module
  */
@@ -48,6 +48,7 @@ export class PostgresReservations {
     limits: FileLimits,
   ): Promise<"files" | "bytes" | undefined> {
     const { token, clientId, fileName, size } = reservation;
+    const takes = reservation.takesPartial === true;
     return await this.#sql.begin(async (tx) => {
       await tx`SELECT id FROM clients WHERE id = ${clientId} FOR UPDATE`;
       await tx`DELETE FROM reservations WHERE token = ${token}`;
@@ -58,7 +59,7 @@ export class PostgresReservations {
           (SELECT coalesce(sum(size), 0) FROM files WHERE client_id = ${clientId}
              AND file_name <> ${fileName}) +
           (SELECT coalesce(sum(received), 0) FROM partials
-             WHERE client_id = ${clientId} AND file_name <> ${fileName}
+             WHERE client_id = ${clientId} AND (NOT ${takes} OR file_name <> ${fileName})
                AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.token = partials.reserved_by)) +
           (SELECT coalesce(sum(size), 0) FROM reservations WHERE client_id = ${clientId}) AS bytes`;
       if (Number(row?.files ?? 0) + 1 > limits.maxFiles) return "files" as const;
@@ -67,9 +68,11 @@ export class PostgresReservations {
         INSERT INTO reservations (token, client_id, file_name, size, instance_id, holder, created_at)
         VALUES (${token}, ${clientId}, ${fileName}, ${size}, ${reservation.instanceId},
                 ${this.#liveness.holder}, ${Date.now()})`;
-      await tx`
-        UPDATE partials SET reserved_by = ${token}
-        WHERE client_id = ${clientId} AND file_name = ${fileName}`;
+      if (takes) {
+        await tx`
+          UPDATE partials SET reserved_by = ${token}
+          WHERE client_id = ${clientId} AND file_name = ${fileName}`;
+      }
       return undefined;
     });
   }

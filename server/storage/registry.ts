@@ -210,6 +210,13 @@ export interface Reservation {
   size: number;
   /** The server instance that holds it. */
   instanceId: string;
+  /**
+   * Whether the upload takes the path's kept partial upload (853: resumes it,
+   * or at offset 0 drops it): its size then stands for the kept bytes, which
+   * are not counted beside it. Otherwise (a plain 828, which leaves the kept
+   * bytes for a later resume) both count.
+   */
+  takesPartial?: boolean;
 }
 
 /** What {@linkcode Registry.forgetClient} forgot. */
@@ -289,10 +296,10 @@ export interface Registry {
    * Returns the limit that refused it (then nothing is recorded and any
    * reservation under the same token is gone), or `undefined`.
    *
-   * Each byte counts once: a kept partial upload of the same path is covered
-   * by the new reservation (the resume or the new upload it becomes), and
-   * counts again by its own bytes only if the reservation goes while the
-   * partial is still kept.
+   * Each byte counts once: with {@linkcode Reservation.takesPartial}, a kept
+   * partial upload of the same path is covered by the new reservation (the
+   * resume it becomes), and counts again by its own bytes only if the
+   * reservation goes while the partial is still kept.
    */
   reserve(reservation: Reservation, limits: FileLimits): Promise<"files" | "bytes" | undefined>;
   /** Drops the reservation under `token`, if any. */

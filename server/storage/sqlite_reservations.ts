@@ -4,15 +4,15 @@
  *
  * | call        | rows                                                                      |
  * | ----------- | ------------------------------------------------------------------------- |
- * | `reserve`   | in one transaction: counts files, uncovered partials, other reservations; inserts; covers the path's partial |
+ * | `reserve`   | in one transaction: counts files, uncovered partials, other reservations; inserts; covers the path's partial if it takes it |
  * | `release`   | deletes the token's row                                                   |
  * | `dropAll`   | deletes every row (start-up: one instance, so every holder is gone)       |
  * | `dropStale` | deletes old rows no live connection holds (the running sweep)             |
  *
  * A kept partial upload (`partials`) is counted once: by its own bytes,
  * unless a reservation covers it (`partials.reserved_by`, set when an upload
- * of its path reserves: a resume, or a new upload that replaces it), when
- * the reservation's size stands for it.
+ * that takes it reserves: an 853 resuming it, or dropping it at offset 0),
+ * when the reservation's size stands for it.
  *
  * @module
  */
@@ -21,11 +21,12 @@ import type { FileLimits, Reservation } from "./registry.ts";
 import type { SqliteDatabase } from "./sqlite_database.ts";
 
 /**
- * The bytes of a client's (`?1`) partial uploads that count: those of other
- * paths than `?2`, not covered by a live reservation.
+ * The bytes of a client's (`?1`) partial uploads that count: those not
+ * covered by a live reservation, nor of the path `?2` when the new
+ * reservation takes it (`?3` = 1).
  */
-export const COUNTED_PARTIAL_BYTES = `(SELECT coalesce(sum(received), 0) FROM partials
-  WHERE client_id = ?1 AND file_name <> ?2
+const COUNTED_PARTIAL_BYTES = `(SELECT coalesce(sum(received), 0) FROM partials
+  WHERE client_id = ?1 AND (?3 = 0 OR file_name <> ?2)
     AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.token = partials.reserved_by))`;
 
 /** Most reservations one call of `dropStale` looks at (bounded work per sweep). */
@@ -58,6 +59,7 @@ export class SqliteReservations {
            (SELECT coalesce(sum(size), 0) FROM reservations WHERE client_id = ?1) AS bytes`,
         clientId,
         fileName,
+        reservation.takesPartial === true ? 1 : 0,
       )!;
       if (Number(row.files) + 1 > limits.maxFiles) return "files" as const;
       if (Number(row.bytes) + size > limits.maxBytes) return "bytes" as const;
@@ -71,12 +73,14 @@ export class SqliteReservations {
         reservation.instanceId,
         Date.now(),
       );
-      this.#db.run(
-        "UPDATE partials SET reserved_by = ? WHERE client_id = ? AND file_name = ?",
-        token,
-        clientId,
-        fileName,
-      );
+      if (reservation.takesPartial === true) {
+        this.#db.run(
+          "UPDATE partials SET reserved_by = ? WHERE client_id = ? AND file_name = ?",
+          token,
+          clientId,
+          fileName,
+        );
+      }
       return undefined;
     });
     return Promise.resolve(refused);

@@ -97,9 +97,13 @@ export async function admission(
   clientId: ClientId,
   fileName: string,
   size: number,
+  takesPartial = false,
 ): Promise<string | undefined> {
   const { registry, limits, instanceId } = options;
-  const refused = await registry.reserve({ token, clientId, fileName, size, instanceId }, limits);
+  const refused = await registry.reserve(
+    { token, clientId, fileName, size, instanceId, takesPartial },
+    limits,
+  );
   return refused === undefined ? undefined : limitText(fileName, refused, limits);
 }
 

@@ -13,8 +13,8 @@
  *
  * Kept bytes count against the owner's stored bytes (`Usage.partialBytes`),
  * once at every moment: recording them drops the cut upload's reservation in
- * the same transaction, and an upload of the path (853 resuming it, or a new
- * one) reserves first, its reservation standing for them, then takes them.
+ * the same transaction, and an 853 of the path (resuming it, or from 0)
+ * reserves first, its reservation standing for them, then takes them.
  *
  * @example
  * ```ts

@@ -130,7 +130,7 @@ async function agree(
   }
   // The reservation first: it stands for what was kept of the path (counted once), and a
   // refusal leaves what was kept for later.
-  const over = await scope.reserveUpload(clientId, path, request.size);
+  const over = await scope.reserveUpload(clientId, path, request.size, true);
   if (over !== undefined) {
     await scope.reject(SEND_AT_REQUEST_CODE, over);
     return undefined;
