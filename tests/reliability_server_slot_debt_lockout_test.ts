@@ -8,7 +8,8 @@
  * secure one) every 500 ms, the next one's first byte sent as soon as the
  * last is answered (never idle, not even between requests). Now eviction goes by slot
  * debt (unproductive time, `server/net/timed_conn.ts`), which both run up:
- * a polite client is served. And a fast honest upload is not evicted while
+ * a polite client is served; so does a download whose reader stopped (the
+ * server's writes block). And a fast honest upload is not evicted while
  * the server is full: a newcomer is refused instead.
  *
  * Run on the plain port and on the secure one (TLS).
@@ -18,10 +19,12 @@ import assert from "node:assert/strict";
 import {
   cksum,
   encodeFileNameField,
+  encodeGetRequest,
   encodeListRequest,
   encodeRequest,
   encodeRequestHeader,
   maxRetrievalPayloadSize,
+  NO_SHA256,
   RequestCode,
   ResponseCode,
   RetrievalResponse,
@@ -36,7 +39,13 @@ import {
   signUp,
   type TestIdentity,
 } from "../harness/raw_client.ts";
-import { certificateOf, proveKey } from "./support/secure_client.ts";
+import {
+  certificateOf,
+  proveKey,
+  signInAgain,
+  signUpSecurely,
+  storeFile,
+} from "./support/secure_client.ts";
 import { delay, within } from "./support/reliability.ts";
 import { type TestServer, withServer } from "./support/test_server.ts";
 
@@ -294,3 +303,37 @@ for (const secure of [false, true]) {
     }, { ...SERVER, maxConnections: 2 });
   });
 }
+
+Deno.test("reliability (secure port): downloads whose readers stopped hold no slot of a full server: a polite client is served within 2 s", async () => {
+  await withServer(async (test) => {
+    const port = await securePort(test);
+    const keys = await generateRsaKeyPair();
+    const owner = await signUpSecurely(test, "Stalled Reader");
+    const readers = [owner.client];
+    try {
+      await storeFile(owner, "big.bin", randomBytes(16 * 1024 * 1024));
+      readers.push(await signInAgain(test, owner)); // the server is full: 2 of 2
+      const get = encodeGetRequest(owner.identity.clientId, {
+        path: "big.bin",
+        offset: 0,
+        ifSha256: NO_SHA256,
+      });
+      // Each asks for 16 MB and reads nothing: the server's writes block once the buffers fill.
+      for (const reader of readers) await reader.send(get);
+      await delay(4_000);
+      let served = 0;
+      const failures: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        try {
+          await within("a polite client", politeClient(port, `Polite ${i}`, keys), 2_000);
+          served++;
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+      }
+      assert.equal(served, 2, `served ${served} of 2: ${failures}`);
+    } finally {
+      for (const reader of readers) reader.close();
+    }
+  }, { ...SERVER, maxConnections: 2 });
+});
