@@ -97,7 +97,13 @@ class ContentSource {
   #info: UploadFile;
   #encryptor: ContentEncryptor;
   #cksum: Cksum;
-  #buffer = new Uint8Array(READ_BATCH_SIZE);
+  /**
+   * Two read buffers, used in turn: one batch is read into one while the
+   * previous one, in the other, is still being sent (the secure mode sends
+   * the plaintext from them as it is, without a copy).
+   */
+  readonly #buffers = [new Uint8Array(READ_BATCH_SIZE), new Uint8Array(READ_BATCH_SIZE)] as const;
+  #turn: 0 | 1 = 0;
   #read: number;
   #done = false;
 
@@ -110,7 +116,9 @@ class ContentSource {
   ) {
     this.#file = file;
     this.#info = info;
-    this.#encryptor = key === null ? new PaddingEncryptor() : new AesCbcEncryptor(key);
+    this.#encryptor = key === null
+      ? new PaddingEncryptor({ copy: false })
+      : new AesCbcEncryptor(key);
     this.#read = from.offset;
     this.#cksum = from.cksum;
   }
@@ -119,14 +127,16 @@ class ContentSource {
   async next(): Promise<Uint8Array | null> {
     if (this.#done) return null;
     const want = Math.min(READ_BATCH_SIZE, this.#info.size - this.#read);
+    const buffer = this.#buffers[this.#turn];
+    this.#turn = this.#turn === 0 ? 1 : 0;
     let filled = 0;
     while (filled < want) {
-      const n = await this.#file.read(this.#buffer.subarray(filled, want));
+      const n = await this.#file.read(buffer.subarray(filled, want));
       if (n === null) throw changed(this.#info, "the file got shorter");
       filled += n;
     }
     this.#read += filled;
-    const plain = this.#buffer.subarray(0, filled);
+    const plain = buffer.subarray(0, filled);
     this.#cksum.update(plain);
     const cipher = await this.#encryptor.update(plain);
     if (this.#read < this.#info.size) return cipher;
@@ -138,6 +148,16 @@ class ContentSource {
     tail.set(last, cipher.length);
     new DataView(tail.buffer).setUint32(cipher.length + last.length, this.#cksum.digest(), true);
     return tail;
+  }
+
+  /**
+   * Done with a piece from {@linkcode ContentSource.next} (it was sent):
+   * frees it when it was made for it alone (WebCrypto's output, the tail);
+   * a read buffer is kept for a later batch.
+   */
+  recycle(content: Uint8Array): void {
+    if (this.#buffers.some((buffer) => buffer.buffer === content.buffer)) return;
+    releaseBuffer(content);
   }
 
   /** The cksum of the plaintext; complete once `next` returned the trailer. */
@@ -198,7 +218,7 @@ export async function sendFile(out: Writer, options: SendFileOptions): Promise<n
       if (content === null) break;
       next = settle(source.next()); // read and encrypt the next batch while this one is written
       await packets.append(content);
-      releaseBuffer(content); // copied into the packets; WebCrypto made it for us alone
+      source.recycle(content); // copied into the packets
     }
     await packets.end();
     return source.cksum;

@@ -51,12 +51,25 @@ export interface ContentDecryptor {
 export class PaddingEncryptor implements ContentEncryptor {
   #length = 0;
   #finished = false;
+  readonly #copy: boolean;
 
-  /** A copy of `chunk` (a fresh buffer, as WebCrypto's output is). */
+  /**
+   * Starts a stream.
+   *
+   * @param options.copy Whether {@linkcode PaddingEncryptor.update} returns a
+   * copy of its chunk (the default, a fresh buffer as WebCrypto's output is,
+   * which the caller may free) or the chunk itself (for a caller that keeps
+   * the chunk's buffer and reuses it: no megabyte copied per batch).
+   */
+  constructor(options: { copy?: boolean } = {}) {
+    this.#copy = options.copy ?? true;
+  }
+
+  /** `chunk`, copied unless `copy` is false (see the constructor). */
   update(chunk: Uint8Array): Promise<Uint8Array> {
     if (this.#finished) return Promise.reject(new TypeError("Cannot pad: the stream is finished"));
     this.#length += chunk.length;
-    return Promise.resolve(chunk.slice());
+    return Promise.resolve(this.#copy ? chunk.slice() : chunk);
   }
 
   /** The padding: 1 to 16 bytes, each the padding's length. */

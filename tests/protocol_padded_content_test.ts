@@ -51,3 +51,16 @@ Deno.test("the secure port's content refuses a bad padding or a partial block", 
   const output = await fresh.update(input);
   assert.notEqual(output.buffer, input.buffer, "a fresh buffer, which the server may detach");
 });
+
+Deno.test("the secure port's padding without copies passes each chunk itself and pads the same", async () => {
+  const data = crypto.getRandomValues(new Uint8Array(1000));
+  const copying = new PaddingEncryptor();
+  const passing = new PaddingEncryptor({ copy: false });
+  for (let i = 0; i < data.length; i += 300) {
+    const chunk = data.subarray(i, i + 300);
+    const copy = await copying.update(chunk);
+    assert.notEqual(copy.buffer, chunk.buffer);
+    assert.equal(await passing.update(chunk), chunk);
+  }
+  assert.deepEqual(await passing.finish(), await copying.finish());
+});
