@@ -83,7 +83,7 @@ Deno.test("local file store", async (t) => {
   }
 });
 
-Deno.test("local file store: the running sweep takes a staged file only once nobody holds it and the sweep's age passed, even if unwritten for an hour", async () => {
+Deno.test("local file store: the running sweep takes a staged file only once nobody holds it (a live upload, a resume taking it) and the sweep's age passed, even if unwritten for an hour", async () => {
   const root = await Deno.makeTempDir({ prefix: "file_store_sweep_" });
   const id = crypto.getRandomValues(new Uint8Array(16));
   const store = await LocalFileStore.open(root);
@@ -99,11 +99,22 @@ Deno.test("local file store: the running sweep takes a staged file only once nob
     await cut.write(text("cut"));
     await Deno.utime(`${root}/${cut.stagingRef}`, hourAgo, hourAgo);
     await cut.suspend();
+    // A kept one whose record a resume is taking: held from before the take.
+    const taken = await store.begin(id, "taken.txt");
+    await taken.write(text("taken"));
+    await taken.suspend();
+    await Deno.utime(`${root}/${taken.stagingRef}`, hourAgo, hourAgo);
+    const release = store.holdStaged(taken.stagingRef);
     assert.deepEqual(await store.sweepStaged(rule), []);
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    // Its record never came: it is an orphan now. The live one stays.
+    // The cut one's record never came: it is an orphan now. The live and the held ones stay.
     assert.deepEqual(await store.sweepStaged(rule), [`${root}/${cut.stagingRef}`]);
     assert.deepEqual(await store.sweepStaged(rule), []);
+    const resumed = await store.resume(id, "taken.txt", taken.stagingRef, 5);
+    release(); // the resumed staged file holds it now
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.deepEqual(await store.sweepStaged(rule), []);
+    await resumed.discard();
     await live.seal();
     await live.commit();
     assert.deepEqual(await store.list(id), ["live.txt"]);

@@ -124,6 +124,14 @@ export interface FileStore {
    */
   removeAbandoned(isLive: (stagingRef: string) => boolean | Promise<boolean>): Promise<string[]>;
   /**
+   * Counts the staged file `stagingRef` held by a live upload of this
+   * process until the returned function is called: a resume, from before it
+   * takes the partial upload's record until the reopened staged file holds
+   * it ({@linkcode FileStore.resume}) or it gave up, so the running sweep
+   * never takes it for an orphan in between.
+   */
+  holdStaged(stagingRef: string): () => void;
+  /**
    * While serving (the running sweep, `staged_sweep.ts`): removes staged
    * files that no live upload owns, older than the rule says, a bounded
    * number per call (a later call goes on where this one stopped); returns

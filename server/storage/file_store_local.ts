@@ -140,6 +140,15 @@ export class LocalFileStore implements FileStore {
     return new LocalStagedFile(this.root, location, stagingRef, file, this.#held);
   }
 
+  holdStaged(stagingRef: string): () => void {
+    this.#held.hold(stagingRef);
+    let held = true;
+    return () => {
+      if (held) this.#held.letGo(stagingRef);
+      held = false;
+    };
+  }
+
   async resume(
     clientId: ClientId,
     fileName: string,

@@ -46,7 +46,8 @@
  *
  * A resume marks the upload as its new holder's before the old marker goes,
  * so an upload taken over is never unmarked nor marked by a dead instance
- * only. What remains: a resume on another instance that took the partial
+ * only, and its instance holds it from before it takes the partial record
+ * (`holdStaged`). What remains: a resume on another instance that took the partial
  * record but has not yet marked the upload (a few milliseconds), if a sweep
  * reads both the partials and the markers within those milliseconds: the
  * resume is then refused and the client sends the file whole; nothing
@@ -239,6 +240,15 @@ export class S3FileStore implements FileStore {
       undefined,
       this.#held,
     );
+  }
+
+  holdStaged(stagingRef: string): () => void {
+    this.#held.hold(stagingRef);
+    let held = true;
+    return () => {
+      if (held) this.#held.letGo(stagingRef);
+      held = false;
+    };
   }
 
   /**

@@ -16,9 +16,11 @@
  * | 3    | `Registry.dropStaleReservations`: drops the reservations older than that age that no live connection of this instance holds (a release that failed) and those of instances that are gone |
  *
  * The age is twice the verdict deadline (`--verdict-timeout`, 30 s: 60 s): a
- * live upload's staged file is held whatever its age, so the age only
- * guards the moments between a staged file's creation and its first hold,
- * or between a cut upload's suspension and its record as a partial upload.
+ * live upload's staged file is held whatever its age (a resume holds the
+ * kept one from before it takes its record, `FileStore.holdStaged`), so the
+ * age only guards the moments between a staged file's creation and its
+ * first hold, or between a cut upload's suspension and its record as a
+ * partial upload.
  * What the operator sees: one log line per sweep that removed something.
  *
  * @example

@@ -176,6 +176,7 @@ class SharedFolderStore implements FileStore {
     this.#inner.readStaged(clientId, fileName, ref, length);
   discardStaged: FileStore["discardStaged"] = (clientId, fileName, ref) =>
     this.#inner.discardStaged(clientId, fileName, ref);
+  holdStaged: FileStore["holdStaged"] = (ref) => this.#inner.holdStaged(ref);
 
   /** As the folder's, but only what nobody wrote to for {@linkcode SHARED_FOLDER_GRACE_MS} at least. */
   sweepStaged: FileStore["sweepStaged"] = (rule) =>

@@ -165,8 +165,27 @@ export async function takeForResume(
   clientId: ClientId,
   request: { path: string; size: number; offset: number; prefixSha256: Uint8Array },
 ): Promise<Resumed | undefined> {
+  // Held before its record is taken, until the resumed staged file holds it: the sweep of
+  // staged files never sees it neither kept nor held (see `storage/staged_sweep.ts`).
+  const seen = await context.registry.partial(clientId, request.path);
+  const releases = seen === undefined ? [] : [context.store.holdStaged(seen.stagingRef)];
+  try {
+    return await takeHeld(context, clientId, request, releases);
+  } finally {
+    for (const release of releases) release();
+  }
+}
+
+/** {@linkcode takeForResume}, the staged file held; what it holds besides goes in `releases`. */
+async function takeHeld(
+  context: PartialContext,
+  clientId: ClientId,
+  request: { path: string; size: number; offset: number; prefixSha256: Uint8Array },
+  releases: Array<() => void>,
+): Promise<Resumed | undefined> {
   const { path, size, offset } = request;
   const partial = await context.registry.takePartial(clientId, path);
+  if (partial !== undefined) releases.push(context.store.holdStaged(partial.stagingRef));
   if (offset === 0) {
     if (partial !== undefined) await dropStaged(context, partial);
     return undefined;
