@@ -69,9 +69,14 @@ class BlockQueue {
   /**
    * Appends `chunk` and takes out the whole blocks that may be processed,
    * leaving `keep(total)` bytes queued (at most one block). The result is a
-   * view of `chunk` when nothing was queued before, a copy otherwise.
+   * view of `chunk` when nothing was queued before, else a copy, in the
+   * bytes `allocate` gives (a fresh array by default).
    */
-  take(chunk: Uint8Array, keep: (total: number) => number): Uint8Array {
+  take(
+    chunk: Uint8Array,
+    keep: (total: number) => number,
+    allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
+  ): Uint8Array {
     const total = this.#length + chunk.length;
     const whole = total - keep(total);
     if (whole <= 0) {
@@ -84,7 +89,7 @@ class BlockQueue {
     if (this.#length === 0) {
       blocks = chunk.subarray(0, whole);
     } else {
-      blocks = new Uint8Array(whole);
+      blocks = allocate(whole);
       blocks.set(this.pending, 0);
       blocks.set(chunk.subarray(0, fromChunk), this.#length);
     }
@@ -178,7 +183,9 @@ export class AesCbcDecryptor {
    */
   async update(chunk: Uint8Array): Promise<Uint8Array> {
     if (this.#finished) throw new TypeError("Cannot decrypt: the stream is finished");
-    const input = this.#queue.take(chunk, keepLastBlock);
+    // The blocks go straight into the scratch buffer, where the pad block
+    // is then added: one copy per batch, not two.
+    const input = this.#queue.take(chunk, keepLastBlock, (length) => this.#scratchFor(length));
     if (input.length === 0) return input;
     return await this.#decryptBlocks(input);
   }
@@ -211,6 +218,19 @@ export class AesCbcDecryptor {
     return block.subarray(0, AES_BLOCK_SIZE - pad);
   }
 
+  /**
+   * The first `length` bytes of the scratch buffer, which has room for a
+   * pad block after them. One scratch buffer for every batch: a fresh
+   * megabyte per call would pile up as garbage faster than V8 collects it,
+   * and each costs page faults at its first write.
+   */
+  #scratchFor(length: number): Uint8Array<ArrayBuffer> {
+    if (this.#scratch.length < length + AES_BLOCK_SIZE) {
+      this.#scratch = new Uint8Array(length + AES_BLOCK_SIZE);
+    }
+    return this.#scratch.subarray(0, length);
+  }
+
   async #decryptBlocks(input: Uint8Array): Promise<Uint8Array> {
     const last = input.slice(input.length - AES_BLOCK_SIZE);
     // The block that decrypts to a full pad block after `last`.
@@ -218,13 +238,9 @@ export class AesCbcDecryptor {
       0,
       AES_BLOCK_SIZE,
     );
-    // One scratch buffer for every batch: a fresh megabyte per call would pile
-    // up as garbage faster than V8 collects it.
-    if (this.#scratch.length < input.length + AES_BLOCK_SIZE) {
-      this.#scratch = new Uint8Array(input.length + AES_BLOCK_SIZE);
-    }
+    const inScratch = input.buffer === this.#scratch.buffer && input.byteOffset === 0;
+    if (!inScratch) this.#scratchFor(input.length).set(input, 0);
     const padded = this.#scratch.subarray(0, input.length + AES_BLOCK_SIZE);
-    padded.set(input, 0);
     padded.set(padBlock, input.length);
     const plain = new Uint8Array(
       await crypto.subtle.decrypt(
