@@ -92,6 +92,7 @@ export async function receiveDialectFile(
   try {
     upload = await receive(scope, framing, header, client);
   } catch (error) {
+    await scope.forgetUpload(); // releases its reservation, if it got one (a store that failed)
     if (error instanceof UploadRefusedError) {
       if (!error.answered) await scope.reject(header.code, error.message);
       return;

@@ -88,6 +88,7 @@ async function sendAt(scope: RequestScope, request: SendAtRequest): Promise<void
       onCut: keepCutUpload(scope, clientId),
     });
   } catch (error) {
+    await scope.forgetUpload(); // releases its reservation, as a refused or failed 828's
     if (error instanceof UploadRefusedError) {
       await resumed?.staged.discard().catch(() => {});
       if (!error.answered) await scope.reject(SEND_AT_REQUEST_CODE, error.message);
