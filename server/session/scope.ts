@@ -62,8 +62,10 @@ export interface RequestScope {
    * connection (`admission` in `commit.ts`), replacing its earlier one: the
    * 1607 text when it does not fit, else `undefined`. Released by
    * {@linkcode RequestScope.forgetUpload} and when the connection ends.
-   * `takesPartial`: the upload takes the path's kept partial upload (853),
-   * whose bytes its size stands for (`Reservation.takesPartial`).
+   * `takesPartial`: the upload stands for the path's kept partial upload
+   * (an 853 takes it; an 828 or a dialect's upload supersedes it when it
+   * commits), whose bytes are then not counted beside it
+   * (`Reservation.takesPartial`).
    */
   reserveUpload(
     clientId: ClientId,

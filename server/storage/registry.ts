@@ -211,10 +211,11 @@ export interface Reservation {
   /** The server instance that holds it. */
   instanceId: string;
   /**
-   * Whether the upload takes the path's kept partial upload (853: resumes it,
-   * or at offset 0 drops it): its size then stands for the kept bytes, which
-   * are not counted beside it. Otherwise (a plain 828, which leaves the kept
-   * bytes for a later resume) both count.
+   * Whether the upload stands for the path's kept partial upload (853:
+   * resumes it, or at offset 0 drops it; 828 on either port and the
+   * dialects' uploads: supersede it when they commit): its size then stands
+   * for the kept bytes, which are not counted beside it. Otherwise both
+   * count.
    */
   takesPartial?: boolean;
 }

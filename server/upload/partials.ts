@@ -8,13 +8,15 @@
  * | a secure-port upload is cut | its staged file is suspended (`StagedFile.suspend`) and recorded (`Registry.keepPartial`): path, size, bytes kept, owner |
  * | 852 | the stored file of the path (size, SHA-256) and the kept bytes of an upload of this size, with their SHA-256 |
  * | 853 at an offset | the record is taken (no one else can continue it); the kept bytes are read back (or, on S3, their recorded digests used), their SHA-256 must be the client's, the cksum and SHA-256 go on from them |
- * | 853 at 0, a new upload of the path | the record and its staged file are dropped |
+ * | 853 at 0 | the record and its staged file are dropped (the client's file is not the one kept) |
+ * | 828 of the path (either port, or a dialect's upload) | the record stays while it runs (a refused or abandoned upload loses nothing kept; a cut one on the secure port is kept instead); its commit (900) drops it |
  * | every minute | records older than the time to keep them go, with their staged files |
  *
  * Kept bytes count against the owner's stored bytes (`Usage.partialBytes`),
  * once at every moment: recording them drops the cut upload's reservation in
- * the same transaction, and an 853 of the path (resuming it, or from 0)
- * reserves first, its reservation standing for them, then takes them.
+ * the same transaction, and an upload of the path (853, resuming it or from
+ * 0; an 828 on either port) reserves with its reservation standing for
+ * them; the 853 then takes them, the 828 drops them when it commits.
  *
  * @example
  * ```ts

@@ -170,7 +170,7 @@ async function receive(
     logger: scope.logger,
     admit: (name, size) => {
       scope.setActivity({ kind: "receiving", fileName: name });
-      return scope.reserveUpload(client.clientId, name, size);
+      return scope.reserveUpload(client.clientId, name, size, true); // stands for a kept partial
     },
     answerRefusal: (reason) => scope.reject(header.code, reason),
   });

@@ -30,8 +30,7 @@ import { defineRequest, type RequestEntry } from "../request_table.ts";
 import type { RequestScope } from "../scope.ts";
 import { referenceCodec } from "./reference_codec.ts";
 import { requireProof, storageFailed } from "./checks.ts";
-import { dropPartial } from "../../upload/partials.ts";
-import { keepCutUpload, partialContext } from "./transfer_checks.ts";
+import { keepCutUpload } from "./transfer_checks.ts";
 import type { ClientState } from "../connection_state.ts";
 
 /** The table row of 828. */
@@ -68,11 +67,11 @@ async function receiveFile(scope: RequestScope, headerId: ClientId): Promise<voi
       maxFileSize: context.maxFileSize,
       buffers: context.uploadBuffers,
       logger: scope.logger,
-      admit: async (fileName, size) => {
+      admit: (fileName, size) => {
         scope.setActivity({ kind: "receiving", fileName });
-        // What a cut upload of this name kept goes: this one starts afresh.
-        if (secure) await dropPartial(partialContext(scope), clientId, fileName);
-        return await scope.reserveUpload(clientId, fileName, size);
+        // What a cut upload of this name kept stays until this one commits (then 900 drops it,
+        // `crc_ok.ts`); meanwhile this reservation stands for it, so its bytes count once.
+        return scope.reserveUpload(clientId, fileName, size, true);
       },
       answerRefusal: (reason) => scope.reject(RequestCode.SendFile, reason),
       // On the secure port a cut upload is kept for a resume (853).
