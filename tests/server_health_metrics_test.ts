@@ -36,7 +36,10 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-async function withServer(fn: (server: ServerProcess, http: string) => Promise<void>) {
+async function withServer(
+  fn: (server: ServerProcess, http: string) => Promise<void>,
+  args: string[] = [],
+) {
   const dir = await Deno.makeTempDir({ prefix: "server_http_" });
   const server = await ServerProcess.start(dir, [
     "--host",
@@ -45,6 +48,7 @@ async function withServer(fn: (server: ServerProcess, http: string) => Promise<v
     "0",
     "--http",
     "127.0.0.1:0",
+    ...args,
   ]);
   try {
     await fn(server, await httpAddress(server));
@@ -122,9 +126,13 @@ Deno.test("server --http: healthz is 200 while serving; metrics scraped while up
     await waitUntil("the ended uploads in the metrics", async () => {
       after = (await get(http, "/metrics")).text;
       return sample(after, "ft_uploads_in_progress") === 0 &&
-        (sample(after, 'ft_uploads_refused_total{reason="not_confirmed"}') ?? 0) >= 2;
+        sample(after, 'ft_uploads_refused_total{reason="connection_ended"}') === 1 &&
+        sample(after, 'ft_uploads_refused_total{reason="content_mismatch"}') === 1;
     });
     assert.equal(sample(after, "ft_uploads_stored_total"), 1, after);
+    // Received counts every byte staged (the half-sent and the lying uploads' too); stored, the file's.
+    assert.equal(sample(after, "ft_upload_bytes_stored_total"), small.length, after);
+    assert.ok((sample(after, "ft_upload_bytes_received_total") ?? 0) > small.length + data.length);
     assert.equal(sample(after, 'ft_uploads_refused_total{reason="storage_error"}'), 0, after);
   });
 });
@@ -160,4 +168,61 @@ Deno.test("server --http: healthz is 503 while the server shuts down and when it
     client.close();
     await server.wait();
   });
+});
+
+Deno.test("server --http: uploads not stored are counted by why: the content, the client's 901 or 902, the verdict deadline, the connection's end, a new upload", async () => {
+  await withServer(async (server, http) => {
+    const refused = async (reason: string) =>
+      sample((await get(http, "/metrics")).text, `ft_uploads_refused_total{reason="${reason}"}`);
+    const client = await RawClient.connect(server.port);
+    const me = await signUp(client, "Reasons");
+    const upload = (name: string, trailer?: number) =>
+      client.upload(
+        me.clientId,
+        me.aesKey,
+        name,
+        randomBytes(1_000),
+        trailer === undefined ? {} : { trailer },
+      );
+    const verdict = async (code: 901 | 902, fileName: string) => {
+      await client.request(me.clientId, { code, fileName });
+      if (code === RequestCode.CrcAbort) await client.expect(ResponseCode.Ack);
+    };
+
+    await upload("lie.bin", 1); // its cksum is not the client's: not kept
+    await verdict(RequestCode.CrcAbort, "lie.bin");
+    await upload("retry.bin");
+    await verdict(RequestCode.CrcRetry, "retry.bin");
+    await upload("retry.bin"); // the resend
+    await verdict(RequestCode.CrcAbort, "retry.bin");
+    await upload("first.bin");
+    await upload("second.bin"); // replaces first.bin before its verdict
+    await verdict(RequestCode.CrcAbort, "second.bin");
+    await upload("late.bin"); // no verdict: the deadline (1 s) closes the connection
+    await waitUntil("the verdict deadline", async () => (await refused("verdict_timeout")) === 1);
+    client.close();
+
+    const other = await RawClient.connect(server.port);
+    const key = await other.reconnect(me.clientId, "Reasons", me.keys.privateKey);
+    await other.upload(me.clientId, key, "left.bin", randomBytes(1_000));
+    other.close(); // before its verdict
+    await waitUntil("the connection's end", async () => (await refused("connection_ended")) === 1);
+
+    const text = (await get(http, "/metrics")).text;
+    const counts = Object.fromEntries(
+      ["content_mismatch", "client_retry", "client_abort", "superseded", "verdict_timeout"].map((
+        reason,
+      ) => [reason, sample(text, `ft_uploads_refused_total{reason="${reason}"}`)]),
+    );
+    assert.deepEqual(counts, {
+      content_mismatch: 1,
+      client_retry: 1,
+      client_abort: 2,
+      superseded: 1,
+      verdict_timeout: 1,
+    }, text);
+    assert.equal(sample(text, "ft_uploads_in_progress"), 0, text);
+    assert.equal(sample(text, "ft_uploads_stored_total"), 0, text);
+    assert.equal(sample(text, "ft_upload_bytes_stored_total"), 0, text);
+  }, ["--verdict-timeout", "1"]);
 });

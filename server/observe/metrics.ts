@@ -7,21 +7,26 @@
  * | ------------------------------------- | --------- | ----------- | --------------------------------------------------------- |
  * | `ft_connections`                      | gauge     | `state`     | open connections: `signing_in`, `idle`, `uploading`       |
  * | `ft_uploads_in_progress`              | gauge     |             | uploads being received or awaiting the client's verdict    |
- * | `ft_upload_bytes_received_total`      | counter   |             | file bytes received and staged (the files' own bytes)      |
+ * | `ft_upload_bytes_received_total`      | counter   |             | file bytes received and staged (the files' own bytes, decrypted), whether the upload is then stored or not |
+ * | `ft_upload_bytes_stored_total`        | counter   |             | file bytes of the uploads stored (a resumed one's whole file) |
  * | `ft_uploads_stored_total`             | counter   |             | uploads confirmed and stored                              |
- * | `ft_uploads_refused_total`            | counter   | `reason`    | `max_files`, `max_stored`, `not_confirmed`, `storage_error` |
+ * | `ft_uploads_refused_total`            | counter   | `reason`    | uploads not stored: `max_files`, `max_stored`, `cut_kept`, and each {@linkcode DiscardReason} |
  * | `ft_registrations_total`              | counter   | `outcome`   | keys recorded (`registered`), or refused (`name_taken`)   |
  * | `ft_upload_buffer_bytes`              | gauge     | `kind`      | the upload buffer budget: `in_use`, `limit`               |
  * | `ft_storage_seconds`                  | histogram | `operation` | time of each registry and file store call                 |
  *
  * The storage figures come from {@linkcode instrumentStorage}, a wrapper of
- * the instance's registry and file store, so no session code changes:
- * `not_confirmed` counts staged uploads discarded instead of stored (content
- * whose cksum or padding did not match, the client's 901 or 902, a
- * connection lost before 900); `name_taken` counts 826s that lost the name to
- * another client a moment earlier (a name already taken at 825 never reaches
- * the registry's write). Connections and the buffer budget are read when
- * scraped.
+ * the instance's registry and file store: an upload is counted from its
+ * staged file's start (`FileStore.begin`, or `resume` for a resumed one) to
+ * its commit (stored), its suspension (`cut_kept`: cut, its bytes kept for a
+ * resume) or its discard, whose `why` (`StagedFile.discard`) the session
+ * gives: the content did not match, the client's 901 or 902, the verdict
+ * deadline, the connection's end, a new upload in its place, a protocol
+ * error, a store failure (`file_store.ts`, {@linkcode DiscardReason});
+ * `max_files` and `max_stored` are commits the registry refused.
+ * `name_taken` counts 826s that lost the name to another client a moment
+ * earlier (a name already taken at 825 never reaches the registry's write).
+ * Connections and the buffer budget are read when scraped.
  *
  * @example
  * ```ts ignore
@@ -34,7 +39,7 @@
  */
 
 import client from "prom-client";
-import type { FileStore, StagedFile } from "../storage/file_store.ts";
+import type { DiscardReason, FileStore, StagedFile } from "../storage/file_store.ts";
 import type { Registry } from "../storage/registry.ts";
 import type { Storage } from "../storage/storage.ts";
 
@@ -49,8 +54,23 @@ export interface MetricSources {
   buffers(): { inUse: number; limit: number };
 }
 
-/** Why an upload was not stored (the `reason` label). */
-export type RefusalReason = "max_files" | "max_stored" | "not_confirmed" | "storage_error";
+/** Why an upload was not stored (the `reason` label): a bounded set. */
+export type RefusalReason = "max_files" | "max_stored" | "cut_kept" | DiscardReason;
+
+/** Every value of the `reason` label, each exposed from the start (at 0). */
+const REFUSAL_REASONS: readonly RefusalReason[] = [
+  "max_files",
+  "max_stored",
+  "cut_kept",
+  "content_mismatch",
+  "client_retry",
+  "client_abort",
+  "verdict_timeout",
+  "connection_ended",
+  "superseded",
+  "protocol_error",
+  "storage_error",
+];
 
 /** Latency buckets in seconds: local disk and SQLite are sub-millisecond, S3 tens of ms. */
 const STORAGE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -61,6 +81,7 @@ export class ServerMetrics {
   #sources: MetricSources | undefined;
   #inProgress = 0;
   readonly #bytes: client.Counter;
+  readonly #storedBytes: client.Counter;
   readonly #stored: client.Counter;
   readonly #refused: client.Counter<"reason">;
   readonly #registrations: client.Counter<"outcome">;
@@ -103,7 +124,12 @@ export class ServerMetrics {
     });
     this.#bytes = new client.Counter({
       name: "ft_upload_bytes_received_total",
-      help: "File bytes received and staged",
+      help: "File bytes received and staged, whether the upload was then stored or not",
+      registers,
+    });
+    this.#storedBytes = new client.Counter({
+      name: "ft_upload_bytes_stored_total",
+      help: "File bytes of the uploads stored (a resumed upload's whole file)",
       registers,
     });
     this.#stored = new client.Counter({
@@ -117,9 +143,7 @@ export class ServerMetrics {
       labelNames: ["reason"] as const,
       registers,
     });
-    for (const reason of ["max_files", "max_stored", "not_confirmed", "storage_error"]) {
-      this.#refused.inc({ reason }, 0);
-    }
+    for (const reason of REFUSAL_REASONS) this.#refused.inc({ reason }, 0);
     this.#registrations = new client.Counter({
       name: "ft_registrations_total",
       help: "Public keys recorded (registered), or refused because the name was just taken",
@@ -167,11 +191,15 @@ export class ServerMetrics {
     this.#inProgress++;
   }
 
-  /** An upload stopped staging: stored, or not (with why). */
-  uploadEnded(outcome: { stored: true } | { stored: false; reason: RefusalReason }): void {
+  /** An upload stopped staging: stored (with its size, if known), or not (with why). */
+  uploadEnded(
+    outcome: { stored: true; size: number | undefined } | { stored: false; reason: RefusalReason },
+  ): void {
     this.#inProgress = Math.max(0, this.#inProgress - 1);
-    if (outcome.stored) this.#stored.inc();
-    else this.#refused.inc({ reason: outcome.reason });
+    if (outcome.stored) {
+      this.#stored.inc();
+      if (outcome.size !== undefined) this.#storedBytes.inc(outcome.size);
+    } else this.#refused.inc({ reason: outcome.reason });
   }
 
   /** Bytes of a file were staged. */
@@ -207,15 +235,24 @@ function timed<T extends object>(
   });
 }
 
+/** What the registry said of a staged file's commit, by staging reference, until it ends. */
+interface CommitNotes {
+  /** The limit that refused its commit, if one did. */
+  refusal(stagingRef: string): RefusalReason | undefined;
+  /** The size its commit recorded, if it began one. */
+  size(stagingRef: string): number | undefined;
+}
+
 /**
- * A staged upload whose writes, commit and discard are counted and timed;
- * `refusal` says why a discarded one was not stored when the registry
- * refused its commit (else it was not confirmed).
+ * A staged upload whose writes, commit, suspension and discard are counted
+ * and timed; `notes` say why a discarded one was not stored when the
+ * registry refused its commit (else the discard's `why`), and a stored
+ * one's size.
  */
 function instrumentStaged(
   staged: StagedFile,
   metrics: ServerMetrics,
-  refusal: (stagingRef: string) => RefusalReason | undefined,
+  notes: CommitNotes,
 ): StagedFile {
   let ended = false;
   const end = (outcome: Parameters<ServerMetrics["uploadEnded"]>[0]) => {
@@ -234,11 +271,18 @@ function instrumentStaged(
     },
     commit: async () => {
       await metrics.time("staged.commit", () => staged.commit()).catch(fail);
-      end({ stored: true });
+      end({ stored: true, size: notes.size(staged.stagingRef) });
     },
-    discard: async () => {
-      end({ stored: false, reason: refusal(staged.stagingRef) ?? "not_confirmed" });
-      await metrics.time("staged.discard", () => staged.discard());
+    suspend: async () => {
+      const kept = await metrics.time("staged.suspend", () => staged.suspend()).catch(fail);
+      end({ stored: false, reason: "cut_kept" });
+      return kept;
+    },
+    discard: async (why?: DiscardReason) => {
+      // A discard without a why is a refused commit's (commit.ts), or a store's own clean-up.
+      const reason = notes.refusal(staged.stagingRef) ?? why ?? "storage_error";
+      end({ stored: false, reason });
+      await metrics.time("staged.discard", () => staged.discard(why));
     },
   });
 }
@@ -248,12 +292,20 @@ function instrumentStaged(
  * registrations counted (see the module table). Closing it closes `storage`.
  */
 export function instrumentStorage(storage: Storage, metrics: ServerMetrics): Storage {
-  // Commits the registry refused, by staged file, until that file is discarded.
+  // Commits the registry refused, and the sizes of those it began, by staged file, until it ends.
   const refused = new Map<string, RefusalReason>();
-  const refusal = (stagingRef: string) => {
-    const reason = refused.get(stagingRef);
-    refused.delete(stagingRef);
-    return reason;
+  const sizes = new Map<string, number>();
+  const take = <T>(map: Map<string, T>, stagingRef: string) => {
+    const value = map.get(stagingRef);
+    map.delete(stagingRef);
+    return value;
+  };
+  const notes: CommitNotes = {
+    refusal: (stagingRef) => {
+      sizes.delete(stagingRef);
+      return take(refused, stagingRef);
+    },
+    size: (stagingRef) => take(sizes, stagingRef),
   };
   const registry = timed<Registry>(storage.registry, "registry", metrics, {
     addClient: async (client: Parameters<Registry["addClient"]>[0]) => {
@@ -271,7 +323,7 @@ export function instrumentStorage(storage: Storage, metrics: ServerMetrics): Sto
       );
       if ("refused" in start) {
         refused.set(args[0].stagingRef, start.refused === "files" ? "max_files" : "max_stored");
-      }
+      } else sizes.set(args[0].stagingRef, args[0].size);
       return start;
     },
   });
@@ -279,7 +331,12 @@ export function instrumentStorage(storage: Storage, metrics: ServerMetrics): Sto
     begin: async (...args: Parameters<FileStore["begin"]>) => {
       const staged = await metrics.time("store.begin", () => storage.store.begin(...args));
       metrics.uploadStarted();
-      return instrumentStaged(staged, metrics, refusal);
+      return instrumentStaged(staged, metrics, notes);
+    },
+    resume: async (...args: Parameters<FileStore["resume"]>) => {
+      const staged = await metrics.time("store.resume", () => storage.store.resume(...args));
+      metrics.uploadStarted();
+      return instrumentStaged(staged, metrics, notes);
     },
   });
   return { registry, store, close: () => storage.close() };

@@ -214,7 +214,12 @@ export class ServerConnection {
       reason = await this.#failed(error);
     } finally {
       this.#signInDeadline.stop();
-      await this.#scope.forgetUpload();
+      const ending = this.#ending;
+      await this.#scope.forgetUpload(
+        ending?.kind === "evicted" && ending.eviction.kind === "verdict-deadline"
+          ? "verdict_timeout"
+          : "connection_ended",
+      );
       this.#setClient({ kind: "unsigned" }); // stops the verdict deadline, frees the identity
       this.#conn.close();
     }
@@ -356,13 +361,13 @@ export class ServerConnection {
       reserveUpload: (clientId, fileName, size, takesPartial) =>
         this.#reservation.reserve(clientId, fileName, size, takesPartial),
       heldReservation: () => this.#reservation.token,
-      forgetUpload: async () => {
+      forgetUpload: async (why = "superseded") => {
         await this.#reservation.release();
         const state = this.#client;
         if (state.kind !== "signed-in" || state.upload === undefined) return;
         this.#setClient({ kind: "signed-in", client: state.client });
         if (state.upload.kind === "awaiting-verdict") {
-          await state.upload.upload.staged?.discard().catch(() => {});
+          await state.upload.upload.staged?.discard(why).catch(() => {});
         }
       },
     };

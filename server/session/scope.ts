@@ -11,7 +11,7 @@ import type { Logger } from "@logtape/logtape";
 import type { ClientId, ExactReader, Response } from "../../protocol/mod.ts";
 import type { BufferBudget } from "../upload/buffer_budget.ts";
 import type { CommitOptions } from "../upload/commit.ts";
-import type { FileStore } from "../storage/file_store.ts";
+import type { DiscardReason, FileStore } from "../storage/file_store.ts";
 import type { Activity, ClientState } from "./connection_state.ts";
 import type { KeyProofGate } from "./tls_proof.ts";
 import type { RegistrationRate } from "../net/registration_rate.ts";
@@ -53,10 +53,11 @@ export interface RequestScope {
   /** Answers 1607 with `reason` and counts the rejection; the connection goes on. */
   reject(code: number, reason: string): Promise<void>;
   /**
-   * Discards the upload the client has in hand, if any, and releases the
+   * Discards the upload the client has in hand, if any (for `why`, default
+   * `superseded`: a new upload or sign-in replaces it), and releases the
    * connection's reservation; never touches a stored file.
    */
-  forgetUpload(): Promise<void>;
+  forgetUpload(why?: DiscardReason): Promise<void>;
   /**
    * Reserves an upload's declared size against the client's limits for this
    * connection (`admission` in `commit.ts`), replacing its earlier one: the

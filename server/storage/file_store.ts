@@ -56,8 +56,12 @@ export interface StagedFile {
   seal(): Promise<void>;
   /** Puts the staged file in its final place, atomically replacing an older one. */
   commit(): Promise<void>;
-  /** Drops the staged file; idempotent, and never touches the final place. */
-  discard(): Promise<void>;
+  /**
+   * Drops the staged file; idempotent, and never touches the final place.
+   * `why` says why the upload was not stored, for the operator's metrics
+   * (`server/observe/metrics.ts`); the store itself ignores it.
+   */
+  discard(why?: DiscardReason): Promise<void>;
   /**
    * A cut upload: keeps the bytes written so far, durable, for a later resume
    * ({@linkcode FileStore.resume}), instead of discarding them. The store may
@@ -66,6 +70,31 @@ export interface StagedFile {
    */
   suspend(): Promise<KeptPrefix>;
 }
+
+/**
+ * Why a staged upload is dropped instead of stored (a bounded set, the
+ * `reason` label of `ft_uploads_refused_total`):
+ *
+ * | reason             | the upload                                                              |
+ * | ------------------ | ----------------------------------------------------------------------- |
+ * | `content_mismatch` | arrived whole but did not match: cksum or padding, or not the size announced (853) |
+ * | `client_retry`     | the client said its cksum differs (901) and will send it again          |
+ * | `client_abort`     | the client gave up on it (902)                                          |
+ * | `verdict_timeout`  | no verdict came within the verdict deadline                             |
+ * | `connection_ended` | its connection ended (cut, closed, shut down) before it was stored and nothing was kept |
+ * | `superseded`       | a new upload or sign-in on its connection replaced it before its verdict |
+ * | `protocol_error`   | a packet broke the protocol mid-upload                                  |
+ * | `storage_error`    | the store failed                                                        |
+ */
+export type DiscardReason =
+  | "content_mismatch"
+  | "client_retry"
+  | "client_abort"
+  | "verdict_timeout"
+  | "connection_ended"
+  | "superseded"
+  | "protocol_error"
+  | "storage_error";
 
 /** What {@linkcode StagedFile.suspend} kept: the upload's first `length` bytes. */
 export interface KeptPrefix {

@@ -139,7 +139,7 @@ export async function commitUpload(
     await staged.commit();
   } catch (error) {
     await registry.abandonCommit(start.id);
-    await staged.discard().catch(() => {});
+    await staged.discard("storage_error").catch(() => {});
     const reason = error instanceof Error ? error.message : String(error);
     throw new StorageError(`Cannot store ${upload.fileName}: ${reason}`, { cause: error });
   }

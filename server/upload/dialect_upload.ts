@@ -51,7 +51,7 @@ import type { BufferBudget } from "./buffer_budget.ts";
 import type { FileStore } from "../storage/file_store.ts";
 import { collectYoungGarbage } from "./memory.ts";
 import { GC_EVERY_BATCHES, UploadRefusedError, type UploadResult } from "./upload.ts";
-import { UploadStaging } from "./upload_staging.ts";
+import { discardReasonOf, UploadStaging } from "./upload_staging.ts";
 import type { CipherSource } from "./cipher_source.ts";
 
 export { type CipherSource, PacketSource, WholeFileSource } from "./cipher_source.ts";
@@ -135,7 +135,7 @@ export async function receiveDialectUpload(options: DialectUploadOptions): Promi
       durationMs: performance.now() - started,
     };
   } catch (error) {
-    await staging.discard();
+    await staging.discard(discardReasonOf(error));
     throw error;
   }
 }

@@ -54,7 +54,7 @@ import { formatBytes, plural } from "../../common/units.ts";
 import { collectYoungGarbage } from "./memory.ts";
 import { UploadContentReader } from "./upload_content.ts";
 import { uploadFileName } from "./upload_name.ts";
-import { UploadStaging } from "./upload_staging.ts";
+import { discardReasonOf, UploadStaging } from "./upload_staging.ts";
 import { uploadRefusal } from "./verdict.ts";
 
 export { BATCH_BYTES_PER_PACKET, BATCH_PACKETS } from "./upload_content.ts";
@@ -250,10 +250,10 @@ export async function receiveUpload(options: UploadOptions): Promise<UploadResul
     const suspended = options.onCut !== undefined && isCut(error)
       ? await staging.suspend()
       : undefined;
-    if (suspended === undefined) await staging.discard();
+    if (suspended === undefined) await staging.discard(discardReasonOf(error));
     else {
       await options.onCut!({ fileName, size: originalSize, ...suspended }).catch(async () => {
-        await suspended.staged.discard().catch(() => {});
+        await suspended.staged.discard("storage_error").catch(() => {}); // not recorded
       });
     }
     throw error;

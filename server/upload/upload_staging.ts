@@ -24,7 +24,9 @@
  */
 
 import type { ClientId } from "../../protocol/mod.ts";
+import { isConnectionLost } from "../../common/connection_lost.ts";
 import {
+  type DiscardReason,
   type FileStore,
   type KeptPrefix,
   type StagedFile,
@@ -71,7 +73,7 @@ export class UploadStaging {
   async suspend(): Promise<{ staged: StagedFile; kept: KeptPrefix } | undefined> {
     const staged = this.#staged;
     if (staged === undefined || this.#failed) {
-      await this.discard();
+      await this.discard(this.#failed ? "storage_error" : "connection_ended");
       return undefined;
     }
     this.#staged = undefined;
@@ -80,8 +82,10 @@ export class UploadStaging {
       if (kept.length > 0) return { staged, kept };
     } catch {
       // As a storage failure: nothing kept.
+      await staged.discard("storage_error").catch(() => {});
+      return undefined;
     }
-    await staged.discard().catch(() => {});
+    await staged.discard("connection_ended").catch(() => {}); // nothing to keep
     return undefined;
   }
 
@@ -117,17 +121,17 @@ export class UploadStaging {
    */
   async keepIf(keep: boolean): Promise<StagedFile | undefined> {
     const staged = keep ? await this.seal() : undefined;
-    if (!keep) await this.discard();
+    if (!keep) await this.discard("content_mismatch");
     const failure = this.failure;
     if (failure !== undefined) throw failure;
     return staged;
   }
 
-  /** Drops the staged file (a refused or broken upload); never throws. */
-  async discard(): Promise<void> {
+  /** Drops the staged file (a refused or broken upload, for `why`); never throws. */
+  async discard(why: DiscardReason): Promise<void> {
     const staged = this.#staged;
     this.#staged = undefined;
-    await staged?.discard().catch(() => {});
+    await staged?.discard(why).catch(() => {});
   }
 
   /** The storage failure, if one happened, as a {@linkcode StorageError}. */
@@ -141,6 +145,18 @@ export class UploadStaging {
   async #fail(error: unknown): Promise<void> {
     this.#failed = true;
     this.#failure ??= error;
-    await this.discard();
+    await this.discard("storage_error");
   }
+}
+
+/**
+ * Why an upload that failed with `error` was dropped: the store failed, its
+ * connection ended, or (anything else) a packet broke the protocol.
+ */
+export function discardReasonOf(error: unknown): DiscardReason {
+  if (error instanceof StorageError) return "storage_error";
+  if (isConnectionLost(error) || error instanceof Deno.errors.InvalidData) {
+    return "connection_ended";
+  }
+  return "protocol_error";
 }

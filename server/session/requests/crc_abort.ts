@@ -17,7 +17,7 @@ export const crcAbortRequest: RequestEntry = defineRequest({
   handle: async (scope, _request, header) => {
     const due = await takeVerdictDue(scope, RequestCode.CrcAbort, header.clientId);
     if (due === undefined) return;
-    await due.upload.staged?.discard().catch(() => {});
+    await due.upload.staged?.discard("client_abort").catch(() => {});
     await scope.forgetUpload(); // releases its reservation
     scope.logger.warn("The client gave up on {fileName} (902)", { fileName: due.upload.fileName });
     await scope.send({ code: ResponseCode.Ack, clientId: due.client.clientId });

@@ -17,7 +17,7 @@ export const crcRetryRequest: RequestEntry = defineRequest({
   handle: async (scope, _request, header) => {
     const due = await takeVerdictDue(scope, RequestCode.CrcRetry, header.clientId);
     if (due === undefined) return;
-    await due.upload.staged?.discard().catch(() => {});
+    await due.upload.staged?.discard("client_retry").catch(() => {});
     await scope.forgetUpload(); // releases its reservation
     scope.setClient({ kind: "signed-in", client: due.client, upload: { kind: "resend-due" } });
     scope.logger.info("The client will send {fileName} again (901)", {

@@ -90,7 +90,7 @@ async function sendAt(scope: RequestScope, request: SendAtRequest): Promise<void
   } catch (error) {
     await scope.forgetUpload(); // releases its reservation, as a refused or failed 828's
     if (error instanceof UploadRefusedError) {
-      await resumed?.staged.discard().catch(() => {});
+      await resumed?.staged.discard("content_mismatch").catch(() => {});
       if (!error.answered) await scope.reject(SEND_AT_REQUEST_CODE, error.message);
       return;
     }
