@@ -75,6 +75,7 @@ export const FAST_TESTS: readonly string[] = [
   "tests/server_golden_replay_test.ts",
   "tests/server_hostile_input_test.ts",
   "tests/server_logging_test.ts",
+  "tests/server_metrics_resumed_uploads_test.ts",
   "tests/server_protocol_test.ts",
   "tests/server_quota_test.ts",
   "tests/server_registry_sqlite_test.ts",
@@ -87,6 +88,8 @@ export const FAST_TESTS: readonly string[] = [
   "tests/server_upload_memory_test.ts",
   "tests/server_upload_test.ts",
   "tests/support_test_deadline_test.ts",
+  "tests/transfer_send_at_refusal_releases_reservation_test.ts",
+  "tests/transfer_whole_upload_supersedes_kept_partial_test.ts",
 ];
 
 /**
