@@ -95,7 +95,9 @@ try {
   const uploads: Measure[] = [];
   const downloads: Measure[] = [];
   for (let run = 0; run < runs; run++) {
-    uploads.push(await runClient(clientDir, server.process.child.pid, []));
+    // --force: every run sends, though the same file is "already stored" after the first
+    // (without it, the later runs only hashed the file and skipped the upload).
+    uploads.push(await runClient(clientDir, server.process.child.pid, ["--force"]));
     downloads.push(
       await runClient(clientDir, server.process.child.pid, [
         "--get",
