@@ -278,8 +278,14 @@ const CASES: Case[] = [
       assert.equal(await reserve("other", "other.bin", 500), undefined, "500 kept + 500");
       await registry.release("other");
       assert.equal(await reserve("other", "other.bin", 501), "bytes", "500 kept + 501");
-      // A plain upload of the path leaves the kept bytes for a later resume: both count.
+      // An upload of the path that does not stand for the kept bytes: both count.
       assert.equal(await reserve("plain", "cut.bin", 501), "bytes", "500 kept + 501");
+      // One that stands for them (an 828 superseding them), smaller: it stands for 100 of them.
+      assert.equal(await reserve("small", "cut.bin", 100, true), undefined, "100 + 400 left");
+      assert.equal(await reserve("other", "other.bin", 501), "bytes", "100 + 400 + 501");
+      assert.equal(await reserve("other", "other.bin", 500), undefined, "100 + 400 + 500");
+      await registry.release("other");
+      await registry.release("small");
       // The resume reserves the whole file: its reservation stands for the kept bytes.
       assert.equal(await reserve("resume", "cut.bin", 600, true), undefined, "600, not 500 + 600");
       assert.equal(await reserve("other", "other.bin", 400), undefined, "600 + 400");

@@ -13,8 +13,10 @@
  *
  * A kept partial upload (`partials`) is counted once: by its own bytes,
  * unless a reservation covers it (`partials.reserved_by`, set when an upload
- * that takes it reserves: an 853 resuming it, or dropping it at offset 0),
- * when the reservation's size stands for it.
+ * of its path reserves: an 853 resuming it or dropping it at offset 0, an
+ * 828 that supersedes it when it commits), when the reservation's size
+ * stands for them (for as many as its size: a smaller upload leaves the
+ * rest counted).
  *
  * @module
  */
@@ -58,9 +60,12 @@ export class PostgresReservations {
           (SELECT count(*) FROM reservations WHERE client_id = ${clientId}) AS files,
           (SELECT coalesce(sum(size), 0) FROM files WHERE client_id = ${clientId}
              AND file_name <> ${fileName}) +
-          (SELECT coalesce(sum(received), 0) FROM partials
-             WHERE client_id = ${clientId} AND (NOT ${takes} OR file_name <> ${fileName})
-               AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.token = partials.reserved_by)) +
+          (SELECT coalesce(sum(
+             CASE WHEN ${takes} AND p.file_name = ${fileName} THEN GREATEST(p.received - ${size}, 0)
+                  WHEN r.token IS NOT NULL THEN GREATEST(p.received - r.size, 0)
+                  ELSE p.received END), 0)
+             FROM partials p LEFT JOIN reservations r ON r.token = p.reserved_by
+             WHERE p.client_id = ${clientId}) +
           (SELECT coalesce(sum(size), 0) FROM reservations WHERE client_id = ${clientId}) AS bytes`;
       if (Number(row?.files ?? 0) + 1 > limits.maxFiles) return "files" as const;
       if (Number(row?.bytes ?? 0) + size > limits.maxBytes) return "bytes" as const;

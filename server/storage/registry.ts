@@ -214,8 +214,8 @@ export interface Reservation {
    * Whether the upload stands for the path's kept partial upload (853:
    * resumes it, or at offset 0 drops it; 828 on either port and the
    * dialects' uploads: supersede it when they commit): its size then stands
-   * for the kept bytes, which are not counted beside it. Otherwise both
-   * count.
+   * for the kept bytes, which are not counted beside it (those past its size
+   * still are). Otherwise both count.
    */
   takesPartial?: boolean;
 }

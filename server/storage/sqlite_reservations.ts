@@ -11,8 +11,10 @@
  *
  * A kept partial upload (`partials`) is counted once: by its own bytes,
  * unless a reservation covers it (`partials.reserved_by`, set when an upload
- * that takes it reserves: an 853 resuming it, or dropping it at offset 0),
- * when the reservation's size stands for it.
+ * of its path reserves: an 853 resuming it or dropping it at offset 0, an
+ * 828 that supersedes it when it commits), when the reservation's size
+ * stands for them (for as many as its size: a smaller upload leaves the
+ * rest counted).
  *
  * @module
  */
@@ -21,13 +23,18 @@ import type { FileLimits, Reservation } from "./registry.ts";
 import type { SqliteDatabase } from "./sqlite_database.ts";
 
 /**
- * The bytes of a client's (`?1`) partial uploads that count: those not
- * covered by a live reservation, nor of the path `?2` when the new
- * reservation takes it (`?3` = 1).
+ * The bytes of a client's (`?1`) partial uploads that count: a partial's
+ * kept bytes, less what a live reservation covering it stands for (its
+ * size), or, for the path `?2` when the new reservation takes it (`?3` = 1),
+ * less the new reservation's size (`?4`): a reservation stands for at most
+ * its own size of what was kept.
  */
-const COUNTED_PARTIAL_BYTES = `(SELECT coalesce(sum(received), 0) FROM partials
-  WHERE client_id = ?1 AND (?3 = 0 OR file_name <> ?2)
-    AND NOT EXISTS (SELECT 1 FROM reservations r WHERE r.token = partials.reserved_by))`;
+const COUNTED_PARTIAL_BYTES = `(SELECT coalesce(sum(
+    CASE WHEN ?3 = 1 AND p.file_name = ?2 THEN max(p.received - ?4, 0)
+         WHEN r.token IS NOT NULL THEN max(p.received - r.size, 0)
+         ELSE p.received END), 0)
+  FROM partials p LEFT JOIN reservations r ON r.token = p.reserved_by
+  WHERE p.client_id = ?1)`;
 
 /** Most reservations one call of `dropStale` looks at (bounded work per sweep). */
 const STALE_PER_SWEEP = 1000;
@@ -60,6 +67,7 @@ export class SqliteReservations {
         clientId,
         fileName,
         reservation.takesPartial === true ? 1 : 0,
+        size,
       )!;
       if (Number(row.files) + 1 > limits.maxFiles) return "files" as const;
       if (Number(row.bytes) + size > limits.maxBytes) return "bytes" as const;
