@@ -2,9 +2,11 @@
  * The upload metrics (`server/observe/metrics.ts`) follow a cut upload kept
  * for a resume and its resume (853): the cut one leaves the uploads in
  * progress, counted as not stored for `cut_kept`; the resumed one is counted
- * in progress, then stored, with its whole file's bytes. Before, a cut
- * upload stayed "in progress" for ever, and a resumed upload (its staged
- * file reopened by `FileStore.resume`, not begun) was never counted at all.
+ * in progress, then stored, with its whole file's bytes; a cut upload whose
+ * kept bytes the registry could not record counts as a storage error, not
+ * as kept. Before, a cut upload stayed "in progress" for ever, and a resumed
+ * upload (its staged file reopened by `FileStore.resume`, not begun) was
+ * never counted at all.
  *
  * @module
  */
@@ -89,6 +91,45 @@ Deno.test("metrics: a cut upload kept for a resume is no longer in progress (cut
       assert.equal(sample(text, "ft_uploads_in_progress"), 0, text);
       assert.equal(sample(text, "ft_uploads_stored_total"), 1, text);
       assert.equal(sample(text, "ft_upload_bytes_stored_total"), SIZE, text);
+    }, { dir, storage });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("metrics: a cut upload whose kept bytes the registry could not record counts as a storage error, not as kept", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "metrics_cut_failed_" });
+  const metrics = new ServerMetrics();
+  const inner = await openLocalStorage(dir);
+  const registry = new Proxy(inner.registry, {
+    get(target, property) {
+      if (property === "keepPartial") {
+        return () => Promise.reject(new Error("the registry is gone"));
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const storage = instrumentStorage({ ...inner, registry }, metrics);
+  try {
+    await withServer(async (test) => {
+      const signed = await signUpSecurely(test, "Unkept");
+      const { clientId } = signed.identity;
+      const wire = await uploadBytes({ clientId, aesKey: null }, "cut.bin", randomBytes(SIZE));
+      await signed.client.send(wire.subarray(0, Math.round(wire.length * 0.75)));
+      signed.client.close();
+      let text = "";
+      await waitUntil("the cut upload counted", async () => {
+        text = await metrics.text();
+        const ended = ["storage_error", "cut_kept", "connection_ended"].map((reason) =>
+          sample(text, `ft_uploads_refused_total{reason="${reason}"}`) ?? 0
+        );
+        return ended.reduce((a, b) => a + b) > 0;
+      });
+      assert.equal(sample(text, "ft_uploads_in_progress"), 0, text);
+      assert.equal(sample(text, 'ft_uploads_refused_total{reason="storage_error"}'), 1, text);
+      assert.equal(sample(text, 'ft_uploads_refused_total{reason="cut_kept"}'), 0, text);
+      assert.deepEqual(await inner.registry.listPartials(), []);
     }, { dir, storage });
   } finally {
     await Deno.remove(dir, { recursive: true });

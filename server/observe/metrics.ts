@@ -18,8 +18,8 @@
  * The storage figures come from {@linkcode instrumentStorage}, a wrapper of
  * the instance's registry and file store: an upload is counted from its
  * staged file's start (`FileStore.begin`, or `resume` for a resumed one) to
- * its commit (stored), its suspension (`cut_kept`: cut, its bytes kept for a
- * resume) or its discard, whose `why` (`StagedFile.discard`) the session
+ * its commit (stored), the record of its kept bytes after a cut (`cut_kept`:
+ * `Registry.keepPartial`, for a resume) or its discard, whose `why` (`StagedFile.discard`) the session
  * gives: the content did not match, the client's 901 or 902, the verdict
  * deadline, the connection's end, a new upload in its place, a protocol
  * error, a store failure (`file_store.ts`, {@linkcode DiscardReason});
@@ -241,6 +241,11 @@ interface CommitNotes {
   refusal(stagingRef: string): RefusalReason | undefined;
   /** The size its commit recorded, if it began one. */
   size(stagingRef: string): number | undefined;
+  /**
+   * It was suspended: `kept` ends it once the registry records what it kept
+   * (`undefined`: it is discarded, nothing to wait for).
+   */
+  suspended(stagingRef: string, kept: (() => void) | undefined): void;
 }
 
 /**
@@ -275,10 +280,12 @@ function instrumentStaged(
     },
     suspend: async () => {
       const kept = await metrics.time("staged.suspend", () => staged.suspend()).catch(fail);
-      end({ stored: false, reason: "cut_kept" });
+      // Kept only once recorded (`Registry.keepPartial`); discarded instead if that fails.
+      notes.suspended(staged.stagingRef, () => end({ stored: false, reason: "cut_kept" }));
       return kept;
     },
     discard: async (why?: DiscardReason) => {
+      notes.suspended(staged.stagingRef, undefined);
       // A discard without a why is a refused commit's (commit.ts), or a store's own clean-up.
       const reason = notes.refusal(staged.stagingRef) ?? why ?? "storage_error";
       end({ stored: false, reason });
@@ -292,9 +299,11 @@ function instrumentStaged(
  * registrations counted (see the module table). Closing it closes `storage`.
  */
 export function instrumentStorage(storage: Storage, metrics: ServerMetrics): Storage {
-  // Commits the registry refused, and the sizes of those it began, by staged file, until it ends.
+  // Commits the registry refused, the sizes of those it began, and the suspended uploads
+  // until their kept bytes are recorded, by staged file, until it ends.
   const refused = new Map<string, RefusalReason>();
   const sizes = new Map<string, number>();
+  const suspended = new Map<string, () => void>();
   const take = <T>(map: Map<string, T>, stagingRef: string) => {
     const value = map.get(stagingRef);
     map.delete(stagingRef);
@@ -306,6 +315,10 @@ export function instrumentStorage(storage: Storage, metrics: ServerMetrics): Sto
       return take(refused, stagingRef);
     },
     size: (stagingRef) => take(sizes, stagingRef),
+    suspended: (stagingRef, kept) => {
+      if (kept === undefined) suspended.delete(stagingRef);
+      else suspended.set(stagingRef, kept);
+    },
   };
   const registry = timed<Registry>(storage.registry, "registry", metrics, {
     addClient: async (client: Parameters<Registry["addClient"]>[0]) => {
@@ -325,6 +338,14 @@ export function instrumentStorage(storage: Storage, metrics: ServerMetrics): Sto
         refused.set(args[0].stagingRef, start.refused === "files" ? "max_files" : "max_stored");
       } else sizes.set(args[0].stagingRef, args[0].size);
       return start;
+    },
+    keepPartial: async (...args: Parameters<Registry["keepPartial"]>) => {
+      const replaced = await metrics.time(
+        "registry.keepPartial",
+        () => storage.registry.keepPartial(...args),
+      );
+      take(suspended, args[0].stagingRef)?.();
+      return replaced;
     },
   });
   const store = timed<FileStore>(storage.store, "store", metrics, {
