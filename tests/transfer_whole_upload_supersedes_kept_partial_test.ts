@@ -14,6 +14,8 @@
 import assert from "node:assert/strict";
 import { encodeFileNameField, RequestCode, ResponseCode } from "../protocol/mod.ts";
 import { randomBytes, RawClient, signUp } from "../harness/raw_client.ts";
+import { A_AYALA, DialectClient } from "../harness/dialect_client.ts";
+import { generateRsaKeyPair } from "../protocol/mod.ts";
 import { openLocalStorage, type Storage } from "../server/storage/storage.ts";
 import type { ClientId } from "../protocol/mod.ts";
 import { type TestServer, withServer } from "./support/test_server.ts";
@@ -63,7 +65,7 @@ async function usage(storage: Storage, name: string) {
   return { bytes: row?.bytes, partialBytes: row?.partialBytes, partials: partials.length };
 }
 
-Deno.test("an 828 of a path with kept bytes fits beside them, leaves them when given up (902), and drops them when it commits, on both ports", async (t) => {
+Deno.test("an 828 of a path with kept bytes fits beside them, leaves them when given up (902), and drops them when it commits, on both ports and in a dialect", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "supersedes_partial_" });
   const storage = await openLocalStorage(dir);
   try {
@@ -112,6 +114,39 @@ Deno.test("an 828 of a path with kept bytes fits beside them, leaves them when g
           }, "the committed 828 dropped what was kept");
         });
       }
+      await t.step("a dialect's upload (family A)", async () => {
+        const name = "Kept dialect";
+        using client = await DialectClient.connect(test.port, A_AYALA);
+        const clientId = await client.register(name);
+        const aesKey = await client.sendPublicKey(clientId, name, await generateRsaKeyPair());
+        await keepPartial(storage, clientId);
+        const field = encodeFileNameField(PATH);
+        await within(
+          "the upload's answer",
+          client.upload(clientId, aesKey, field, randomBytes(NEW)),
+          10_000,
+        );
+        assert.deepEqual(await usage(storage, name), { bytes: 0, partialBytes: KEPT, partials: 1 });
+        const aborted = await within(
+          "the abort's answer",
+          client.verdict(clientId, "crcAbort", field),
+          10_000,
+        );
+        assert.equal(aborted?.response.meaning, "ack");
+        assert.deepEqual(await usage(storage, name), { bytes: 0, partialBytes: KEPT, partials: 1 });
+        await within(
+          "the upload's answer",
+          client.upload(clientId, aesKey, field, randomBytes(NEW)),
+          10_000,
+        );
+        const stored = await within(
+          "the commit's answer",
+          client.verdict(clientId, "crcOk", field),
+          10_000,
+        );
+        assert.equal(stored?.response.meaning, "ack");
+        assert.deepEqual(await usage(storage, name), { bytes: NEW, partialBytes: 0, partials: 0 });
+      });
     }, { dir, storage, maxStoredBytes: LIMIT });
   } finally {
     await Deno.remove(dir, { recursive: true });
