@@ -11,7 +11,8 @@
  * | header   | the request header and payload (not an upload's packets) | never               |
  * | request  | the whole request, an upload's packets and a download's frames included | by each MiB received or sent |
  *
- * The deadlines themselves are `common/deadline.ts`'s; this file only
+ * The idle deadline of every read and write runs under one timer per
+ * connection (`common/watchdog.ts`), not one per call; this file only
  * decides when each starts and ends.
  *
  * It also keeps the connection's **unproductive time** (its slot debt,
@@ -33,7 +34,7 @@
  * @module
  */
 
-import { withDeadline } from "../../common/deadline.ts";
+import { Watchdog } from "../../common/watchdog.ts";
 import { writeAll } from "../../common/write_all.ts";
 import { type ByteSource } from "../../protocol/mod.ts";
 import type { NetConn } from "./listen.ts";
@@ -84,6 +85,8 @@ export class TimedConn implements ByteSource {
   #closed = false;
   #expired: Expired | undefined;
   readonly #debt: SlotDebt;
+  /** The idle deadline of every read and write, under one timer. */
+  readonly #watchdog: Watchdog;
   /** Called when the idle deadline passes, just before the connection is closed. */
   onTimeout: (() => void) | undefined;
 
@@ -99,6 +102,14 @@ export class TimedConn implements ByteSource {
     this.#conn = conn;
     this.#deadlines = deadlines;
     this.#debt = new SlotDebt(floorRate);
+    this.#watchdog = new Watchdog({
+      onExpire: () => {
+        this.#expired ??= "idle";
+        this.onTimeout?.();
+        this.close();
+      },
+      message: `Cannot go on: no data for ${deadlines.idleMs} ms`,
+    });
   }
 
   /**
@@ -193,6 +204,7 @@ export class TimedConn implements ByteSource {
     if (this.#closed) return;
     this.#closed = true;
     this.endRequest();
+    this.#watchdog.release();
     try {
       this.#conn.close();
     } catch {
@@ -238,13 +250,6 @@ export class TimedConn implements ByteSource {
   }
 
   #timed<T>(operation: Promise<T>, ms: number): Promise<T> {
-    return withDeadline(operation, ms, {
-      onExpire: () => {
-        this.#expired ??= "idle";
-        this.onTimeout?.();
-        this.close();
-      },
-      message: `Cannot go on: no data for ${this.#deadlines.idleMs} ms`,
-    });
+    return this.#watchdog.watch(operation, ms);
   }
 }
