@@ -41,6 +41,7 @@ export const FAST_TESTS: readonly string[] = [
   "tests/client_transfer_info_test.ts",
   "tests/client_upload_stream_test.ts",
   "tests/common_helpers_test.ts",
+  "tests/common_periodic_test.ts",
   "tests/common_watchdog_test.ts",
   "tests/protocol_aes_cbc_test.ts",
   "tests/protocol_cksum_test.ts",

@@ -33,6 +33,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { Periodic } from "../../common/periodic.ts";
 import type { FileStore } from "./file_store.ts";
 import type { Registry } from "./registry.ts";
 
@@ -69,9 +70,7 @@ export class StagedSweep {
   readonly #storage: { registry: Registry; store: FileStore };
   readonly #options: StagedSweepOptions;
   readonly #logger: Logger;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #sweeping: Promise<unknown> = Promise.resolve();
-  #stopped = false;
+  readonly #periodic: Periodic;
 
   /**
    * @param storage The registry and the file store the server serves from.
@@ -86,11 +85,16 @@ export class StagedSweep {
     this.#storage = storage;
     this.#options = options;
     this.#logger = logger;
+    this.#periodic = new Periodic({
+      intervalMs: stagedSweepInterval(options.ageMs),
+      run: () => this.sweep(),
+      onError: (error) => logger.warn("Cannot sweep staged files now: {error}", { error }),
+    });
   }
 
   /** Starts sweeping, the first time after one interval. */
   start(): void {
-    this.#schedule();
+    this.#periodic.start();
   }
 
   /** Sweeps once now; returns what went (and logs it, in one line, if anything did). */
@@ -129,18 +133,6 @@ export class StagedSweep {
 
   /** Stops sweeping; waits for a sweep in progress. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#sweeping;
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#sweeping = this.sweep().then(
-        () => {},
-        (error) => this.#logger.warn("Cannot sweep staged files now: {error}", { error }),
-      ).finally(() => this.#schedule());
-    }, stagedSweepInterval(this.#options.ageMs));
+    await this.#periodic.stop();
   }
 }

@@ -22,6 +22,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { Periodic } from "../../common/periodic.ts";
 import type { Registry } from "./registry.ts";
 
 /** Default time after which an unused name is freed: 7 days. */
@@ -37,9 +38,7 @@ export class UnusedNames {
   readonly #registry: Registry;
   readonly #unusedForMs: number;
   readonly #logger: Logger;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #sweeping: Promise<void> = Promise.resolve();
-  #stopped = false;
+  readonly #periodic: Periodic;
 
   /**
    * @param unusedForMs How long a name may go unused before it is freed.
@@ -48,11 +47,16 @@ export class UnusedNames {
     this.#registry = registry;
     this.#unusedForMs = unusedForMs;
     this.#logger = logger;
+    this.#periodic = new Periodic({
+      intervalMs: sweepInterval(unusedForMs),
+      run: () => this.sweep(),
+      onError: (error) => logger.warn("Cannot free unused names: {error}", { error }),
+    });
   }
 
   /** Starts sweeping, the first time after one interval. */
   start(): void {
-    this.#schedule();
+    this.#periodic.start();
   }
 
   /** Frees the names unused for long enough now; returns them. */
@@ -70,18 +74,6 @@ export class UnusedNames {
 
   /** Stops sweeping; waits for a sweep in progress. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#sweeping;
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#sweeping = this.sweep().then(
-        () => {},
-        (error) => this.#logger.warn("Cannot free unused names: {error}", { error }),
-      ).finally(() => this.#schedule());
-    }, sweepInterval(this.#unusedForMs));
+    await this.#periodic.stop();
   }
 }

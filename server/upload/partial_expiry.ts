@@ -22,6 +22,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import { clientIdToHex } from "../../protocol/mod.ts";
+import { Periodic } from "../../common/periodic.ts";
 import { formatBytes } from "../../common/units.ts";
 import type { FileStore } from "../storage/file_store.ts";
 import type { Registry } from "../storage/registry.ts";
@@ -39,36 +40,25 @@ export function startPartialExpiry(
   ttlMs: number,
 ): PartialExpiry {
   const logger = getLogger(["server", "partials"]);
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-  const sweep = () => {
-    running = running.then(async () => {
-      if (stopped) return;
-      try {
-        for (const partial of await expirePartials(storage, ttlMs)) {
-          logger.info(
-            "Removed the {bytes} kept of a cut upload of {fileName} (client {clientId}): " +
-              "kept longer than {hours} h",
-            {
-              bytes: formatBytes(partial.received),
-              fileName: partial.fileName,
-              clientId: clientIdToHex(partial.clientId),
-              hours: Number((ttlMs / 3_600_000).toFixed(3)),
-            },
-          );
-        }
-      } catch (error) {
-        logger.warn("Cannot remove expired partial uploads now: {error}", { error });
+  const periodic = new Periodic({
+    intervalMs: Math.min(Math.max(ttlMs / 10, 1000), 60_000),
+    run: async () => {
+      for (const partial of await expirePartials(storage, ttlMs)) {
+        logger.info(
+          "Removed the {bytes} kept of a cut upload of {fileName} (client {clientId}): " +
+            "kept longer than {hours} h",
+          {
+            bytes: formatBytes(partial.received),
+            fileName: partial.fileName,
+            clientId: clientIdToHex(partial.clientId),
+            hours: Number((ttlMs / 3_600_000).toFixed(3)),
+          },
+        );
       }
-    });
-  };
-  sweep();
-  const timer = setInterval(sweep, Math.min(Math.max(ttlMs / 10, 1000), 60_000));
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
     },
-  };
+    onError: (error) =>
+      logger.warn("Cannot remove expired partial uploads now: {error}", { error }),
+  });
+  periodic.start({ now: true });
+  return periodic;
 }
