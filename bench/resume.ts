@@ -16,22 +16,12 @@
 
 import { join } from "node:path";
 import { countingRelay } from "../harness/counting_relay.ts";
-import { Sha256 } from "../protocol/mod.ts";
+import { fileSha256 } from "../harness/file_sha256.ts";
 import { startBenchServer, timeClient } from "./support/bench_processes.ts";
 import { formatMb, formatSeconds } from "./support/process_monitor.ts";
 import { writeRandomFile } from "./support/random_file.ts";
 
 const SIZE = 200 * 1000 * 1000;
-
-async function fileSha256(path: string): Promise<string> {
-  const hash = new Sha256();
-  using file = await Deno.open(path);
-  const buffer = new Uint8Array(1024 * 1024);
-  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
-    hash.update(buffer.subarray(0, n));
-  }
-  return hash.hex();
-}
 
 async function writeInfo(dir: string, port: number, file: string): Promise<void> {
   await Deno.writeTextFile(join(dir, "transfer.info"), `127.0.0.1:${port}\nResumer\n${file}\n`);

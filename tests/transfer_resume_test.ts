@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { clientIdToHex, parseMeInfo, Sha256 } from "../protocol/mod.ts";
+import { clientIdToHex, parseMeInfo } from "../protocol/mod.ts";
+import { fileSha256 } from "../harness/file_sha256.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../server/server.ts";
 import { CLIENT_PERMISSION_FLAGS } from "../scripts/permissions.ts";
 import {
@@ -241,17 +242,6 @@ Deno.test("what a cut upload kept is shown to the operator, counts against the q
     assert.equal(now.code, 0, now.stderr);
   });
 });
-
-/** The SHA-256 of the file at `path`, read in pieces. */
-async function fileSha256(path: string): Promise<string> {
-  const hash = new Sha256();
-  using file = await Deno.open(path);
-  const buffer = new Uint8Array(1024 * 1024);
-  for (let n = await file.read(buffer); n !== null; n = await file.read(buffer)) {
-    hash.update(buffer.subarray(0, n));
-  }
-  return hash.hex();
-}
 
 Deno.test("after an interruption at half of a 200 MB file, the rerun sends less than 60 % of its bytes, and the stored file is identical", async () => {
   await withSetup({}, async (setup) => {
