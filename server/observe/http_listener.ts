@@ -26,6 +26,7 @@
  * @module
  */
 
+import { withDeadline } from "../../common/deadline.ts";
 import { errorMessage } from "../../common/error_message.ts";
 import { getLogger } from "@logtape/logtape";
 import { ZERO_CLIENT_ID } from "../../protocol/mod.ts";
@@ -137,22 +138,11 @@ async function answer(request: Request, sources: HttpSources): Promise<Response>
   });
 }
 
-/** `call`, or a rejection naming `what` after {@linkcode HEALTH_TIMEOUT_MS}. */
-async function bounded<T>(what: string, call: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      call,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what} did not answer within ${HEALTH_TIMEOUT_MS / 1000} s`)),
-          HEALTH_TIMEOUT_MS,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** `call`, or a `Deno.errors.TimedOut` naming `what` after {@linkcode HEALTH_TIMEOUT_MS}. */
+function bounded<T>(what: string, call: Promise<T>): Promise<T> {
+  return withDeadline(call, HEALTH_TIMEOUT_MS, {
+    message: `${what} did not answer within ${HEALTH_TIMEOUT_MS / 1000} s`,
+  });
 }
 
 /**
