@@ -72,3 +72,29 @@ export function withDeadline<T>(
     );
   });
 }
+
+/**
+ * `promise`'s value, or `undefined` if it has not settled within `ms`
+ * milliseconds. Unlike {@linkcode withDeadline} nothing is cancelled: the
+ * promise goes on, and may be awaited again (a read kept for later).
+ *
+ * @example
+ * ```ts
+ * import { valueWithin } from "./deadline.ts";
+ *
+ * const slow = new Promise<number>((resolve) => setTimeout(() => resolve(1), 50));
+ * console.log(await valueWithin(slow, 10)); // undefined
+ * console.log(await valueWithin(slow, 1_000)); // 1
+ * ```
+ */
+export async function valueWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

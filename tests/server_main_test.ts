@@ -3,6 +3,7 @@
  * a port in use, signals, the log on stderr and in the data folder.
  */
 
+import { valueWithin } from "../common/deadline.ts";
 import { errorMessage } from "../common/error_message.ts";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -287,7 +288,7 @@ Deno.test("server main: deno task server --dir elsewhere says the task may use .
       const deadline = Date.now() + 20_000;
       const reader = server.stderr.getReader();
       while (!/Listening on/.test(log) && Date.now() < deadline) {
-        const chunk = await withTimeout(reader.read(), deadline - Date.now());
+        const chunk = await valueWithin(reader.read(), deadline - Date.now());
         if (chunk === undefined || chunk.done) break;
         log += decoder.decode(chunk.value, { stream: true });
       }
@@ -301,19 +302,6 @@ Deno.test("server main: deno task server --dir elsewhere says the task may use .
     await Deno.stat(`${dir}/elsewhere/server.log`);
   });
 });
-
-/** `promise`, or undefined after `ms`. */
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 Deno.test({
   name: "server main: on a signal it says how many uploads it waits for, for how long, and which",

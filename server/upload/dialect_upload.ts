@@ -38,6 +38,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import { valueWithin } from "../../common/deadline.ts";
 import { releaseBuffer } from "../../common/release_buffer.ts";
 import {
   AES_BLOCK_SIZE,
@@ -169,7 +170,7 @@ async function decryptAll(
     let filled = first;
     next = pieces.read();
     while (next !== undefined && filled + pieces.pending <= batch.length) {
-      const n = await inTime(next, GATHER_MS);
+      const n = await valueWithin(next, GATHER_MS);
       if (n === undefined) break;
       batch.set(pieces.piece(n), filled);
       filled += n;
@@ -217,19 +218,6 @@ class PieceReader {
   /** The piece just read (valid until the next {@linkcode PieceReader.read}). */
   piece(n: number): Uint8Array {
     return this.#buffer.subarray(0, n);
-  }
-}
-
-/** `promise`'s value, or `undefined` if it takes longer than `ms`. */
-async function inTime<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms)),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
