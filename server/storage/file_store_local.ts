@@ -141,12 +141,7 @@ export class LocalFileStore implements FileStore {
   }
 
   holdStaged(stagingRef: string): () => void {
-    this.#held.hold(stagingRef);
-    let held = true;
-    return () => {
-      if (held) this.#held.letGo(stagingRef);
-      held = false;
-    };
+    return this.#held.holdUntil(stagingRef);
   }
 
   async resume(

@@ -243,12 +243,7 @@ export class S3FileStore implements FileStore {
   }
 
   holdStaged(stagingRef: string): () => void {
-    this.#held.hold(stagingRef);
-    let held = true;
-    return () => {
-      if (held) this.#held.letGo(stagingRef);
-      held = false;
-    };
+    return this.#held.holdUntil(stagingRef);
   }
 
   /**

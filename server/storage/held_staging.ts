@@ -11,6 +11,7 @@
  * | ------------ | -------------------------------------------------------------------- |
  * | `hold`       | a live upload stages into the reference                              |
  * | `letGo`      | it ended (committed, discarded, suspended); remembered with the time |
+ * | `holdUntil`  | `hold`, and a function that lets go once however often it is called  |
  * | `holds`      | held now, or let go less than `graceMs` ago                          |
  * | `prune`      | forgets what was let go longer ago than that                         |
  *
@@ -37,6 +38,19 @@ export class HeldStaging {
   hold(ref: string): void {
     this.#held.set(ref, (this.#held.get(ref) ?? 0) + 1);
     this.#letGo.delete(ref);
+  }
+
+  /**
+   * Holds `ref` ({@linkcode HeldStaging.hold}) and returns what lets it go:
+   * once, however often it is called (`FileStore.holdStaged`).
+   */
+  holdUntil(ref: string): () => void {
+    this.hold(ref);
+    let held = true;
+    return () => {
+      if (held) this.letGo(ref);
+      held = false;
+    };
   }
 
   /** The upload staging into `ref` ended, at `now`. */
